@@ -1,0 +1,193 @@
+"""`TrainingSpec`: the one description of a training set.
+
+A spec says which prospects to learn from (the cohort), what history each prediction may look at
+(the short and long windows), and what counts as success (the target event, how often, and how soon).
+The SQL, the feature column names, the model card and the app's widgets all derive from it.
+
+As-of semantics: the training set is built as if the query ran on `as_of`. Wherever the tutorial's
+SQL says `current_date`, we use `as_of`, and no event after the end of that day is read. With
+`as_of` = today this is exactly the tutorial's query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from prospect_core.errors import SpecError
+
+MAX_DAYS = 3650
+MAX_TARGET_WINDOW_MINUTES = 60 * 24 * 90
+MAX_TARGET_MIN_COUNT = 10_000
+MAX_TEXT_LENGTH = 128
+EARLIEST_AS_OF = dt.date(2000, 1, 1)
+
+# `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
+# piece of user text that must become SQL text, so it is validated instead of escaped.
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """What to train on and what to predict; validated on construction."""
+
+    as_of: dt.date = field(default_factory=_today)
+    cohort_first_seen_from_days: int = 60
+    cohort_first_seen_to_days: int = 30
+    short_window_days: int = 7
+    long_window_days: int = 30
+    target_event: str = "submit_form"
+    target_min_count: int = 1
+    target_window_minutes: int = 60
+    app_ids: tuple[str, ...] = ("website", "hs-landing")
+    excluded_events: tuple[str, ...] = ("application_error", "web_vitals", "link_click")
+    events_table: str = "atomic.events"
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of strings for the list fields, store tuples so the spec stays hashable.
+        for name in ("app_ids", "excluded_events"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = [value]
+            object.__setattr__(self, name, tuple(value))
+        _validate(self)
+
+    # ----- derived names and numbers ---------------------------------------------------------
+    @property
+    def lookback_days(self) -> int:
+        """Days of events the query scans, as in the tutorial: back to the cohort's earliest first-seen."""
+        return self.cohort_first_seen_from_days
+
+    @property
+    def target_window_label(self) -> str:
+        """`1h`, `2h`, `30min`: the window as it appears in the target column's name."""
+        minutes = self.target_window_minutes
+        return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
+
+    @property
+    def target_column(self) -> str:
+        """Name of the target column: `target_had_submit_form_next1h`, `target_had_3_page_view_next1h`."""
+        count = "" if self.target_min_count == 1 else f"{self.target_min_count}_"
+        return f"target_had_{count}{_slug(self.target_event)}_next{self.target_window_label}"
+
+    @property
+    def target_description(self) -> str:
+        times = "at least once" if self.target_min_count == 1 else f"at least {self.target_min_count} times"
+        return (
+            f"the prospect triggers '{self.target_event}' {times} within {self.target_window_minutes} "
+            "minutes after the event (strictly later events only)"
+        )
+
+    def replace(self, **changes: Any) -> TrainingSpec:
+        """A copy with some fields changed, validated like any other spec."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (dates as ISO strings, tuples as lists)."""
+        data = dataclasses.asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        data["app_ids"] = list(self.app_ids)
+        data["excluded_events"] = list(self.excluded_events)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"unknown spec field(s) {unknown}; expected some of {sorted(known)}")
+        values = dict(data)
+        if isinstance(values.get("as_of"), str):
+            values["as_of"] = parse_date(values["as_of"], field_name="as_of")
+        return cls(**values)
+
+
+def parse_date(text: str, *, field_name: str = "as_of") -> dt.date:
+    """Parse `YYYY-MM-DD`, with a message that says so when the text is anything else."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise SpecError(f"{field_name} must be a date written YYYY-MM-DD, got {_show(text)}") from None
+
+
+def _slug(text: str) -> str:
+    """Lower-case ASCII identifier fragment for column names; the event itself stays data."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    return slug[:40] or "event"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_whole_number(spec: TrainingSpec, name: str, low: int, high: int, unit: str) -> None:
+    value = getattr(spec, name)
+    is_integer = isinstance(value, int) and not isinstance(value, bool)
+    if not is_integer or not low <= value <= high:
+        raise SpecError(f"{name} must be a whole number of {unit} from {low} to {high}, got {_show(value)}")
+
+
+def _check_text(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{name} must be a non-empty event or app name, got {_show(value)}")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise SpecError(f"{name} must be at most {MAX_TEXT_LENGTH} characters, got {len(value)}")
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise SpecError(f"{name} must not contain control characters (tabs, newlines, NUL), got {_show(value)}")
+
+
+def _validate(spec: TrainingSpec) -> None:
+    if not isinstance(spec.as_of, dt.date) or isinstance(spec.as_of, dt.datetime):
+        raise SpecError(f"as_of must be a date (YYYY-MM-DD), got {_show(spec.as_of)}")
+    today = _today()
+    if not EARLIEST_AS_OF <= spec.as_of <= today:
+        raise SpecError(
+            f"as_of must be between {EARLIEST_AS_OF} and today ({today}); got {spec.as_of}"
+        )
+
+    _check_whole_number(spec, "cohort_first_seen_from_days", 1, MAX_DAYS, "days")
+    _check_whole_number(spec, "cohort_first_seen_to_days", 0, MAX_DAYS, "days")
+    if spec.cohort_first_seen_to_days >= spec.cohort_first_seen_from_days:
+        raise SpecError(
+            "the cohort window is empty: cohort_first_seen_from_days must be greater than "
+            f"cohort_first_seen_to_days (users first seen between FROM and TO days before as-of), "
+            f"got from={spec.cohort_first_seen_from_days}, to={spec.cohort_first_seen_to_days}"
+        )
+    _check_whole_number(spec, "short_window_days", 1, MAX_DAYS, "days")
+    _check_whole_number(spec, "long_window_days", 1, MAX_DAYS, "days")
+    if spec.short_window_days >= spec.long_window_days:
+        raise SpecError(
+            "short_window_days must be shorter than long_window_days, "
+            f"got short={spec.short_window_days}, long={spec.long_window_days}"
+        )
+    _check_whole_number(spec, "target_window_minutes", 1, MAX_TARGET_WINDOW_MINUTES, "minutes")
+    _check_whole_number(spec, "target_min_count", 1, MAX_TARGET_MIN_COUNT, "events")
+
+    _check_text("target_event", spec.target_event)
+    if not spec.app_ids:
+        raise SpecError("app_ids must list at least one app id (the cohort is users seen on these apps), got none")
+    for app_id in spec.app_ids:
+        _check_text("app_ids", app_id)
+    for event in spec.excluded_events:
+        _check_text("excluded_events", event)
+    if spec.target_event in spec.excluded_events:
+        raise SpecError(
+            f"target_event {spec.target_event!r} is also in excluded_events, so no row could ever be "
+            "positive; remove it from excluded_events or pick another target event"
+        )
+
+    if not isinstance(spec.events_table, str) or not _TABLE_NAME.fullmatch(spec.events_table):
+        raise SpecError(
+            "events_table must be a table name like atomic.events or database.schema.events "
+            f"(letters, digits, _ and $), got {_show(spec.events_table)}"
+        )
