@@ -1,0 +1,49 @@
+"""Turn a source string (`demo`, `duckdb:PATH`, `events:PATH`, `snowflake`) into a Warehouse.
+
+The same strings work in the CLI (`--source`) and the app, so a user can reproduce in a terminal
+what they did in the browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Callable
+
+from prospect_core.errors import SourceError
+from prospect_core.warehouse import DuckDBWarehouse, Warehouse
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOURCE_KINDS = ("demo", "duckdb:PATH", "events:PATH", "snowflake")
+
+
+def demo_db_path() -> Path:
+    """Where the embedded demo database lives: $PROSPECT_DEMO_DB, else data/demo.duckdb (git-ignored)."""
+    return Path(os.environ.get("PROSPECT_DEMO_DB") or REPO_ROOT / "data" / "demo.duckdb")
+
+
+def ensure_demo_db(path: Path | None = None, *, on_create: Callable[[], None] | None = None) -> Path:
+    """Create the demo database on first use, anchored on today so the default cohort has users."""
+    from prospect_core.demo_data import write_demo_db
+
+    path = path or demo_db_path()
+    if not path.is_file():
+        if on_create:
+            on_create()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_demo_db(path, anchor=dt.date.today())
+    return path
+
+
+def open_source(source: str) -> Warehouse:
+    kind, _, argument = source.partition(":")
+    if source == "demo":
+        return DuckDBWarehouse(ensure_demo_db())
+    if kind == "duckdb" and argument:
+        return DuckDBWarehouse(Path(argument).expanduser())
+    if kind == "events" and argument:
+        raise SourceError("events files (CSV, Parquet) are not supported yet; load them into a DuckDB file and use duckdb:PATH")
+    if source == "snowflake":
+        raise SourceError("the Snowflake source is not supported yet; use demo or duckdb:PATH")
+    raise SourceError(f"unknown source {source!r}; expected one of {', '.join(SOURCE_KINDS)}")

@@ -1,0 +1,213 @@
+"""Render the training-set SQL for a spec, in Snowflake or DuckDB.
+
+One source of truth for the logic: the templates in `sql/` (Jinja, one relation a file) are written
+once, and the few places where the dialects differ are macros supplied by a `Dialect` here
+(date arithmetic, `datediff` in seconds, ISO day of week, reading `deviceClass` from the YAUAA
+context, placeholders and string literals). We do not transpile with sqlglot: it turns
+`col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
+every difference visible in one class.
+
+User text (target event, app ids, excluded events) never becomes SQL text. It is bound as a
+parameter (`bind`) or, for the SQL a user copies into their own worksheet (`inline=True`), written
+as a literal escaped for the dialect. Numbers come from the validated spec; the table name is
+validated as an identifier by the spec.
+
+Semantics kept from the tutorial, on purpose:
+- `datediff('second', a, b) <= N` counts second *boundaries* crossed (0.2 s across a boundary is
+  1 second), and both dialects' `datediff` behave that way.
+- History is strictly earlier events (timestamp ties excluded); the target looks strictly ahead.
+- `first_*` features take the earliest event in the window that has a value: NULLs are skipped
+  (DuckDB's `arg_min` does this natively; we spell it out so Snowflake does the same).
+- `first_seen` is computed from events inside the lookback scan, like the tutorial.
+Deliberate change: `num_form_engagements_l7d` counts focus_form/change_form events (the tutorial's
+SQL compared the count with 0, turning a counter into a boolean).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from prospect_core.features import column_aliases
+from prospect_core.spec import TrainingSpec
+
+DialectName = Literal["snowflake", "duckdb"]
+Formulation = Literal["seed", "fast"]
+DIALECTS: tuple[DialectName, ...] = ("snowflake", "duckdb")
+FORMULATIONS: tuple[Formulation, ...] = ("seed", "fast")
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+PRICING_URL_PATTERN = "%pricing%"
+
+
+@dataclass(frozen=True)
+class RenderedSQL:
+    """SQL text plus the values for its placeholders (empty when literals were inlined)."""
+
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+    dialect: DialectName = "duckdb"
+
+
+class Dialect:
+    """Macros whose SQL differs between warehouses. Subclasses override what differs."""
+
+    name: DialectName
+
+    def placeholder(self, name: str) -> str:
+        raise NotImplementedError
+
+    def string_literal(self, value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    def date_literal(self, value: dt.date) -> str:
+        return f"'{value.isoformat()}'::date"
+
+    def days_before(self, date_sql: str, days: int) -> str:
+        raise NotImplementedError
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        """Seconds from `earlier` to `later`, counting second boundaries like Snowflake's datediff."""
+        raise NotImplementedError
+
+    def iso_day_of_week(self, timestamp: str) -> str:
+        raise NotImplementedError
+
+    def device_class(self, context_column: str) -> str:
+        raise NotImplementedError
+
+
+class SnowflakeDialect(Dialect):
+    name = "snowflake"
+
+    def placeholder(self, name: str) -> str:
+        # The connector's default paramstyle (pyformat): values are escaped by the connector.
+        return f"%({name})s"
+
+    def string_literal(self, value: str) -> str:
+        # Snowflake treats backslash as an escape inside single-quoted strings.
+        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    def days_before(self, date_sql: str, days: int) -> str:
+        return f"dateadd('day', {-days}, {date_sql})"
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        return f"datediff('second', {earlier}, {later})"
+
+    def iso_day_of_week(self, timestamp: str) -> str:
+        return f"dayofweekiso({timestamp})"
+
+    def device_class(self, context_column: str) -> str:
+        return f"{context_column}[0]:deviceClass::string"
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+
+    def placeholder(self, name: str) -> str:
+        return f"${name}"
+
+    def days_before(self, date_sql: str, days: int) -> str:
+        # date -/+ interval gives a timestamp at midnight, which is what the comparisons need.
+        sign = "-" if days >= 0 else "+"
+        return f"({date_sql} {sign} interval {abs(days)} day)"
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        return f"date_diff('second', {earlier}, {later})"
+
+    def iso_day_of_week(self, timestamp: str) -> str:
+        return f"isodow({timestamp})"
+
+    def device_class(self, context_column: str) -> str:
+        # Works for JSON and for VARCHAR holding JSON text.
+        return f"json_extract_string({context_column}, '$[0].deviceClass')"
+
+
+DIALECT_BY_NAME: dict[str, Dialect] = {"snowflake": SnowflakeDialect(), "duckdb": DuckDBDialect()}
+
+
+@functools.lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(SQL_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def template_values(spec: TrainingSpec) -> dict[str, Any]:
+    """Values the templates may bind: user text and constants, never inlined into SQL text."""
+    return {
+        "target_event": spec.target_event,
+        "app_ids": list(spec.app_ids),
+        "excluded_events": list(spec.excluded_events),
+        "pricing_url_pattern": PRICING_URL_PATTERN,
+    }
+
+
+def render_training_sql(
+    spec: TrainingSpec,
+    dialect: DialectName = "duckdb",
+    *,
+    formulation: Formulation = "seed",
+    inline: bool = False,
+    events_table: str | None = None,
+) -> RenderedSQL:
+    """The training-set query for `spec`.
+
+    `inline=True` writes user values as escaped literals, for SQL that runs as printed (the SQL
+    preview, the CLI's `sql` command, the model card). Otherwise values are bound as parameters.
+    `events_table` overrides the spec's table for engines that read a prepared view of it.
+    """
+    if dialect not in DIALECT_BY_NAME:
+        raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+    macros = DIALECT_BY_NAME[dialect]
+    values = template_values(spec)
+    params: dict[str, Any] = {}
+
+    def bind(name: str) -> str:
+        value = values[name]
+        if inline:
+            return macros.string_literal(value)
+        params[name] = value
+        return macros.placeholder(name)
+
+    def bind_list(name: str) -> str:
+        items = values[name]
+        if inline:
+            return ", ".join(macros.string_literal(item) for item in items)
+        names = [f"{name}_{index}" for index in range(len(items))]
+        params.update(zip(names, items))
+        return ", ".join(macros.placeholder(item_name) for item_name in names)
+
+    def not_in(column: str, name: str) -> str:
+        # `x not in ()` is not valid SQL; an empty exclusion list excludes nothing.
+        return f"{column} not in ({bind_list(name)})" if values[name] else "true"
+
+    as_of = macros.date_literal(spec.as_of)
+    text = _environment().get_template(f"training_set_{formulation}.sql").render(
+        spec=spec,
+        col=column_aliases(spec),
+        target_column=spec.target_column,
+        events_table=events_table or spec.events_table,
+        short_window_seconds=spec.short_window_days * 86_400,
+        long_window_seconds=spec.long_window_days * 86_400,
+        target_window_seconds=spec.target_window_minutes * 60,
+        days_before_as_of=lambda days: macros.days_before(as_of, days),
+        end_of_as_of_day=macros.days_before(as_of, -1),
+        bind=bind,
+        bind_list=bind_list,
+        not_in=not_in,
+        seconds_between=macros.seconds_between,
+        iso_day_of_week=macros.iso_day_of_week,
+        device_class=macros.device_class,
+    )
+    return RenderedSQL(text=text, params=params, dialect=dialect)
