@@ -56,7 +56,7 @@ class DuckDBWarehouse:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         with self.connect() as connection:
             try:
-                table = connection.execute(sql, dict(params or {})).fetch_arrow_table()
+                table = connection.sql(sql, params=dict(params or {})).to_arrow_table()
             except duckdb.CatalogException as error:
                 raise SourceError(f"the query refers to something missing in {self.path.name}: {_first_line(error)}") from None
             except duckdb.BinderException as error:

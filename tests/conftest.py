@@ -1,0 +1,78 @@
+"""Shared fixtures: small DuckDB files of hand-written Snowplow events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import duckdb
+import pytest
+
+from prospect_core.warehouse import DuckDBWarehouse
+
+AS_OF = dt.date(2025, 5, 14)
+
+EVENTS_COLUMNS = {
+    "event_id": "varchar",
+    "app_id": "varchar",
+    "event_name": "varchar",
+    "derived_tstamp": "timestamp",
+    "domain_userid": "varchar",
+    "domain_sessionid": "varchar",
+    "page_url": "varchar",
+    "refr_medium": "varchar",
+    "mkt_medium": "varchar",
+    "mkt_campaign": "varchar",
+    "contexts_nl_basjes_yauaa_context_1": "json",
+    "contexts_com_snowplowanalytics_snowplow_media_player_2": "json",
+}
+
+
+def write_events_db(path: Path, rows: Iterable[Mapping[str, Any]], table: str = "atomic.events") -> Path:
+    """A DuckDB file whose events table holds `rows`; missing columns are NULL."""
+    schema = table.rpartition(".")[0]
+    columns = ", ".join(f"{name} {kind}" for name, kind in EVENTS_COLUMNS.items())
+    with duckdb.connect(str(path)) as connection:
+        if schema:
+            connection.execute(f"create schema if not exists {schema}")
+        connection.execute(f"create table {table} ({columns})")
+        placeholders = ", ".join("?" for _ in EVENTS_COLUMNS)
+        connection.executemany(
+            f"insert into {table} values ({placeholders})",
+            [[row.get(name) for name in EVENTS_COLUMNS] for row in rows],
+        )
+    return path
+
+
+def event(
+    event_id: str,
+    when: dt.datetime,
+    *,
+    user: str | None = "u1",
+    session: str | None = "s1",
+    name: str = "page_view",
+    app_id: str | None = "website",
+    **columns: Any,
+) -> dict[str, Any]:
+    """One event row in the atomic layout."""
+    return {
+        "event_id": event_id,
+        "derived_tstamp": when,
+        "domain_userid": user,
+        "domain_sessionid": session,
+        "event_name": name,
+        "app_id": app_id,
+        **columns,
+    }
+
+
+@pytest.fixture
+def events_warehouse(tmp_path: Path) -> Callable[[Iterable[Mapping[str, Any]]], DuckDBWarehouse]:
+    """Factory: rows in, a DuckDB warehouse over them out."""
+    counter = iter(range(1_000_000))
+
+    def make(rows: Iterable[Mapping[str, Any]]) -> DuckDBWarehouse:
+        return DuckDBWarehouse(write_events_db(tmp_path / f"events_{next(counter)}.duckdb", rows))
+
+    return make
