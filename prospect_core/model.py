@@ -1,0 +1,351 @@
+"""The prospect scoring model: the tutorial's XGBoost pipeline, done right.
+
+`build_pipeline` is the tutorial's `ColumnTransformer` + `XGBClassifier` with named steps
+(`preprocessor`, `classifier`), fixed so that every registry feature reaches the model: the tutorial
+lists `had_conversions_l7d` / `had_conversions_l30d` in its x_columns but in neither transformer, so
+`remainder='drop'` silently threw them away. Here booleans pass through as 0/1.
+
+The pipeline holds only scikit-learn and XGBoost objects, so a `joblib.dump` of it loads in a process
+where `prospect_core` is not installed.
+
+`train_model` splits a training set (see `features.training_columns`), fits, scores the test part and
+evaluates it. Splits:
+- `random`: the tutorial's stratified 80/20 `train_test_split` (rows of one prospect land on both
+  sides, so the estimate is optimistic);
+- `by_user`: grouped by `domain_userid`, so no prospect is in both sets (the honest estimate);
+- `out_of_time`: the earliest 80% of prediction points train, the later 20% test.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, get_args
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from prospect_core import features
+from prospect_core.errors import DatasetError, UserError
+from prospect_core.evaluation import Evaluation, evaluate
+from prospect_core.spec import TrainingSpec
+
+Split = Literal["random", "by_user", "out_of_time"]
+SPLITS: tuple[str, ...] = get_args(Split)
+TEST_SIZE = 0.2
+MIN_ROWS_PER_CLASS = 2  # in each of train and test
+Progress = Callable[[str], None]
+
+
+class ParamsError(UserError, ValueError):
+    """A `ModelParams` value is out of range."""
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """XGBoost hyper-parameters; the defaults are XGBoost's own, as in the tutorial."""
+
+    n_estimators: int = 100
+    max_depth: int = 6
+    learning_rate: float = 0.3
+    subsample: float = 1.0
+    scale_pos_weight: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int("n_estimators", self.n_estimators, 1, 5000)
+        _check_int("max_depth", self.max_depth, 1, 20)
+        _check_float("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        _check_float("subsample", self.subsample, 0.0, 1.0, low_open=True)
+        _check_float("scale_pos_weight", self.scale_pos_weight, 0.0, 10_000.0, low_open=True)
+        _check_int("seed", self.seed, 0, 2**32 - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "learning_rate": float(self.learning_rate),
+            "subsample": float(self.subsample),
+            "scale_pos_weight": float(self.scale_pos_weight),
+            "seed": self.seed,
+        }
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not is_int or not low <= value <= high:
+        raise ParamsError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool) -> None:
+    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    ok = is_number and math.isfinite(value) and (low < value if low_open else low <= value) and value <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ParamsError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
+
+
+# ----- the pipeline ------------------------------------------------------------------------------
+
+
+def build_pipeline(spec: TrainingSpec, params: ModelParams | None = None) -> Pipeline:
+    """Unfitted `Pipeline([('preprocessor', ColumnTransformer), ('classifier', XGBClassifier)])`.
+
+    Transformers: `num` = StandardScaler on counts, `bool` = passthrough (bools become 0/1),
+    `cat` = OneHotEncoder(handle_unknown='ignore'). Nothing is dropped (`remainder='drop'` has no
+    columns left to drop), and the output is dense so SHAP and the figures can index it directly.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from xgboost import XGBClassifier
+
+    params = params or ModelParams()
+    preprocessor = ColumnTransformer(
+        transformers=[
+            ("num", StandardScaler(), features.feature_columns(spec, "numeric")),
+            ("bool", "passthrough", features.feature_columns(spec, "boolean")),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), features.feature_columns(spec, "categorical")),
+        ],
+        remainder="drop",
+        sparse_threshold=0.0,
+    )
+    classifier = XGBClassifier(
+        n_estimators=params.n_estimators,
+        max_depth=params.max_depth,
+        learning_rate=params.learning_rate,
+        subsample=params.subsample,
+        scale_pos_weight=params.scale_pos_weight,
+        eval_metric="logloss",
+        random_state=params.seed,
+        n_jobs=2,
+    )
+    return Pipeline(steps=[("preprocessor", preprocessor), ("classifier", classifier)])
+
+
+def input_columns(pipeline: Pipeline) -> list[str]:
+    """The raw columns a (fitted or not) pipeline reads, in transformer order."""
+    preprocessor = pipeline.named_steps["preprocessor"]
+    transformers = getattr(preprocessor, "transformers_", preprocessor.transformers)
+    return [column for name, _, columns in transformers if name != "remainder" for column in columns]
+
+
+def transformed_sources(pipeline: Pipeline) -> list[str]:
+    """For each column of the transformed matrix, the raw feature column it comes from.
+
+    One-hot columns map back to their categorical feature, so SHAP values and gains can be summed
+    per registry feature.
+    """
+    from sklearn.preprocessing import OneHotEncoder
+
+    preprocessor = pipeline.named_steps["preprocessor"]
+    sources: list[str] = []
+    for name, transformer, columns in preprocessor.transformers_:
+        if name == "remainder" or transformer == "drop":
+            continue
+        if isinstance(transformer, OneHotEncoder):
+            for column, categories in zip(columns, transformer.categories_):
+                sources.extend([column] * len(categories))
+        else:
+            sources.extend(columns)
+    n_out = len(preprocessor.get_feature_names_out())
+    if len(sources) != n_out:  # a transformer this function does not know about
+        raise RuntimeError(f"mapped {len(sources)} transformed columns back to features, expected {n_out}")
+    return sources
+
+
+# ----- data checks and splits ----------------------------------------------------------------------
+
+
+def check_training_set(df: pd.DataFrame, spec: TrainingSpec) -> None:
+    """Raise `DatasetError` if `df` cannot train a classifier for `spec` (before any fitting)."""
+    target = spec.target_column
+    missing = [c for c in [*features.IDENTIFIER_COLUMNS, *features.feature_columns(spec), target] if c not in df.columns]
+    if missing:
+        raise DatasetError(
+            f"the training set lacks column(s) {missing}; expected the columns of "
+            "features.training_columns(spec) — was it built with a different spec (window lengths, target)?"
+        )
+    if len(df) == 0:
+        raise DatasetError(
+            "the training set has no rows: no prospect in the cohort had an eligible event. "
+            "Check the source, the app ids and the as-of date."
+        )
+    if df[target].isna().any():
+        raise DatasetError(f"target column {target!r} has {int(df[target].isna().sum())} missing value(s); expected True/False")
+    positives = int(df[target].astype(bool).sum())
+    negatives = len(df) - positives
+    if positives == 0 or negatives == 0:
+        raise DatasetError(
+            f"target column {target!r} has only one class ({positives} True, {negatives} False), so there "
+            "is nothing to learn. Pick another target event, a longer target window or a lower minimum "
+            "count, or an earlier as-of date (more history, more prospects)."
+        )
+
+
+def split_dataset(
+    df: pd.DataFrame, spec: TrainingSpec, split: Split = "random", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions `(train, test)` for `split`, about 80/20, each side holding both classes."""
+    check_training_set(df, spec)
+    if split not in SPLITS:
+        raise DatasetError(f"split must be one of {list(SPLITS)}, got {split!r}")
+    y = df[spec.target_column].astype(bool).to_numpy()
+    positions = np.arange(len(df))
+    if split == "random":
+        from sklearn.model_selection import train_test_split
+
+        if min(y.sum(), (~y).sum()) < 2 * MIN_ROWS_PER_CLASS:
+            _raise_too_small(split, y, None, None)
+        train, test = train_test_split(positions, test_size=TEST_SIZE, random_state=seed, stratify=y)
+    elif split == "by_user":
+        train, test = _split_by_user(df, y, seed, split)
+    else:
+        order = np.lexsort((df["event_id"].astype(str).to_numpy(), pd.to_datetime(df["derived_tstamp"]).to_numpy()))
+        n_train = int(round(len(df) * (1 - TEST_SIZE)))
+        train, test = order[:n_train], order[n_train:]
+    train, test = np.sort(train), np.sort(test)
+    _check_sides(split, y, train, test)
+    return train, test
+
+
+def _split_by_user(df: pd.DataFrame, y: np.ndarray, seed: int, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """One fold of a 5-fold StratifiedGroupKFold: ~20% of rows, whole users, similar base rate.
+
+    Preferred over GroupShuffleSplit because positives are rare and cluster in few users: a plain group
+    shuffle often leaves the test side with a handful of positives or none.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = df["domain_userid"].astype(str).to_numpy()
+    n_users = len(np.unique(groups))
+    n_splits = round(1 / TEST_SIZE)
+    if n_users < n_splits:
+        raise DatasetError(
+            f"the by_user split needs at least {n_splits} prospects (domain_userid), got {n_users}; "
+            "use the random split or build a larger training set"
+        )
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # "least populated class has only N members": _check_sides says it better
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        train, test = next(folds.split(np.zeros(len(y)), y, groups))
+    return train, test
+
+
+def _check_sides(split: str, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> None:
+    for side in (train, test):
+        positives = int(y[side].sum())
+        if min(positives, len(side) - positives) < MIN_ROWS_PER_CLASS:
+            _raise_too_small(split, y, train, test)
+
+
+def _raise_too_small(split: str, y: np.ndarray, train: np.ndarray | None, test: np.ndarray | None) -> None:
+    def counts(rows: np.ndarray) -> str:
+        positives = int(y[rows].sum())
+        return f"{len(rows)} rows, {positives} positive, {len(rows) - positives} negative"
+
+    sides = "" if train is None else f" (train: {counts(train)}; test: {counts(test)})"
+    raise DatasetError(
+        f"too few rows for the {split} split: {counts(np.arange(len(y)))}{sides}; each of train and test "
+        f"needs at least {MIN_ROWS_PER_CLASS} rows of each class. Build a larger training set (more "
+        "prospects, a longer cohort window) or choose a target that happens more often."
+    )
+
+
+# ----- training ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingRun:
+    """A fitted pipeline with its held-out test rows, scores and evaluation."""
+
+    pipeline: Pipeline
+    spec: TrainingSpec
+    params: ModelParams
+    split: str
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    y_score: np.ndarray
+    test_ids: pd.DataFrame  # event_id, domain_userid, derived_tstamp, aligned with X_test
+    n_train: int
+    n_test: int
+    positives_train: int
+    positives_test: int
+    evaluation: Evaluation
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+    @property
+    def base_rate_train(self) -> float:
+        return self.positives_train / self.n_train
+
+
+def train_model(
+    df: pd.DataFrame,
+    spec: TrainingSpec,
+    params: ModelParams | None = None,
+    split: Split = "random",
+    progress: Progress | None = None,
+) -> TrainingRun:
+    """Split `df`, fit the pipeline on the train side, score and evaluate the test side.
+
+    `progress(stage)` is called as each stage starts: 'check', 'split', 'fit', 'score', 'evaluate'.
+    """
+    params = params or ModelParams()
+    timings: dict[str, float] = {}
+    clock = _StageClock(timings, progress)
+
+    with clock("check"):
+        check_training_set(df, spec)
+        X = df[features.feature_columns(spec)]
+        y = df[spec.target_column].astype(bool).to_numpy().astype(np.int64)
+    with clock("split"):
+        train, test = split_dataset(df, spec, split, seed=params.seed)
+    with clock("fit"):
+        pipeline = build_pipeline(spec, params)
+        pipeline.fit(X.iloc[train], y[train])
+    with clock("score"):
+        X_test = X.iloc[test].reset_index(drop=True)
+        y_score = pipeline.predict_proba(X_test)[:, 1]
+    with clock("evaluate"):
+        evaluation = evaluate(y_true=y[test], y_score=y_score)
+
+    return TrainingRun(
+        pipeline=pipeline,
+        spec=spec,
+        params=params,
+        split=split,
+        X_test=X_test,
+        y_test=y[test],
+        y_score=y_score,
+        test_ids=df[list(features.IDENTIFIER_COLUMNS)].iloc[test].reset_index(drop=True),
+        n_train=len(train),
+        n_test=len(test),
+        positives_train=int(y[train].sum()),
+        positives_test=int(y[test].sum()),
+        evaluation=evaluation,
+        timings=timings,
+    )
+
+
+class _StageClock:
+    """`with clock('fit'):` reports the stage and records its seconds."""
+
+    def __init__(self, timings: dict[str, float], progress: Progress | None) -> None:
+        self._timings = timings
+        self._progress = progress
+        self._stage = ""
+        self._start = 0.0
+
+    def __call__(self, stage: str) -> _StageClock:
+        self._stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        if self._progress is not None:
+            self._progress(self._stage)
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._timings[self._stage] = time.perf_counter() - self._start

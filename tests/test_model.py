@@ -1,0 +1,297 @@
+"""The pipeline, the splits and `train_model`, on small deterministic synthetic training sets."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prospect_core import features
+from prospect_core.errors import DatasetError, UserError
+from prospect_core.model import (
+    SPLITS,
+    ModelParams,
+    ParamsError,
+    build_pipeline,
+    input_columns,
+    split_dataset,
+    train_model,
+    transformed_sources,
+)
+from prospect_core.spec import TrainingSpec
+
+SPEC = TrainingSpec(as_of=dt.date(2025, 5, 14))
+CATEGORIES = {
+    "latest_app_id": ["website", "hs-landing"],
+    "latest_device_class": ["Desktop", "Phone", "Tablet", ""],
+    "first_refr_medium": ["search", "social", "", "internal"],
+    "first_mkt_medium": ["cpc", "email", ""],
+}
+
+
+def synthetic_training_set(
+    n_users: int = 120, events_per_user: int = 8, seed: int = 0, spec: TrainingSpec = SPEC
+) -> pd.DataFrame:
+    """A training set with the dataset contract's columns and dtypes; the target leans on pricing views."""
+    rng = np.random.default_rng(seed)
+    n = n_users * events_per_user
+    users = np.repeat([f"u{i:04d}" for i in range(n_users)], events_per_user)
+    start = pd.Timestamp(spec.as_of) - pd.Timedelta(days=60)
+    offsets = rng.integers(0, 30 * 24 * 3600, size=n)
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{i:06d}" for i in range(n)],
+            "domain_userid": users,
+            "derived_tstamp": start + pd.to_timedelta(np.sort(offsets), unit="s"),
+        }
+    )
+    for feature in features.FEATURES:
+        column = feature.column(spec)
+        if feature.kind == "numeric":
+            frame[column] = rng.poisson(3, size=n).astype("int64")
+        elif feature.kind == "boolean":
+            frame[column] = rng.random(n) < 0.3
+        elif feature.name == "day_of_week":
+            frame[column] = rng.integers(1, 8, size=n).astype("int64")
+        else:
+            frame[column] = pd.Series(rng.choice(CATEGORIES[feature.name], size=n)).astype(str)
+    pricing = frame[features.FEATURES_BY_KEY["num_pricing_views_short"].column(spec)]
+    converted = frame[features.FEATURES_BY_KEY["had_conversions_long"].column(spec)]
+    logit = -2.5 + 0.6 * (pricing - 3) + 1.0 * converted + rng.normal(0, 0.5, size=n)
+    frame[spec.target_column] = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return frame
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return synthetic_training_set()
+
+
+def test_synthetic_set_follows_the_dataset_contract(frame: pd.DataFrame) -> None:
+    assert list(frame.columns) == features.training_columns(SPEC)
+    assert 0.05 < frame[SPEC.target_column].mean() < 0.5
+
+
+# ----- ModelParams --------------------------------------------------------------------------------
+
+
+def test_model_params_defaults_are_xgboosts() -> None:
+    assert ModelParams().to_dict() == {
+        "n_estimators": 100, "max_depth": 6, "learning_rate": 0.3, "subsample": 1.0,
+        "scale_pos_weight": 1.0, "seed": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"n_estimators": 0}, r"n_estimators must be a whole number from 1 to 5000, got 0"),
+        ({"n_estimators": 10.5}, r"n_estimators must be a whole number .* got 10.5"),
+        ({"max_depth": True}, r"max_depth must be a whole number .* got True"),
+        ({"learning_rate": 0}, r"learning_rate must be a number in \(0, 1\], got 0"),
+        ({"learning_rate": float("nan")}, r"learning_rate .* got nan"),
+        ({"subsample": 1.5}, r"subsample must be a number in \(0, 1\], got 1.5"),
+        ({"scale_pos_weight": -1}, r"scale_pos_weight must be a number in \(0, 10000\], got -1"),
+        ({"seed": -1}, r"seed must be a whole number from 0 to 4294967295, got -1"),
+    ],
+)
+def test_model_params_reject_out_of_range_values(changes: dict, message: str) -> None:
+    with pytest.raises(ParamsError, match=message) as caught:
+        ModelParams(**changes)
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, ValueError)
+
+
+# ----- the pipeline -------------------------------------------------------------------------------
+
+
+def test_pipeline_has_named_steps_and_addressable_params() -> None:
+    pipeline = build_pipeline(SPEC, ModelParams(max_depth=3, n_estimators=7, seed=5))
+    assert list(pipeline.named_steps) == ["preprocessor", "classifier"]
+    params = pipeline.get_params()
+    assert params["classifier__max_depth"] == 3
+    assert params["classifier__n_estimators"] == 7
+    assert params["classifier__random_state"] == 5
+    assert params["classifier__eval_metric"] == "logloss"
+
+
+def test_pipeline_reads_every_registry_feature_and_nothing_else() -> None:
+    assert sorted(input_columns(build_pipeline(SPEC))) == sorted(features.feature_columns(SPEC))
+
+
+def test_every_registry_feature_reaches_the_model(frame: pd.DataFrame) -> None:
+    """The tutorial dropped had_conversions_l7d/_l30d via remainder='drop'; nothing is dropped here."""
+    pipeline = build_pipeline(SPEC, ModelParams(n_estimators=5))
+    pipeline.fit(frame[features.feature_columns(SPEC)], frame[SPEC.target_column].astype(int))
+    names = pipeline.named_steps["preprocessor"].get_feature_names_out()
+    for column in features.feature_columns(SPEC):
+        assert any(name.split("__", 1)[1].startswith(column) for name in names), column
+    assert "bool__had_conversions_l7d" in names and "bool__had_conversions_l30d" in names
+    assert set(transformed_sources(pipeline)) == set(features.feature_columns(SPEC))
+    assert pipeline.named_steps["classifier"].n_features_in_ == len(names)
+
+
+def test_column_names_follow_the_spec_windows() -> None:
+    spec = SPEC.replace(short_window_days=3, long_window_days=14)
+    frame = synthetic_training_set(n_users=40, spec=spec)
+    run = train_model(frame, spec, ModelParams(n_estimators=5))
+    assert "num_sessions_l3d" in input_columns(run.pipeline)
+    assert "num_sessions_l14d" in input_columns(run.pipeline)
+
+
+def test_pipeline_scores_bools_ints_and_unknown_categories(frame: pd.DataFrame) -> None:
+    run = train_model(frame, SPEC, ModelParams(n_estimators=10))
+    X = frame[features.feature_columns(SPEC)].head(20).copy()
+    as_bools = run.pipeline.predict_proba(X)[:, 1]
+    bool_columns = features.feature_columns(SPEC, "boolean")
+    X_ints = X.astype({column: "int64" for column in bool_columns})
+    np.testing.assert_allclose(run.pipeline.predict_proba(X_ints)[:, 1], as_bools)
+    X_unknown = X.assign(latest_app_id="never-seen", first_mkt_medium="brand-new")
+    scores = run.pipeline.predict_proba(X_unknown)[:, 1]
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_pipeline_is_pure_sklearn_and_xgboost(frame: pd.DataFrame) -> None:
+    run = train_model(frame, SPEC, ModelParams(n_estimators=3))
+    modules = {type(obj).__module__.split(".")[0] for obj in _walk(run.pipeline)}
+    assert modules <= {"sklearn", "xgboost", "builtins"}, modules
+
+
+def _walk(estimator: object) -> list[object]:
+    found = [estimator]
+    for value in getattr(estimator, "get_params", lambda deep=False: {})(deep=False).values():
+        if isinstance(value, list):
+            for item in value:
+                found.extend(_walk(item[1] if isinstance(item, tuple) else item))
+        elif hasattr(value, "get_params"):
+            found.extend(_walk(value))
+    return found
+
+
+# ----- splits -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_splits_are_about_80_20_disjoint_and_cover_every_row(frame: pd.DataFrame, split: str) -> None:
+    train, test = split_dataset(frame, SPEC, split, seed=0)
+    assert len(np.intersect1d(train, test)) == 0
+    assert len(train) + len(test) == len(frame)
+    assert 0.15 < len(test) / len(frame) < 0.25
+    y = frame[SPEC.target_column].to_numpy()
+    assert y[train].any() and y[test].any() and not y[train].all() and not y[test].all()
+
+
+def test_random_split_is_the_tutorials_stratified_split(frame: pd.DataFrame) -> None:
+    from sklearn.model_selection import train_test_split
+
+    y = frame[SPEC.target_column]
+    _, expected_test = train_test_split(np.arange(len(frame)), test_size=0.2, random_state=0, stratify=y)
+    _, test = split_dataset(frame, SPEC, "random", seed=0)
+    np.testing.assert_array_equal(test, np.sort(expected_test))
+
+
+def test_by_user_split_keeps_each_prospect_on_one_side(frame: pd.DataFrame) -> None:
+    train, test = split_dataset(frame, SPEC, "by_user", seed=0)
+    users = frame["domain_userid"].to_numpy()
+    assert not set(users[train]) & set(users[test])
+
+
+def test_out_of_time_split_tests_on_later_prediction_points(frame: pd.DataFrame) -> None:
+    train, test = split_dataset(frame, SPEC, "out_of_time", seed=0)
+    tstamps = frame["derived_tstamp"].to_numpy()
+    assert tstamps[test].min() >= tstamps[train].max()
+
+
+def test_splits_are_seeded(frame: pd.DataFrame) -> None:
+    for split in ("random", "by_user"):
+        first, second = split_dataset(frame, SPEC, split, seed=1), split_dataset(frame, SPEC, split, seed=1)
+        np.testing.assert_array_equal(first[1], second[1])
+        assert not np.array_equal(first[1], split_dataset(frame, SPEC, split, seed=2)[1])
+
+
+# ----- unusable training sets ---------------------------------------------------------------------
+
+
+def _with_target(frame: pd.DataFrame, positive_rows: list[int]) -> pd.DataFrame:
+    target = np.zeros(len(frame), dtype=bool)
+    target[positive_rows] = True
+    return frame.assign(**{SPEC.target_column: target})
+
+
+SMALL = synthetic_training_set(n_users=10, events_per_user=3, seed=3)
+BAD_SETS = [
+    pytest.param(
+        _with_target(SMALL, []),
+        r"target column 'target_had_submit_form_next1h' has only one class \(0 True, 30 False\).*"
+        r"another target event, a longer target window.*earlier as-of date",
+        "random", id="no-positives",
+    ),
+    pytest.param(
+        _with_target(SMALL, list(range(30))), r"only one class \(30 True, 0 False\)", "random", id="all-positives",
+    ),
+    pytest.param(SMALL.iloc[:0], r"the training set has no rows", "random", id="empty"),
+    pytest.param(
+        _with_target(SMALL, [0, 1, 2]),
+        r"too few rows for the random split: 30 rows, 3 positive, 27 negative.*at least 2 rows of each class",
+        "random", id="three-positives-random",
+    ),
+    pytest.param(
+        _with_target(SMALL, [0, 1, 2]),
+        r"too few rows for the by_user split: 30 rows, 3 positive, 27 negative \(train: \d+ rows, \d positive",
+        "by_user", id="one-users-positives-by-user",
+    ),
+    pytest.param(
+        _with_target(SMALL, [27, 28, 29, 26, 25]),
+        r"too few rows for the out_of_time split: 30 rows, 5 positive.*train: 24 rows, 0 positive",
+        "out_of_time", id="positives-only-late",
+    ),
+    pytest.param(
+        SMALL.head(12), r"the by_user split needs at least 5 prospects \(domain_userid\), got 4", "by_user",
+        id="too-few-users",
+    ),
+    pytest.param(
+        SMALL.drop(columns=["num_sessions_l7d"]), r"lacks column\(s\) \['num_sessions_l7d'\]", "random",
+        id="missing-column",
+    ),
+    pytest.param(
+        SMALL.assign(**{SPEC.target_column: [None] + [True, False] * 14 + [True]}),
+        r"'target_had_submit_form_next1h' has 1 missing value", "random", id="missing-target",
+    ),
+]
+
+
+@pytest.mark.parametrize(("frame_in", "message", "split"), BAD_SETS)
+def test_unusable_training_sets_fail_before_fitting(frame_in: pd.DataFrame, message: str, split: str) -> None:
+    with pytest.raises(DatasetError, match=message):
+        train_model(frame_in, SPEC, ModelParams(n_estimators=2), split=split)
+
+
+def test_unknown_split_is_a_dataset_error(frame: pd.DataFrame) -> None:
+    with pytest.raises(DatasetError, match=r"split must be one of \['random', 'by_user', 'out_of_time'\], got 'kfold'"):
+        split_dataset(frame, SPEC, "kfold")  # type: ignore[arg-type]
+
+
+# ----- train_model --------------------------------------------------------------------------------
+
+
+def test_train_model_reports_stages_and_keeps_test_rows_aligned(frame: pd.DataFrame) -> None:
+    stages: list[str] = []
+    run = train_model(frame, SPEC, ModelParams(n_estimators=20), split="by_user", progress=stages.append)
+    assert stages == ["check", "split", "fit", "score", "evaluate"]
+    assert set(run.timings) == set(stages) and all(t >= 0 for t in run.timings.values())
+    assert run.n_train + run.n_test == len(frame)
+    assert len(run.X_test) == len(run.y_test) == len(run.y_score) == len(run.test_ids) == run.n_test
+    assert list(run.X_test.columns) == features.feature_columns(SPEC)
+    assert list(run.test_ids.columns) == list(features.IDENTIFIER_COLUMNS)
+    by_event = frame.set_index("event_id")
+    np.testing.assert_array_equal(by_event.loc[run.test_ids["event_id"], SPEC.target_column].astype(int), run.y_test)
+    np.testing.assert_allclose(run.pipeline.predict_proba(run.X_test)[:, 1], run.y_score)
+    assert run.evaluation.n == run.n_test and run.evaluation.positives == run.positives_test
+
+
+def test_training_is_reproducible_and_learns_the_signal(frame: pd.DataFrame) -> None:
+    first = train_model(frame, SPEC, ModelParams(n_estimators=30, max_depth=3))
+    second = train_model(frame, SPEC, ModelParams(n_estimators=30, max_depth=3))
+    np.testing.assert_array_equal(first.y_score, second.y_score)
+    assert first.evaluation.roc_auc > 0.65
