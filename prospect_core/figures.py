@@ -1,0 +1,362 @@
+"""Plotly figure builders: data in (from `evaluation` and `explain`), `go.Figure` out.
+
+Pure functions: no Streamlit, no I/O, no model fitting. Every figure has a title, axis titles, a
+legend where there is more than one trace, the `plotly_white` template and a fixed height. Tests read
+the numbers back from the traces.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping, Sequence, Union
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+if TYPE_CHECKING:
+    from prospect_core.evaluation import Confusion, Evaluation
+    from prospect_core.explain import RowExplanation, ShapSample
+    from prospect_core.spec import TrainingSpec
+
+TEMPLATE = "plotly_white"
+HEIGHT = 420
+WEBGL_MIN_POINTS = 1_000
+POSITIVE, NEGATIVE, NEUTRAL = "#d62728", "#1f77b4", "#7f7f7f"
+CHANCE = dict(color=NEUTRAL, dash="dash", width=1)
+
+CurveInput = Union["Evaluation", Sequence]  # an Evaluation, or (x, y, area)
+
+
+def _layout(figure: go.Figure, *, title: str, x_title: str, y_title: str, height: int = HEIGHT) -> go.Figure:
+    figure.update_layout(
+        title=title,
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        template=TEMPLATE,
+        height=height,
+        margin=dict(l=60, r=30, t=60, b=60),
+        legend=dict(bgcolor="rgba(255,255,255,0.8)"),
+    )
+    return figure
+
+
+def _scatter_class(n_points: int) -> type:
+    return go.Scattergl if n_points >= WEBGL_MIN_POINTS else go.Scatter
+
+
+def _runs(curves: Evaluation | Mapping[str, CurveInput], default_label: str = "model") -> dict[str, CurveInput]:
+    if isinstance(curves, Mapping):
+        if not curves:
+            raise ValueError("curves must hold at least one run, got an empty mapping")
+        return dict(curves)
+    return {default_label: curves}
+
+
+# ----- threshold-free curves -----------------------------------------------------------------------
+
+
+def roc_figure(curves: Evaluation | Mapping[str, CurveInput], *, title: str = "ROC curve") -> go.Figure:
+    """ROC curve(s) with the AUC in each legend entry and the chance diagonal.
+
+    `curves`: one `Evaluation`, or a mapping label -> `Evaluation` or `(fpr, tpr, auc)` to overlay runs.
+    """
+    figure = go.Figure()
+    for label, curve in _runs(curves).items():
+        fpr, tpr, auc = (curve.roc.x, curve.roc.y, curve.roc_auc) if hasattr(curve, "roc") else curve
+        figure.add_trace(
+            go.Scatter(
+                x=np.asarray(fpr), y=np.asarray(tpr), mode="lines", name=f"{label} (AUC {auc:.3f})",
+                hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>%{fullData.name}</extra>",
+            )
+        )
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUC 0.5)", line=CHANCE))
+    figure.update_xaxes(range=[0, 1], constrain="domain")
+    figure.update_yaxes(range=[0, 1.02])
+    return _layout(figure, title=title, x_title="False positive rate", y_title="True positive rate (recall)")
+
+
+def pr_figure(
+    curves: Evaluation | Mapping[str, CurveInput], *, base_rate: float | None = None, title: str = "Precision-recall curve"
+) -> go.Figure:
+    """Precision-recall curve(s), average precision in the legend, and the base-rate (no-skill) line.
+
+    `curves`: one `Evaluation`, or label -> `Evaluation` or `(recall, precision, average_precision)`.
+    The base rate defaults to the first `Evaluation`'s.
+    """
+    figure = go.Figure()
+    runs = _runs(curves)
+    for label, curve in runs.items():
+        recall, precision, ap = (curve.pr.x, curve.pr.y, curve.pr_auc) if hasattr(curve, "pr") else curve
+        figure.add_trace(
+            go.Scatter(
+                x=np.asarray(recall), y=np.asarray(precision), mode="lines", line_shape="hv",
+                name=f"{label} (AP {ap:.3f})",
+                hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra>%{fullData.name}</extra>",
+            )
+        )
+    if base_rate is None:
+        base_rate = next((curve.base_rate for curve in runs.values() if hasattr(curve, "base_rate")), None)
+    if base_rate is not None:
+        figure.add_trace(
+            go.Scatter(x=[0, 1], y=[base_rate, base_rate], mode="lines", name=f"base rate {base_rate:.1%}", line=CHANCE)
+        )
+    figure.update_xaxes(range=[0, 1])
+    figure.update_yaxes(range=[0, 1.02])
+    return _layout(figure, title=title, x_title="Recall", y_title="Precision")
+
+
+# ----- at a threshold ------------------------------------------------------------------------------
+
+
+def confusion_figure(confusion: Confusion, *, title: str | None = None) -> go.Figure:
+    """2x2 heatmap coloured by the per-actual-class rate, each cell showing its count and rate."""
+    counts, rates = confusion.matrix, confusion.rates
+    labels = ["not converted", "converted"]
+    text = [[f"{counts[i, j]:,}<br>{rates[i, j]:.1%}" for j in range(2)] for i in range(2)]
+    figure = go.Figure(
+        go.Heatmap(
+            z=rates, x=[f"predicted {label}" for label in labels], y=[f"actual {label}" for label in labels],
+            text=text, texttemplate="%{text}", textfont=dict(size=16), customdata=counts,
+            colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="row rate", tickformat=".0%"),
+            hovertemplate="%{y}, %{x}<br>%{customdata:,} rows (%{z:.1%} of the actual class)<extra></extra>",
+        )
+    )
+    figure.update_yaxes(autorange="reversed")
+    return _layout(
+        figure, title=title or f"Confusion matrix at threshold {confusion.threshold:.2f}",
+        x_title="Predicted", y_title="Actual", height=380,
+    )
+
+
+# ----- ranking: lift and gains ---------------------------------------------------------------------
+
+
+def lift_figure(table: pd.DataFrame, *, title: str = "Lift by score decile") -> go.Figure:
+    """Bars: lift of each bin (1 = highest scores); line: cumulative lift; dashed: no lift (1)."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(
+            x=table["bin"], y=table["lift"], name="lift in bin", marker_color=NEGATIVE,
+            customdata=np.c_[table["rate"], table["rows"]],
+            hovertemplate="bin %{x}: lift %{y:.2f}<br>rate %{customdata[0]:.1%} of %{customdata[1]:,} rows<extra></extra>",
+        )
+    )
+    figure.add_trace(go.Scatter(x=table["bin"], y=table["cum_lift"], mode="lines+markers", name="cumulative lift", line=dict(color=POSITIVE)))
+    figure.add_trace(go.Scatter(x=[table["bin"].min() - 0.5, table["bin"].max() + 0.5], y=[1, 1], mode="lines", name="no lift", line=CHANCE))
+    figure.update_xaxes(dtick=1)
+    return _layout(figure, title=title, x_title="Score bin (1 = highest scores)", y_title="Lift (rate / base rate)")
+
+
+def gains_figure(table: pd.DataFrame, *, title: str = "Cumulative gains") -> go.Figure:
+    """Share of all positives captured by the top x% of scores, against random and perfect ordering."""
+    x = np.r_[0.0, table["cum_rows_share"].to_numpy()]
+    y = np.r_[0.0, table["cum_positives_share"].to_numpy()]
+    base_rate = table["positives"].sum() / table["rows"].sum()
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name="model", line=dict(color=POSITIVE)))
+    figure.add_trace(go.Scatter(x=[0, base_rate, 1], y=[0, 1, 1], mode="lines", name="perfect", line=dict(color=NEUTRAL, dash="dot", width=1)))
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="random", line=CHANCE))
+    figure.update_xaxes(range=[0, 1], tickformat=".0%")
+    figure.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    return _layout(figure, title=title, x_title="Share of prospects contacted (highest scores first)", y_title="Share of conversions captured")
+
+
+def calibration_figure(table: pd.DataFrame, *, title: str = "Calibration") -> go.Figure:
+    """Observed positive rate against mean predicted probability per bin, with the perfect diagonal."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=table["mean_predicted"], y=table["fraction_positive"], mode="lines+markers", name="model",
+            customdata=table["rows"], line=dict(color=POSITIVE),
+            hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>%{customdata:,} rows<extra></extra>",
+        )
+    )
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=CHANCE))
+    figure.update_xaxes(range=[0, 1])
+    figure.update_yaxes(range=[0, 1.02])
+    return _layout(figure, title=title, x_title="Mean predicted probability", y_title="Observed conversion rate")
+
+
+# ----- importance ----------------------------------------------------------------------------------
+
+
+def importance_figure(
+    table: pd.DataFrame, *, value: str = "gain_share", top: int = 20, title: str = "Feature importance (XGBoost gain)",
+    x_title: str = "Share of total gain",
+) -> go.Figure:
+    """Horizontal bars of `table[value]` by `table['feature']`, the largest at the top."""
+    shown = table.nlargest(top, value).iloc[::-1]
+    figure = go.Figure(
+        go.Bar(x=shown[value], y=shown["feature"], orientation="h", marker_color=NEGATIVE, name=value,
+               hovertemplate="%{y}: %{x:.4f}<extra></extra>")
+    )
+    return _layout(figure, title=title, x_title=x_title, y_title="Feature", height=max(300, 28 * len(shown) + 120))
+
+
+def shap_bar_figure(sample: ShapSample, *, top: int = 20, title: str = "Mean |SHAP| per feature") -> go.Figure:
+    """Global SHAP importance: mean absolute contribution (log-odds) per feature."""
+    from prospect_core.explain import shap_importance
+
+    return importance_figure(
+        shap_importance(sample), value="mean_abs_shap", top=top, title=title, x_title="Mean |SHAP value| (log-odds)"
+    )
+
+
+def _normalised(values: pd.Series) -> np.ndarray:
+    """Numeric values scaled to [0, 1] between their 5th and 95th percentiles (NaN if not numeric)."""
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        return np.full(len(values), np.nan)
+    numbers = values.to_numpy(dtype=float)
+    low, high = np.nanpercentile(numbers, [5, 95])
+    if high <= low:
+        low, high = np.nanmin(numbers), np.nanmax(numbers)
+    if high <= low:
+        return np.full(len(values), 0.5)
+    return np.clip((numbers - low) / (high - low), 0, 1)
+
+
+def _jitter(shap_values: np.ndarray, rng: np.random.Generator, width: float = 0.4) -> np.ndarray:
+    """Vertical offsets that widen where many points share a SHAP value (a cheap beeswarm)."""
+    counts, edges = np.histogram(shap_values, bins=40)
+    density = counts[np.clip(np.searchsorted(edges, shap_values, side="right") - 1, 0, len(counts) - 1)]
+    return rng.uniform(-1, 1, len(shap_values)) * width * np.sqrt(density / max(counts.max(), 1))
+
+
+def shap_beeswarm_figure(
+    sample: ShapSample, *, top: int = 12, seed: int = 0, title: str = "SHAP values per feature"
+) -> go.Figure:
+    """One row of points per feature (most important at the top), x = SHAP value, colour = feature value.
+
+    Colour is the feature's value scaled to its 5th-95th percentile (blue low, red high); text
+    categories have no order, so their points are grey. Two traces: coloured points, grey points.
+    """
+    from prospect_core.explain import shap_importance
+
+    order = shap_importance(sample)["feature"].head(top).tolist()[::-1]
+    rng = np.random.default_rng(seed)
+    xs, ys, colours, hover = [], [], [], []
+    for position, feature in enumerate(order):
+        values = sample.column(feature)
+        raw = sample.data[feature]
+        xs.append(values)
+        ys.append(position + _jitter(values, rng))
+        colours.append(_normalised(raw))
+        hover.append([f"{feature} = {value}" for value in raw])
+    x, y, colour, text = np.concatenate(xs), np.concatenate(ys), np.concatenate(colours), np.concatenate(hover)
+    numeric = ~np.isnan(colour)
+    scatter = _scatter_class(len(x))
+    figure = go.Figure()
+    figure.add_trace(
+        scatter(
+            x=x[numeric], y=y[numeric], mode="markers", name="numeric value", text=text[numeric],
+            marker=dict(color=colour[numeric], colorscale=[[0, NEGATIVE], [1, POSITIVE]], cmin=0, cmax=1, size=4,
+                        opacity=0.7, colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"])),
+            hovertemplate="%{text}<br>SHAP %{x:.3f}<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        scatter(
+            x=x[~numeric], y=y[~numeric], mode="markers", name="category (no order)", text=text[~numeric],
+            marker=dict(color=NEUTRAL, size=4, opacity=0.5), hovertemplate="%{text}<br>SHAP %{x:.3f}<extra></extra>",
+        )
+    )
+    figure.add_vline(x=0, line=dict(color=NEUTRAL, width=1))
+    figure.update_yaxes(tickvals=list(range(len(order))), ticktext=order, range=[-0.7, len(order) - 0.3])
+    figure.update_layout(legend=dict(orientation="h", y=-0.15))
+    return _layout(
+        figure, title=title, x_title="SHAP value (log-odds impact on the score)", y_title="Feature",
+        height=max(360, 34 * len(order) + 160),
+    )
+
+
+def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: str | None = None) -> go.Figure:
+    """One prospect: from the base value, each feature's contribution, to the prospect's log-odds.
+
+    The `top` largest contributions are shown; the rest are summed into one "other features" step.
+    """
+    contributions = explanation.contributions
+    order = contributions.abs().sort_values(ascending=False, kind="stable").index
+    shown, rest = list(order[:top]), list(order[top:])
+    labels = ["base value"] + [f"{feature} = {explanation.values[feature]}" for feature in shown]
+    steps = [explanation.base_value] + [float(contributions[feature]) for feature in shown]
+    if rest:
+        labels.append(f"{len(rest)} other features")
+        steps.append(float(contributions[rest].sum()))
+    labels.append("prediction")
+    steps.append(explanation.margin)
+    measures = ["absolute"] + ["relative"] * (len(steps) - 2) + ["total"]
+    figure = go.Figure(
+        go.Waterfall(
+            orientation="h", y=labels[::-1], x=steps[::-1], measure=measures[::-1], name="contribution",
+            increasing=dict(marker_color=POSITIVE), decreasing=dict(marker_color=NEGATIVE),
+            totals=dict(marker_color=NEUTRAL), texttemplate="%{delta:+.3f}", textposition="outside",
+        )
+    )
+    return _layout(
+        figure,
+        title=title or f"Why this prospect scores {explanation.score:.1%} (log-odds {explanation.margin:+.2f})",
+        x_title="Log-odds", y_title="", height=max(360, 30 * len(labels) + 140),
+    )
+
+
+def shap_dependence_figure(
+    sample: ShapSample, feature: str, *, color_by: str | None = None, title: str | None = None
+) -> go.Figure:
+    """SHAP value of `feature` against its value; optionally coloured by another feature's value."""
+    values = sample.column(feature)
+    raw = sample.data[feature]
+    is_numeric = pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)
+    x = raw.to_numpy(dtype=float) if is_numeric else raw.astype(str).replace("", "(missing)").to_numpy()
+    marker: dict = dict(size=5, opacity=0.6, color=NEGATIVE)
+    if color_by is not None:
+        sample.column(color_by)  # validates the name
+        marker.update(color=_normalised(sample.data[color_by]), colorscale=[[0, NEGATIVE], [1, POSITIVE]],
+                      cmin=0, cmax=1, colorbar=dict(title=color_by, tickvals=[0, 1], ticktext=["low", "high"]))
+    figure = go.Figure(
+        _scatter_class(len(values))(
+            x=x, y=values, mode="markers", marker=marker, name=feature,
+            hovertemplate=f"{feature} = %{{x}}<br>SHAP %{{y:.3f}}<extra></extra>",
+        )
+    )
+    figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
+    return _layout(figure, title=title or f"SHAP dependence: {feature}", x_title=feature, y_title="SHAP value (log-odds)")
+
+
+# ----- the spec ------------------------------------------------------------------------------------
+
+
+def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") -> go.Figure:
+    """History windows -> prediction point -> target window, in days relative to the prediction point.
+
+    The target window is minutes long against history windows of days, so it is drawn at a minimum
+    visible width; its label gives the real length.
+    """
+    long_days, short_days = spec.long_window_days, spec.short_window_days
+    target_days = spec.target_window_minutes / (60 * 24)
+    target_drawn = max(target_days, long_days * 0.12)
+    rows = [
+        ("long history window", -long_days, long_days, NEGATIVE, f"last {long_days} days of events"),
+        ("short history window", -short_days, short_days, "#6baed6", f"last {short_days} days of events"),
+        ("target window", 0.0, target_drawn, POSITIVE,
+         f"next {spec.target_window_minutes} minutes: '{spec.target_event}'"
+         + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")),
+    ]
+    figure = go.Figure()
+    for name, start, length, colour, label in rows:
+        figure.add_trace(
+            go.Bar(
+                y=[name], x=[length], base=[start], orientation="h", name=name, marker_color=colour,
+                text=[label], textposition="inside", insidetextanchor="middle", hoverinfo="text", hovertext=[label],
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[0, 0], y=[rows[0][0], rows[-1][0]], mode="lines+markers", name="prediction point (the event)",
+            line=dict(color="black", width=2, dash="dot"), marker=dict(symbol="diamond", size=12, color="black"),
+            hovertext=["prediction point: features use only strictly earlier events"] * 2, hoverinfo="text",
+        )
+    )
+    figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1])
+    figure.update_xaxes(range=[-long_days * 1.05, target_drawn * 1.6], zeroline=False)
+    figure.update_layout(barmode="overlay", showlegend=True, legend=dict(orientation="h", y=-0.3))
+    return _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=320)

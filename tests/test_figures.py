@@ -1,0 +1,183 @@
+"""Figure builders, checked by the numbers in their traces (never pixels)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+from numpy.testing import assert_allclose
+
+from prospect_core import figures
+from prospect_core.evaluation import calibration_bins, confusion_at, evaluate, gain_importance, lift_table
+from prospect_core.explain import explain_row, explain_sample
+from prospect_core.model import ModelParams, TrainingRun, train_model
+from prospect_core.spec import TrainingSpec
+from tests.test_evaluation import Y_SCORE, Y_TRUE
+from tests.test_model import SPEC, synthetic_training_set
+
+EVALUATION = evaluate(y_true=Y_TRUE, y_score=Y_SCORE)
+
+
+@pytest.fixture(scope="module")
+def run() -> TrainingRun:
+    return train_model(synthetic_training_set(n_users=200, events_per_user=8), SPEC, ModelParams(n_estimators=30))
+
+
+def _check_common(figure: go.Figure) -> None:
+    assert isinstance(figure, go.Figure)
+    layout = figure.layout
+    assert layout.title.text
+    assert layout.height and 250 <= layout.height <= 1200
+    assert layout.template.to_plotly_json() == pio.templates["plotly_white"].to_plotly_json()
+    assert layout.xaxis.title.text is not None
+
+
+def test_roc_figure_single_run() -> None:
+    figure = figures.roc_figure(EVALUATION)
+    assert len(figure.data) == 2
+    curve, chance = figure.data
+    assert_allclose(curve.x, EVALUATION.roc.x)
+    assert_allclose(curve.y, EVALUATION.roc.y)
+    assert f"AUC {EVALUATION.roc_auc:.3f}" in curve.name
+    assert list(chance.x) == [0, 1] and list(chance.y) == [0, 1]
+    assert figure.layout.xaxis.title.text and figure.layout.yaxis.title.text
+    _check_common(figure)
+
+
+def test_roc_figure_overlays_runs() -> None:
+    other = evaluate(y_true=Y_TRUE, y_score=Y_SCORE[::-1])
+    figure = figures.roc_figure({"random": EVALUATION, "by_user": other, "raw": ([0, 0.5, 1], [0, 0.9, 1], 0.7)})
+    assert [trace.name for trace in figure.data] == [
+        f"random (AUC {EVALUATION.roc_auc:.3f})", f"by_user (AUC {other.roc_auc:.3f})", "raw (AUC 0.700)",
+        "chance (AUC 0.5)",
+    ]
+    assert list(figure.data[2].y) == [0, 0.9, 1]
+
+
+def test_pr_figure_has_base_rate_line() -> None:
+    figure = figures.pr_figure(EVALUATION)
+    curve, base = figure.data
+    assert_allclose(curve.x, EVALUATION.pr.x)
+    assert_allclose(curve.y, EVALUATION.pr.y)
+    assert f"AP {EVALUATION.pr_auc:.3f}" in curve.name
+    assert_allclose(base.y, [0.35, 0.35])
+    _check_common(figure)
+
+
+def test_confusion_figure_shows_counts_and_rates() -> None:
+    confusion = confusion_at(y_true=Y_TRUE, y_score=Y_SCORE, threshold=0.5)
+    figure = figures.confusion_figure(confusion)
+    (heatmap,) = figure.data
+    assert_allclose(heatmap.z, confusion.rates)
+    np.testing.assert_array_equal(heatmap.customdata, confusion.matrix)
+    assert heatmap.text[1][1] == f"{confusion.tp}<br>{confusion.rates[1, 1]:.1%}"
+    assert "0.50" in figure.layout.title.text
+    _check_common(figure)
+
+
+def test_lift_and_gains_figures() -> None:
+    table = lift_table(y_true=Y_TRUE, y_score=Y_SCORE, bins=5)
+    lift = figures.lift_figure(table)
+    assert len(lift.data) == 3
+    assert_allclose(lift.data[0].y, table["lift"])
+    assert_allclose(lift.data[1].y, table["cum_lift"])
+    assert_allclose(lift.data[2].y, [1, 1])
+    gains = figures.gains_figure(table)
+    model, perfect, chance = gains.data
+    assert_allclose(model.x, np.r_[0, table["cum_rows_share"]])
+    assert_allclose(model.y, np.r_[0, table["cum_positives_share"]])
+    assert_allclose(perfect.x, [0, 0.35, 1])
+    for figure in (lift, gains):
+        _check_common(figure)
+
+
+def test_calibration_figure() -> None:
+    table = calibration_bins(y_true=Y_TRUE, y_score=Y_SCORE, n_bins=5)
+    figure = figures.calibration_figure(table)
+    assert_allclose(figure.data[0].x, table["mean_predicted"])
+    assert_allclose(figure.data[0].y, table["fraction_positive"])
+    assert len(figure.data) == 2
+    _check_common(figure)
+
+
+def test_importance_figure_puts_the_largest_on_top(run: TrainingRun) -> None:
+    table = gain_importance(run.pipeline)
+    figure = figures.importance_figure(table, top=5)
+    (bars,) = figure.data
+    assert len(bars.y) == 5
+    assert bars.y[-1] == table["feature"].iloc[0]  # plotly draws the last category at the top
+    assert_allclose(bars.x[::-1], table["gain_share"].head(5))
+    _check_common(figure)
+
+
+def test_shap_figures(run: TrainingRun) -> None:
+    sample = explain_sample(run.pipeline, run.X_test, max_rows=150)
+    bar = figures.shap_bar_figure(sample, top=8)
+    assert len(bar.data[0].x) == 8
+    assert_allclose(max(bar.data[0].x), np.abs(sample.values).mean(axis=0).max())
+
+    swarm = figures.shap_beeswarm_figure(sample, top=6)
+    coloured, grey = swarm.data
+    assert len(coloured.x) + len(grey.x) == 6 * 150
+    assert len(swarm.layout.yaxis.ticktext) == 6
+    assert np.nanmin(coloured.marker.color) >= 0 and np.nanmax(coloured.marker.color) <= 1
+    assert isinstance(coloured, go.Scatter)  # 900 points: SVG is fine
+    top_feature = swarm.layout.yaxis.ticktext[-1]
+    assert_allclose(np.sort(np.r_[coloured.x, grey.x]), np.sort(sample.values[:, [sample.features.index(f) for f in swarm.layout.yaxis.ticktext]].ravel()))
+    assert top_feature == figures_importance_top(sample)
+
+    dependence = figures.shap_dependence_figure(sample, "num_pricing_views_l7d", color_by="had_conversions_l30d")
+    assert_allclose(dependence.data[0].y, sample.column("num_pricing_views_l7d"))
+    assert_allclose(dependence.data[0].x, sample.data["num_pricing_views_l7d"].to_numpy(dtype=float))
+    categorical = figures.shap_dependence_figure(sample, "latest_device_class")
+    assert set(categorical.data[0].x) <= {"Desktop", "Phone", "Tablet", "(missing)"}
+    for figure in (bar, swarm, dependence):
+        _check_common(figure)
+
+
+def figures_importance_top(sample) -> str:
+    from prospect_core.explain import shap_importance
+
+    return shap_importance(sample)["feature"].iloc[0]
+
+
+def test_beeswarm_switches_to_webgl_for_many_points(run: TrainingRun) -> None:
+    sample = explain_sample(run.pipeline, run.X_test, max_rows=200)
+    figure = figures.shap_beeswarm_figure(sample, top=10)
+    assert isinstance(figure.data[0], go.Scattergl)
+
+
+def test_waterfall_steps_add_up_to_the_prospects_margin(run: TrainingRun) -> None:
+    explanation = explain_row(run.pipeline, run.X_test, 0)
+    figure = figures.shap_waterfall_figure(explanation, top=5)
+    (waterfall,) = figure.data
+    measures, steps = list(waterfall.measure)[::-1], list(waterfall.x)[::-1]
+    assert measures[0] == "absolute" and measures[-1] == "total" and len(steps) == 1 + 5 + 1 + 1
+    assert_allclose(steps[0], explanation.base_value)
+    assert_allclose(sum(steps[:-1]), explanation.margin, atol=1e-6)
+    assert list(waterfall.y)[::-1][-2] == "15 other features"
+    assert f"{explanation.score:.1%}" in figure.layout.title.text
+    _check_common(figure)
+
+
+def test_timeline_figure_draws_the_specs_windows() -> None:
+    spec = TrainingSpec(as_of=dt.date(2025, 5, 14), short_window_days=3, long_window_days=14, target_window_minutes=120)
+    figure = figures.timeline_figure(spec)
+    bars = [trace for trace in figure.data if isinstance(trace, go.Bar)]
+    by_name = {bar.name: bar for bar in bars}
+    assert (by_name["long history window"].base[0], by_name["long history window"].x[0]) == (-14, 14)
+    assert (by_name["short history window"].base[0], by_name["short history window"].x[0]) == (-3, 3)
+    assert by_name["target window"].base[0] == 0
+    assert "next 120 minutes" in by_name["target window"].text[0]
+    assert "last 14 days" in by_name["long history window"].text[0]
+    (marker,) = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
+    assert list(marker.x) == [0, 0]
+    _check_common(figure)
+
+
+def test_roc_figure_rejects_an_empty_mapping() -> None:
+    with pytest.raises(ValueError, match="at least one run, got an empty mapping"):
+        figures.roc_figure({})
