@@ -165,10 +165,24 @@ def render_training_sql(
     preview, the CLI's `sql` command, the model card). Otherwise values are bound as parameters.
     `events_table` overrides the spec's table for engines that read a prepared view of it.
     """
-    if dialect not in DIALECT_BY_NAME:
-        raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+    return render_template(
+        f"training_set_{formulation}.sql", spec, dialect, inline=inline, events_table=events_table
+    )
+
+
+def render_template(
+    name: str,
+    spec: TrainingSpec,
+    dialect: DialectName = "duckdb",
+    *,
+    inline: bool = False,
+    events_table: str | None = None,
+) -> RenderedSQL:
+    """Render any template in `sql/` for `spec` with the dialect's macros."""
+    if dialect not in DIALECT_BY_NAME:
+        raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
     macros = DIALECT_BY_NAME[dialect]
     values = template_values(spec)
     params: dict[str, Any] = {}
@@ -193,7 +207,7 @@ def render_training_sql(
         return f"{column} not in ({bind_list(name)})" if values[name] else "true"
 
     as_of = macros.date_literal(spec.as_of)
-    text = _environment().get_template(f"training_set_{formulation}.sql").render(
+    text = _environment().get_template(name).render(
         spec=spec,
         col=column_aliases(spec),
         target_column=spec.target_column,
