@@ -71,11 +71,3 @@ def summarize(frame: pd.DataFrame, spec: TrainingSpec) -> DatasetSummary:
         users=int(frame["domain_userid"].nunique()),
     )
 
-
-def event_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
-    """Event names and their counts in the spec's lookback scan, most frequent first."""
-    from prospect_core.training_sql import render_template
-
-    rendered = render_template("event_counts.sql", spec, warehouse.dialect)
-    frame = warehouse.query(rendered.text, rendered.params)
-    return frame.astype({"event_name": str, "events": "int64"})
