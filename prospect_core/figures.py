@@ -360,3 +360,17 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     figure.update_xaxes(range=[-long_days * 1.05, target_drawn * 1.6], zeroline=False)
     figure.update_layout(barmode="overlay", showlegend=True, legend=dict(orientation="h", y=-0.3))
     return _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=320)
+
+
+def class_balance_figure(negatives: int, positives: int, *, title: str = "Class balance") -> go.Figure:
+    """Rows per target class, with each class's share in its label."""
+    total = max(negatives + positives, 1)
+    figure = go.Figure(
+        go.Bar(
+            x=["negative", "positive"], y=[negatives, positives], marker_color=[NEGATIVE, POSITIVE],
+            text=[f"{negatives:,} ({negatives / total:.1%})", f"{positives:,} ({positives / total:.1%})"],
+            textposition="outside", cliponaxis=False, showlegend=False,
+        )
+    )
+    figure.update_yaxes(range=[0, max(negatives, positives, 1) * 1.2])
+    return _layout(figure, title=title, x_title="Target", y_title="Rows", height=320)
