@@ -109,8 +109,13 @@ def run_dataset(args: argparse.Namespace) -> None:
 
     spec = spec_from_args(args)
     started = time.perf_counter()
-    done = stage(f"building the training set from {args.source}")
-    frame = build_training_set(open_source(args.source), spec, formulation=args.formulation)
+    warehouse = open_source(args.source, events_table=spec.events_table)
+    if args.events_table is None and getattr(warehouse, "events_table", None):
+        spec = spec.replace(events_table=warehouse.events_table)  # e.g. ENV_ATOMIC_TABLE for Snowflake
+    for notice in getattr(warehouse, "notices", ()):
+        print(f"notice: {notice}", file=sys.stderr)
+    done = stage(f"building the training set from {warehouse.label}")
+    frame = build_training_set(warehouse, spec, formulation=args.formulation)
     done()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from prospect_core.errors import SourceError
 from prospect_core.warehouse import DuckDBWarehouse, Warehouse
+
+if TYPE_CHECKING:
+    from prospect_core.snowflake import SnowflakeConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_KINDS = ("demo", "duckdb:PATH", "events:PATH", "snowflake")
@@ -36,14 +39,30 @@ def ensure_demo_db(path: Path | None = None, *, on_create: Callable[[], None] | 
     return path
 
 
-def open_source(source: str) -> Warehouse:
+def open_source(
+    source: str,
+    *,
+    events_table: str | None = None,
+    snowflake_config: SnowflakeConfig | None = None,
+) -> Warehouse:
+    """The warehouse behind a source string.
+
+    `events_table` names the table an `events:PATH` export is loaded into (default atomic.events), so
+    pass the spec's `events_table` when it differs. `snowflake_config` is a resolved configuration
+    (the app passes one built from `st.secrets` and the session's form); without it the source
+    resolves one from connections.toml / environment variables.
+    """
     kind, _, argument = source.partition(":")
     if source == "demo":
         return DuckDBWarehouse(ensure_demo_db())
     if kind == "duckdb" and argument:
         return DuckDBWarehouse(Path(argument).expanduser())
     if kind == "events" and argument:
-        raise SourceError("events files (CSV, Parquet) are not supported yet; load them into a DuckDB file and use duckdb:PATH")
+        from prospect_core.events_files import open_events_file
+
+        return open_events_file(argument, events_table=events_table)
     if source == "snowflake":
-        raise SourceError("the Snowflake source is not supported yet; use demo or duckdb:PATH")
+        from prospect_core.snowflake import SnowflakeWarehouse, resolve_config
+
+        return SnowflakeWarehouse(snowflake_config or resolve_config())
     raise SourceError(f"unknown source {source!r}; expected one of {', '.join(SOURCE_KINDS)}")
