@@ -1,0 +1,19 @@
+"""Prospect Scoring Studio: routing only. Each page lives in pages/."""
+
+import streamlit as st
+
+from prospect_core.studio import render_sidebar
+
+st.set_page_config(page_title="Prospect Scoring Studio", page_icon="🎯", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("pages/data_and_target.py", title="Data & target", icon="🗂️", default=True),
+        st.Page("pages/train.py", title="Train", icon="🏋️"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon="📈"),
+        st.Page("pages/explain.py", title="Explain", icon="🔍"),
+        st.Page("pages/score_and_export.py", title="Score & export", icon="📦"),
+    ]
+)
+render_sidebar()
+page.run()

@@ -1,0 +1,179 @@
+"""Data & target: choose the events, define the cohort, windows and target, build the training set."""
+
+import datetime as dt
+
+import streamlit as st
+
+from prospect_core import studio
+from prospect_core.errors import UserError
+from prospect_core.figures import class_balance_figure, timeline_figure
+from prospect_core.spec import TrainingSpec
+from prospect_core.training_sql import render_training_sql
+
+studio.init_state()
+DEFAULTS = TrainingSpec()
+OTHER_EVENT = "Other event…"
+
+st.title("Data & target")
+st.caption("Who to learn from, what history each prediction may use, and what counts as success.")
+
+# ----- source ------------------------------------------------------------------------------------
+st.subheader("1 · Events")
+snowflake_ready = studio.snowflake_configured()
+kind = st.radio(
+    "Source",
+    ["demo", "duckdb", "events", "snowflake"],
+    format_func={"demo": "Demo events", "duckdb": "DuckDB file", "events": "Events export",
+                 "snowflake": "Snowflake"}.get,
+    captions=[
+        "Embedded DuckDB with simulated Snowplow events; no account needed",
+        "A .duckdb file holding the atomic events table",
+        "CSV, CSV.gz or Parquet export of atomic events",
+        "Your warehouse" if snowflake_ready else "Not configured: add [connections.snowflake] to .streamlit/secrets.toml",
+    ],
+    horizontal=True,
+    key="source_kind",
+    persist_state="session",
+)
+source = studio.choose_source(kind)
+if source is None:
+    st.stop()
+st.session_state["source"] = source
+
+# ----- spec --------------------------------------------------------------------------------------
+st.subheader("2 · Cohort, history and target")
+kept = studio.spec()
+event_counts = studio.event_counts(source, kept)
+
+left, middle, right = st.columns(3)
+with left:
+    st.markdown("**Cohort**")
+    as_of = st.date_input(
+        "As-of date", value=kept.as_of, max_value=dt.date.today(), key="as_of", persist_state="session",
+        help="Build the set as if the query ran on this day: no later event is used.",
+    )
+    cohort_from = st.number_input(
+        "First seen from (days before as-of)", 1, 3650, kept.cohort_first_seen_from_days, key="cohort_from",
+        persist_state="session", help="Oldest first visit of prospects in the cohort; also how far back events are read.",
+    )
+    cohort_to = st.number_input(
+        "First seen until (days before as-of)", 0, 3650, kept.cohort_first_seen_to_days, key="cohort_to",
+        persist_state="session", help="Newest first visit; leave prospects time to reach the target.",
+    )
+    app_ids = st.multiselect(
+        "Apps that define the cohort", studio.app_id_options(kept), default=list(kept.app_ids),
+        accept_new_options=True, key="app_ids", persist_state="session",
+    )
+with middle:
+    st.markdown("**History windows**")
+    short_days = st.number_input(
+        "Short window (days)", 1, 3650, kept.short_window_days, key="short_days", persist_state="session",
+        help="Features named *_l7d by default",
+    )
+    long_days = st.number_input(
+        "Long window (days)", 1, 3650, kept.long_window_days, key="long_days", persist_state="session",
+        help="Features named *_l30d by default",
+    )
+    excluded = st.multiselect(
+        "Excluded events (noise)", studio.event_options(event_counts, kept.excluded_events),
+        default=list(kept.excluded_events), accept_new_options=True, key="excluded", persist_state="session",
+        help="Dropped before anything is counted.",
+    )
+with right:
+    st.markdown("**Target**")
+    options = studio.event_options(event_counts, [kept.target_event]) + [OTHER_EVENT]
+    counts = dict(zip(event_counts["event_name"], event_counts["events"])) if event_counts is not None else {}
+    picked = st.selectbox(
+        "Target event", options, index=options.index(kept.target_event), key="target_pick",
+        persist_state="session", format_func=lambda name: f"{name} · {counts[name]:,} events" if name in counts else name,
+    )
+    target_event = picked
+    if picked == OTHER_EVENT:
+        target_event = st.text_input("Event name", value=kept.target_event, key="target_other", persist_state="session")
+    min_count = st.number_input(
+        "At least this many times", 1, 10_000, kept.target_min_count, key="min_count", persist_state="session",
+        help="1 = 'did it at all'; the tutorial's 'more than 2 page views' is page_view with 3.",
+    )
+    window_value, window_unit = st.columns([3, 2])
+    in_hours = kept.target_window_minutes % 60 == 0
+    amount = window_value.number_input(
+        "Within the next", 1, 60 * 24 * 90, kept.target_window_minutes // 60 if in_hours else kept.target_window_minutes,
+        key="window_amount", persist_state="session",
+    )
+    unit = window_unit.selectbox(
+        "Unit", ["hours", "minutes"], index=0 if in_hours else 1, key="window_unit", persist_state="session"
+    )
+
+try:
+    spec = TrainingSpec(
+        as_of=as_of,
+        cohort_first_seen_from_days=int(cohort_from),
+        cohort_first_seen_to_days=int(cohort_to),
+        short_window_days=int(short_days),
+        long_window_days=int(long_days),
+        target_event=target_event,
+        target_min_count=int(min_count),
+        target_window_minutes=int(amount) * (60 if unit == "hours" else 1),
+        app_ids=tuple(app_ids),
+        excluded_events=tuple(excluded),
+        events_table=kept.events_table,
+    )
+except UserError as error:
+    st.error(f"{error}. The last valid settings are kept until this is fixed.", icon="⚠️")
+    spec = kept
+st.session_state["spec"] = spec
+
+st.plotly_chart(timeline_figure(spec), key="timeline")
+
+# ----- SQL ---------------------------------------------------------------------------------------
+st.subheader("3 · Training-set SQL")
+dialect = st.segmented_control(
+    "Dialect", ["snowflake", "duckdb"], default="snowflake" if kind == "snowflake" else "duckdb",
+    format_func={"snowflake": "Snowflake", "duckdb": "DuckDB"}.get, key="dialect", required=True,
+)
+with st.expander(f"SQL for {spec.target_column} ({dialect})", expanded=False):
+    st.code(render_training_sql(spec, dialect, inline=True).text, language="sql")
+
+# ----- build -------------------------------------------------------------------------------------
+if st.button("Build training set", type="primary", key="build"):
+    with st.status(f"Building the training set from {studio.source_label(source)}…", expanded=True) as status:
+        try:
+            st.write("Running the query (cached for identical source and SQL)…")
+            built = studio.build_set(source, spec)
+        except UserError as error:
+            status.update(label="Could not build the training set", state="error")
+            st.error(str(error), icon="⚠️")
+        else:
+            st.write(f"Checked columns and types of {built.summary.rows:,} rows.")
+            status.update(label=f"Training set ready in {built.seconds:.1f} s", state="complete", expanded=False)
+
+built = studio.built_set()
+if built is not None:
+    st.subheader("4 · Training set")
+    if built.spec != spec or built.source != source:
+        st.info("The settings changed since this set was built; press **Build training set** to rebuild it.")
+    summary = built.summary
+    cols = st.columns(4)
+    cols[0].metric("Rows (prediction points)", f"{summary.rows:,}")
+    cols[1].metric("Prospects", f"{summary.users:,}")
+    cols[2].metric("Positive rows", f"{summary.positives:,}")
+    cols[3].metric("Positive rate", f"{summary.positive_rate:.2%}")
+    if summary.rows == 0:
+        st.error(
+            "The training set is empty: no prospect was first seen in the cohort window on these apps. "
+            "Widen the cohort window, check the app ids, or move the as-of date.", icon="⚠️",
+        )
+    elif summary.positives == 0:
+        st.error(
+            f"No row is positive for {built.spec.target_column}: the model cannot learn. Pick another target "
+            "event, a longer target window, a lower count or an earlier as-of date.", icon="⚠️",
+        )
+    elif summary.positives < studio.RARE_POSITIVES:
+        st.warning(
+            f"Only {summary.positives} positive rows: metrics will be noisy. Consider a longer target window "
+            "or a wider cohort.", icon="⚠️",
+        )
+    chart, preview = st.columns([1, 2])
+    chart.plotly_chart(class_balance_figure(summary.negatives, summary.positives), key="balance")
+    preview.dataframe(built.frame.head(200), hide_index=True, height=320)
+    st.page_link("pages/train.py", label="Next: train a model", icon="➡️")

@@ -1,0 +1,72 @@
+"""Evaluate: metrics, ROC and PR, confusion matrix at a chosen threshold, lift, calibration, importance."""
+
+import streamlit as st
+
+from prospect_core import studio
+from prospect_core.evaluation import calibration_bins, confusion_at, gain_importance, lift_table
+from prospect_core.figures import (
+    calibration_figure,
+    confusion_figure,
+    gains_figure,
+    importance_figure,
+    lift_figure,
+    pr_figure,
+    roc_figure,
+)
+
+studio.init_state()
+st.title("Evaluate")
+record = studio.selected_run("Model")
+if record is None:
+    st.stop()
+run, evaluation = record.run, record.run.evaluation
+st.caption(
+    f"{run.n_test:,} test rows ({run.split} split), {evaluation.positives:,} positive — base rate "
+    f"{evaluation.base_rate:.2%}. Target: {run.spec.target_description}."
+)
+
+cols = st.columns(6)
+for col, (name, value, help_text) in zip(cols, [
+    ("ROC AUC", evaluation.roc_auc, "How well scores rank positives above negatives; 0.5 = chance"),
+    ("PR AUC", evaluation.pr_auc, "Average precision; compare with the base rate"),
+    ("Log loss", evaluation.log_loss, "Lower is better"),
+    ("Brier", evaluation.brier, "Mean squared error of the probabilities; lower is better"),
+    ("Accuracy @0.5", evaluation.accuracy, "Misleading when positives are rare"),
+    ("Best F1", evaluation.best_f1, f"At threshold {evaluation.best_f1_threshold:.3f}"),
+]):
+    col.metric(name, f"{value:.3f}", help=help_text)
+
+left, right = st.columns(2)
+left.plotly_chart(roc_figure({record.label: evaluation}), key="roc")
+right.plotly_chart(pr_figure({record.label: evaluation}, base_rate=evaluation.base_rate), key="pr")
+
+
+@st.fragment
+def threshold_section() -> None:
+    """Only this part reruns when the slider moves."""
+    st.subheader("At a threshold")
+    threshold = st.slider(
+        "Score threshold: prospects scoring at or above it are flagged", 0.0, 1.0,
+        float(round(evaluation.best_f1_threshold, 2)), 0.01, key=f"threshold_{record.number}",
+        help=f"Starts at the threshold that maximises F1 ({evaluation.best_f1_threshold:.3f}).",
+    )
+    confusion = confusion_at(y_true=run.y_test, y_score=run.y_score, threshold=threshold)
+    chart, numbers = st.columns([3, 2])
+    chart.plotly_chart(confusion_figure(confusion), key="confusion")
+    numbers.metric("Precision", f"{confusion.precision:.3f}", help="Of the flagged, the share that converted")
+    numbers.metric("Recall", f"{confusion.recall:.3f}", help="Of those who converted, the share flagged")
+    numbers.metric("Flagged", f"{confusion.predicted_positive_share:.2%}", help="Share of test rows flagged")
+    numbers.metric("False positive rate", f"{confusion.false_positive_rate:.3f}")
+
+
+threshold_section()
+
+st.subheader("Ranking and calibration")
+table = lift_table(y_true=run.y_test, y_score=run.y_score)
+left, right = st.columns(2)
+left.plotly_chart(lift_figure(table), key="lift")
+right.plotly_chart(gains_figure(table), key="gains")
+left, right = st.columns(2)
+left.plotly_chart(calibration_figure(calibration_bins(y_true=run.y_test, y_score=run.y_score)), key="calibration")
+right.plotly_chart(importance_figure(gain_importance(run.pipeline)), key="importance")
+st.page_link("pages/explain.py", label="Next: explain with SHAP", icon="➡️")

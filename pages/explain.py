@@ -1,0 +1,38 @@
+"""Explain: SHAP importance and beeswarm, one prospect's waterfall, one feature's dependence."""
+
+import streamlit as st
+
+from prospect_core import studio
+from prospect_core.explain import explain_row
+from prospect_core.figures import (
+    shap_bar_figure,
+    shap_beeswarm_figure,
+    shap_dependence_figure,
+    shap_waterfall_figure,
+)
+
+studio.init_state()
+st.title("Explain")
+record = studio.selected_run("Model")
+if record is None:
+    st.stop()
+run = record.run
+sample = studio.shap_sample(record)
+st.caption(
+    f"SHAP values (log-odds) of {len(sample.rows):,} of {run.n_test:,} test rows, sampled with a fixed seed; "
+    f"computed in {sample.seconds:.1f} s. One-hot columns are summed back to their feature."
+)
+
+left, right = st.columns(2)
+left.plotly_chart(shap_bar_figure(sample), key="shap_bar")
+right.plotly_chart(shap_beeswarm_figure(sample), key="shap_beeswarm")
+
+st.subheader("One prospect")
+choices = studio.prospect_choices(record)
+row = st.selectbox("Prospect (test row, highest score first)", list(choices), format_func=choices.get, key="prospect_row")
+st.plotly_chart(shap_waterfall_figure(explain_row(run.pipeline, run.X_test, row)), key="waterfall")
+
+st.subheader("One feature")
+feature = st.selectbox("Feature", sample.features, index=studio.top_feature_index(sample), key="dependence_feature")
+st.plotly_chart(shap_dependence_figure(sample, feature), key="dependence")
+st.page_link("pages/score_and_export.py", label="Next: score and export", icon="➡️")

@@ -1,0 +1,97 @@
+"""Train: model parameters and split, one button, headline metrics, runs compared side by side."""
+
+import streamlit as st
+
+from prospect_core import studio
+from prospect_core.errors import UserError
+from prospect_core.figures import roc_figure
+from prospect_core.model import ModelParams, train_model
+
+studio.init_state()
+DEFAULTS = ModelParams()
+SPLITS = {
+    "random": "Random 80/20, stratified — the tutorial's split; optimistic, as one prospect's rows land on both sides.",
+    "by_user": "By prospect — no prospect in both sets; the honest estimate for new prospects.",
+    "out_of_time": "Out of time — train on earlier prediction points, test on later ones, as in production.",
+}
+STAGES = {"check": "Checking the training set", "split": "Splitting", "fit": "Fitting XGBoost",
+          "score": "Scoring the test rows", "evaluate": "Computing metrics"}
+
+st.title("Train")
+built = studio.built_set()
+if built is None:
+    st.info("No training set yet. Build one on **Data & target** first.")
+    st.page_link("pages/data_and_target.py", label="Go to Data & target", icon="🗂️")
+    st.stop()
+st.caption(
+    f"Training set: {built.summary.rows:,} rows, {built.summary.positive_rate:.2%} positive "
+    f"({built.spec.target_column}) from {studio.source_label(built.source)}."
+)
+
+with st.form("train_form"):
+    split = st.radio(
+        "Split", list(SPLITS), format_func=lambda key: SPLITS[key].split(" — ")[0], key="split",
+        persist_state="session", horizontal=True, help="\n\n".join(SPLITS.values()),
+    )
+    st.caption(SPLITS[split])
+    left, middle, right = st.columns(3)
+    n_estimators = left.number_input(
+        "Trees (n_estimators)", 1, 5000, DEFAULTS.n_estimators, key="n_estimators", persist_state="session",
+        help="More trees fit finer patterns and take longer.",
+    )
+    max_depth = left.number_input(
+        "Max depth", 1, 20, DEFAULTS.max_depth, key="max_depth", persist_state="session",
+        help="Deeper trees capture interactions; too deep overfits.",
+    )
+    learning_rate = middle.number_input(
+        "Learning rate", 0.001, 1.0, DEFAULTS.learning_rate, step=0.05, format="%.3f", key="learning_rate",
+        persist_state="session", help="Smaller steps need more trees but generalise better.",
+    )
+    subsample = middle.number_input(
+        "Row subsample", 0.1, 1.0, DEFAULTS.subsample, step=0.1, key="subsample", persist_state="session",
+        help="Share of rows each tree sees; below 1 adds randomness against overfitting.",
+    )
+    scale_pos_weight = right.number_input(
+        "Positive class weight (scale_pos_weight)", 0.01, 10_000.0, DEFAULTS.scale_pos_weight, key="scale_pos_weight",
+        persist_state="session",
+        help=f"1 = as the tutorial. About negatives/positives ≈ {built.summary.negatives / max(built.summary.positives, 1):.0f} "
+        "balances the classes (scores then stop being probabilities).",
+    )
+    seed = right.number_input("Random seed", 0, 2**31 - 1, DEFAULTS.seed, key="seed", persist_state="session")
+    submitted = st.form_submit_button("Train model", type="primary")
+
+if submitted:
+    with st.status("Training…", expanded=True) as status:
+        try:
+            params = ModelParams(
+                n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
+                subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed),
+            )
+            run = train_model(built.frame, built.spec, params, split=split,
+                              progress=lambda stage: st.write(f"{STAGES.get(stage, stage)}…"))
+        except UserError as error:
+            status.update(label="Training stopped", state="error")
+            st.error(str(error), icon="⚠️")
+        else:
+            record = studio.add_run(run, built.source)
+            status.update(label=f"{record.label} trained in {sum(run.timings.values()):.1f} s",
+                          state="complete", expanded=False)
+
+records = studio.runs()
+if records:
+    latest = records[-1].run.evaluation
+    st.subheader(f"{records[-1].label}")
+    cols = st.columns(5)
+    cols[0].metric("ROC AUC", f"{latest.roc_auc:.3f}", help="0.5 = chance, 1 = perfect ranking")
+    cols[1].metric("PR AUC", f"{latest.pr_auc:.3f}", help=f"Base rate {latest.base_rate:.2%}")
+    cols[2].metric("Log loss", f"{latest.log_loss:.3f}")
+    cols[3].metric("Best F1", f"{latest.best_f1:.3f}", help=f"at threshold {latest.best_f1_threshold:.2f}")
+    cols[4].metric("Test rows", f"{latest.n:,}", help=f"{latest.positives:,} positive")
+
+    st.subheader("Runs this session")
+    st.dataframe(studio.runs_table(records), hide_index=True)
+    st.plotly_chart(
+        roc_figure({record.label: record.run.evaluation for record in records}, title="ROC curves of this session's runs"),
+        key="runs_roc",
+    )
+    st.page_link("pages/evaluate.py", label="Next: evaluate", icon="➡️")

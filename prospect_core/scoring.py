@@ -1,0 +1,113 @@
+"""Score prospects with a fitted pipeline: one what-if prospect, or a batch of feature rows.
+
+Rows come from people (a form, an uploaded CSV), so they are checked against the feature registry
+and coerced to the dtypes the pipeline was trained on, with messages that name the bad column.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from prospect_core.errors import DatasetError
+from prospect_core.features import FEATURES, Feature
+from prospect_core.spec import TrainingSpec
+
+SCORE_COLUMN = "score"
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+def typical_prospect(X: pd.DataFrame, spec: TrainingSpec) -> dict[str, Any]:
+    """The median prospect: medians of counts, the most common value of flags and categories."""
+    values: dict[str, Any] = {}
+    for feature in FEATURES:
+        column = X[feature.column(spec)]
+        if feature.kind == "numeric":
+            values[feature.column(spec)] = int(np.median(column)) if len(column) else 0
+        else:
+            values[feature.column(spec)] = column.mode().iloc[0] if len(column) else None
+    return values
+
+
+def category_options(X: pd.DataFrame, spec: TrainingSpec) -> dict[str, list[Any]]:
+    """Values seen in training for each categorical feature, most common first."""
+    return {
+        f.column(spec): X[f.column(spec)].value_counts().index.tolist()
+        for f in FEATURES
+        if f.kind == "categorical"
+    }
+
+
+def _coerce(feature: Feature, column: str, values: pd.Series) -> pd.Series:
+    if feature.kind == "boolean":
+        text = values.astype(str).str.strip().str.lower()
+        bad = ~text.isin(_TRUE | _FALSE)
+        if bad.any():
+            raise DatasetError(
+                f"column {column!r} must hold true/false (or 1/0), got {values[bad].iloc[0]!r} "
+                f"in row {int(np.flatnonzero(bad)[0]) + 1}"
+            )
+        return text.isin(_TRUE)
+    if feature.kind == "numeric" or feature.name == "day_of_week":
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() | ~np.isfinite(numbers.astype(float)) | (numbers < 0) | (numbers % 1 != 0)
+        if bad.any():
+            raise DatasetError(
+                f"column {column!r} must hold whole numbers >= 0, got {values[bad].iloc[0]!r} "
+                f"in row {int(np.flatnonzero(bad)[0]) + 1}"
+            )
+        return numbers.astype("int64")
+    return values.fillna("").astype(str)
+
+
+def prepare_rows(rows: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:
+    """Feature rows in registry order and training dtypes; extra columns are ignored."""
+    rows = rows.rename(columns=lambda name: str(name).strip().lower())
+    missing = [f.column(spec) for f in FEATURES if f.column(spec) not in rows.columns]
+    if missing:
+        raise DatasetError(
+            f"the rows lack feature column(s) {missing}; expected every model feature: "
+            f"{[f.column(spec) for f in FEATURES]}"
+        )
+    if rows.empty:
+        raise DatasetError("there are no rows to score; expected at least one row of feature values")
+    return pd.DataFrame(
+        {f.column(spec): _coerce(f, f.column(spec), rows[f.column(spec)].reset_index(drop=True)) for f in FEATURES}
+    )
+
+
+def score_rows(pipeline: Any, rows: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:
+    """`rows` with a `score` column: the predicted probability of the spec's target."""
+    prepared = prepare_rows(rows, spec)
+    scored = rows.reset_index(drop=True).copy()
+    scored[SCORE_COLUMN] = pipeline.predict_proba(prepared)[:, 1]
+    return scored
+
+
+def score_one(pipeline: Any, values: Mapping[str, Any], spec: TrainingSpec) -> float:
+    return float(score_rows(pipeline, pd.DataFrame([dict(values)]), spec)[SCORE_COLUMN].iloc[0])
+
+
+def score_csv(pipeline: Any, data: bytes, spec: TrainingSpec) -> pd.DataFrame:
+    """Score an uploaded CSV of feature rows (one prospect a row, feature columns by name)."""
+    import io
+
+    if not data.strip():
+        raise DatasetError("the uploaded file is empty; expected a CSV with a header row of feature names")
+    try:
+        rows = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise DatasetError(f"the uploaded file is not a readable CSV ({error}); expected comma-separated values") from None
+    return score_rows(pipeline, rows, spec)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def prepare_prospect(values: Mapping[str, Any], spec: TrainingSpec) -> pd.DataFrame:
+    """One prospect's feature values as a one-row frame the pipeline accepts."""
+    return prepare_rows(pd.DataFrame([dict(values)]), spec)

@@ -1,0 +1,372 @@
+"""The Streamlit app's shared layer: per-session state, cached queries and the sidebar.
+
+Pages import this module, never each other. What a user builds lives in `st.session_state`
+(one browser session, never shared); what is expensive and identical for everyone (a query's
+result for the same source and SQL) lives in `st.cache_data`. The rest of `prospect_core` knows
+nothing of Streamlit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import streamlit as st
+
+from prospect_core.dataset import DatasetSummary, normalize_training_set, summarize
+from prospect_core.spec import TrainingSpec
+
+MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
+RARE_POSITIVES = 20  # below this many positive rows a model cannot be judged reliably
+
+
+# ----- session state -------------------------------------------------------------------------------
+
+
+@dataclass
+class BuiltSet:
+    """The training set a session built, with what built it."""
+
+    source: str
+    spec: TrainingSpec
+    frame: pd.DataFrame
+    summary: DatasetSummary
+    seconds: float
+
+
+@dataclass
+class StudioRun:
+    """One training run as the app keeps it: the core's run plus what the app adds lazily."""
+
+    number: int
+    source: str
+    run: Any  # prospect_core.model.TrainingRun
+    created: dt.datetime
+    shap: Any = None  # prospect_core.explain.ShapSample, computed on first visit to Explain
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        params = self.run.params
+        return f"Run {self.number} · {self.run.split} · {params.n_estimators} trees, depth {params.max_depth}"
+
+
+def init_state() -> None:
+    state = st.session_state
+    state.setdefault("source", "demo")
+    state.setdefault("spec", TrainingSpec())
+    state.setdefault("built", None)
+    state.setdefault("runs", [])
+    state.setdefault("run_counter", 0)
+
+
+def spec() -> TrainingSpec:
+    """The last valid spec of this session (widgets that fail validation do not replace it)."""
+    init_state()
+    return st.session_state["spec"]
+
+
+def built_set() -> BuiltSet | None:
+    init_state()
+    return st.session_state["built"]
+
+
+def runs() -> list[StudioRun]:
+    init_state()
+    return st.session_state["runs"]
+
+
+def add_run(run: Any, source: str) -> StudioRun:
+    state = st.session_state
+    state["run_counter"] += 1
+    record = StudioRun(number=state["run_counter"], source=source, run=run, created=dt.datetime.now())
+    state["runs"] = [*state["runs"], record][-MAX_RUNS:]
+    return record
+
+
+def selected_run(label: str = "Run") -> StudioRun | None:
+    """A run picker (latest first); None, with a hint, when the session has no run yet."""
+    available = runs()
+    if not available:
+        st.info("No model yet. Build a training set on **Data & target**, then train one on **Train**.")
+        return None
+    options = list(reversed(available))
+    return st.selectbox(label, options, format_func=lambda record: record.label, key=f"pick_{label}")
+
+
+# ----- data ----------------------------------------------------------------------------------------
+
+
+def source_label(source: str) -> str:
+    kind, _, argument = source.partition(":")
+    names = {"demo": "Demo events (embedded DuckDB)", "duckdb": "DuckDB file", "events": "Events export",
+             "snowflake": "Snowflake"}
+    return names.get(kind, source) + (f" · {Path(argument).name}" if argument else "")
+
+
+def _source_version(source: str) -> str:
+    """Part of the cache key: a DuckDB or events file that changed must not serve old rows."""
+    from prospect_core.sources import demo_db_path
+
+    kind, _, argument = source.partition(":")
+    path = demo_db_path() if kind == "demo" else Path(argument) if kind in ("duckdb", "events") else None
+    if path is not None and path.exists():
+        stat = path.stat()
+        return f"{stat.st_mtime_ns}:{stat.st_size}"
+    return ""
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _query(source: str, version: str, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    from prospect_core.sources import open_source
+
+    return open_source(source).query(sql, dict(params))
+
+
+def run_query(source: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    """A query's rows, cached by (source, SQL, values) for every session of this server."""
+    return _query(source, _source_version(source), sql, tuple(sorted(params.items())))
+
+
+def dialect_of(source: str) -> str:
+    return "snowflake" if source == "snowflake" else "duckdb"
+
+
+def build_set(source: str, spec_: TrainingSpec) -> BuiltSet:
+    from prospect_core.training_sql import render_training_sql
+
+    started = time.perf_counter()
+    rendered = render_training_sql(spec_, dialect_of(source))
+    frame = normalize_training_set(run_query(source, rendered.text, rendered.params), spec_)
+    built = BuiltSet(source, spec_, frame, summarize(frame, spec_), time.perf_counter() - started)
+    st.session_state["built"] = built
+    return built
+
+
+def snowflake_configured() -> bool:
+    """Whether `.streamlit/secrets.toml` has a `[connections.snowflake]` table."""
+    try:
+        return "snowflake" in st.secrets.get("connections", {})
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def _save_upload(upload: Any) -> Path:
+    """Keep an uploaded file on disk under a name derived from its content (same file, same path)."""
+    import hashlib
+    import tempfile
+
+    data = upload.getvalue()
+    folder = Path(tempfile.gettempdir()) / "prospect-studio-uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = upload.name.lower()
+    suffix = ".csv.gz" if name.endswith(".csv.gz") else Path(name).suffix
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+def choose_source(kind: str) -> str | None:
+    """Widgets for the chosen kind of source; its source string, or None until it is usable."""
+    if kind == "demo":
+        ensure_demo_database()
+        return "demo"
+    if kind == "duckdb":
+        text = st.text_input(
+            "DuckDB file path", key="duckdb_path", persist_state="session", placeholder="/path/to/events.duckdb",
+            help="A DuckDB database with the atomic events table named in the spec (atomic.events by default).",
+        )
+        if not text.strip():
+            st.info("Enter the path of a DuckDB file to continue.")
+            return None
+        path = Path(text.strip()).expanduser()
+        if not path.is_file():
+            st.error(f"No file at {path}. Expected the path of an existing .duckdb file.", icon="⚠️")
+            return None
+        return f"duckdb:{path}"
+    if kind == "events":
+        upload = st.file_uploader(
+            "Events export", type=["csv", "gz", "parquet"], key="events_upload",
+            help="Atomic events as CSV, CSV.gz or Parquet; column names in any case.",
+        )
+        if upload is not None:
+            st.session_state["events_path"] = str(_save_upload(upload))
+        if not st.session_state.get("events_path"):
+            st.info("Upload a CSV, CSV.gz or Parquet export of your atomic events to continue.")
+            return None
+        return f"events:{st.session_state['events_path']}"
+    if not snowflake_configured():
+        st.info(
+            "Snowflake is not configured. Copy `.streamlit/secrets.toml.example` to `.streamlit/secrets.toml`, "
+            "fill in `[connections.snowflake]`, and restart the app.", icon="❄️",
+        )
+        return None
+    return "snowflake"
+
+
+def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:
+    """Events per name in the spec's lookback scan, most frequent first; None if the source can't be read.
+
+    The picker then falls back to free text, and building the set reports the error in full.
+    """
+    from prospect_core.errors import UserError
+    from prospect_core.training_sql import render_template
+
+    rendered = render_template("event_counts.sql", spec_, dialect_of(source))
+    try:
+        frame = run_query(source, rendered.text, rendered.params)
+    except UserError:
+        return None
+    return frame.astype({"event_name": str, "events": "int64"})
+
+
+def event_options(counts: pd.DataFrame | None, must_include: Iterable[str]) -> list[str]:
+    """Event names for pickers: those present in the source, most frequent first, plus the current ones."""
+    names = [] if counts is None else counts["event_name"].tolist()
+    return names + [name for name in must_include if name not in names]
+
+
+def app_id_options(spec_: TrainingSpec) -> list[str]:
+    return list(dict.fromkeys([*TrainingSpec().app_ids, *spec_.app_ids]))
+
+
+def ensure_demo_database() -> None:
+    """Create the demo database on first run, with a visible progress indication."""
+    from prospect_core.sources import demo_db_path, ensure_demo_db
+
+    if demo_db_path().is_file():
+        return
+    with st.status("Creating the demo database (first run only)…", expanded=True) as status:
+        st.write("Simulating Snowplow events for a few thousand prospects…")
+        started = time.perf_counter()
+        ensure_demo_db()
+        status.update(label=f"Demo database ready in {time.perf_counter() - started:.1f} s", state="complete")
+
+
+# ----- shared chrome -------------------------------------------------------------------------------
+
+
+def render_sidebar() -> None:
+    init_state()
+    current = spec()
+    with st.sidebar:
+        st.caption("DATA SOURCE")
+        st.markdown(f"**{source_label(st.session_state['source'])}**")
+        st.caption("CURRENT SPEC")
+        st.markdown(
+            f"Target **{current.target_column}**  \n"
+            f"Cohort: first seen {current.cohort_first_seen_from_days}–{current.cohort_first_seen_to_days} "
+            f"days before **{current.as_of}**  \n"
+            f"History: {current.short_window_days} d and {current.long_window_days} d"
+        )
+        built = built_set()
+        if built is not None:
+            stale = " (settings changed since)" if built.spec != current or built.source != st.session_state["source"] else ""
+            st.caption("TRAINING SET")
+            st.markdown(
+                f"{built.summary.rows:,} rows · {built.summary.positive_rate:.2%} positive{stale}"
+            )
+        if runs():
+            st.caption("MODELS THIS SESSION")
+            for record in reversed(runs()):
+                st.markdown(f"{record.label} — AUC {record.run.evaluation.roc_auc:.3f}")
+
+
+def show_error(error: Exception) -> None:
+    st.error(str(error), icon="⚠️")
+
+
+
+
+def runs_table(records: list[StudioRun]) -> pd.DataFrame:
+    """One row per run: what it was trained on and how it scored, for side-by-side comparison."""
+    rows = []
+    for record in records:
+        run, evaluation = record.run, record.run.evaluation
+        rows.append({
+            "run": record.label,
+            "target": run.spec.target_column,
+            "split": run.split,
+            "train rows": run.n_train,
+            "test rows": run.n_test,
+            "base rate": evaluation.base_rate,
+            "ROC AUC": evaluation.roc_auc,
+            "PR AUC": evaluation.pr_auc,
+            "log loss": evaluation.log_loss,
+            "Brier": evaluation.brier,
+            "best F1": evaluation.best_f1,
+            "seconds": sum(run.timings.values()),
+        })
+    return pd.DataFrame(rows).round(4)
+
+
+def shap_sample(record: StudioRun) -> Any:
+    """The run's SHAP sample, computed once per run on first use and kept with it."""
+    from prospect_core.explain import explain_sample
+
+    if record.shap is None:
+        with st.spinner("Computing SHAP values on a sample of test rows…"):
+            record.shap = explain_sample(record.run.pipeline, record.run.X_test)
+    return record.shap
+
+
+def prospect_choices(record: StudioRun, limit: int = 500) -> dict[int, str]:
+    """Test rows to explain, highest score first: position -> label with score and outcome."""
+    import numpy as np
+
+    run = record.run
+    order = np.argsort(-run.y_score, kind="stable")[:limit]
+    return {
+        int(position): f"score {run.y_score[position]:.3f} · {'converted' if run.y_test[position] else 'did not convert'}"
+        f" · prospect {str(run.test_ids['domain_userid'].iloc[position])[:12]}"
+        for position in order
+    }
+
+
+def top_feature_index(sample: Any) -> int:
+    """Position in `sample.features` of the feature with the largest mean |SHAP|."""
+    import numpy as np
+
+    return int(np.argmax(np.abs(sample.values).mean(axis=0)))
+
+
+@dataclass(frozen=True)
+class ExportBundle:
+    artifact: bytes
+    sha256: str
+    card_json: bytes
+    card_markdown: str
+
+    @property
+    def artifact_name(self) -> str:
+        return f"prospect_model_{self.sha256[:8]}.joblib"
+
+    @property
+    def card_name(self) -> str:
+        return f"prospect_model_{self.sha256[:8]}.card.json"
+
+
+def export_bundle(record: StudioRun) -> ExportBundle:
+    """The run's artifact and model card, serialised once per run."""
+    import json
+
+    from prospect_core.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
+    from prospect_core.training_sql import render_training_sql
+
+    if "export" not in record.extras:
+        data = artifact_bytes(record.run.pipeline)
+        digest = sha256_hex(data)
+        sql = render_training_sql(record.run.spec, "snowflake", inline=True).text
+        card = model_card(record.run, sql_snowflake=sql, artifact_sha256=digest)
+        record.extras["export"] = ExportBundle(
+            artifact=data,
+            sha256=digest,
+            card_json=json.dumps(card, indent=2).encode("utf-8"),
+            card_markdown=model_card_markdown(card),
+        )
+    return record.extras["export"]
