@@ -90,12 +90,14 @@ def add_run(run: Any, source: str) -> StudioRun:
 
 def selected_run(label: str = "Run") -> StudioRun | None:
     """A run picker (latest first); None, with a hint, when the session has no run yet."""
-    available = runs()
-    if not available:
+    by_number = {record.number: record for record in reversed(runs())}
+    if not by_number:
         st.info("No model yet. Build a training set on **Data & target**, then train one on **Train**.")
         return None
-    options = list(reversed(available))
-    return st.selectbox(label, options, format_func=lambda record: record.label, key=f"pick_{label}")
+    # Pick by number: a widget may hand back a copy of an option, and runs are mutated in place
+    # (their SHAP sample and export are computed once and kept on the record).
+    number = st.selectbox(label, list(by_number), format_func=lambda n: by_number[n].label, key=f"pick_{label}")
+    return by_number[number]
 
 
 # ----- data ----------------------------------------------------------------------------------------
