@@ -38,6 +38,9 @@ from prospect_core.training_sql import DialectName
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from prospect_core.spec import TrainingSpec
+    from prospect_core.warehouse import Preflight
+
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_QUERY_TAG = "prospect-scoring-studio"
@@ -490,6 +493,12 @@ class SnowflakeWarehouse:
         finally:
             self._running_query_id = None
         return arrow_to_frame(table)
+
+    def preflight(self, spec: TrainingSpec) -> Preflight:
+        """Table, columns and counts for `spec` before the big query (see `warehouse.run_preflight`)."""
+        from prospect_core.warehouse import run_preflight
+
+        return run_preflight(self, spec)
 
     def cancel(self) -> bool:
         """Ask Snowflake to stop the running query; False when nothing is running."""

@@ -7,14 +7,18 @@ DataFrame with lower-case column names. Caching belongs to the app layer, not he
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 import duckdb
 import pandas as pd
 
 from prospect_core.errors import SourceError
 from prospect_core.training_sql import DialectName
+
+if TYPE_CHECKING:
+    from prospect_core.spec import TrainingSpec
 
 
 class Warehouse(Protocol):
@@ -53,6 +57,9 @@ class DuckDBWarehouse:
                 "open for writing, or check that it is a DuckDB database file."
             ) from None
 
+    def preflight(self, spec: TrainingSpec) -> Preflight:
+        return run_preflight(self, spec)
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         with self.connect() as connection:
             try:
@@ -68,3 +75,78 @@ class DuckDBWarehouse:
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
+
+
+# ----- preflight ---------------------------------------------------------------------------------
+
+# Columns the training-set SQL reads; a table without one of them cannot be used.
+TRAINING_SQL_COLUMNS = (
+    "event_id", "derived_tstamp", "domain_userid", "domain_sessionid", "event_name", "app_id", "page_url",
+    "refr_medium", "mkt_medium", "mkt_campaign", "contexts_nl_basjes_yauaa_context_1",
+    "contexts_com_snowplowanalytics_snowplow_media_player_2",
+)
+# Rough in-memory size of one training-set row (ids, timestamp, 20 features, target) in pandas.
+BYTES_PER_TRAINING_ROW = 400
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the training-set query would scan and return, measured cheaply before running it."""
+
+    events_table: str
+    missing_columns: tuple[str, ...] = ()
+    events_in_lookback: int = 0
+    users_in_lookback: int = 0
+    eligible_users: int = 0
+    training_rows: int = 0
+    self_join_pairs: int = 0
+    largest_user_events: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        if self.missing_columns:
+            return (f"{self.events_table} lacks column(s) {', '.join(self.missing_columns)} that the training-set "
+                    "query reads; is it a Snowplow atomic events table?",)
+        if not self.events_in_lookback:
+            return (f"{self.events_table} has no events in the lookback window; check the as-of date",)
+        if not self.eligible_users:
+            return ("no user was first seen in the cohort window on the chosen apps; widen the cohort or check app_ids",)
+        return ()
+
+    @property
+    def estimated_megabytes(self) -> float:
+        return self.training_rows * BYTES_PER_TRAINING_ROW / 1e6
+
+    def summary(self) -> str:
+        if self.missing_columns:
+            return self.problems[0]
+        return (
+            f"{self.events_in_lookback:,} events from {self.users_in_lookback:,} users in the lookback window; "
+            f"{self.eligible_users:,} users in the cohort give about {self.training_rows:,} training rows "
+            f"(~{self.estimated_megabytes:,.1f} MB)"
+        )
+
+
+def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
+    """Check the events table and count what the spec would select: one cheap pass of counts.
+
+    Raises SourceError when the table cannot be read (missing, no access); reports missing columns
+    in the result instead of running the counts.
+    """
+    from prospect_core.training_sql import render_template
+
+    table = spec.events_table  # validated as an identifier by the spec
+    columns = {str(column).lower() for column in warehouse.query(f"select * from {table} limit 0").columns}
+    missing = tuple(column for column in TRAINING_SQL_COLUMNS if column not in columns)
+    if missing:
+        return Preflight(events_table=table, missing_columns=missing)
+    rendered = render_template("preflight.sql", spec, warehouse.dialect)
+    row = warehouse.query(rendered.text, rendered.params).iloc[0]
+    counts = {name: int(row[name]) for name in (
+        "events_in_lookback", "users_in_lookback", "eligible_users", "training_rows", "self_join_pairs",
+        "largest_user_events")}
+    return Preflight(events_table=table, **counts)

@@ -459,3 +459,14 @@ def test_a_succeeding_and_a_failing_run_leak_no_secret(fakesnow_server, caplog, 
     for secret in (PASSWORD, PASSPHRASE):
         assert all(secret not in message for message in messages)
         assert secret not in caplog.text
+
+
+def test_preflight_through_the_connector_equals_the_duckdb_preflight(fakesnow_events):
+    snowflake_warehouse, references = fakesnow_events
+    spec = TrainingSpec(as_of=AS_OF, events_table="snowplow.atomic.events")
+    actual = snowflake_warehouse.preflight(spec)
+    expected = references["snowplow.atomic.events"].preflight(spec.replace(events_table="atomic.events"))
+    assert actual.ok and actual.training_rows > 100
+    assert actual == expected.__class__(**{**expected.__dict__, "events_table": "snowplow.atomic.events"})
+    with pytest.raises(SourceError, match="snowplow.atomic.nowhere does not exist or your default role cannot see it"):
+        snowflake_warehouse.preflight(spec.replace(events_table="snowplow.atomic.nowhere"))

@@ -1,0 +1,95 @@
+"""Source strings, DuckDB files with nested contexts, and the preflight on the embedded engine."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from prospect_core import snowflake as sf
+from prospect_core.dataset import build_training_set, summarize
+from prospect_core.errors import SourceError
+from prospect_core.events_files import EventsFileWarehouse
+from prospect_core.sources import open_source
+from prospect_core.spec import TrainingSpec
+from prospect_core.warehouse import DuckDBWarehouse, Preflight, run_preflight
+from tests.conftest import AS_OF, write_events_db
+from tests.test_oracle import generate_events
+
+SPEC = TrainingSpec(as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def events_db(tmp_path_factory):
+    return write_events_db(tmp_path_factory.mktemp("sources") / "events.duckdb", generate_events(7, n_users=30))
+
+
+def test_open_source_dispatches_on_the_source_string(tmp_path, events_db, monkeypatch):
+    monkeypatch.setenv("PROSPECT_CACHE_DIR", str(tmp_path / "cache"))
+    assert isinstance(open_source(f"duckdb:{events_db}"), DuckDBWarehouse)
+    with duckdb.connect(str(events_db), read_only=True) as connection:
+        connection.execute(f"copy (select * from atomic.events) to '{tmp_path / 'e.parquet'}' (format parquet)")
+    warehouse = open_source(f"events:{tmp_path / 'e.parquet'}", events_table="db.atomic.events")
+    assert isinstance(warehouse, EventsFileWarehouse) and warehouse.events_table == "db.atomic.events"
+    with pytest.raises(SourceError, match="unknown source 'postgres:x'; expected one of demo, duckdb:PATH"):
+        open_source("postgres:x")
+
+
+def test_snowflake_source_uses_the_resolved_config(monkeypatch):
+    monkeypatch.setenv("SNOWFLAKE_CONNECTIONS", "")
+    for name in ("ENV_SF_ACNT", "SNOWFLAKE_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SourceError, match="no Snowflake connection is configured"):
+        open_source("snowflake")
+    config = sf.build_config({"account": "a-b", "user": "u", "password": "secret-value", "events_table": "db.atomic.events"})
+    warehouse = open_source("snowflake", snowflake_config=config)
+    assert isinstance(warehouse, sf.SnowflakeWarehouse) and warehouse.events_table == "db.atomic.events"
+    assert warehouse.label == "Snowflake account a-b as u"
+
+
+def test_duckdb_file_with_list_of_struct_contexts_gives_the_same_training_set(tmp_path, events_db):
+    nested = tmp_path / "nested.duckdb"
+    with duckdb.connect(str(nested)) as connection:
+        connection.execute(f"attach '{events_db}' as source (read_only)")
+        connection.execute("create schema atomic")
+        connection.execute(
+            "create table atomic.events as select * replace ("
+            "from_json(contexts_nl_basjes_yauaa_context_1, '[{\"deviceClass\": \"VARCHAR\"}]') as contexts_nl_basjes_yauaa_context_1, "
+            "from_json(contexts_com_snowplowanalytics_snowplow_media_player_2, '[{\"currentTime\": \"DOUBLE\"}]') "
+            "as contexts_com_snowplowanalytics_snowplow_media_player_2) from source.atomic.events"
+        )
+        kind = connection.execute("select typeof(contexts_nl_basjes_yauaa_context_1) from atomic.events limit 1").fetchone()[0]
+    assert kind.startswith("STRUCT")
+    expected = build_training_set(DuckDBWarehouse(events_db), SPEC)
+    pd.testing.assert_frame_equal(build_training_set(DuckDBWarehouse(nested), SPEC), expected)
+
+
+def test_preflight_counts_what_the_training_set_will_hold(events_db):
+    warehouse = DuckDBWarehouse(events_db)
+    preflight = warehouse.preflight(SPEC)
+    summary = summarize(build_training_set(warehouse, SPEC), SPEC)
+    assert preflight.ok and preflight.missing_columns == ()
+    assert preflight.training_rows == summary.rows
+    assert preflight.eligible_users >= summary.users
+    assert preflight.events_in_lookback >= preflight.training_rows and preflight.users_in_lookback >= preflight.eligible_users
+    assert preflight.self_join_pairs >= preflight.training_rows and preflight.largest_user_events > 0
+    assert f"{summary.rows:,} training rows" in preflight.summary()
+
+
+def test_preflight_reports_missing_columns_and_missing_tables(tmp_path):
+    path = tmp_path / "thin.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create schema atomic")
+        connection.execute("create table atomic.events (event_id varchar, derived_tstamp timestamp, domain_userid varchar)")
+    preflight = run_preflight(DuckDBWarehouse(path), SPEC)
+    assert not preflight.ok and preflight.missing_columns[:3] == ("domain_sessionid", "event_name", "app_id")
+    assert "atomic.events lacks column(s) domain_sessionid, event_name, app_id" in preflight.problems[0]
+    with pytest.raises(SourceError, match="missing"):
+        run_preflight(DuckDBWarehouse(path), SPEC.replace(events_table="atomic.nowhere"))
+
+
+def test_preflight_says_when_nothing_is_selected(events_db):
+    preflight = DuckDBWarehouse(events_db).preflight(SPEC.replace(app_ids=("no-such-app",)))
+    assert preflight.eligible_users == 0 and not preflight.ok
+    assert "no user was first seen in the cohort window" in preflight.problems[0]
+    assert Preflight(events_table="t").problems == ("t has no events in the lookback window; check the as-of date",)
