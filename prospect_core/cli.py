@@ -128,6 +128,98 @@ def run_dataset(args: argparse.Namespace) -> None:
     )
 
 
+# ----- train (model core, issue 3) -------------------------------------------------------------------
+
+
+def add_train_command(commands: argparse._SubParsersAction) -> None:
+    from prospect_core.model import SPLITS, ModelParams
+
+    defaults = ModelParams()
+    train = commands.add_parser("train", help="train the XGBoost pipeline; write the joblib artifact and model card")
+    data = train.add_mutually_exclusive_group()
+    data.add_argument("--source", default="demo", help="demo | duckdb:PATH | events:PATH | snowflake (default demo)")
+    data.add_argument("--dataset", metavar="FILE.parquet", help="a training set written by the dataset command")
+    train.add_argument("--out", required=True, help="joblib file to write (the fitted sklearn Pipeline)")
+    train.add_argument("--card", help="model card JSON to write, with a .md rendering beside it (default: OUT.card.json)")
+    train.add_argument("--split", choices=SPLITS, default="random", help="default random (the tutorial's)")
+    train.add_argument("--formulation", choices=FORMULATIONS)
+    for name, kind in (("n_estimators", int), ("max_depth", int), ("learning_rate", float),
+                       ("subsample", float), ("scale_pos_weight", float), ("seed", int)):
+        train.add_argument(_flag(name), type=kind, default=getattr(defaults, name), metavar="N",
+                           help=f"default {getattr(defaults, name)}")
+    add_spec_arguments(train)
+    train.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    import json
+
+    import pandas as pd
+
+    from prospect_core.artifact import model_card, model_card_markdown, save_artifact
+    from prospect_core.dataset import build_training_set, normalize_training_set
+    from prospect_core.errors import DatasetError
+    from prospect_core.model import ModelParams, check_training_set, train_model
+    from prospect_core.training_sql import render_training_sql
+
+    params = ModelParams(**{name: getattr(args, name) for name in (
+        "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
+    spec = spec_from_args(args)
+    started = time.perf_counter()
+    if args.dataset:
+        path = Path(args.dataset)
+        if not path.is_file():
+            raise DatasetError(f"--dataset {path} is not a file; write one with `python -m prospect_core dataset --out FILE`")
+        done = stage(f"reading the training set {path}")
+        frame = pd.read_parquet(path)
+        check_training_set(frame, spec)  # names the file's problem before normalizing its dtypes
+        frame = normalize_training_set(frame, spec)
+    else:
+        from prospect_core.sources import open_source
+
+        warehouse = open_source(args.source, events_table=spec.events_table)
+        if args.events_table is None and getattr(warehouse, "events_table", None):
+            spec = spec.replace(events_table=warehouse.events_table)
+        for notice in getattr(warehouse, "notices", ()):
+            print(f"notice: {notice}", file=sys.stderr)
+        done = stage(f"building the training set from {warehouse.label}")
+        frame = build_training_set(warehouse, spec, formulation=args.formulation)
+    done()
+
+    labels = {"check": "checking the training set", "split": f"splitting ({args.split})",
+              "fit": f"fitting XGBoost ({params.n_estimators} trees)", "score": "scoring the test rows",
+              "evaluate": "evaluating"}
+    finish: list[Callable[[], None]] = []
+
+    def progress(step: str) -> None:
+        if finish:
+            finish.pop()()
+        finish.append(stage(labels.get(step, step)))
+
+    run = train_model(frame, spec, params, split=args.split, progress=progress)
+    finish.pop()()
+
+    done = stage("writing the artifact and model card")
+    out = Path(args.out)
+    digest = save_artifact(run.pipeline, out)
+    card_path = Path(args.card) if args.card else out.with_name(out.name + ".card.json")
+    sql = render_training_sql(spec, "snowflake", inline=True).text
+    card = model_card(run, sql_snowflake=sql, artifact_sha256=digest)
+    card_path.parent.mkdir(parents=True, exist_ok=True)
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    card_path.with_suffix(".md").write_text(model_card_markdown(card))
+    done()
+
+    metrics = run.evaluation
+    print(
+        f"{run.n_train:,} train / {run.n_test:,} test rows ({args.split} split), test base rate {metrics.base_rate:.2%}\n"
+        f"ROC AUC {metrics.roc_auc:.3f}  PR AUC {metrics.pr_auc:.3f}  log loss {metrics.log_loss:.4f}  "
+        f"Brier {metrics.brier:.4f}  F1@0.5 {metrics.f1:.3f}  best F1 {metrics.best_f1:.3f} at {metrics.best_f1_threshold:.2f}\n"
+        f"model written to {out} (sha256 {digest[:12]}...), card to {card_path} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m prospect_core", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -150,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--formulation", choices=FORMULATIONS)
     add_spec_arguments(dataset)
     dataset.set_defaults(handler=run_dataset)
+    add_train_command(commands)
     return parser
 
 

@@ -165,8 +165,9 @@ def check_training_set(df: pd.DataFrame, spec: TrainingSpec) -> None:
     missing = [c for c in [*features.IDENTIFIER_COLUMNS, *features.feature_columns(spec), target] if c not in df.columns]
     if missing:
         raise DatasetError(
-            f"the training set lacks column(s) {missing}; expected the columns of "
-            "features.training_columns(spec) — was it built with a different spec (window lengths, target)?"
+            f"the training set lacks column(s) {missing}; expected the identifiers, the "
+            f"{len(features.FEATURES)} features and the target {target!r} that the spec implies. Was it "
+            "built with a different spec (window lengths, target event)? Use the same settings as when building it."
         )
     if len(df) == 0:
         raise DatasetError(

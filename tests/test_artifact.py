@@ -124,3 +124,64 @@ def test_model_card_markdown_summarises_the_card(card: dict) -> None:
     assert f"| ROC AUC | {card['metrics']['roc_auc']:.4f} |" in text
     assert "`had_conversions_l30d` | boolean" in text
     assert "ab" * 32 in text
+
+
+# ----- `python -m prospect_core train` --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("train_cli") / "training.parquet"
+    synthetic_training_set(n_users=80).to_parquet(path, index=False)
+    return path
+
+
+def test_cli_train_writes_artifact_and_card(dataset_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prospect_core.cli import main
+
+    out = tmp_path / "model.joblib"
+    code = main(["train", "--dataset", str(dataset_file), "--out", str(out), "--split", "out_of_time",
+                 "--n-estimators", "12", "--max-depth", "3", "--as-of", "2025-05-14"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    for line in ("reading the training set", "splitting (out_of_time)", "fitting XGBoost (12 trees)", "done in"):
+        assert line in captured.err
+    assert re.search(r"ROC AUC 0\.\d{3}", captured.out)
+    card = json.loads((tmp_path / "model.joblib.card.json").read_text())
+    assert card["artifact"]["sha256"] == sha256_hex(out.read_bytes())
+    assert card["split"]["kind"] == "out_of_time" and card["params"]["max_depth"] == 3
+    assert card["spec"]["as_of"] == "2025-05-14"
+    assert (tmp_path / "model.joblib.card.md").read_text().startswith("# Prospect scoring model")
+    assert load_artifact(out).predict_proba(synthetic_training_set(n_users=2)[features.feature_columns(SPEC)]).shape == (16, 2)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-depth", "0"], r"error: max_depth must be a whole number from 1 to 20, got 0"),
+        (["--target-event", "page_view"], r"error: the training set lacks column\(s\) \['target_had_page_view_next1h'\]"),
+        (["--dataset", "/nonexistent/set.parquet"], r"error: --dataset /nonexistent/set.parquet is not a file"),
+    ],
+)
+def test_cli_train_user_errors_are_one_line(
+    dataset_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], message: str
+) -> None:
+    from prospect_core.cli import main
+
+    args = ["train", "--dataset", str(dataset_file), "--out", str(tmp_path / "m.joblib"), *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "m.joblib").exists()
+
+
+def test_cli_train_one_class_target(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from prospect_core.cli import main
+
+    frame = synthetic_training_set(n_users=20)
+    path = tmp_path / "one_class.parquet"
+    frame.assign(**{SPEC.target_column: False}).to_parquet(path, index=False)
+    assert main(["train", "--dataset", str(path), "--out", str(tmp_path / "m.joblib")]) == 2
+    assert re.search(r"error: target column 'target_had_submit_form_next1h' has only one class \(0 True, 160 False\)",
+                     capsys.readouterr().err)

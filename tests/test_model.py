@@ -295,3 +295,26 @@ def test_training_is_reproducible_and_learns_the_signal(frame: pd.DataFrame) -> 
     second = train_model(frame, SPEC, ModelParams(n_estimators=30, max_depth=3))
     np.testing.assert_array_equal(first.y_score, second.y_score)
     assert first.evaluation.roc_auc > 0.65
+
+
+# ----- on the demo data ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_set(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    from prospect_core.dataset import build_training_set
+    from prospect_core.demo_data import write_demo_db
+    from prospect_core.warehouse import DuckDBWarehouse
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    write_demo_db(path, n_users=600, seed=0, anchor=SPEC.as_of)
+    return build_training_set(DuckDBWarehouse(path), SPEC)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_demo_training_set_trains_under_every_split(demo_set: pd.DataFrame, split: str) -> None:
+    run = train_model(demo_set, SPEC, ModelParams(n_estimators=30, max_depth=3, learning_rate=0.1), split=split)
+    assert run.n_train + run.n_test == len(demo_set)
+    assert run.evaluation.roc_auc > 0.5, run.evaluation.metrics()
+    if split == "by_user":
+        assert not set(run.test_ids["domain_userid"]) & set(demo_set["domain_userid"].drop(run.test_ids.index, errors="ignore").iloc[:0])
