@@ -2,9 +2,12 @@
 
 One source of truth for the logic: the templates in `sql/` (Jinja, one relation a file) are written
 once, and the few places where the dialects differ are macros supplied by a `Dialect` here
-(date arithmetic, `datediff` in seconds, ISO day of week, reading `deviceClass` from the YAUAA
-context, placeholders and string literals). We do not transpile with sqlglot: it turns
-`col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
+(date arithmetic, `datediff` in seconds, epoch seconds and nanoseconds, ISO day of week, reading
+`deviceClass` from the YAUAA context, placeholders and string literals). Two formulations give the
+same rows: `training_set_seed.sql` (the tutorial's self-join, quadratic in a user's events) and
+`training_set_fast.sql` (running totals over each user's timeline, the default); both include
+`training_events.sql` for the as-of cut-off, lookback scan, cohort and filters.
+We do not transpile with sqlglot: it turns `col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
 every difference visible in one class.
 
 User text (target event, app ids, excluded events) never becomes SQL text. It is bound as a
@@ -40,6 +43,9 @@ DialectName = Literal["snowflake", "duckdb"]
 Formulation = Literal["seed", "fast"]
 DIALECTS: tuple[DialectName, ...] = ("snowflake", "duckdb")
 FORMULATIONS: tuple[Formulation, ...] = ("seed", "fast")
+# The window formulation everywhere: on Snowflake it uses only documented frames (constant RANGE
+# offsets on SUM/COUNT/MIN, no DISTINCT over a frame), verified through fakesnow, not on Snowflake.
+DEFAULT_FORMULATION: dict[DialectName, Formulation] = {"duckdb": "fast", "snowflake": "fast"}
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PRICING_URL_PATTERN = "%pricing%"
@@ -58,6 +64,7 @@ class Dialect:
     """Macros whose SQL differs between warehouses. Subclasses override what differs."""
 
     name: DialectName
+    epoch_literal: str
 
     def placeholder(self, name: str) -> str:
         raise NotImplementedError
@@ -74,6 +81,15 @@ class Dialect:
     def seconds_between(self, earlier: str, later: str) -> str:
         """Seconds from `earlier` to `later`, counting second boundaries like Snowflake's datediff."""
         raise NotImplementedError
+
+    def epoch_nanosecond(self, timestamp: str) -> str:
+        """Nanoseconds since the epoch as an integer: an order key with a constant range offset of 1 tick."""
+        raise NotImplementedError
+
+    def epoch_second(self, timestamp: str) -> str:
+        """Second boundaries crossed since the epoch: `datediff` itself, so windows on this number
+        count boundaries exactly as the seed's `datediff('second', ...) <= N` does."""
+        return self.seconds_between(self.epoch_literal, timestamp)
 
     def iso_day_of_week(self, timestamp: str) -> str:
         raise NotImplementedError
@@ -99,6 +115,11 @@ class SnowflakeDialect(Dialect):
     def seconds_between(self, earlier: str, later: str) -> str:
         return f"datediff('second', {earlier}, {later})"
 
+    epoch_literal = "'1970-01-01 00:00:00'::timestamp_ntz"
+
+    def epoch_nanosecond(self, timestamp: str) -> str:
+        return f"date_part(epoch_nanosecond, {timestamp})"
+
     def iso_day_of_week(self, timestamp: str) -> str:
         return f"dayofweekiso({timestamp})"
 
@@ -119,6 +140,11 @@ class DuckDBDialect(Dialect):
 
     def seconds_between(self, earlier: str, later: str) -> str:
         return f"date_diff('second', {earlier}, {later})"
+
+    epoch_literal = "timestamp '1970-01-01 00:00:00'"
+
+    def epoch_nanosecond(self, timestamp: str) -> str:
+        return f"epoch_ns({timestamp})"
 
     def iso_day_of_week(self, timestamp: str) -> str:
         return f"isodow({timestamp})"
@@ -155,7 +181,7 @@ def render_training_sql(
     spec: TrainingSpec,
     dialect: DialectName = "duckdb",
     *,
-    formulation: Formulation = "seed",
+    formulation: Formulation | None = None,
     inline: bool = False,
     events_table: str | None = None,
 ) -> RenderedSQL:
@@ -164,7 +190,10 @@ def render_training_sql(
     `inline=True` writes user values as escaped literals, for SQL that runs as printed (the SQL
     preview, the CLI's `sql` command, the model card). Otherwise values are bound as parameters.
     `events_table` overrides the spec's table for engines that read a prepared view of it.
+    `formulation` picks the template: `fast` (running totals over each user's timeline, the default
+    for both dialects) or `seed` (the tutorial's self-join, kept for comparison); same rows.
     """
+    formulation = formulation or DEFAULT_FORMULATION.get(dialect, "seed")
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
     return render_template(
@@ -222,6 +251,8 @@ def render_template(
         not_in=not_in,
         seconds_between=macros.seconds_between,
         iso_day_of_week=macros.iso_day_of_week,
+        epoch_nanosecond=macros.epoch_nanosecond,
+        epoch_second=macros.epoch_second,
         device_class=macros.device_class,
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)

@@ -3,33 +3,7 @@
 -- Cost grows with the square of each user's event count; see training_set_fast.sql.
 with
 
-events_in_lookback as (
-    select *
-    from {{ events_table }}
-    where derived_tstamp >= {{ days_before_as_of(spec.lookback_days) }}
-        and derived_tstamp < {{ end_of_as_of_day }}
-),
-
--- Users first seen in the cohort window, on the chosen apps (first seen = within the scan above).
-eligible_users as (
-    select
-        domain_userid,
-        min(derived_tstamp) as first_seen
-    from events_in_lookback
-    where domain_userid is not null
-        and app_id in ({{ bind_list("app_ids") }})
-    group by domain_userid
-    having min(derived_tstamp) between {{ days_before_as_of(spec.cohort_first_seen_from_days) }}
-        and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
-),
-
-events as (
-    select *
-    from events_in_lookback
-    where domain_userid in (select domain_userid from eligible_users)
-        and domain_sessionid is not null
-        and {{ not_in("event_name", "excluded_events") }}
-),
+{% include "training_events.sql" %},
 
 targets_as_of_event as (
     select

@@ -223,3 +223,21 @@ def test_bound_and_inlined_sql_give_the_same_rows(events_warehouse):
     inlined = render_training_sql(SPEC, "duckdb", inline=True)
     assert inlined.params == {} and "$target_event" in bound.text
     assert warehouse.query(bound.text, bound.params).equals(warehouse.query(inlined.text))
+
+
+def test_distinct_counts_follow_second_boundaries_across_gaps(build):
+    day0 = at("2025-04-01 10:00:00.900")
+    week = dt.timedelta(days=7)
+    rows = [
+        event("a", day0, session="s1", mkt_campaign="c1"),
+        # 7 d + 0.3 s after a: 604801 boundaries, so a is outside its 7-day window
+        event("b", day0 + week + dt.timedelta(milliseconds=300), session="s1", mkt_campaign="c1"),
+        # 7 d + 0.05 s after a, same second boundary count as a 7-day gap: a is inside
+        event("c", day0 + week + dt.timedelta(milliseconds=50), session="s2"),
+        event("d", day0 + week + dt.timedelta(milliseconds=500), session="s3", mkt_campaign="c2"),
+    ]
+    frame = build(rows)
+    assert (frame.loc["c", "num_sessions_l7d"], frame.loc["c", "num_sessions_l30d"]) == (1, 1)
+    assert (frame.loc["b", "num_sessions_l7d"], frame.loc["b", "num_sessions_l30d"]) == (1, 2)
+    assert (frame.loc["d", "num_sessions_l7d"], frame.loc["d", "num_sessions_l30d"]) == (2, 2)
+    assert frame.loc["d", "num_engaged_campaigns_l30d"] == 1 and frame.loc["b", "num_engaged_campaigns_l30d"] == 1

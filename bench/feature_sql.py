@@ -1,0 +1,162 @@
+"""Seed (self-join) vs fast (running totals) training-set SQL on DuckDB, side by side in one run.
+
+    python bench/feature_sql.py            # ~100k, ~1M, ~5M events and a heavy-user set
+    python bench/feature_sql.py --quick    # small sizes, a minute or so
+
+Each query runs in its own subprocess (so peak RSS is that query's), formulations alternate, and
+the table shows the median seconds, rows, peak memory, the seed/fast ratio and whether the two
+outputs are identical. The seed is repeated fewer times on the big sets (it takes minutes there).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+AS_OF = dt.date(2025, 5, 14)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    events: int
+    heavy_users: int = 0
+    heavy_user_events: int = 4_000
+    seed_repeats: int = 3
+
+
+FULL = (
+    Dataset("100k", 100_000),
+    Dataset("1M", 1_000_000),
+    Dataset("5M", 5_000_000, seed_repeats=1),
+    Dataset("heavy 0.5M", 500_000, heavy_users=10, heavy_user_events=4_000, seed_repeats=1),
+)
+QUICK = (
+    Dataset("20k", 20_000),
+    Dataset("heavy 60k", 60_000, heavy_users=3, heavy_user_events=2_000),
+)
+
+
+def run_query(db: Path, formulation: str, out: Path | None) -> dict:
+    """In a child process: run one formulation, report seconds, rows and peak RSS."""
+    command = [sys.executable, __file__, "--worker", str(db), formulation, str(out or "")]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def worker(db: str, formulation: str, out: str) -> None:
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from prospect_core.spec import TrainingSpec
+    from prospect_core.training_sql import render_training_sql
+
+    rendered = render_training_sql(TrainingSpec(as_of=AS_OF), "duckdb", formulation=formulation)
+    with duckdb.connect(db, read_only=True) as connection:
+        started = time.perf_counter()
+        table = connection.sql(rendered.text, params=rendered.params).to_arrow_table()
+        seconds = time.perf_counter() - started
+    if out:
+        pq.write_table(table, out)
+    print(json.dumps({"seconds": seconds, "rows": table.num_rows, "peak_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process image's peak RSS. ru_maxrss would carry the parent's peak across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def same_rows(seed_out: Path, fast_out: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    seed, fast = pq.read_table(seed_out), pq.read_table(fast_out)
+    return seed.column_names == fast.column_names and seed.cast(fast.schema).equals(fast)
+
+
+def bench(dataset: Dataset, workdir: Path, fast_repeats: int) -> dict:
+    from bench.events import generate_events, write_events_db
+
+    frame = generate_events(dataset.events, as_of=AS_OF, heavy_users=dataset.heavy_users,
+                            heavy_user_events=dataset.heavy_user_events)
+    db = write_events_db(workdir / f"{dataset.name.replace(' ', '_')}.duckdb", frame)
+    events, users = len(frame), frame["domain_userid"].nunique()
+    del frame
+    runs: dict[str, list[dict]] = {"seed": [], "fast": []}
+    outputs = {name: workdir / f"{name}.parquet" for name in runs}
+    for repeat in range(max(dataset.seed_repeats, fast_repeats)):
+        order = ("seed", "fast") if repeat % 2 == 0 else ("fast", "seed")
+        for name in order:
+            repeats = dataset.seed_repeats if name == "seed" else fast_repeats
+            if len(runs[name]) < repeats:
+                runs[name].append(run_query(db, name, outputs[name] if not runs[name] else None))
+                print(f"  {dataset.name} {name}: {runs[name][-1]['seconds']:.2f} s", flush=True)
+    seconds = {name: statistics.median(run["seconds"] for run in runs[name]) for name in runs}
+    return {
+        "dataset": dataset.name, "events": events, "users": users,
+        "rows": runs["fast"][0]["rows"],
+        "seed_s": seconds["seed"], "fast_s": seconds["fast"],
+        "seed_runs": len(runs["seed"]), "fast_runs": len(runs["fast"]),
+        "ratio": seconds["seed"] / seconds["fast"],
+        "seed_mb": max(run["peak_mb"] for run in runs["seed"]),
+        "fast_mb": max(run["peak_mb"] for run in runs["fast"]),
+        "equal": same_rows(outputs["seed"], outputs["fast"]) and runs["seed"][0]["rows"] == runs["fast"][0]["rows"],
+    }
+
+
+def print_table(results: list[dict]) -> None:
+    header = ("dataset", "events", "users", "rows", "seed s", "fast s", "ratio", "seed MB", "fast MB", "mem ratio", "equal")
+    lines = [header]
+    for r in results:
+        lines.append((
+            r["dataset"], f"{r['events']:,}", f"{r['users']:,}", f"{r['rows']:,}",
+            f"{r['seed_s']:.2f} (n={r['seed_runs']})", f"{r['fast_s']:.2f} (n={r['fast_runs']})",
+            f"{r['ratio']:.1f}x", f"{r['seed_mb']:.0f}", f"{r['fast_mb']:.0f}",
+            f"{r['seed_mb'] / r['fast_mb']:.1f}x", "yes" if r["equal"] else "NO",
+        ))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    for index, line in enumerate(lines):
+        print(" | ".join(str(cell).rjust(width) for cell, width in zip(line, widths)))
+        if index == 0:
+            print("-+-".join("-" * width for width in widths))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--fast-repeats", type=int, default=3)
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(*args.worker)
+        return 0
+    import duckdb
+
+    print(f"duckdb {duckdb.__version__}, {len(__import__('os').sched_getaffinity(0))} cores", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="feature_sql_") as directory:
+        for dataset in QUICK if args.quick else FULL:
+            started = time.perf_counter()
+            results.append(bench(dataset, Path(directory), args.fast_repeats))
+            print(f"  {dataset.name} done in {time.perf_counter() - started:.0f} s", flush=True)
+    print()
+    print_table(results)
+    return 0 if all(r["equal"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
