@@ -285,17 +285,24 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
     labels.append("prediction")
     steps.append(explanation.margin)
     measures = ["absolute"] + ["relative"] * (len(steps) - 2) + ["total"]
+    texts = [f"{steps[0]:+.3f}"] + [f"{step:+.3f}" for step in steps[1:-1]] + [f"{explanation.margin:+.3f} ({explanation.score:.1%})"]
+    path = np.cumsum([0.0, *steps[:-1]])
+    low, high = min(path.min(), 0.0), max(path.max(), 0.0)
+    pad = 0.18 * (high - low or 1.0)
     figure = go.Figure(
         go.Waterfall(
-            orientation="h", y=labels[::-1], x=steps[::-1], measure=measures[::-1], name="contribution",
+            orientation="h", y=labels, x=steps, measure=measures, name="contribution",
             increasing=dict(marker_color=POSITIVE), decreasing=dict(marker_color=NEGATIVE),
-            totals=dict(marker_color=NEUTRAL), texttemplate="%{delta:+.3f}", textposition="outside",
+            totals=dict(marker_color=NEUTRAL), text=texts, textposition="outside", cliponaxis=False,
+            connector=dict(line=dict(color="#bbbbbb", width=1)),
         )
     )
+    figure.update_xaxes(range=[low - pad, high + pad])
+    figure.update_yaxes(autorange="reversed")  # plotly accumulates in trace order; read it top to bottom
     return _layout(
         figure,
         title=title or f"Why this prospect scores {explanation.score:.1%} (log-odds {explanation.margin:+.2f})",
-        x_title="Log-odds", y_title="", height=max(360, 30 * len(labels) + 140),
+        x_title="Log-odds (base value + contributions = prediction)", y_title="", height=max(360, 30 * len(labels) + 140),
     )
 
 
@@ -306,23 +313,41 @@ def shap_dependence_figure(
     values = sample.column(feature)
     raw = sample.data[feature]
     is_numeric = pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)
-    x = raw.to_numpy(dtype=float) if is_numeric else raw.astype(str).replace("", "(missing)").to_numpy()
     marker: dict = dict(size=5, opacity=0.6, color=NEGATIVE)
     if color_by is not None:
         sample.column(color_by)  # validates the name
         marker.update(color=_normalised(sample.data[color_by]), colorscale=[[0, NEGATIVE], [1, POSITIVE]],
                       cmin=0, cmax=1, colorbar=dict(title=color_by, tickvals=[0, 1], ticktext=["low", "high"]))
+    if is_numeric:
+        x, text = raw.to_numpy(dtype=float), raw.astype(str).to_numpy()
+    else:  # categories: one column of points each, spread sideways so they do not hide each other
+        labels = raw.astype(str).replace("", "(missing)")
+        categories = sorted(labels.unique())
+        codes = labels.map({category: code for code, category in enumerate(categories)}).to_numpy(dtype=float)
+        x = codes + np.random.default_rng(0).uniform(-0.25, 0.25, len(codes))
+        text = labels.to_numpy()
     figure = go.Figure(
         _scatter_class(len(values))(
-            x=x, y=values, mode="markers", marker=marker, name=feature,
-            hovertemplate=f"{feature} = %{{x}}<br>SHAP %{{y:.3f}}<extra></extra>",
+            x=x, y=values, mode="markers", marker=marker, name=feature, text=text,
+            hovertemplate=f"{feature} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
         )
     )
+    if not is_numeric:
+        figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=categories)
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
     return _layout(figure, title=title or f"SHAP dependence: {feature}", x_title=feature, y_title="SHAP value (log-odds)")
 
 
 # ----- the spec ------------------------------------------------------------------------------------
+
+
+def _minutes_text(minutes: int) -> str:
+    """`60 minutes`, `180 minutes (3 h)`, `10080 minutes (7 days)`."""
+    if minutes >= 2 * 24 * 60 and minutes % (24 * 60) == 0:
+        return f"{minutes} minutes ({minutes // (24 * 60)} days)"
+    if minutes >= 120 and minutes % 60 == 0:
+        return f"{minutes} minutes ({minutes // 60} h)"
+    return f"{minutes} minutes"
 
 
 def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") -> go.Figure:
@@ -338,15 +363,21 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
         ("long history window", -long_days, long_days, NEGATIVE, f"last {long_days} days of events"),
         ("short history window", -short_days, short_days, "#6baed6", f"last {short_days} days of events"),
         ("target window", 0.0, target_drawn, POSITIVE,
-         f"next {spec.target_window_minutes} minutes: '{spec.target_event}'"
+         f"next {_minutes_text(spec.target_window_minutes)}: '{spec.target_event}'"
          + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")),
     ]
+    if target_drawn > target_days:
+        rows[-1] = (*rows[-1][:4], rows[-1][4] + " (not to scale)")
     figure = go.Figure()
     for name, start, length, colour, label in rows:
+        outside = name == "target window"
         figure.add_trace(
             go.Bar(
                 y=[name], x=[length], base=[start], orientation="h", name=name, marker_color=colour,
-                text=[label], textposition="inside", insidetextanchor="middle", hoverinfo="text", hovertext=[label],
+                text=[label], textposition="outside" if outside else "inside", insidetextanchor="middle",
+                textfont=dict(size=12, color="#333333" if outside else "white"), cliponaxis=False,
+                constraintext="none",
+                hoverinfo="text", hovertext=[label],
             )
         )
     figure.add_trace(
@@ -357,7 +388,7 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
         )
     )
     figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1])
-    figure.update_xaxes(range=[-long_days * 1.05, target_drawn * 1.6], zeroline=False)
+    figure.update_xaxes(range=[-long_days * 1.05, target_drawn + long_days * 0.75], zeroline=False)
     figure.update_layout(barmode="overlay", showlegend=True, legend=dict(orientation="h", y=-0.3))
     return _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=320)
 

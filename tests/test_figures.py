@@ -133,7 +133,13 @@ def test_shap_figures(run: TrainingRun) -> None:
     assert_allclose(dependence.data[0].y, sample.column("num_pricing_views_l7d"))
     assert_allclose(dependence.data[0].x, sample.data["num_pricing_views_l7d"].to_numpy(dtype=float))
     categorical = figures.shap_dependence_figure(sample, "latest_device_class")
-    assert set(categorical.data[0].x) <= {"Desktop", "Phone", "Tablet", "(missing)"}
+    ticks = list(categorical.layout.xaxis.ticktext)
+    assert set(ticks) <= {"Desktop", "Phone", "Tablet", "(missing)"} and ticks == sorted(ticks)
+    codes = np.rint(categorical.data[0].x).astype(int)  # jittered by at most 0.25 around the category's code
+    assert_allclose(np.abs(categorical.data[0].x - codes).max() <= 0.25, True)
+    expected = sample.data["latest_device_class"].replace("", "(missing)").to_numpy()
+    np.testing.assert_array_equal(np.array(ticks)[codes], expected)
+    np.testing.assert_array_equal(categorical.data[0].text, expected)
     for figure in (bar, swarm, dependence):
         _check_common(figure)
 
@@ -154,11 +160,12 @@ def test_waterfall_steps_add_up_to_the_prospects_margin(run: TrainingRun) -> Non
     explanation = explain_row(run.pipeline, run.X_test, 0)
     figure = figures.shap_waterfall_figure(explanation, top=5)
     (waterfall,) = figure.data
-    measures, steps = list(waterfall.measure)[::-1], list(waterfall.x)[::-1]
+    measures, steps = list(waterfall.measure), list(waterfall.x)
     assert measures[0] == "absolute" and measures[-1] == "total" and len(steps) == 1 + 5 + 1 + 1
     assert_allclose(steps[0], explanation.base_value)
     assert_allclose(sum(steps[:-1]), explanation.margin, atol=1e-6)
-    assert list(waterfall.y)[::-1][-2] == "15 other features"
+    assert list(waterfall.y)[-2] == "15 other features"
+    assert figure.layout.yaxis.autorange == "reversed"  # base value on top, prediction at the bottom
     assert f"{explanation.score:.1%}" in figure.layout.title.text
     _check_common(figure)
 
@@ -171,7 +178,7 @@ def test_timeline_figure_draws_the_specs_windows() -> None:
     assert (by_name["long history window"].base[0], by_name["long history window"].x[0]) == (-14, 14)
     assert (by_name["short history window"].base[0], by_name["short history window"].x[0]) == (-3, 3)
     assert by_name["target window"].base[0] == 0
-    assert "next 120 minutes" in by_name["target window"].text[0]
+    assert "next 120 minutes (2 h): 'submit_form'" in by_name["target window"].text[0]
     assert "last 14 days" in by_name["long history window"].text[0]
     (marker,) = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
     assert list(marker.x) == [0, 0]
@@ -181,3 +188,11 @@ def test_timeline_figure_draws_the_specs_windows() -> None:
 def test_roc_figure_rejects_an_empty_mapping() -> None:
     with pytest.raises(ValueError, match="at least one run, got an empty mapping"):
         figures.roc_figure({})
+
+
+def test_class_balance_figure() -> None:
+    figure = figures.class_balance_figure(90, 10)
+    (bars,) = figure.data
+    assert list(bars.y) == [90, 10]
+    assert bars.text[1] == "10 (10.0%)"
+    _check_common(figure)

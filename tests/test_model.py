@@ -316,5 +316,8 @@ def test_demo_training_set_trains_under_every_split(demo_set: pd.DataFrame, spli
     run = train_model(demo_set, SPEC, ModelParams(n_estimators=30, max_depth=3, learning_rate=0.1), split=split)
     assert run.n_train + run.n_test == len(demo_set)
     assert run.evaluation.roc_auc > 0.5, run.evaluation.metrics()
+    train_rows = ~demo_set["event_id"].isin(run.test_ids["event_id"])
     if split == "by_user":
-        assert not set(run.test_ids["domain_userid"]) & set(demo_set["domain_userid"].drop(run.test_ids.index, errors="ignore").iloc[:0])
+        assert not set(run.test_ids["domain_userid"]) & set(demo_set.loc[train_rows, "domain_userid"])
+    if split == "out_of_time":
+        assert run.test_ids["derived_tstamp"].min() >= demo_set.loc[train_rows, "derived_tstamp"].max()
