@@ -4,15 +4,15 @@ import streamlit as st
 
 from prospect_core.studio import render_sidebar
 
-st.set_page_config(page_title="Prospect Scoring Studio", page_icon="🎯", layout="wide")
+st.set_page_config(page_title="Prospect Scoring Studio", page_icon=":material/target:", layout="wide")
 
 page = st.navigation(
     [
-        st.Page("pages/data_and_target.py", title="Data & target", icon="🗂️", default=True),
-        st.Page("pages/train.py", title="Train", icon="🏋️"),
-        st.Page("pages/evaluate.py", title="Evaluate", icon="📈"),
-        st.Page("pages/explain.py", title="Explain", icon="🔍"),
-        st.Page("pages/score_and_export.py", title="Score & export", icon="📦"),
+        st.Page("pages/data_and_target.py", title="Data & target", icon=":material/database:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/monitoring:"),
+        st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
+        st.Page("pages/score_and_export.py", title="Score & export", icon=":material/download:"),
     ]
 )
 render_sidebar()

@@ -119,7 +119,7 @@ try:
         events_table=kept.events_table,
     )
 except UserError as error:
-    st.error(f"{error}. The last valid settings are kept until this is fixed.", icon="⚠️")
+    st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")
     spec = kept
 st.session_state["spec"] = spec
 
@@ -142,7 +142,7 @@ if st.button("Build training set", type="primary", key="build"):
             built = studio.build_set(source, spec)
         except UserError as error:
             status.update(label="Could not build the training set", state="error")
-            st.error(str(error), icon="⚠️")
+            st.error(str(error), icon=":material/error:")
         else:
             st.write(f"Checked columns and types of {built.summary.rows:,} rows.")
             status.update(label=f"Training set ready in {built.seconds:.1f} s", state="complete", expanded=False)
@@ -161,19 +161,19 @@ if built is not None:
     if summary.rows == 0:
         st.error(
             "The training set is empty: no prospect was first seen in the cohort window on these apps. "
-            "Widen the cohort window, check the app ids, or move the as-of date.", icon="⚠️",
+            "Widen the cohort window, check the app ids, or move the as-of date.", icon=":material/error:",
         )
     elif summary.positives == 0:
         st.error(
             f"No row is positive for {built.spec.target_column}: the model cannot learn. Pick another target "
-            "event, a longer target window, a lower count or an earlier as-of date.", icon="⚠️",
+            "event, a longer target window, a lower count or an earlier as-of date.", icon=":material/error:",
         )
     elif summary.positives < studio.RARE_POSITIVES:
         st.warning(
             f"Only {summary.positives} positive rows: metrics will be noisy. Consider a longer target window "
-            "or a wider cohort.", icon="⚠️",
+            "or a wider cohort.", icon=":material/error:",
         )
     chart, preview = st.columns([1, 2])
     chart.plotly_chart(class_balance_figure(summary.negatives, summary.positives), key="balance")
     preview.dataframe(built.frame.head(200), hide_index=True, height=320)
-    st.page_link("pages/train.py", label="Next: train a model", icon="➡️")
+    st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")

@@ -40,24 +40,28 @@ st.subheader("What if: score one prospect")
 st.caption("Starts at the median prospect of the test set; change any value and press **Score prospect**.")
 defaults = typical_prospect(run.X_test, spec)
 categories = category_options(run.X_test, spec)
+WINDOW_TITLES = {"event": "The event", "short": f"Last {spec.short_window_days} days", "long": f"Last {spec.long_window_days} days"}
 with st.form("what_if"):
     values = {}
-    columns = st.columns(4)
-    for index, feature in enumerate(FEATURES):
-        name = feature.column(spec)
-        with columns[index % 4]:
+    for column, (window, title) in zip(st.columns(3), WINDOW_TITLES.items()):
+        column.markdown(f"**{title}**")
+        for feature in (f for f in FEATURES if f.window == window):
+            name = feature.column(spec)
             if feature.kind == "numeric":
-                values[name] = st.number_input(name, 0, 1_000_000, int(defaults[name]), help=feature.description)
+                values[name] = column.number_input(name, 0, 1_000_000, int(defaults[name]), help=feature.description)
             elif feature.kind == "boolean":
-                values[name] = st.checkbox(name, bool(defaults[name]), help=feature.description)
+                values[name] = column.toggle(name, bool(defaults[name]), help=feature.description)
             else:
                 options = categories[name] or [defaults[name]]
-                values[name] = st.selectbox(name, options, index=options.index(defaults[name]), help=feature.description)
+                values[name] = column.selectbox(
+                    name, options, index=options.index(defaults[name]), help=feature.description,
+                    format_func=lambda value: "(none)" if value == "" else str(value),
+                )
     scored = st.form_submit_button("Score prospect", type="primary")
 try:
     rows = prepare_prospect(values, spec)
 except UserError as error:
-    st.error(str(error), icon="⚠️")
+    st.error(str(error), icon=":material/error:")
 else:
     explanation = explain_row(run.pipeline, rows, 0)
     st.metric(f"Probability of {spec.target_column}", f"{explanation.score:.2%}")
@@ -71,7 +75,7 @@ if upload is not None:
     try:
         result = score_csv(run.pipeline, upload.getvalue(), spec)
     except UserError as error:
-        st.error(str(error), icon="⚠️")
+        st.error(str(error), icon=":material/error:")
     else:
         st.dataframe(result.head(500), hide_index=True)
         st.download_button(

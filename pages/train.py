@@ -21,7 +21,7 @@ st.title("Train")
 built = studio.built_set()
 if built is None:
     st.info("No training set yet. Build one on **Data & target** first.")
-    st.page_link("pages/data_and_target.py", label="Go to Data & target", icon="🗂️")
+    st.page_link("pages/data_and_target.py", label="Go to Data & target", icon=":material/database:")
     st.stop()
 st.caption(
     f"Training set: {built.summary.rows:,} rows, {built.summary.positive_rate:.2%} positive "
@@ -71,7 +71,7 @@ if submitted:
                               progress=lambda stage: st.write(f"{STAGES.get(stage, stage)}…"))
         except UserError as error:
             status.update(label="Training stopped", state="error")
-            st.error(str(error), icon="⚠️")
+            st.error(str(error), icon=":material/error:")
         else:
             record = studio.add_run(run, built.source)
             status.update(label=f"{record.label} trained in {sum(run.timings.values()):.1f} s",
@@ -94,4 +94,4 @@ if records:
         roc_figure({record.label: record.run.evaluation for record in records}, title="ROC curves of this session's runs"),
         key="runs_roc",
     )
-    st.page_link("pages/evaluate.py", label="Next: evaluate", icon="➡️")
+    st.page_link("pages/evaluate.py", label="Next: evaluate", icon=":material/arrow_forward:")

@@ -188,7 +188,7 @@ def choose_source(kind: str) -> str | None:
             return None
         path = Path(text.strip()).expanduser()
         if not path.is_file():
-            st.error(f"No file at {path}. Expected the path of an existing .duckdb file.", icon="⚠️")
+            st.error(f"No file at {path}. Expected the path of an existing .duckdb file.", icon=":material/error:")
             return None
         return f"duckdb:{path}"
     if kind == "events":
@@ -205,7 +205,7 @@ def choose_source(kind: str) -> str | None:
     if not snowflake_configured():
         st.info(
             "Snowflake is not configured. Copy `.streamlit/secrets.toml.example` to `.streamlit/secrets.toml`, "
-            "fill in `[connections.snowflake]`, and restart the app.", icon="❄️",
+            "fill in `[connections.snowflake]`, and restart the app.", icon=":material/ac_unit:",
         )
         return None
     return "snowflake"
@@ -280,7 +280,7 @@ def render_sidebar() -> None:
 
 
 def show_error(error: Exception) -> None:
-    st.error(str(error), icon="⚠️")
+    st.error(str(error), icon=":material/error:")
 
 
 
