@@ -31,6 +31,9 @@ class Warehouse(Protocol):
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one query and return its rows."""
 
+    def cancel(self) -> bool:
+        """Stop the query running in another thread; False when none is running."""
+
 
 class DuckDBWarehouse:
     """A DuckDB database file, opened read-only for each query so several sessions can share it."""
@@ -40,6 +43,7 @@ class DuckDBWarehouse:
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         self.path = Path(path)
         self.threads = threads
+        self._running: duckdb.DuckDBPyConnection | None = None
         if not self.path.is_file():
             raise SourceError(f"DuckDB file not found: {self.path} (expected an existing .duckdb file)")
 
@@ -60,14 +64,27 @@ class DuckDBWarehouse:
     def preflight(self, spec: TrainingSpec) -> Preflight:
         return run_preflight(self, spec)
 
+    def cancel(self) -> bool:
+        """Interrupt the running query (from another thread); False when nothing is running."""
+        connection = self._running
+        if connection is None:
+            return False
+        connection.interrupt()
+        return True
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         with self.connect() as connection:
+            self._running = connection
             try:
                 table = connection.sql(sql, params=dict(params or {})).to_arrow_table()
+            except duckdb.InterruptException:
+                raise SourceError("the query was cancelled; press the button again to rerun it") from None
             except duckdb.CatalogException as error:
                 raise SourceError(f"the query refers to something missing in {self.path.name}: {_first_line(error)}") from None
             except duckdb.BinderException as error:
                 raise SourceError(f"the events table in {self.path.name} lacks a column the query needs: {_first_line(error)}") from None
+            finally:
+                self._running = None
         frame = table.to_pandas()
         frame.columns = [str(column).lower() for column in frame.columns]
         return frame
