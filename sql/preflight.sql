@@ -1,30 +1,12 @@
 -- Preflight: what the training-set query would scan and return, at the cost of one pass of counts.
--- The cohort logic mirrors training_set_seed.sql (lookback scan, first seen on the chosen apps).
+-- The cohort logic is the training set's own (training_events.sql).
 with
 
-events_in_lookback as (
-    select domain_userid, domain_sessionid, app_id, event_name, derived_tstamp
-    from {{ events_table }}
-    where derived_tstamp >= {{ days_before_as_of(spec.lookback_days) }}
-        and derived_tstamp < {{ end_of_as_of_day }}
-),
-
-eligible_users as (
-    select domain_userid
-    from events_in_lookback
-    where domain_userid is not null
-        and app_id in ({{ bind_list("app_ids") }})
-    group by domain_userid
-    having min(derived_tstamp) between {{ days_before_as_of(spec.cohort_first_seen_from_days) }}
-        and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
-),
+{% include "training_events.sql" %},
 
 training_events_per_user as (
     select domain_userid, count(*) as events
-    from events_in_lookback
-    where domain_userid in (select domain_userid from eligible_users)
-        and domain_sessionid is not null
-        and {{ not_in("event_name", "excluded_events") }}
+    from events
     group by domain_userid
 ),
 
