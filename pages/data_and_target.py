@@ -135,17 +135,16 @@ with st.expander(f"SQL for {spec.target_column} ({dialect})", expanded=False):
     st.code(render_training_sql(spec, dialect, inline=True).text, language="sql")
 
 # ----- build -------------------------------------------------------------------------------------
-if st.button("Build training set", type="primary", key="build"):
-    with st.status(f"Building the training set from {studio.source_label(source)}…", expanded=True) as status:
-        try:
-            st.write("Running the query (cached for identical source and SQL)…")
-            built = studio.build_set(source, spec)
-        except UserError as error:
-            status.update(label="Could not build the training set", state="error")
-            st.error(str(error), icon=":material/error:")
-        else:
-            st.write(f"Checked columns and types of {built.summary.rows:,} rows.")
-            status.update(label=f"Training set ready in {built.seconds:.1f} s", state="complete", expanded=False)
+job = studio.pending_job("build")
+if st.button("Build training set", type="primary", key="build", disabled=job is not None):
+    try:
+        job = studio.start_build(source, spec)
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+if job is not None:
+    result = studio.follow_job(job, done="Training set ready")
+    if result is not None:
+        st.session_state["built"] = result
 
 built = studio.built_set()
 if built is not None:

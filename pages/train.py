@@ -5,7 +5,7 @@ import streamlit as st
 from prospect_core import studio
 from prospect_core.errors import UserError
 from prospect_core.figures import roc_figure
-from prospect_core.model import ModelParams, train_model
+from prospect_core.model import ModelParams
 
 studio.init_state()
 DEFAULTS = ModelParams()
@@ -14,8 +14,6 @@ SPLITS = {
     "by_user": "By prospect — no prospect in both sets; the honest estimate for new prospects.",
     "out_of_time": "Out of time — train on earlier prediction points, test on later ones, as in production.",
 }
-STAGES = {"check": "Checking the training set", "split": "Splitting", "fit": "Fitting XGBoost",
-          "score": "Scoring the test rows", "evaluate": "Computing metrics"}
 
 st.title("Train")
 built = studio.built_set()
@@ -60,22 +58,20 @@ with st.form("train_form"):
     seed = right.number_input("Random seed", 0, 2**31 - 1, DEFAULTS.seed, key="seed", persist_state="session")
     submitted = st.form_submit_button("Train model", type="primary")
 
-if submitted:
-    with st.status("Training…", expanded=True) as status:
-        try:
-            params = ModelParams(
-                n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
-                subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed),
-            )
-            run = train_model(built.frame, built.spec, params, split=split,
-                              progress=lambda stage: st.write(f"{STAGES.get(stage, stage)}…"))
-        except UserError as error:
-            status.update(label="Training stopped", state="error")
-            st.error(str(error), icon=":material/error:")
-        else:
-            record = studio.add_run(run, built.source)
-            status.update(label=f"{record.label} trained in {sum(run.timings.values()):.1f} s",
-                          state="complete", expanded=False)
+job = studio.pending_job("train")
+if submitted and job is None:
+    try:
+        params = ModelParams(
+            n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
+            subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed),
+        )
+        job = studio.start_training(built, params, split)
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+if job is not None:
+    run = studio.follow_job(job, done="Model trained")
+    if run is not None:
+        studio.add_run(run, built.source)
 
 records = studio.runs()
 if records:

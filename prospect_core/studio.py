@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import streamlit as st
@@ -115,6 +116,9 @@ def _source_version(source: str) -> str:
     from prospect_core.sources import demo_db_path
 
     kind, _, argument = source.partition(":")
+    if kind == "snowflake":  # which account, user, role and database; never the secrets
+        config = snowflake_config()
+        return repr(sorted(config.describe().items())) if config else ""
     path = demo_db_path() if kind == "demo" else Path(argument) if kind in ("duckdb", "events") else None
     if path is not None and path.exists():
         stat = path.stat()
@@ -123,38 +127,155 @@ def _source_version(source: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _query(source: str, version: str, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
-    from prospect_core.sources import open_source
+def _query(source: str, version: str, sql: str, params: tuple[tuple[str, Any], ...], _warehouse: Any) -> pd.DataFrame:
+    # `_warehouse` is not part of the key (leading underscore): the source and its version are.
+    return _warehouse.query(sql, dict(params))
 
-    return open_source(source).query(sql, dict(params))
 
-
-def run_query(source: str, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+def run_query(source: str, warehouse: Any, sql: str, params: dict[str, Any]) -> pd.DataFrame:
     """A query's rows, cached by (source, SQL, values) for every session of this server."""
-    return _query(source, _source_version(source), sql, tuple(sorted(params.items())))
+    return _query(source, _source_version(source), sql, tuple(sorted(params.items())), warehouse)
 
 
 def dialect_of(source: str) -> str:
     return "snowflake" if source == "snowflake" else "duckdb"
 
 
-def build_set(source: str, spec_: TrainingSpec) -> BuiltSet:
-    from prospect_core.training_sql import render_training_sql
+def snowflake_config() -> Any:
+    """Settings from secrets, connections.toml or the environment, with this session's form on top.
 
-    started = time.perf_counter()
-    rendered = render_training_sql(spec_, dialect_of(source))
-    frame = normalize_training_set(run_query(source, rendered.text, rendered.params), spec_)
-    built = BuiltSet(source, spec_, frame, summarize(frame, spec_), time.perf_counter() - started)
-    st.session_state["built"] = built
-    return built
+    None when no account is configured anywhere. The form's values live in session state only.
+    """
+    from prospect_core.errors import UserError
+    from prospect_core.snowflake import resolve_config, streamlit_secrets
+
+    try:
+        return resolve_config(streamlit_secrets(), st.session_state.get("snowflake_overrides"))
+    except UserError:
+        return None
 
 
 def snowflake_configured() -> bool:
-    """Whether `.streamlit/secrets.toml` has a `[connections.snowflake]` table."""
-    try:
-        return "snowflake" in st.secrets.get("connections", {})
-    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
-        return False
+    return snowflake_config() is not None
+
+
+def open_warehouse(source: str, spec_: TrainingSpec) -> Any:
+    """The warehouse behind `source`; raises UserError with what is wrong."""
+    from prospect_core.sources import open_source
+
+    config = snowflake_config() if source == "snowflake" else None
+    return open_source(source, events_table=spec_.events_table, snowflake_config=config)
+
+
+# ----- background jobs ---------------------------------------------------------------------------
+# Long work (a query, a fit) runs in a worker thread while the page polls it. The page can then show
+# elapsed time, offer Cancel (a click reruns the script, whose callback cancels the query), and a user
+# who leaves the page finds the job still running, or its result, when they come back.
+
+_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-job")
+
+
+@dataclass
+class Job:
+    kind: str  # "build" or "train": at most one of each per session
+    title: str
+    future: Future
+    started: float
+    progress: list[str]
+    cancel: Callable[[], bool] | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def start_job(kind: str, title: str, work: Callable[[Callable[[str], None]], Any],
+              cancel: Callable[[], bool] | None = None) -> Job:
+    progress: list[str] = []
+    job = Job(kind, title, _EXECUTOR.submit(work, progress.append), time.perf_counter(), progress, cancel)
+    st.session_state[f"job_{kind}"] = job
+    return job
+
+
+def pending_job(kind: str) -> Job | None:
+    init_state()
+    return st.session_state.get(f"job_{kind}")
+
+
+def _cancel(kind: str) -> None:
+    job = st.session_state.get(f"job_{kind}")
+    if job is not None and job.cancel is not None:
+        job.cancel()
+
+
+def follow_job(job: Job, *, done: str) -> Any:
+    """Show `job`'s progress until it ends; its result, or None after showing its error."""
+    from prospect_core.errors import UserError
+
+    with st.status(f"{job.title}…", expanded=True) as status:
+        if job.cancel is not None and not job.future.done():
+            st.button("Cancel", key=f"cancel_{job.kind}", on_click=_cancel, args=(job.kind,), icon=":material/stop:")
+        shown, second = 0, -1
+        while True:
+            finished = job.future.done()
+            for line in job.progress[shown:]:
+                st.write(line)
+            shown = len(job.progress)
+            if finished:
+                break
+            if int(job.elapsed) != second:
+                second = int(job.elapsed)
+                status.update(label=f"{job.title}… {second} s")
+            time.sleep(0.1)
+        st.session_state.pop(f"job_{job.kind}", None)
+        try:
+            result = job.future.result()
+        except UserError as error:
+            status.update(label=f"{job.title}: stopped after {job.elapsed:.1f} s", state="error", expanded=True)
+            st.error(str(error), icon=":material/error:")
+            return None
+        status.update(label=f"{done} in {job.elapsed:.1f} s", state="complete", expanded=False)
+        return result
+
+
+def start_build(source: str, spec_: TrainingSpec) -> Job:
+    """Preflight, query and type-check the training set in the background."""
+    from prospect_core.errors import SourceError
+    from prospect_core.training_sql import render_training_sql
+
+    warehouse = open_warehouse(source, spec_)
+
+    def work(report: Callable[[str], None]) -> BuiltSet:
+        started = time.perf_counter()
+        for notice in getattr(warehouse, "notices", ()):
+            report(f"Note: {notice}")
+        report("Checking the events table and counting the cohort…")
+        preflight = warehouse.preflight(spec_)
+        if not preflight.ok:
+            raise SourceError(preflight.problems[0])
+        report(preflight.summary())
+        report("Running the training-set query (cached for the same source and SQL)…")
+        rendered = render_training_sql(spec_, warehouse.dialect)
+        frame = run_query(source, warehouse, rendered.text, rendered.params)
+        report(f"Checking columns and types of {len(frame):,} rows…")
+        frame = normalize_training_set(frame, spec_)
+        return BuiltSet(source, spec_, frame, summarize(frame, spec_), time.perf_counter() - started)
+
+    return start_job("build", f"Building the training set from {source_label(source)}", work, cancel=warehouse.cancel)
+
+
+TRAINING_STAGES = {"check": "Checking the training set", "split": "Splitting train and test rows",
+                   "fit": "Fitting XGBoost", "score": "Scoring the test rows", "evaluate": "Computing metrics"}
+
+
+def start_training(built: BuiltSet, params: Any, split: str) -> Job:
+    from prospect_core.model import train_model
+
+    def work(report: Callable[[str], None]) -> Any:
+        return train_model(built.frame, built.spec, params, split=split,
+                           progress=lambda stage: report(f"{TRAINING_STAGES.get(stage, stage)}…"))
+
+    return start_job("train", "Training", work)
 
 
 def _save_upload(upload: Any) -> Path:
@@ -221,7 +342,7 @@ def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:
 
     rendered = render_template("event_counts.sql", spec_, dialect_of(source))
     try:
-        frame = run_query(source, rendered.text, rendered.params)
+        frame = run_query(source, open_warehouse(source, spec_), rendered.text, rendered.params)
     except UserError:
         return None
     return frame.astype({"event_name": str, "events": "int64"})
@@ -277,12 +398,6 @@ def render_sidebar() -> None:
             st.caption("MODELS THIS SESSION")
             for record in reversed(runs()):
                 st.markdown(f"{record.label} — AUC {record.run.evaluation.roc_auc:.3f}")
-
-
-def show_error(error: Exception) -> None:
-    st.error(str(error), icon=":material/error:")
-
-
 
 
 def runs_table(records: list[StudioRun]) -> pd.DataFrame:
