@@ -39,6 +39,12 @@ source = studio.choose_source(kind)
 if source is None:
     st.stop()
 st.session_state["source"] = source
+events_table = studio.spec().events_table
+if kind in ("duckdb", "snowflake"):
+    events_table = st.text_input(
+        "Events table", value=studio.default_events_table(kind), key=f"events_table_{kind}", persist_state="session",
+        help="The Snowplow atomic events table: schema.table or database.schema.table.",
+    )
 
 # ----- spec --------------------------------------------------------------------------------------
 st.subheader("2 · Cohort, history and target")
@@ -116,7 +122,7 @@ try:
         target_window_minutes=int(amount) * (60 if unit == "hours" else 1),
         app_ids=tuple(app_ids),
         excluded_events=tuple(excluded),
-        events_table=kept.events_table,
+        events_table=events_table.strip(),
     )
 except UserError as error:
     st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")

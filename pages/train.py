@@ -10,8 +10,9 @@ from prospect_core.model import ModelParams
 studio.init_state()
 DEFAULTS = ModelParams()
 SPLITS = {
-    "random": "Random 80/20, stratified — the tutorial's split; optimistic, as one prospect's rows land on both sides.",
-    "by_user": "By prospect — no prospect in both sets; the honest estimate for new prospects.",
+    "by_user": "By prospect — no prospect in both sets; the honest estimate of how the model does on new prospects.",
+    "random": "Random 80/20, stratified — the tutorial's split. Rows of one prospect minutes apart land on both "
+    "sides, so the model is scored on near-copies of what it learned: expect an optimistic AUC.",
     "out_of_time": "Out of time — train on earlier prediction points, test on later ones, as in production.",
 }
 

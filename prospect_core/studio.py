@@ -323,13 +323,66 @@ def choose_source(kind: str) -> str | None:
             st.info("Upload a CSV, CSV.gz or Parquet export of your atomic events to continue.")
             return None
         return f"events:{st.session_state['events_path']}"
-    if not snowflake_configured():
-        st.info(
-            "Snowflake is not configured. Copy `.streamlit/secrets.toml.example` to `.streamlit/secrets.toml`, "
-            "fill in `[connections.snowflake]`, and restart the app.", icon=":material/ac_unit:",
-        )
-        return None
-    return "snowflake"
+    return "snowflake" if snowflake_connection_panel() else None
+
+
+def default_events_table(kind: str) -> str:
+    """The Snowflake settings' events table (e.g. ENV_ATOMIC_TABLE) when set, else the spec's."""
+    config = snowflake_config() if kind == "snowflake" else None
+    return (config.events_table if config is not None and config.events_table else None) or spec().events_table
+
+
+AUTH_METHODS = {"password": "Password", "keypair": "Key pair (private key file)", "externalbrowser": "Browser SSO"}
+
+
+def snowflake_connection_panel() -> bool:
+    """Show where the Snowflake settings come from, a form to override them for this session only, and
+    a Test connection button. True when a connection is configured."""
+    from prospect_core.errors import UserError
+    from prospect_core.snowflake import test_connection
+
+    config = snowflake_config()
+    with st.expander("Snowflake connection", expanded=config is None, icon=":material/ac_unit:"):
+        if config is not None:
+            st.dataframe(pd.DataFrame(config.describe().items(), columns=["setting", "value"]), hide_index=True)
+        else:
+            st.info(
+                "No Snowflake settings found. Add `[connections.snowflake]` to `.streamlit/secrets.toml` (see "
+                "`secrets.toml.example`), set SNOWFLAKE_* or the tutorial's ENV_SF_* variables, or fill in the form."
+            )
+        with st.form("snowflake_form"):
+            st.caption("Overrides for this browser session only: kept in memory, never written to disk.")
+            left, right = st.columns(2)
+            values = {
+                "account": left.text_input("Account", placeholder="myorg-myaccount"),
+                "user": right.text_input("User"),
+                "role": left.text_input("Role"),
+                "warehouse": right.text_input("Warehouse"),
+                "database": left.text_input("Database"),
+                "schema": right.text_input("Schema"),
+                "events_table": left.text_input("Events table", placeholder="snowplow_db.atomic.events"),
+            }
+            method = right.selectbox("Authentication", list(AUTH_METHODS), format_func=AUTH_METHODS.get)
+            if method == "password":
+                values["password"] = right.text_input("Password", type="password")
+            elif method == "keypair":
+                values["private_key_file"] = right.text_input("Private key file (.p8)")
+                values["private_key_file_pwd"] = right.text_input("Key passphrase", type="password")
+            else:
+                values["authenticator"] = "externalbrowser"
+            if st.form_submit_button("Use for this session"):
+                st.session_state["snowflake_overrides"] = {k: v for k, v in values.items() if v}
+                st.rerun()
+        if st.session_state.get("snowflake_overrides") and st.button("Forget this session's overrides"):
+            st.session_state.pop("snowflake_overrides")
+            st.rerun()
+        if config is not None and st.button("Test connection", icon=":material/lan:"):
+            try:
+                with st.spinner("Connecting…"):
+                    st.success(test_connection(config), icon=":material/check_circle:")
+            except UserError as error:
+                st.error(str(error), icon=":material/error:")
+    return config is not None
 
 
 def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:

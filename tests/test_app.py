@@ -68,8 +68,10 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     app.switch_page("pages/train.py").run()
     app.button[0].click().run()  # the form's "Train model"
     assert not app.exception and not app.error, messages(app)
+    run = app.session_state["runs"][0].run
+    assert run.split == "by_user"  # the app's default: no prospect on both sides
     auc = float(metric(app, "ROC AUC"))
-    assert 0.6 < auc <= 1.0
+    assert auc == pytest.approx(run.evaluation.roc_auc, abs=5e-4) and auc > 0.55
     assert len(app.session_state["runs"]) == 1
 
     app.switch_page("pages/evaluate.py").run()
