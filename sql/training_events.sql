@@ -1,7 +1,20 @@
 {#- The events every formulation reads: the as-of cut-off, the lookback scan, the cohort and the
     event filters. Included by each training_set_*.sql inside its `with`, so this logic lives once. -#}
 events_in_lookback as (
-    select *
+    -- only the columns the features read: atomic.events has over a hundred
+    select
+        event_id,
+        app_id,
+        event_name,
+        derived_tstamp,
+        domain_userid,
+        domain_sessionid,
+        page_url,
+        refr_medium,
+        mkt_medium,
+        mkt_campaign,
+        contexts_nl_basjes_yauaa_context_1,
+        contexts_com_snowplowanalytics_snowplow_media_player_2
     from {{ events_table }}
     where derived_tstamp >= {{ days_before_as_of(spec.lookback_days) }}
         and derived_tstamp < {{ end_of_as_of_day }}
