@@ -97,6 +97,20 @@ class Dialect:
     def device_class(self, context_column: str) -> str:
         raise NotImplementedError
 
+    def in_user_sample(self, user_id: str, percent: int) -> str:
+        """True for `percent`% of user ids, the same ids on every run and in every dialect.
+
+        Not `hash()`: Snowflake's and DuckDB's differ. `md5` is the same in both (lower-case hex of
+        the UTF-8 bytes), and its first 8 hex digits compared as text against `percent`% of 16^8
+        written as 8 hex digits is a numeric comparison (fixed-width lower-case hex sorts like the
+        number), so no dialect-specific hex-to-number conversion is needed. Samples nest: the 10%
+        sample is inside the 20% sample. Override here if a dialect's `md5` differs.
+        """
+        if percent >= 100:
+            return "true"
+        threshold = percent * 16**8 // 100
+        return f"substr(md5(cast({user_id} as varchar)), 1, 8) < '{threshold:08x}'"
+
 
 class SnowflakeDialect(Dialect):
     name = "snowflake"
@@ -254,5 +268,6 @@ def render_template(
         epoch_nanosecond=macros.epoch_nanosecond,
         epoch_second=macros.epoch_second,
         device_class=macros.device_class,
+        in_user_sample=macros.in_user_sample,
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)
