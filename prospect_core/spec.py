@@ -57,7 +57,11 @@ class TrainingSpec:
             value = getattr(self, name)
             if isinstance(value, str):
                 value = [value]
-            object.__setattr__(self, name, tuple(value))
+            try:
+                value = tuple(value)
+            except TypeError:
+                raise SpecError(f"{name} must be a list of names, got {_show(value)}") from None
+            object.__setattr__(self, name, value)
         _validate(self)
 
     # ----- derived names and numbers ---------------------------------------------------------
@@ -144,6 +148,8 @@ def _check_text(name: str, value: Any) -> None:
         raise SpecError(f"{name} must be at most {MAX_TEXT_LENGTH} characters, got {len(value)}")
     if any(unicodedata.category(char) == "Cc" for char in value):
         raise SpecError(f"{name} must not contain control characters (tabs, newlines, NUL), got {_show(value)}")
+    if any(unicodedata.category(char) == "Cs" for char in value):
+        raise SpecError(f"{name} must be valid Unicode text, got an unpaired surrogate in {_show(value)}")
 
 
 def _validate(spec: TrainingSpec) -> None:
