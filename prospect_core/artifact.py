@@ -56,19 +56,33 @@ def artifact_bytes(pipeline: Pipeline) -> bytes:
 def save_artifact(pipeline: Pipeline, path: str | os.PathLike[str]) -> str:
     """Write the pipeline to `path` atomically (temp file, then rename); return its SHA-256 hex."""
     data = artifact_bytes(pipeline)
+    write_atomically(path, data, what="the model artifact")
+    return sha256_hex(data)
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes, *, what: str = "the file") -> None:
+    """Write `data` to a temp file beside `path`, then rename it into place: `path` is never half-written.
+
+    A failed write (disk full, read-only folder) removes the temp file, leaves any earlier `path`
+    as it was, and raises UserError saying why.
+    """
+    from prospect_core.errors import UserError, write_failure
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temp_name = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return sha256_hex(data)
+    except OSError as error:
+        raise UserError(write_failure(what, target, error)) from None
+    finally:
+        if temp_name is not None:
+            Path(temp_name).unlink(missing_ok=True)
 
 
 def sha256_hex(data: bytes) -> str:

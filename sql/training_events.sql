@@ -38,5 +38,10 @@ events as (
     from events_in_lookback
     where domain_userid in (select domain_userid from eligible_users)
         and domain_sessionid is not null
+        and event_id is not null
         and {{ not_in("event_name", "excluded_events") }}
+    -- Snowplow delivers at least once: an event_id seen twice is one event, its earliest copy
+    qualify row_number() over (
+        partition by event_id order by derived_tstamp, domain_userid, domain_sessionid, event_name
+    ) = 1
 )
