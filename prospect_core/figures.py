@@ -34,8 +34,9 @@ def _layout(figure: go.Figure, *, title: str, x_title: str, y_title: str, height
         yaxis_title=y_title,
         template=TEMPLATE,
         height=height,
-        margin=dict(l=60, r=30, t=60, b=60),
-        legend=dict(bgcolor="rgba(255,255,255,0.8)"),
+        margin=dict(l=60, r=30, t=60, b=110),
+        # below the axis title: inside the plot, a legend covers the curves it describes
+        legend=dict(orientation="h", yanchor="top", y=-0.24, xanchor="left", x=0),
     )
     return figure
 
@@ -168,6 +169,8 @@ def calibration_figure(table: pd.DataFrame, *, title: str = "Calibration") -> go
         go.Scatter(
             x=table["mean_predicted"], y=table["fraction_positive"], mode="lines+markers", name="model",
             customdata=table["rows"], line=dict(color=POSITIVE),
+            # marker area follows the rows in the bin: a bin of a few rows should not look as certain
+            marker=dict(size=6 + 14 * np.sqrt(table["rows"] / max(table["rows"].max(), 1))),
             hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>%{customdata:,} rows<extra></extra>",
         )
     )
