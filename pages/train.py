@@ -5,10 +5,11 @@ import streamlit as st
 from prospect_core import studio
 from prospect_core.errors import UserError
 from prospect_core.figures import roc_figure
-from prospect_core.model import ModelParams
+from prospect_core.model import STUDIO_DEFAULTS, ModelParams
 
 studio.init_state()
-DEFAULTS = ModelParams()
+DEFAULTS = STUDIO_DEFAULTS
+TUTORIAL = ModelParams()
 SPLITS = {
     "by_user": "By prospect — no prospect in both sets; the honest estimate of how the model does on new prospects.",
     "random": "Random 80/20, stratified — the tutorial's split. Rows of one prospect minutes apart land on both "
@@ -26,6 +27,7 @@ st.caption(
     f"Training set: {built.summary.rows:,} rows, {built.summary.positive_rate:.2%} positive "
     f"({built.spec.target_column}) from {studio.source_label(built.source)}."
 )
+studio.show_build_notes(built)
 
 with st.form("train_form"):
     split = st.radio(
@@ -57,10 +59,19 @@ with st.form("train_form"):
         "balances the classes (scores then stop being probabilities).",
     )
     seed = right.number_input("Random seed", 0, 2**31 - 1, DEFAULTS.seed, key="seed", persist_state="session")
+    st.caption(
+        f"Starts from a regularised model ({DEFAULTS.n_estimators} trees of depth {DEFAULTS.max_depth}, learning rate "
+        f"{DEFAULTS.learning_rate}, row subsample {DEFAULTS.subsample}); the tutorial used XGBoost's defaults "
+        f"({TUTORIAL.n_estimators} trees of depth {TUTORIAL.max_depth}, learning rate {TUTORIAL.learning_rate}), "
+        "which memorise prospects and score worse on new ones."
+    )
     submitted = st.form_submit_button("Train model", type="primary")
 
 job = studio.pending_job("train")
-if submitted and job is None:
+if submitted and job is not None:
+    st.info("A model is already training in this session; its result appears below when it is done.",
+            icon=":material/hourglass_top:")
+elif submitted:
     try:
         params = ModelParams(
             n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
@@ -70,9 +81,7 @@ if submitted and job is None:
     except UserError as error:
         st.error(str(error), icon=":material/error:")
 if job is not None:
-    run = studio.follow_job(job, done="Model trained")
-    if run is not None:
-        studio.add_run(run, built.source)
+    studio.follow_job(job, done="Model trained")  # the run joins this session's runs when it is done
 
 records = studio.runs()
 if records:
