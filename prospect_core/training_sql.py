@@ -3,10 +3,15 @@
 One source of truth for the logic: the templates in `sql/` (Jinja, one relation a file) are written
 once, and the few places where the dialects differ are macros supplied by a `Dialect` here
 (date arithmetic, `datediff` in seconds, epoch seconds and nanoseconds, ISO day of week, reading
-`deviceClass` from the YAUAA context, placeholders and string literals). Two formulations give the
-same rows: `training_set_seed.sql` (the tutorial's self-join, quadratic in a user's events) and
-`training_set_fast.sql` (running totals over each user's timeline, the default); both include
-`training_events.sql` for the as-of cut-off, lookback scan, cohort and filters.
+`deviceClass` from the YAUAA context, placeholders and string literals). Three formulations give the
+same rows, each a template picked per dialect by `TEMPLATES`; all include `training_events.sql` for
+the as-of cut-off, lookback scan, cohort and filters:
+- `seed`: `training_set_seed.sql`, the tutorial's self-join, quadratic in a user's events.
+- `portable`: `training_set_fast.sql`, running totals and value "islands" over each user's timeline,
+  using only window frames Snowflake documents (constant RANGE offsets, no DISTINCT over a frame).
+- `fast` (the default): the quickest exact template for the dialect. On DuckDB that is
+  `training_set_fast_duckdb.sql`: framed aggregates with per-row RANGE offsets and
+  `count(distinct) over` frames, one sort per user. On Snowflake it is the portable template.
 We do not transpile with sqlglot: it turns `col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
 every difference visible in one class.
 
@@ -40,12 +45,21 @@ from prospect_core.features import column_aliases
 from prospect_core.spec import TrainingSpec
 
 DialectName = Literal["snowflake", "duckdb"]
-Formulation = Literal["seed", "fast"]
+Formulation = Literal["seed", "fast", "portable"]
 DIALECTS: tuple[DialectName, ...] = ("snowflake", "duckdb")
-FORMULATIONS: tuple[Formulation, ...] = ("seed", "fast")
-# The window formulation everywhere: on Snowflake it uses only documented frames (constant RANGE
-# offsets on SUM/COUNT/MIN, no DISTINCT over a frame), verified through fakesnow, not on Snowflake.
+FORMULATIONS: tuple[Formulation, ...] = ("seed", "fast", "portable")
 DEFAULT_FORMULATION: dict[DialectName, Formulation] = {"duckdb": "fast", "snowflake": "fast"}
+# `fast` is the quickest exact template a dialect can run. DuckDB takes per-row RANGE offsets and
+# COUNT(DISTINCT) over a frame; Snowflake documents neither, so its `fast` is the portable template
+# (constant RANGE offsets on SUM/COUNT/MIN only), verified through fakesnow, not on Snowflake.
+TEMPLATES: dict[tuple[Formulation, DialectName], str] = {
+    ("seed", "duckdb"): "training_set_seed.sql",
+    ("seed", "snowflake"): "training_set_seed.sql",
+    ("fast", "duckdb"): "training_set_fast_duckdb.sql",
+    ("fast", "snowflake"): "training_set_fast.sql",
+    ("portable", "duckdb"): "training_set_fast.sql",
+    ("portable", "snowflake"): "training_set_fast.sql",
+}
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PRICING_URL_PATTERN = "%pricing%"
@@ -204,14 +218,17 @@ def render_training_sql(
     `inline=True` writes user values as escaped literals, for SQL that runs as printed (the SQL
     preview, the CLI's `sql` command, the model card). Otherwise values are bound as parameters.
     `events_table` overrides the spec's table for engines that read a prepared view of it.
-    `formulation` picks the template: `fast` (running totals over each user's timeline, the default
-    for both dialects) or `seed` (the tutorial's self-join, kept for comparison); same rows.
+    `formulation` picks the template (`TEMPLATES`): `fast` (the default: the dialect's quickest exact
+    window formulation), `portable` (running totals, what Snowflake's `fast` is, runnable on both)
+    or `seed` (the tutorial's self-join, kept for comparison); all give the same rows.
     """
-    formulation = formulation or DEFAULT_FORMULATION.get(dialect, "seed")
+    if dialect not in DIALECT_BY_NAME:
+        raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
+    formulation = formulation or DEFAULT_FORMULATION[dialect]
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
     return render_template(
-        f"training_set_{formulation}.sql", spec, dialect, inline=inline, events_table=events_table
+        TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table
     )
 
 
