@@ -163,6 +163,7 @@ if built is not None:
     cols[1].metric("Prospects", f"{summary.users:,}")
     cols[2].metric("Positive rows", f"{summary.positives:,}")
     cols[3].metric("Positive rate", f"{summary.positive_rate:.2%}")
+    studio.show_build_notes(built)
     if summary.rows == 0:
         st.error(
             "The training set is empty: no prospect was first seen in the cohort window on these apps. "

@@ -18,6 +18,12 @@ if record is None:
     st.stop()
 run = record.run
 sample = studio.shap_sample(record)
+if len(sample.rows) < run.n_test:
+    st.info(
+        f"SHAP values are computed for a fixed-seed sample of {len(sample.rows):,} of the {run.n_test:,} test rows: "
+        f"the cap is {studio.shap_max_rows():,} rows (PROSPECT_SHAP_MAX_ROWS or `shap_max_rows` in secrets). "
+        "One prospect's explanation below works for any test row.", icon=":material/filter_alt:",
+    )
 st.caption(
     f"SHAP values (log-odds) of {len(sample.rows):,} of {run.n_test:,} test rows, sampled with a fixed seed; "
     f"computed in {sample.seconds:.1f} s. One-hot columns are summed back to their feature."

@@ -11,7 +11,57 @@ from prospect_core.scoring import category_options, csv_bytes, prepare_prospect,
 
 studio.init_state()
 st.title("Score & export")
-record = studio.selected_run("Model")
+
+
+def load_model_section() -> studio.LoadedModel | None:
+    """Upload a model exported by this studio, with its card; loaded only if this installation signed it."""
+    loaded = st.session_state.get("loaded_model")
+    with st.expander("Load a model exported earlier", expanded=not studio.runs() and loaded is None,
+                     icon=":material/upload:"):
+        st.caption(
+            "Upload the .joblib file and its .card.json exactly as this studio exported them. A joblib file runs "
+            "code when it is loaded, so a model is loaded only if its card carries this installation's signature "
+            "over both files; anything else is refused without being opened."
+        )
+        left, right = st.columns(2)
+        artifact = left.file_uploader("Model (.joblib)", type=["joblib"], key="load_artifact")
+        card = right.file_uploader("Model card (.card.json)", type=["json"], key="load_card")
+        if artifact is not None and card is not None:
+            try:
+                loaded = studio.load_uploaded_model(artifact, card)
+            except UserError as error:
+                st.session_state.pop("loaded_model", None)
+                st.error(f"Not loaded: {error}.", icon=":material/gpp_bad:")
+                return None
+            st.session_state["loaded_model"] = loaded
+        if loaded is not None:
+            st.success(f"Loaded {loaded.label}; signature verified.", icon=":material/verified_user:")
+    return loaded
+
+
+def score_csv_section(pipeline, spec, key: str) -> None:
+    st.caption(f"One prospect a row, with a column for each feature: {', '.join(f.column(spec) for f in FEATURES)}.")
+    upload = st.file_uploader("Feature rows (CSV)", type=["csv"], key=f"batch_upload{key}")
+    if upload is None:
+        return
+    try:
+        result = score_csv(pipeline, upload.getvalue(), spec)
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.dataframe(result.head(500), hide_index=True)
+        st.download_button(
+            "Download scores (.csv)", csv_bytes(result), file_name="scores.csv", mime="text/csv",
+            key=f"download_scores{key}",
+        )
+
+
+loaded = load_model_section()
+if loaded is not None:
+    st.subheader(f"Score a CSV with the loaded model ({loaded.spec.target_column})")
+    score_csv_section(loaded.pipeline, loaded.spec, key="_loaded")
+
+record = studio.selected_run("Model") if studio.runs() or loaded is None else None
 if record is None:
     st.stop()
 run, spec = record.run, record.run.spec
@@ -30,7 +80,7 @@ right.download_button(
 st.caption(
     "The joblib file is a scikit-learn Pipeline: `joblib.load(path).predict_proba(rows)[:, 1]` with scikit-learn, "
     "xgboost and pandas installed. Loading a joblib file runs code from it: load only files you trust. "
-    f"SHA-256 {export.sha256[:16]}…"
+    f"SHA-256 {export.sha256[:16]}…; the card is signed by this installation, so the pair can be loaded here again."
 )
 with st.expander("Model card"):
     st.markdown(export.card_markdown)
@@ -69,15 +119,4 @@ else:
 
 # ----- batch -------------------------------------------------------------------------------------
 st.subheader("Score a CSV of prospects")
-st.caption(f"One prospect a row, with a column for each feature: {', '.join(f.column(spec) for f in FEATURES)}.")
-upload = st.file_uploader("Feature rows (CSV)", type=["csv"], key="batch_upload")
-if upload is not None:
-    try:
-        result = score_csv(run.pipeline, upload.getvalue(), spec)
-    except UserError as error:
-        st.error(str(error), icon=":material/error:")
-    else:
-        st.dataframe(result.head(500), hide_index=True)
-        st.download_button(
-            "Download scores (.csv)", csv_bytes(result), file_name="scores.csv", mime="text/csv", key="download_scores"
-        )
+score_csv_section(run.pipeline, spec, key="")

@@ -156,7 +156,8 @@ def run_train(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from prospect_core.artifact import model_card, model_card_markdown, save_artifact
+    from prospect_core.artifact import model_card, model_card_markdown, save_artifact, write_atomically
+    from prospect_core.signing import sign_card, signing_key
     from prospect_core.dataset import build_training_set, normalize_training_set
     from prospect_core.errors import DatasetError
     from prospect_core.model import ModelParams, check_training_set, train_model
@@ -204,10 +205,10 @@ def run_train(args: argparse.Namespace) -> None:
     digest = save_artifact(run.pipeline, out)
     card_path = Path(args.card) if args.card else out.with_name(out.name + ".card.json")
     sql = render_training_sql(spec, "snowflake", inline=True).text
-    card = model_card(run, sql_snowflake=sql, artifact_sha256=digest)
-    card_path.parent.mkdir(parents=True, exist_ok=True)
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    card_path.with_suffix(".md").write_text(model_card_markdown(card))
+    # Signed with this installation's key, so the studio's "Load a model" accepts the pair (and only it).
+    card = sign_card(model_card(run, sql_snowflake=sql, artifact_sha256=digest), out.read_bytes(), signing_key())
+    write_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode(), what="the model card")
+    write_atomically(card_path.with_suffix(".md"), model_card_markdown(card).encode(), what="the model card")
     done()
 
     metrics = run.evaluation

@@ -22,3 +22,21 @@ class SourceError(UserError):
 
 class DatasetError(UserError):
     """The training set cannot be used as asked (empty, one class, too small for a split)."""
+
+
+def write_failure(what: str, path: object, error: BaseException) -> str:
+    """A message for a failed write of `what` at `path`: disk full, read-only or no permission, else the OS's words."""
+    import errno
+
+    code = getattr(error, "errno", None)
+    text = str(error)
+    if code == errno.ENOSPC or "No space left" in text:
+        reason = "the disk is full (no space left on device); free some space and try again"
+    elif code == errno.EROFS or "Read-only file system" in text:
+        reason = "the file system is read-only; choose a writable location"
+    elif code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        reason = "permission denied; choose a location this user may write to"
+    else:
+        first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+        reason = getattr(error, "strerror", None) or first_line
+    return f"cannot write {what} at {path}: {reason}"

@@ -22,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 
-from prospect_core.errors import SourceError
+from prospect_core.errors import SourceError, write_failure
 from prospect_core.warehouse import DuckDBWarehouse
 
 FileFormat = Literal["csv", "parquet"]
@@ -129,12 +130,16 @@ def load_events_file(
         cached = _read_metadata(database, source)
         if cached is not None:
             return cached
-    database.parent.mkdir(parents=True, exist_ok=True)
-    partial = database.with_name(f"{database.stem}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
+    # Built under a private name, then renamed into place: a crash or a full disk never leaves a
+    # half-written cache at `database`, and two sessions loading the same file do not collide.
+    partial = database.with_name(f"{database.stem}.{os.getpid()}.{threading.get_ident()}.partial")
     try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
         loaded = _load(source, file_format, table, partial)
         os.replace(partial, database)
+    except (OSError, duckdb.IOException) as error:
+        raise SourceError(write_failure(f"the cached copy of {source.name}", database.parent, error)) from None
     finally:
         partial.unlink(missing_ok=True)
         Path(f"{partial}.wal").unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from prospect_core.errors import SourceError
+from prospect_core.errors import SourceError, write_failure
 from prospect_core.warehouse import DuckDBWarehouse, Warehouse
 
 if TYPE_CHECKING:
@@ -30,12 +30,19 @@ def ensure_demo_db(path: Path | None = None, *, on_create: Callable[[], None] | 
     """Create the demo database on first use, anchored on today so the default cohort has users."""
     from prospect_core.demo_data import write_demo_db
 
+    import duckdb
+
     path = path or demo_db_path()
     if not path.is_file():
         if on_create:
             on_create()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_demo_db(path, anchor=dt.date.today())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_demo_db(path, anchor=dt.date.today())
+        except (OSError, duckdb.IOException) as error:  # disk full, read-only folder: nothing is left at `path`
+            raise SourceError(
+                write_failure("the demo database", path, error) + " (or set PROSPECT_DEMO_DB to another path)"
+            ) from None
     return path
 
 

@@ -37,6 +37,7 @@ class BuiltSet:
     frame: pd.DataFrame
     summary: DatasetSummary
     seconds: float
+    notes: tuple[str, ...] = ()  # what the user should know about it, e.g. that it was sampled to the row limit
 
 
 @dataclass
@@ -159,6 +160,25 @@ def snowflake_configured() -> bool:
     return snowflake_config() is not None
 
 
+def secrets() -> dict[str, Any]:
+    """`st.secrets` as a plain dict; empty without a secrets.toml (or with one that does not parse)."""
+    from prospect_core.snowflake import streamlit_secrets
+
+    return dict(streamlit_secrets() or {})
+
+
+def max_training_rows() -> int:
+    from prospect_core.limits import max_training_rows as resolve
+
+    return resolve(secrets())
+
+
+def shap_max_rows() -> int:
+    from prospect_core.limits import shap_max_rows as resolve
+
+    return resolve(secrets())
+
+
 def open_warehouse(source: str, spec_: TrainingSpec) -> Any:
     """The warehouse behind `source`; raises UserError with what is wrong."""
     from prospect_core.sources import open_source
@@ -183,6 +203,7 @@ class Job:
     started: float
     progress: list[str]
     cancel: Callable[[], bool] | None = None
+    deliver: Callable[[Any], None] | None = None  # puts the result into session state
 
     @property
     def elapsed(self) -> float:
@@ -190,9 +211,14 @@ class Job:
 
 
 def start_job(kind: str, title: str, work: Callable[[Callable[[str], None]], Any],
-              cancel: Callable[[], bool] | None = None) -> Job:
+              cancel: Callable[[], bool] | None = None, deliver: Callable[[Any], None] | None = None) -> Job:
+    """Run `work` in the background as this session's one job of `kind`; a second one is refused."""
+    from prospect_core.errors import UserError
+
+    if pending_job(kind) is not None:
+        raise UserError(f"a {kind} job is already running in this session; wait for it or cancel it")
     progress: list[str] = []
-    job = Job(kind, title, _EXECUTOR.submit(work, progress.append), time.perf_counter(), progress, cancel)
+    job = Job(kind, title, _EXECUTOR.submit(work, progress.append), time.perf_counter(), progress, cancel, deliver)
     st.session_state[f"job_{kind}"] = job
     return job
 
@@ -209,9 +235,12 @@ def _cancel(kind: str) -> None:
 
 
 def follow_job(job: Job, *, done: str) -> Any:
-    """Show `job`'s progress until it ends; its result, or None after showing its error."""
-    from prospect_core.errors import UserError
+    """Show `job`'s progress until it ends; its result, or None after showing its error.
 
+    A click or a page change while this waits stops the script at its next `st.*` call; the job keeps
+    running and stays in session state, so the next visit follows it again. The result is put into
+    session state (`job.deliver`) before any further `st.*` call, so it cannot be lost that way.
+    """
     with st.status(f"{job.title}…", expanded=True) as status:
         if job.cancel is not None and not job.future.done():
             st.button("Cancel", key=f"cancel_{job.kind}", on_click=_cancel, args=(job.kind,), icon=":material/stop:")
@@ -227,10 +256,8 @@ def follow_job(job: Job, *, done: str) -> Any:
                 second = int(job.elapsed)
                 status.update(label=f"{job.title}… {second} s")
             time.sleep(0.1)
-        st.session_state.pop(f"job_{job.kind}", None)
-        try:
-            result = job.future.result()
-        except UserError as error:
+        result, error = _collect(job)
+        if error is not None:
             status.update(label=f"{job.title}: stopped after {job.elapsed:.1f} s", state="error", expanded=True)
             st.error(str(error), icon=":material/error:")
             return None
@@ -238,12 +265,30 @@ def follow_job(job: Job, *, done: str) -> Any:
         return result
 
 
+def _collect(job: Job) -> tuple[Any, Exception | None]:
+    """Take a finished job out of session state and deliver its result; no `st.*` call in here."""
+    from prospect_core.errors import UserError
+
+    try:
+        result = job.future.result()
+    except UserError as error:
+        return None, error
+    finally:
+        if st.session_state.get(f"job_{job.kind}") is job:
+            del st.session_state[f"job_{job.kind}"]
+    if job.deliver is not None:
+        job.deliver(result)
+    return result, None
+
+
 def start_build(source: str, spec_: TrainingSpec) -> Job:
     """Preflight, query and type-check the training set in the background."""
     from prospect_core.errors import SourceError
+    from prospect_core.limits import cap_rows, check_estimate
     from prospect_core.training_sql import render_training_sql
 
     warehouse = open_warehouse(source, spec_)
+    limit = max_training_rows()
 
     def work(report: Callable[[str], None]) -> BuiltSet:
         started = time.perf_counter()
@@ -254,14 +299,23 @@ def start_build(source: str, spec_: TrainingSpec) -> Job:
         if not preflight.ok:
             raise SourceError(preflight.problems[0])
         report(preflight.summary())
+        check_estimate(preflight.training_rows, limit)  # refuse before the rows reach memory
         report("Running the training-set query (cached for the same source and SQL)…")
         rendered = render_training_sql(spec_, warehouse.dialect)
         frame = run_query(source, warehouse, rendered.text, rendered.params)
+        frame, note = cap_rows(frame, limit, seed=0)
+        if note:
+            report(note)
         report(f"Checking columns and types of {len(frame):,} rows…")
         frame = normalize_training_set(frame, spec_)
-        return BuiltSet(source, spec_, frame, summarize(frame, spec_), time.perf_counter() - started)
+        return BuiltSet(source, spec_, frame, summarize(frame, spec_), time.perf_counter() - started,
+                        notes=(note,) if note else ())
 
-    return start_job("build", f"Building the training set from {source_label(source)}", work, cancel=warehouse.cancel)
+    def deliver(built: BuiltSet) -> None:
+        st.session_state["built"] = built
+
+    return start_job("build", f"Building the training set from {source_label(source)}", work,
+                     cancel=warehouse.cancel, deliver=deliver)
 
 
 TRAINING_STAGES = {"check": "Checking the training set", "split": "Splitting train and test rows",
@@ -275,7 +329,7 @@ def start_training(built: BuiltSet, params: Any, split: str) -> Job:
         return train_model(built.frame, built.spec, params, split=split,
                            progress=lambda stage: report(f"{TRAINING_STAGES.get(stage, stage)}…"))
 
-    return start_job("train", "Training", work)
+    return start_job("train", "Training", work, deliver=lambda run: add_run(run, built.source))
 
 
 def _save_upload(upload: Any) -> Path:
@@ -417,14 +471,33 @@ def ensure_demo_database() -> None:
 
     if demo_db_path().is_file():
         return
+    from prospect_core.errors import UserError
+
     with st.status("Creating the demo database (first run only)…", expanded=True) as status:
         st.write("Simulating Snowplow events for a few thousand prospects…")
         started = time.perf_counter()
-        ensure_demo_db()
+        try:
+            ensure_demo_db()
+        except UserError as error:
+            status.update(label="The demo database could not be created", state="error")
+            st.error(str(error), icon=":material/error:")
+            st.stop()
         status.update(label=f"Demo database ready in {time.perf_counter() - started:.1f} s", state="complete")
 
 
 # ----- shared chrome -------------------------------------------------------------------------------
+
+
+def show_build_notes(built: BuiltSet) -> None:
+    """What the user should know about a built set: sampled to the row limit, and the limit itself."""
+    for note in built.notes:
+        st.info(note, icon=":material/filter_alt:")
+    if built.notes:
+        return
+    limit = max_training_rows()
+    if built.summary.rows > limit // 2:  # near the limit: say where it is before the next build hits it
+        st.info(f"{built.summary.rows:,} rows, close to this server's limit of {limit:,} training rows per build "
+                "(PROSPECT_MAX_TRAINING_ROWS or `max_training_rows` in secrets).", icon=":material/filter_alt:")
 
 
 def render_sidebar() -> None:
@@ -447,6 +520,11 @@ def render_sidebar() -> None:
             st.markdown(
                 f"{built.summary.rows:,} rows · {built.summary.positive_rate:.2%} positive{stale}"
             )
+        for kind, page in (("build", "Data & target"), ("train", "Train")):
+            job = st.session_state.get(f"job_{kind}")
+            if job is not None:
+                state = "finished; open" if job.future.done() else f"running ({job.elapsed:.0f} s); see"
+                st.caption(f"{job.title}: {state} **{page}**", help="Jobs keep running while you visit other pages.")
         if runs():
             st.caption("MODELS THIS SESSION")
             for record in reversed(runs()):
@@ -481,7 +559,7 @@ def shap_sample(record: StudioRun) -> Any:
 
     if record.shap is None:
         with st.spinner("Computing SHAP values on a sample of test rows…"):
-            record.shap = explain_sample(record.run.pipeline, record.run.X_test)
+            record.shap = explain_sample(record.run.pipeline, record.run.X_test, max_rows=shap_max_rows())
     return record.shap
 
 
@@ -521,18 +599,27 @@ class ExportBundle:
         return f"prospect_model_{self.sha256[:8]}.card.json"
 
 
+def signing_key() -> bytes:
+    """This installation's model signing key: `artifact_signing_key` in secrets, else the key file."""
+    from prospect_core.signing import SECRET_NAME
+    from prospect_core.signing import signing_key as resolve
+
+    return resolve(secrets().get(SECRET_NAME))
+
+
 def export_bundle(record: StudioRun) -> ExportBundle:
-    """The run's artifact and model card, serialised once per run."""
+    """The run's artifact and model card (signed by this installation), serialised once per run."""
     import json
 
     from prospect_core.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
+    from prospect_core.signing import sign_card
     from prospect_core.training_sql import render_training_sql
 
     if "export" not in record.extras:
         data = artifact_bytes(record.run.pipeline)
         digest = sha256_hex(data)
         sql = render_training_sql(record.run.spec, "snowflake", inline=True).text
-        card = model_card(record.run, sql_snowflake=sql, artifact_sha256=digest)
+        card = sign_card(model_card(record.run, sql_snowflake=sql, artifact_sha256=digest), data, signing_key())
         record.extras["export"] = ExportBundle(
             artifact=data,
             sha256=digest,
@@ -540,3 +627,38 @@ def export_bundle(record: StudioRun) -> ExportBundle:
             card_markdown=model_card_markdown(card),
         )
     return record.extras["export"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model exported earlier, uploaded again and verified: its pipeline, card and spec."""
+
+    name: str
+    pipeline: Any
+    card: dict[str, Any]
+    spec: TrainingSpec
+
+    @property
+    def label(self) -> str:
+        metrics = self.card.get("metrics") or {}
+        auc = f" · AUC {metrics['roc_auc']:.3f}" if isinstance(metrics.get("roc_auc"), (int, float)) else ""
+        return f"{self.name} · {self.spec.target_column}{auc}"
+
+
+def load_uploaded_model(artifact: Any, card: Any) -> LoadedModel:
+    """Verify an uploaded joblib file and its model card, then load it; UserError when refused.
+
+    Nothing is unpickled unless the card carries this installation's signature over both files.
+    """
+    from prospect_core.errors import UserError
+    from prospect_core.signing import ArtifactError, load_verified
+
+    data = artifact.getvalue()
+    pipeline, card_ = load_verified(data, card.getvalue(), signing_key())
+    try:
+        spec_ = TrainingSpec.from_dict({k: tuple(v) if isinstance(v, list) else v for k, v in card_["spec"].items()})
+    except (KeyError, TypeError, UserError) as error:
+        raise ArtifactError(f"the model card's spec cannot be read: {error}") from None
+    if not hasattr(pipeline, "predict_proba"):
+        raise ArtifactError(f"the joblib file holds a {type(pipeline).__name__}, not a fitted scikit-learn Pipeline")
+    return LoadedModel(name=Path(artifact.name).name, pipeline=pipeline, card=card_, spec=spec_)

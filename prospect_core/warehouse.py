@@ -55,11 +55,8 @@ class DuckDBWarehouse:
         config = {"threads": self.threads} if self.threads else {}
         try:
             return duckdb.connect(str(self.path), read_only=True, config=config)
-        except duckdb.IOException as error:
-            raise SourceError(
-                f"cannot open DuckDB file {self.path.name}: {error}. Close other programs that hold it "
-                "open for writing, or check that it is a DuckDB database file."
-            ) from None
+        except duckdb.Error as error:
+            raise SourceError(_open_failure(self.path, error)) from None
 
     def preflight(self, spec: TrainingSpec) -> Preflight:
         return run_preflight(self, spec)
@@ -83,11 +80,33 @@ class DuckDBWarehouse:
                 raise SourceError(f"the query refers to something missing in {self.path.name}: {_first_line(error)}") from None
             except duckdb.BinderException as error:
                 raise SourceError(f"the events table in {self.path.name} lacks a column the query needs: {_first_line(error)}") from None
+            except duckdb.Error as error:  # anything else failing mid-query: I/O, memory, conversion, a bad page
+                raise SourceError(
+                    f"the query on {self.path.name} failed while running: {_first_line(error)}. Nothing was kept; "
+                    "check the file (is it complete, is the disk healthy?) and build again"
+                ) from None
             finally:
                 self._running = None
         frame = table.to_pandas()
         frame.columns = [str(column).lower() for column in frame.columns]
         return frame
+
+
+def _open_failure(path: Path, error: Exception) -> str:
+    import re
+
+    text = str(error)
+    if "lock" in text.lower():
+        holder = re.search(r"PID (\d+)", text)
+        by = f" (process {holder.group(1)})" if holder else ""
+        return (f"cannot open DuckDB file {path.name}: another program{by} has it open for writing, which locks it. "
+                "Close that program (or its connection) and try again")
+    if "not a valid DuckDB database" in text or "not a valid" in text:
+        return (f"cannot open {path.name}: it is not a DuckDB database file (or it is damaged). Expected a .duckdb "
+                "file written by DuckDB")
+    if "Permission denied" in text:
+        return f"cannot open DuckDB file {path.name}: permission denied; this user may not read it"
+    return f"cannot open DuckDB file {path.name}: {_first_line(error)}"
 
 
 def _first_line(error: Exception) -> str:

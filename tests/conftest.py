@@ -76,3 +76,18 @@ def events_warehouse(tmp_path: Path) -> Callable[[Iterable[Mapping[str, Any]]], 
         return DuckDBWarehouse(write_events_db(tmp_path / f"events_{next(counter)}.duckdb", rows))
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_key_file(tmp_path_factory):
+    """Tests (and the servers they start) sign models with a throwaway key, never the user's own."""
+    import os
+
+    path = tmp_path_factory.mktemp("signing") / "signing.key"
+    previous = os.environ.get("PROSPECT_SIGNING_KEY_FILE")
+    os.environ["PROSPECT_SIGNING_KEY_FILE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("PROSPECT_SIGNING_KEY_FILE", None)
+    else:
+        os.environ["PROSPECT_SIGNING_KEY_FILE"] = previous

@@ -1,0 +1,88 @@
+"""Resource bounds: how many training rows one build may hold, and how many rows SHAP explains.
+
+A shared server must not fall over because one user asked for a cohort of fifty million rows. Each
+bound comes from, first to last: an environment variable, a key in `.streamlit/secrets.toml` (the
+app passes `st.secrets` in), the default here.
+
+| bound | environment | secrets key | default |
+| --- | --- | --- | --- |
+| training rows per build | PROSPECT_MAX_TRAINING_ROWS | max_training_rows | 2,000,000 |
+| rows explained by SHAP | PROSPECT_SHAP_MAX_ROWS | shap_max_rows | 2,000 |
+
+The preflight's `training_rows` estimate is checked before the training-set query runs: a set above
+the bound is refused with the numbers and what to change, so it never reaches memory. Should the query
+still return more rows than the bound (the estimate is an estimate), a seeded sample of the bound's
+size is kept and the app says so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from prospect_core.errors import DatasetError, UserError
+
+DEFAULT_MAX_TRAINING_ROWS = 2_000_000
+DEFAULT_SHAP_MAX_ROWS = 2_000  # prospect_core.explain.DEFAULT_MAX_ROWS
+
+
+@dataclass(frozen=True)
+class Bound:
+    name: str
+    env: str
+    secret: str
+    default: int
+
+
+TRAINING_ROWS = Bound("maximum training rows", "PROSPECT_MAX_TRAINING_ROWS", "max_training_rows", DEFAULT_MAX_TRAINING_ROWS)
+SHAP_ROWS = Bound("SHAP sample cap", "PROSPECT_SHAP_MAX_ROWS", "shap_max_rows", DEFAULT_SHAP_MAX_ROWS)
+
+
+def resolve(bound: Bound, secrets: Mapping[str, Any] | None = None) -> int:
+    """The bound's value from the environment, else `secrets`, else its default; a whole number >= 1."""
+    raw, origin = os.environ.get(bound.env), bound.env
+    if raw in (None, "") and secrets and secrets.get(bound.secret) not in (None, ""):
+        raw, origin = secrets[bound.secret], f"secrets key {bound.secret}"
+    if raw in (None, ""):
+        return bound.default
+    try:
+        value = int(str(raw).replace("_", "").replace(",", "").strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(f"{origin} must be a whole number of rows >= 1 (the {bound.name}), got {str(raw)[:40]!r}")
+    return value
+
+
+def max_training_rows(secrets: Mapping[str, Any] | None = None) -> int:
+    return resolve(TRAINING_ROWS, secrets)
+
+
+def shap_max_rows(secrets: Mapping[str, Any] | None = None) -> int:
+    return resolve(SHAP_ROWS, secrets)
+
+
+def check_estimate(training_rows: int, limit: int) -> None:
+    """Refuse, before the query runs, a training set estimated above `limit` rows."""
+    if training_rows <= limit:
+        return
+    percent = max(1, int(100 * limit / training_rows))
+    raise DatasetError(
+        f"this training set would have about {training_rows:,} rows, above the limit of {limit:,} rows per build "
+        f"({TRAINING_ROWS.env} or `{TRAINING_ROWS.secret}` in secrets), so the query was not run. Narrow the cohort "
+        f"window or sample about {percent}% of prospects, or ask whoever runs this server to raise the limit"
+    )
+
+
+def cap_rows(frame: pd.DataFrame, limit: int, *, seed: int = 0) -> tuple[pd.DataFrame, str | None]:
+    """`frame` when it fits; else a seeded sample of `limit` rows (original order kept) and a note saying so."""
+    if len(frame) <= limit:
+        return frame, None
+    keep = np.sort(np.random.default_rng(seed).choice(len(frame), size=limit, replace=False))
+    note = (f"The query returned {len(frame):,} rows, more than the limit of {limit:,}: a fixed-seed sample of "
+            f"{limit:,} rows is used ({TRAINING_ROWS.env}).")
+    return frame.iloc[keep].reset_index(drop=True), note
