@@ -54,9 +54,12 @@ class DuckDBWarehouse:
     def connect(self) -> duckdb.DuckDBPyConnection:
         config = {"threads": self.threads} if self.threads else {}
         try:
-            return duckdb.connect(str(self.path), read_only=True, config=config)
+            connection = duckdb.connect(str(self.path), read_only=True, config=config)
         except duckdb.Error as error:
             raise SourceError(_open_failure(self.path, error)) from None
+        # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone
+        connection.execute("set TimeZone = 'UTC'")
+        return connection
 
     def preflight(self, spec: TrainingSpec) -> Preflight:
         return run_preflight(self, spec)
