@@ -35,6 +35,21 @@ def _csv_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def _whole_number(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `low`, refused by argparse with its usage line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+
+    return parse
+
+
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training spec (defaults reproduce the tutorial)")
     defaults = TrainingSpec()
@@ -172,9 +187,15 @@ def run_train(args: argparse.Namespace) -> None:
         if not path.is_file():
             raise DatasetError(f"--dataset {path} is not a file; write one with `python -m prospect_core dataset --out FILE`")
         done = stage(f"reading the training set {path}")
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise DatasetError(f"--dataset {path.name} is not a Parquet training set: {str(error).splitlines()[0][:200]}") from None
         check_training_set(frame, spec)  # names the file's problem before normalizing its dtypes
-        frame = normalize_training_set(frame, spec)
+        try:
+            frame = normalize_training_set(frame, spec)
+        except (TypeError, ValueError) as error:
+            raise DatasetError(f"--dataset {path.name} has a column of the wrong type: {str(error).splitlines()[0][:200]}") from None
     else:
         from prospect_core.sources import open_source
 
@@ -227,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo-data", help="write the embedded demo events DuckDB file")
     demo.add_argument("--db", help="path of the DuckDB file (default: data/demo.duckdb)")
-    demo.add_argument("--users", type=int, help="number of simulated prospects")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--users", type=_whole_number(1), help="number of simulated prospects")
+    demo.add_argument("--seed", type=_whole_number(0), default=0)
     demo.set_defaults(handler=run_demo_data)
 
     sql = commands.add_parser("sql", help="print the training-set SQL, ready to run")
@@ -258,4 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # an output path that is a directory, unwritable, or a full disk
+        print(f"error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
     return 0
