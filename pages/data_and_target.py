@@ -70,6 +70,18 @@ with left:
         "Apps that define the cohort", studio.app_id_options(kept), default=list(kept.app_ids),
         accept_new_options=True, key="app_ids", persist_state="session",
     )
+    sample_percent = st.number_input(
+        "Sample prospects (%)", 1, 100, kept.user_sample_percent, key="user_sample_percent",
+        persist_state="session",
+        help="For large cohorts: keep this share of prospects, chosen by a hash of domain_userid "
+        "(the same prospects every time, in Snowflake and DuckDB). 100 = all.",
+    )
+    max_negatives = st.number_input(
+        "Max negatives per positive (0 = keep all)", 0, 1_000, kept.max_negatives_per_positive or 0,
+        key="max_negatives", persist_state="session",
+        help="Keep every positive row and at most this many negative rows per positive, chosen by a hash "
+        "of event_id. Rates and metrics are then on sampled data.",
+    )
 with middle:
     st.markdown("**History windows**")
     short_days = st.number_input(
@@ -123,6 +135,8 @@ try:
         app_ids=tuple(app_ids),
         excluded_events=tuple(excluded),
         events_table=events_table.strip(),
+        user_sample_percent=int(sample_percent),
+        max_negatives_per_positive=int(max_negatives) or None,
     )
 except UserError as error:
     st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")
@@ -164,6 +178,8 @@ if built is not None:
     cols[2].metric("Positive rows", f"{summary.positives:,}")
     cols[3].metric("Positive rate", f"{summary.positive_rate:.2%}")
     studio.show_build_notes(built)
+    if built.spec.is_sampled:
+        st.info(built.spec.sampling_description, icon=":material/filter_alt:")
     if summary.rows == 0:
         st.error(
             "The training set is empty: no prospect was first seen in the cohort window on these apps. "

@@ -24,6 +24,8 @@ st.caption(
     f"{run.n_test:,} test rows ({run.split} split), {evaluation.positives:,} positive — base rate "
     f"{evaluation.base_rate:.2%}. Target: {run.spec.target_description}."
 )
+if run.spec.is_sampled:
+    st.info(run.spec.sampling_description, icon=":material/filter_alt:")
 
 cols = st.columns(6)
 for col, (name, value, help_text) in zip(cols, [

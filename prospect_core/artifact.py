@@ -134,6 +134,7 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
         "artifact": {"format": "joblib", "sha256": artifact_sha256, "predict": "pipeline.predict_proba(frame)[:, 1]"},
         "target": {"column": spec.target_column, "description": spec.target_description},
         "spec": spec.to_dict(),
+        "sampling": sampling_section(spec),
         "features": [
             {
                 "column": feature.column(spec),
@@ -161,6 +162,20 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
     }
 
 
+def sampling_section(spec: Any) -> dict[str, Any]:
+    """The card's record of sampling: the rates, and what they mean for the card's numbers."""
+    return {
+        "sampled": spec.is_sampled,
+        "user_sample_percent": spec.user_sample_percent,
+        "user_sample_method": "md5 of domain_userid in the SQL: first 8 hex digits below the percent of 16^8",
+        "max_negatives_per_positive": spec.max_negatives_per_positive,
+        "negative_downsampling_method": "after the query: every positive row, and the negatives with the "
+        "smallest md5 of event_id, up to the ratio times the positives",
+        "note": spec.sampling_description
+        or "No sampling: every prospect of the cohort and every row of the training set.",
+    }
+
+
 def model_card_markdown(card: dict[str, Any]) -> str:
     """A short human rendering of `model_card(...)`."""
     metrics = card["metrics"]
@@ -178,6 +193,8 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"- Split: {card['split']['kind']} — {card['split']['description']}",
         f"- Rows: {training['train_rows']:,} train ({training['base_rate_train']:.2%} positive), "
         f"{training['test_rows']:,} test ({training['base_rate_test']:.2%} positive)",
+        f"- Sampling: {_sampling_line(card)}",
+        *_sampling_warning(card),
         "",
         "## Test metrics",
         "",
@@ -198,3 +215,17 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     versions = ", ".join(f"{name} {version}" for name, version in card["libraries"].items())
     lines += ["", f"Parameters: {params}.", "", f"Libraries: {versions}.", ""]
     return "\n".join(lines)
+
+
+def _sampling_line(card: dict[str, Any]) -> str:
+    sampling = card.get("sampling")
+    if not sampling or not sampling["sampled"]:
+        return "none"
+    ratio = sampling["max_negatives_per_positive"]
+    negatives = "all negatives" if ratio is None else f"at most {ratio} negatives per positive"
+    return f"{sampling['user_sample_percent']}% of prospects, {negatives} (rates and metrics are on sampled data)"
+
+
+def _sampling_warning(card: dict[str, Any]) -> list[str]:
+    sampling = card.get("sampling")
+    return ["", f"> **Sampled data.** {sampling['note']}"] if sampling and sampling["sampled"] else []

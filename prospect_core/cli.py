@@ -24,6 +24,7 @@ SPEC_INTEGER_FLAGS = (
     "long_window_days",
     "target_min_count",
     "target_window_minutes",
+    "user_sample_percent",
 )
 
 
@@ -62,6 +63,10 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--excluded-events", metavar="A,B", help=f"default {','.join(defaults.excluded_events)}; '' for none"
     )
     group.add_argument("--events-table", help=f"default {defaults.events_table}")
+    group.add_argument(
+        _flag("max_negatives_per_positive"), metavar="N",
+        help="keep every positive row and at most N negatives per positive (default: keep all; 0 = keep all)",
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
@@ -76,6 +81,12 @@ def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
                 values[name] = int(text)
             except ValueError:
                 raise SpecError(f"{_flag(name)} must be a whole number, got {text!r}") from None
+    ratio = args.max_negatives_per_positive
+    if ratio is not None:
+        try:
+            values["max_negatives_per_positive"] = int(ratio) or None  # 0 keeps all, as in the app
+        except ValueError:
+            raise SpecError(f"--max-negatives-per-positive must be a whole number, got {ratio!r}") from None
     for name in ("target_event", "events_table"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)

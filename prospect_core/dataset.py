@@ -3,10 +3,13 @@
 Warehouses disagree on types (Snowflake returns counts as Decimal or NUMBER, DuckDB's aggregates
 can come back as HUGEINT objects), so every set passes through `normalize_training_set`: counts
 become int64, flags bool, categories strings (day of week stays an integer category), the target bool.
+It also applies the spec's negative downsampling (`downsample_negatives`), so every path to a
+training set (CLI, app, a saved Parquet file) gives the same rows for the same spec.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pandas as pd
@@ -46,7 +49,36 @@ def normalize_training_set(frame: pd.DataFrame, spec: TrainingSpec) -> pd.DataFr
         else:
             frame[column] = frame[column].fillna("").astype(str)
     frame[spec.target_column] = frame[spec.target_column].astype(bool)
-    return frame.reset_index(drop=True)
+    return downsample_negatives(frame.reset_index(drop=True), spec)
+
+
+def downsample_negatives(frame: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:
+    """Keep every positive row and at most `spec.max_negatives_per_positive` negatives per positive.
+
+    Done here, after the query, rather than in SQL: the count to keep depends on the number of
+    positives, which a single pass cannot know, and a pandas step is exact and the same whichever
+    warehouse ran the query. The negatives kept are those with the smallest md5 of `event_id`, so the
+    same events give the same rows on every run and the selection does not depend on row order
+    (warehouses return rows in any order). Applying it twice changes nothing. With no positive row
+    nothing is dropped: there is nothing to balance against, and the one-class set is reported as such.
+    Row order is kept.
+    """
+    ratio = spec.max_negatives_per_positive
+    if ratio is None:
+        return frame
+    positive = frame[spec.target_column].to_numpy(dtype=bool)
+    positives = int(positive.sum())
+    keep_negatives = positives * ratio
+    if positives == 0 or len(frame) - positives <= keep_negatives:
+        return frame
+    negatives = frame.loc[~positive, "event_id"].astype(str)
+    order = pd.DataFrame(
+        {"key": [hashlib.md5(event_id.encode()).hexdigest() for event_id in negatives], "event_id": negatives},
+        index=negatives.index,
+    ).sort_values(["key", "event_id"], kind="stable")
+    kept = positive.copy()
+    kept[frame.index.get_indexer(order.index[:keep_negatives])] = True
+    return frame[kept].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

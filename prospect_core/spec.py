@@ -7,6 +7,12 @@ The SQL, the feature column names, the model card and the app's widgets all deri
 As-of semantics: the training set is built as if the query ran on `as_of`. Wherever the tutorial's
 SQL says `current_date`, we use `as_of`, and no event after the end of that day is read. With
 `as_of` = today this is exactly the tutorial's query.
+
+Sampling, for large cohorts (both off by default): `user_sample_percent` keeps that share of the
+cohort's prospects, chosen by a hash of `domain_userid` in the SQL (the same prospects on every run and
+in both dialects); `max_negatives_per_positive` keeps every positive row and at most that many negative
+rows per positive, chosen by a hash of `event_id` after the query. Rates and metrics computed on a
+sampled set describe the sample, not the population, and the model card and Evaluate page say so.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ MAX_DAYS = 3650
 MAX_TARGET_WINDOW_MINUTES = 60 * 24 * 90
 MAX_TARGET_MIN_COUNT = 10_000
 MAX_TEXT_LENGTH = 128
+MAX_NEGATIVES_PER_POSITIVE = 1_000
 EARLIEST_AS_OF = dt.date(2000, 1, 1)
 
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
@@ -50,6 +57,8 @@ class TrainingSpec:
     app_ids: tuple[str, ...] = ("website", "hs-landing")
     excluded_events: tuple[str, ...] = ("application_error", "web_vitals", "link_click")
     events_table: str = "atomic.events"
+    user_sample_percent: int = 100
+    max_negatives_per_positive: int | None = None
 
     def __post_init__(self) -> None:
         # Accept any iterable of strings for the list fields, store tuples so the spec stays hashable.
@@ -89,6 +98,35 @@ class TrainingSpec:
             f"the prospect triggers '{self.target_event}' {times} within {self.target_window_minutes} "
             "minutes after the event (strictly later events only)"
         )
+
+    @property
+    def is_sampled(self) -> bool:
+        """Whether the training set is a sample of the cohort's rows rather than all of them."""
+        return self.user_sample_percent < 100 or self.max_negatives_per_positive is not None
+
+    @property
+    def sampling_description(self) -> str | None:
+        """What was sampled and what that means for the numbers; None when nothing is sampled."""
+        if not self.is_sampled:
+            return None
+        parts = []
+        if self.user_sample_percent < 100:
+            parts.append(
+                f"{self.user_sample_percent}% of the cohort's prospects (deterministic: by a hash of domain_userid)"
+            )
+        if self.max_negatives_per_positive is not None:
+            parts.append(
+                f"all positive rows and at most {self.max_negatives_per_positive} negative rows per positive "
+                "(deterministic: by a hash of event_id)"
+            )
+        caveat = (
+            " Negative downsampling raises the positive rate: base rates, precision, calibration and "
+            "predicted probabilities are higher than on the full population; ranking metrics (ROC AUC) are "
+            "less affected."
+            if self.max_negatives_per_positive is not None
+            else ""
+        )
+        return f"Trained and evaluated on a sample: {' and '.join(parts)}. Rates and metrics are on sampled data.{caveat}"
 
     def replace(self, **changes: Any) -> TrainingSpec:
         """A copy with some fields changed, validated like any other spec."""
@@ -190,6 +228,16 @@ def _validate(spec: TrainingSpec) -> None:
         raise SpecError(
             f"target_event {spec.target_event!r} is also in excluded_events, so no row could ever be "
             "positive; remove it from excluded_events or pick another target event"
+        )
+
+    _check_whole_number(spec, "user_sample_percent", 1, 100, "percent")
+    ratio = spec.max_negatives_per_positive
+    if ratio is not None and (
+        not isinstance(ratio, int) or isinstance(ratio, bool) or not 1 <= ratio <= MAX_NEGATIVES_PER_POSITIVE
+    ):
+        raise SpecError(
+            f"max_negatives_per_positive must be a whole number of negative rows from 1 to "
+            f"{MAX_NEGATIVES_PER_POSITIVE}, or None to keep every negative, got {_show(ratio)}"
         )
 
     if not isinstance(spec.events_table, str) or not _TABLE_NAME.fullmatch(spec.events_table):

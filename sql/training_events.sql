@@ -28,6 +28,11 @@ eligible_users as (
     from events_in_lookback
     where domain_userid is not null
         and app_id in ({{ bind_list("app_ids") }})
+{%- if spec.user_sample_percent < 100 %}
+        -- a deterministic sample of {{ spec.user_sample_percent }} users in 100, by a hash both dialects compute
+        -- alike (no percent sign in this comment: the connector would read it as a placeholder)
+        and {{ in_user_sample("domain_userid", spec.user_sample_percent) }}
+{%- endif %}
     group by domain_userid
     having min(derived_tstamp) between {{ days_before_as_of(spec.cohort_first_seen_from_days) }}
         and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
