@@ -143,6 +143,13 @@ def run_dataset(args: argparse.Namespace) -> None:
     done = stage(f"building the training set from {warehouse.label}")
     frame = build_training_set(warehouse, spec, formulation=args.formulation)
     done()
+    if frame.empty:
+        from prospect_core.errors import DatasetError
+
+        raise DatasetError(
+            f"the training set is empty, so nothing was written: no prospect in {warehouse.label} was first seen "
+            "in the cohort window on these apps. Widen the cohort window, check --app-ids, or move --as-of"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
