@@ -196,7 +196,10 @@ def _load(source: Path, file_format: FileFormat, table: str, database: Path) -> 
             connection.execute(f"create temp view raw_events as select * from {_reader(source, file_format)}")
             described = connection.execute("describe raw_events").fetchall()
         except duckdb.Error as error:
-            raise SourceError(f"cannot read {source.name} as {file_format.upper()}: {_first_line(error)}") from None
+            reason = _first_line(error)
+            if "Maximum line size" in str(error):
+                reason = "a line is longer than 2,000,000 bytes (a huge field, or a quote that is never closed)"
+            raise SourceError(f"cannot read {source.name} as {file_format.upper()}: {reason}") from None
         columns = _match_columns(source, [(name, kind) for name, kind, *_ in described])
         missing_optional = tuple(name for name in OPTIONAL_COLUMNS if name not in columns)
         selects = [f"{_normalised(source, name, columns.get(name))} as {name}" for name in EVENTS_LAYOUT]

@@ -18,6 +18,7 @@ from prospect_core.spec import TrainingSpec
 SCORE_COLUMN = "score"
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
+MAX_COUNT = 10**15  # far beyond any real count, and exact in float64 (larger numbers overflow int64 silently)
 
 
 def typical_prospect(X: pd.DataFrame, spec: TrainingSpec) -> dict[str, Any]:
@@ -53,10 +54,10 @@ def _coerce(feature: Feature, column: str, values: pd.Series) -> pd.Series:
         return text.isin(_TRUE)
     if feature.kind == "numeric" or feature.name == "day_of_week":
         numbers = pd.to_numeric(values, errors="coerce")
-        bad = numbers.isna() | ~np.isfinite(numbers.astype(float)) | (numbers < 0) | (numbers % 1 != 0)
+        bad = numbers.isna() | ~np.isfinite(numbers.astype(float)) | (numbers < 0) | (numbers > MAX_COUNT) | (numbers % 1 != 0)
         if bad.any():
             raise DatasetError(
-                f"column {column!r} must hold whole numbers >= 0, got {values[bad].iloc[0]!r} "
+                f"column {column!r} must hold whole numbers >= 0 (at most {MAX_COUNT:,}), got {values[bad].iloc[0]!r} "
                 f"in row {int(np.flatnonzero(bad)[0]) + 1}"
             )
         return numbers.astype("int64")
@@ -104,8 +105,19 @@ def score_csv(pipeline: Any, data: bytes, spec: TrainingSpec) -> pd.DataFrame:
     return score_rows(pipeline, rows, spec)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, e.g. `=cmd|' /C calc'!A0`).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    """The frame as UTF-8 CSV for download; text cells that look like formulas get a leading `'`
+    (OWASP's advice), so a spreadsheet shows them instead of running them. Numbers are untouched."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if pd.api.types.is_numeric_dtype(safe[column]):
+            continue
+        safe[column] = safe[column].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v)
+    return safe.to_csv(index=False).encode("utf-8")
 
 
 def prepare_prospect(values: Mapping[str, Any], spec: TrainingSpec) -> pd.DataFrame:
