@@ -74,7 +74,8 @@ def check_estimate(training_rows: int, limit: int) -> None:
     raise DatasetError(
         f"this training set would have about {training_rows:,} rows, above the limit of {limit:,} rows per build "
         f"({TRAINING_ROWS.env} or `{TRAINING_ROWS.secret}` in secrets), so the query was not run. Narrow the cohort "
-        f"window or sample about {percent}% of prospects, or ask whoever runs this server to raise the limit"
+        f"window, or sample about {percent}% of prospects (Sample prospects on Data & target, --user-sample-percent in "
+        "the CLI), or ask whoever runs this server to raise the limit"
     )
 
 

@@ -99,12 +99,12 @@ def _open_failure(path: Path, error: Exception) -> str:
     import re
 
     text = str(error)
-    if "lock" in text.lower():
+    if "Could not set lock" in text or "Conflicting lock" in text:
         holder = re.search(r"PID (\d+)", text)
         by = f" (process {holder.group(1)})" if holder else ""
         return (f"cannot open DuckDB file {path.name}: another program{by} has it open for writing, which locks it. "
                 "Close that program (or its connection) and try again")
-    if "not a valid DuckDB database" in text or "not a valid" in text:
+    if "not a valid DuckDB database" in text or "corrupt" in text.lower() or "checksum" in text.lower():
         return (f"cannot open {path.name}: it is not a DuckDB database file (or it is damaged). Expected a .duckdb "
                 "file written by DuckDB")
     if "Permission denied" in text:
