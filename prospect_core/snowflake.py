@@ -125,15 +125,27 @@ class SnowflakeConfig:
         # Our SQL uses pyformat placeholders; set it per connection, whatever the module default is
         # (Streamlit's st.connection switches the module-wide default to qmark).
         kwargs["paramstyle"] = "pyformat"
-        return kwargs
+        return _ConnectKwargs(kwargs)
 
     def secret_values(self) -> list[str]:
-        return [str(value) for value in self.secrets.values() if value not in (None, "")]
+        """Every secret, and each line of a multi-line one (a PEM key), longest first, for scrubbing."""
+        values = [str(value) for value in self.secrets.values() if value not in (None, "")]
+        lines = [line.strip() for value in values if "\n" in value for line in value.splitlines()]
+        return sorted({*values, *(line for line in lines if len(line) >= 8 and "-----" not in line)}, key=len, reverse=True)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{key}={value!r}" for key, value in self.describe().items())
         hidden = ", ".join(f"{key}=***" for key in sorted(self.secrets))
         return f"SnowflakeConfig({shown}{', ' if hidden else ''}{hidden})"
+
+    __str__ = __repr__
+
+
+class _ConnectKwargs(dict):
+    """The connector's keyword arguments; formatting them (a log line, an f-string) hides every value."""
+
+    def __repr__(self) -> str:
+        return f"<Snowflake connect arguments {sorted(self)}: values hidden>"
 
     __str__ = __repr__
 
