@@ -149,3 +149,11 @@ def test_hostile_categories_are_scored_as_data_and_exported_inert(fitted_run, fe
     cell = exported[CATEGORY].iloc[0]
     assert cell == ("'" + value if value[0] in "=+-@" else value)
     assert float(exported[SCORE_COLUMN].iloc[0]) == pytest.approx(scored[SCORE_COLUMN].iloc[0])
+
+
+def test_a_header_named_twice_keeps_the_first_column(tmp_path):
+    """DuckDB suffixes a repeated header (EVENT_ID becomes EVENT_ID_1); the first column is the event_id."""
+    path = tmp_path / "twice.csv"
+    path.write_bytes(csv("a,b,2025-04-01 10:00:00,u,s,page_view,website", header="event_id,EVENT_ID," + HEADER.split(",", 1)[1]))
+    warehouse = open_events_file(path, cache_dir=tmp_path / "cache")
+    assert warehouse.query("select event_id from atomic.events")["event_id"].tolist() == ["a"]
