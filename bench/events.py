@@ -51,6 +51,11 @@ def _generate(
     end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     # first seen spread over the last ~70 days, so the default cohort (60 to 30 days back) has users
     first_seen_ms = (end - pd.Timedelta(days=70)).value // 1_000_000 + rng.integers(0, 70 * 86_400_000, n_users)
+    # heavy users are first seen 60 to 40 days back: inside the default cohort, with all their
+    # sessions (40 days) before the as-of cut, so every one of their events is a training row
+    heavy_first_seen_days = 60 - 20 * np.arange(heavy_users) / max(heavy_users, 1)
+    first_seen_ms[n_typical:] = (end - pd.Timedelta(days=1)).value // 1_000_000 \
+        - (heavy_first_seen_days * 86_400_000).astype(np.int64) + 1
     sessions_per_user = np.maximum(1, per_user // 12)
     session_of_event = (rng.random(n) * sessions_per_user[user_of_event]).astype(np.int64)
     # sessions start within 40 days of first seen; events within 40 minutes of their session's start

@@ -1,11 +1,14 @@
-"""Seed (self-join) vs fast (running totals) training-set SQL on DuckDB, side by side in one run.
+"""Seed (self-join) vs fast (DuckDB window) training-set SQL on DuckDB, side by side in one run.
 
     python bench/feature_sql.py            # ~100k, ~1M, ~5M events and a heavy-user set
     python bench/feature_sql.py --quick    # small sizes, a minute or so
 
 Each query runs in its own subprocess (so peak RSS is that query's), formulations alternate, and
-the table shows the median seconds, rows, peak memory, the seed/fast ratio and whether the two
-outputs are identical. The seed is repeated fewer times on the big sets (it takes minutes there).
+the table shows the median seconds, rows, peak memory, the seed/fast ratio and whether the outputs
+are identical. The seed is repeated fewer times on the big sets (it takes minutes there). The
+portable formulation (what Snowflake runs) is timed once per set for reference and compared too.
+On a shared machine wall seconds swing with other load, so the table also gives the ratio of the
+queries' CPU seconds (user + system of the worker process during the query).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -56,6 +60,11 @@ def run_query(db: Path, formulation: str, out: Path | None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def worker(db: str, formulation: str, out: str) -> None:
     import duckdb
     import pyarrow.parquet as pq
@@ -65,12 +74,12 @@ def worker(db: str, formulation: str, out: str) -> None:
 
     rendered = render_training_sql(TrainingSpec(as_of=AS_OF), "duckdb", formulation=formulation)
     with duckdb.connect(db, read_only=True) as connection:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         table = connection.sql(rendered.text, params=rendered.params).to_arrow_table()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     if out:
         pq.write_table(table, out)
-    print(json.dumps({"seconds": seconds, "rows": table.num_rows, "peak_mb": peak_rss_mb()}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": table.num_rows, "peak_mb": peak_rss_mb()}))
 
 
 def peak_rss_mb() -> float:
@@ -81,11 +90,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def same_rows(seed_out: Path, fast_out: Path) -> bool:
+def same_rows(expected_out: Path, actual_out: Path) -> bool:
     import pyarrow.parquet as pq
 
-    seed, fast = pq.read_table(seed_out), pq.read_table(fast_out)
-    return seed.column_names == fast.column_names and seed.cast(fast.schema).equals(fast)
+    expected, actual = pq.read_table(expected_out), pq.read_table(actual_out)
+    return expected.column_names == actual.column_names and expected.cast(actual.schema).equals(actual)
 
 
 def bench(dataset: Dataset, workdir: Path, fast_repeats: int) -> dict:
@@ -96,37 +105,43 @@ def bench(dataset: Dataset, workdir: Path, fast_repeats: int) -> dict:
     db = write_events_db(workdir / f"{dataset.name.replace(' ', '_')}.duckdb", frame)
     events, users = len(frame), frame["domain_userid"].nunique()
     del frame
-    runs: dict[str, list[dict]] = {"seed": [], "fast": []}
+    runs: dict[str, list[dict]] = {"seed": [], "fast": [], "portable": []}
+    repeats = {"seed": dataset.seed_repeats, "fast": fast_repeats, "portable": 1}
     outputs = {name: workdir / f"{name}.parquet" for name in runs}
-    for repeat in range(max(dataset.seed_repeats, fast_repeats)):
-        order = ("seed", "fast") if repeat % 2 == 0 else ("fast", "seed")
+    for repeat in range(max(repeats.values())):
+        order = ("seed", "fast", "portable") if repeat % 2 == 0 else ("fast", "seed", "portable")
         for name in order:
-            repeats = dataset.seed_repeats if name == "seed" else fast_repeats
-            if len(runs[name]) < repeats:
+            if len(runs[name]) < repeats[name]:
                 runs[name].append(run_query(db, name, outputs[name] if not runs[name] else None))
-                print(f"  {dataset.name} {name}: {runs[name][-1]['seconds']:.2f} s", flush=True)
+                print(f"  {dataset.name} {name}: {runs[name][-1]['seconds']:.2f} s "
+                      f"(cpu {runs[name][-1]['cpu_seconds']:.2f} s, load {os.getloadavg()[0]:.1f})", flush=True)
     seconds = {name: statistics.median(run["seconds"] for run in runs[name]) for name in runs}
+    cpu = {name: statistics.median(run["cpu_seconds"] for run in runs[name]) for name in runs}
+    rows = {name: runs[name][0]["rows"] for name in runs}
     return {
         "dataset": dataset.name, "events": events, "users": users,
-        "rows": runs["fast"][0]["rows"],
-        "seed_s": seconds["seed"], "fast_s": seconds["fast"],
+        "rows": rows["fast"], "load": os.getloadavg()[0],
+        "seed_s": seconds["seed"], "fast_s": seconds["fast"], "portable_s": seconds["portable"],
         "seed_runs": len(runs["seed"]), "fast_runs": len(runs["fast"]),
-        "ratio": seconds["seed"] / seconds["fast"],
+        "ratio": seconds["seed"] / seconds["fast"], "cpu_ratio": cpu["seed"] / cpu["fast"],
         "seed_mb": max(run["peak_mb"] for run in runs["seed"]),
         "fast_mb": max(run["peak_mb"] for run in runs["fast"]),
-        "equal": same_rows(outputs["seed"], outputs["fast"]) and runs["seed"][0]["rows"] == runs["fast"][0]["rows"],
+        "equal": len(set(rows.values())) == 1 and same_rows(outputs["seed"], outputs["fast"])
+        and same_rows(outputs["seed"], outputs["portable"]),
     }
 
 
 def print_table(results: list[dict]) -> None:
-    header = ("dataset", "events", "users", "rows", "seed s", "fast s", "ratio", "seed MB", "fast MB", "mem ratio", "equal")
+    header = ("dataset", "events", "users", "rows", "seed s", "fast s", "ratio", "cpu ratio", "portable s",
+              "seed MB", "fast MB", "mem ratio", "load", "equal")
     lines = [header]
     for r in results:
         lines.append((
             r["dataset"], f"{r['events']:,}", f"{r['users']:,}", f"{r['rows']:,}",
             f"{r['seed_s']:.2f} (n={r['seed_runs']})", f"{r['fast_s']:.2f} (n={r['fast_runs']})",
-            f"{r['ratio']:.1f}x", f"{r['seed_mb']:.0f}", f"{r['fast_mb']:.0f}",
-            f"{r['seed_mb'] / r['fast_mb']:.1f}x", "yes" if r["equal"] else "NO",
+            f"{r['ratio']:.1f}x", f"{r['cpu_ratio']:.1f}x", f"{r['portable_s']:.2f}",
+            f"{r['seed_mb']:.0f}", f"{r['fast_mb']:.0f}",
+            f"{r['seed_mb'] / r['fast_mb']:.1f}x", f"{r['load']:.1f}", "yes" if r["equal"] else "NO",
         ))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for index, line in enumerate(lines):
@@ -146,7 +161,8 @@ def main() -> int:
         return 0
     import duckdb
 
-    print(f"duckdb {duckdb.__version__}, {len(__import__('os').sched_getaffinity(0))} cores", flush=True)
+    print(f"duckdb {duckdb.__version__}, {len(os.sched_getaffinity(0))} cores, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="feature_sql_") as directory:
         for dataset in QUICK if args.quick else FULL:
