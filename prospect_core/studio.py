@@ -224,7 +224,14 @@ def start_job(kind: str, title: str, work: Callable[[Callable[[str], None]], Any
 
 
 def pending_job(kind: str) -> Job | None:
+    """This session's running (or finished, not yet collected) job of `kind`.
+
+    Where a page asks, it also confirms a job of that kind that finished on the previous run.
+    """
     init_state()
+    finished = st.session_state.pop(f"finished_{kind}", None)
+    if finished:
+        st.success(finished, icon=":material/check_circle:")
     return st.session_state.get(f"job_{kind}")
 
 
@@ -261,6 +268,10 @@ def follow_job(job: Job, *, done: str) -> Any:
             status.update(label=f"{job.title}: stopped after {job.elapsed:.1f} s", state="error", expanded=True)
             st.error(str(error), icon=":material/error:")
             return None
+        if job.deliver is not None:
+            # Rerun, so everything drawn before this point (the sidebar above all) shows the result.
+            st.session_state[f"finished_{job.kind}"] = f"{done} in {job.elapsed:.1f} s."
+            st.rerun()
         status.update(label=f"{done} in {job.elapsed:.1f} s", state="complete", expanded=False)
         return result
 
