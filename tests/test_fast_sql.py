@@ -1,9 +1,10 @@
-"""The window formulation: the default, the same rows as the seed's join, and Snowflake-safe.
+"""The window formulations: the default, the same rows as the seed's join, and Snowflake-safe.
 
-Snowflake documents range frames with explicit offsets only as constants, and only for COUNT, SUM,
-MIN, MAX and AVG without DISTINCT; the fast template must stay inside that. Its Snowflake rendering
-is executed through fakesnow (Snowflake SQL translated onto DuckDB), which checks the SQL and the
-macro layer end to end, not Snowflake's own engine.
+`fast` is per dialect: on DuckDB the window template with per-row RANGE offsets, on Snowflake the
+portable running-totals template. Snowflake documents range frames with explicit offsets only as
+constants, and only for COUNT, SUM, MIN, MAX and AVG without DISTINCT; the portable template must
+stay inside that. Its Snowflake rendering is executed through fakesnow (Snowflake SQL translated
+onto DuckDB), which checks the SQL and the macro layer end to end, not Snowflake's own engine.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from prospect_core.dataset import build_training_set, normalize_training_set
 from prospect_core.spec import TrainingSpec
-from prospect_core.training_sql import DEFAULT_FORMULATION, FORMULATIONS, render_training_sql
+from prospect_core.training_sql import DEFAULT_FORMULATION, FORMULATIONS, TEMPLATES, render_training_sql
 from prospect_core.warehouse import DuckDBWarehouse
 from tests.conftest import AS_OF, EVENTS_COLUMNS, write_events_db
 from tests.test_oracle import SPECS, generate_events
@@ -29,6 +30,34 @@ def test_fast_is_the_default(dialect, expected):
     assert DEFAULT_FORMULATION[dialect] == expected
     default = render_training_sql(SPEC, dialect, inline=True).text
     assert default == render_training_sql(SPEC, dialect, formulation=expected, inline=True).text
+
+
+@pytest.mark.parametrize(
+    ("formulation", "dialect", "template"),
+    [
+        ("fast", "duckdb", "training_set_fast_duckdb.sql"),
+        ("fast", "snowflake", "training_set_fast.sql"),
+        ("portable", "duckdb", "training_set_fast.sql"),
+        ("portable", "snowflake", "training_set_fast.sql"),
+        ("seed", "duckdb", "training_set_seed.sql"),
+        ("seed", "snowflake", "training_set_seed.sql"),
+    ],
+)
+def test_each_formulation_picks_its_template_per_dialect(formulation, dialect, template):
+    assert TEMPLATES[formulation, dialect] == template
+
+
+def test_snowflake_fast_is_the_portable_sql_and_duckdb_fast_is_not():
+    assert render_training_sql(SPEC, "snowflake", formulation="fast", inline=True).text == \
+        render_training_sql(SPEC, "snowflake", formulation="portable", inline=True).text
+    duckdb_fast = render_training_sql(SPEC, "duckdb", formulation="fast", inline=True).text
+    assert "short_reach preceding" in duckdb_fast and not re.search(r"count\(distinct \w+\)", duckdb_fast)
+    assert duckdb_fast != render_training_sql(SPEC, "duckdb", formulation="portable", inline=True).text
+
+
+def test_unknown_formulation_is_refused():
+    with pytest.raises(ValueError, match=r"formulation must be one of \('seed', 'fast', 'portable'\), got 'window'"):
+        render_training_sql(SPEC, "duckdb", formulation="window")
 
 
 def test_fast_snowflake_sql_uses_only_documented_window_frames():
@@ -90,7 +119,7 @@ def test_heavy_users_get_the_seed_rows(tmp_path):
     path = write_events_db(tmp_path / "heavy.duckdb", frame.to_dict("records"))
     warehouse = DuckDBWarehouse(path)
     seed = build_training_set(warehouse, SPEC, formulation="seed")
-    fast = build_training_set(warehouse, SPEC, formulation="fast")
     heavy_rows = seed.groupby("domain_userid").size().max()
     assert heavy_rows > 500 and seed[SPEC.target_column].any()
-    pd.testing.assert_frame_equal(fast, seed)
+    for formulation in ("fast", "portable"):
+        pd.testing.assert_frame_equal(build_training_set(warehouse, SPEC, formulation=formulation), seed)

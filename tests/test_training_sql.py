@@ -75,6 +75,19 @@ def test_ties_are_not_history(build):
     assert frame.loc["c", "num_page_pings_l30d"] == 1
 
 
+def test_one_microsecond_apart_is_history_and_ahead(build):
+    """The DuckDB frames end one microsecond before (and start one after) the event: the tick must count."""
+    rows = [
+        event("a", T0, name="page_view"),
+        event("b", T0 + dt.timedelta(microseconds=1), name="submit_form"),
+        event("c", T0 + dt.timedelta(microseconds=2), name="page_view"),
+    ]
+    frame = build(rows)
+    assert bool(frame.loc["a", SPEC.target_column]) is True
+    assert frame.loc["b", "num_page_views_l7d"] == 1 and not frame.loc["b", SPEC.target_column]
+    assert frame.loc["c", "num_page_views_l7d"] == 1 and frame.loc["c", "had_conversions_l7d"]
+
+
 def test_first_event_has_empty_history_with_zero_counts(build):
     frame = build([event("a", T0, contexts_nl_basjes_yauaa_context_1='[{"deviceClass": "Phone"}]')])
     row = frame.loc["a"]
