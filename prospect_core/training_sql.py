@@ -10,8 +10,9 @@ the as-of cut-off, lookback scan, cohort and filters:
 - `portable`: `training_set_fast.sql`, running totals and value "islands" over each user's timeline,
   using only window frames Snowflake documents (constant RANGE offsets, no DISTINCT over a frame).
 - `fast` (the default): the quickest exact template for the dialect. On DuckDB that is
-  `training_set_fast_duckdb.sql`: framed aggregates with per-row RANGE offsets and
-  `count(distinct) over` frames, one sort per user. On Snowflake it is the portable template.
+  `training_set_fast_duckdb.sql`: framed aggregates over one shared user timeline with per-row
+  RANGE offsets (exact second boundaries), counters packed into HUGEINT lanes, distinct counts by
+  value islands. On Snowflake it is the portable template. Measurements: bench/README.md.
 We do not transpile with sqlglot: it turns `col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
 every difference visible in one class.
 
@@ -49,8 +50,8 @@ Formulation = Literal["seed", "fast", "portable"]
 DIALECTS: tuple[DialectName, ...] = ("snowflake", "duckdb")
 FORMULATIONS: tuple[Formulation, ...] = ("seed", "fast", "portable")
 DEFAULT_FORMULATION: dict[DialectName, Formulation] = {"duckdb": "fast", "snowflake": "fast"}
-# `fast` is the quickest exact template a dialect can run. DuckDB takes per-row RANGE offsets and
-# COUNT(DISTINCT) over a frame; Snowflake documents neither, so its `fast` is the portable template
+# `fast` is the quickest exact template a dialect can run. DuckDB takes per-row RANGE offsets (and
+# HUGEINT bit shifts); Snowflake documents neither, so its `fast` is the portable template
 # (constant RANGE offsets on SUM/COUNT/MIN only), verified through fakesnow, not on Snowflake.
 TEMPLATES: dict[tuple[Formulation, DialectName], str] = {
     ("seed", "duckdb"): "training_set_seed.sql",
