@@ -7,11 +7,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import duckdb
+import fakesnow
 import pytest
 
 from prospect_core.warehouse import DuckDBWarehouse
 
 AS_OF = dt.date(2025, 5, 14)
+
+# `fakesnow.server()` imports its submodule `fakesnow.server`, which then replaces the function on the
+# package: a second call in the same process would call a module. Keep the function from the start.
+start_fakesnow_server = fakesnow.server
 
 EVENTS_COLUMNS = {
     "event_id": "varchar",

@@ -19,7 +19,7 @@ from prospect_core.errors import SourceError
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import FORMULATIONS, SQL_DIR
 from prospect_core.warehouse import DuckDBWarehouse
-from tests.conftest import AS_OF, EVENTS_COLUMNS, write_events_db
+from tests.conftest import AS_OF, EVENTS_COLUMNS, start_fakesnow_server, write_events_db
 from tests.test_oracle import generate_events
 
 PASSWORD = "Pa55-w0rd-that-must-never-leak"
@@ -378,8 +378,7 @@ def test_decimal_counts_become_integers_for_the_training_set():
 
 @pytest.fixture(scope="module")
 def fakesnow_server():
-    fakesnow = pytest.importorskip("fakesnow")
-    with fakesnow.server() as kwargs:
+    with start_fakesnow_server() as kwargs:
         yield kwargs
 
 

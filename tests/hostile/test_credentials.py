@@ -23,6 +23,7 @@ from prospect_core import snowflake as sf
 from prospect_core.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
 from prospect_core.errors import SourceError
 from prospect_core.training_sql import DIALECTS, render_training_sql
+from tests.conftest import start_fakesnow_server
 from tests.hostile.conftest import SPEC
 from tests.test_snowflake import CONFIG_ENV, FakeConnection
 
@@ -100,8 +101,7 @@ def test_failures_through_a_patched_connector_show_no_secret(monkeypatch, error,
 
 
 def test_fakesnow_success_and_failure_show_no_secret(tmp_path):
-    fakesnow = pytest.importorskip("fakesnow")
-    with fakesnow.server() as server:
+    with start_fakesnow_server() as server:
         options = {key: server[key] for key in ("host", "port", "protocol", "network_timeout", "session_parameters")}
         config = sf.build_config({"account": server["account"], "user": server["user"], "password": PASSWORD,
                                   "token": TOKEN, "database": "snowplow", "schema": "atomic", **options}, source="fakesnow")
