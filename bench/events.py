@@ -75,10 +75,13 @@ def _generate(
     campaign = rng.integers(0, 12, n)
     codes = pd.DataFrame({"event_number": np.arange(n), "user_number": user_of_event, "session_number": session_of_event})
     # identifiers are built by DuckDB: numpy string concatenation takes minutes at 5M rows
-    ids = duckdb.sql(
-        "select 'e' || event_number as event_id, 'u' || user_number as domain_userid, "
-        "'s' || user_number || '_' || session_number as domain_sessionid from codes order by event_number"
-    ).df()
+    # a private connection: the module-level default one is shared with whatever else runs in the process
+    with duckdb.connect() as connection:
+        connection.register("codes", codes)
+        ids = connection.sql(
+            "select 'e' || event_number as event_id, 'u' || user_number as domain_userid, "
+            "'s' || user_number || '_' || session_number as domain_sessionid from codes order by event_number"
+        ).df()
     frame = pd.DataFrame({
         "event_id": ids["event_id"],
         "app_id": APPS[rng.choice(3, n, p=[0.7, 0.2, 0.1])],

@@ -142,7 +142,8 @@ def test_inlined_literals_round_trip_through_sqlglot_and_duckdb(text):
         tree = parse_one_statement(f"select {literal} as v", dialect)
         assert string_literals(tree) == {text}
     duckdb_literal = DIALECT_BY_NAME["duckdb"].string_literal(text)
-    assert duckdb.execute(f"select {duckdb_literal}").fetchone()[0] == text
+    with duckdb.connect() as connection:  # not the shared default connection: fetchone leaves it busy
+        assert connection.execute(f"select {duckdb_literal}").fetchall() == [(text,)]
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, -1, 0, 10**100, 1.5, True, "7", None])
