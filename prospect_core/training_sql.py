@@ -80,6 +80,8 @@ class Dialect:
 
     name: DialectName
     epoch_literal: str
+    # Written before a CTE's `(`: how to ask for it to be inlined rather than materialised.
+    cte_hint: str = ""
 
     def placeholder(self, name: str) -> str:
         raise NotImplementedError
@@ -158,6 +160,8 @@ class SnowflakeDialect(Dialect):
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
+    # DuckDB materialises a CTE read more than once, wide columns and all; Snowflake has no hint.
+    cte_hint = "not materialized "
 
     def placeholder(self, name: str) -> str:
         return f"${name}"
@@ -287,5 +291,6 @@ def render_template(
         epoch_second=macros.epoch_second,
         device_class=macros.device_class,
         in_user_sample=macros.in_user_sample,
+        cte_hint=macros.cte_hint,
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)

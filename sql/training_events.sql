@@ -1,7 +1,9 @@
 {#- The events every formulation reads: the as-of cut-off, the lookback scan, the cohort and the
     event filters. Included by each training_set_*.sql inside its `with`, so this logic lives once. -#}
-events_in_lookback as (
-    -- only the columns the features read: atomic.events has over a hundred
+events_in_lookback as {{ cte_hint }}(
+    -- only the columns the features read: atomic.events has over a hundred. Two CTEs read this one;
+    -- `cte_hint` renders `not materialized` on DuckDB, which otherwise materialises the whole scan
+    -- (JSON included) to share it, and nothing on Snowflake.
     select
         event_id,
         app_id,
@@ -13,8 +15,14 @@ events_in_lookback as (
         refr_medium,
         mkt_medium,
         mkt_campaign,
+{%- if narrow_contexts is defined and narrow_contexts %}
+        -- the two JSON contexts as narrow columns at once, so no later step carries JSON
+        {{ device_class("contexts_nl_basjes_yauaa_context_1") }} as device_class,
+        contexts_com_snowplowanalytics_snowplow_media_player_2 is not null as is_media_event
+{%- else %}
         contexts_nl_basjes_yauaa_context_1,
         contexts_com_snowplowanalytics_snowplow_media_player_2
+{%- endif %}
     from {{ events_table }}
     where derived_tstamp >= {{ days_before_as_of(spec.lookback_days) }}
         and derived_tstamp < {{ end_of_as_of_day }}

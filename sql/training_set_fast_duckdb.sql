@@ -29,6 +29,7 @@ sum({% for flag in flags %}({{ prefix }}{{ flag }}::hugeint << {{ 32 * loop.inde
 {%- macro lane(total, flags, flag) -%}
 (({{ total }} >> {{ 32 * flags.index(flag) }}) & 4294967295)::bigint
 {%- endmacro %}
+{%- set narrow_contexts = true %}
 with
 
 {% include "training_events.sql" %},
@@ -47,14 +48,14 @@ per_event as (
         mkt_medium,
         coalesce(app_id, '') as {{ col.latest_app_id }},
         {{ iso_day_of_week("derived_tstamp") }} as {{ col.day_of_week }},
-        coalesce({{ device_class("contexts_nl_basjes_yauaa_context_1") }}, '') as {{ col.latest_device_class }},
+        coalesce(device_class, '') as {{ col.latest_device_class }},
         (event_name = 'page_view')::tinyint as is_page_view,
         (event_name = 'page_ping')::tinyint as is_page_ping,
         (event_name = 'page_view' and coalesce(page_url like {{ bind("pricing_url_pattern") }}, false))::tinyint
             as is_pricing_view,
         (event_name = 'submit_form')::tinyint as is_conversion,
         event_name in ('focus_form', 'change_form') as is_form_engagement,
-        contexts_com_snowplowanalytics_snowplow_media_player_2 is not null as is_media_event,
+        is_media_event,
         event_name = {{ bind("target_event") }} as is_target
     from events
 ),
