@@ -107,7 +107,7 @@ with st.form("what_if"):
                     name, options, index=options.index(defaults[name]), help=feature.description,
                     format_func=lambda value: "(none)" if value == "" else str(value),
                 )
-    scored = st.form_submit_button("Score prospect", type="primary")
+    st.form_submit_button("Score prospect", type="primary")
 try:
     rows = prepare_prospect(values, spec)
 except UserError as error:
