@@ -7,7 +7,6 @@ prints one line (`error: ...`) and exits with status 2; it never shows a traceba
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path

@@ -96,3 +96,35 @@ def signing_key_file(tmp_path_factory):
         os.environ.pop("PROSPECT_SIGNING_KEY_FILE", None)
     else:
         os.environ["PROSPECT_SIGNING_KEY_FILE"] = previous
+
+
+def snowflake_training_set(rows: Iterable[Mapping[str, Any]], spec: Any, formulation: str | None = None) -> Any:
+    """Our Snowflake-dialect SQL run through the real connector API on fakesnow, over `rows`.
+
+    fakesnow translates Snowflake SQL onto DuckDB: this checks our text, macros and bind
+    parameters, not Snowflake's own engine.
+    """
+    import snowflake.connector
+
+    from prospect_core.dataset import normalize_training_set
+    from prospect_core.training_sql import render_training_sql
+
+    columns = list(EVENTS_COLUMNS)
+    types = {"varchar": "varchar", "timestamp": "timestamp_ntz", "json": "variant"}
+    with fakesnow.patch():
+        connection = snowflake.connector.connect(database="prospects", schema="atomic")
+        try:
+            cursor = connection.cursor()
+            cursor.execute(
+                "create table atomic.events (" + ", ".join(f"{name} {types[kind]}" for name, kind in EVENTS_COLUMNS.items()) + ")"
+            )
+            values = ", ".join("parse_json(%s)" if EVENTS_COLUMNS[name] == "json" else "%s" for name in columns)
+            cursor.executemany(
+                f"insert into atomic.events select {values}", [[row.get(name) for name in columns] for row in rows]
+            )
+            options = {"formulation": formulation} if formulation else {}
+            rendered = render_training_sql(spec, "snowflake", **options)
+            cursor.execute(rendered.text, rendered.params)
+            return normalize_training_set(cursor.fetch_pandas_all(), spec)
+        finally:
+            connection.close()

@@ -9,17 +9,16 @@ onto DuckDB), which checks the SQL and the macro layer end to end, not Snowflake
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pandas as pd
 import pytest
 
-from prospect_core.dataset import build_training_set, normalize_training_set
+from prospect_core.dataset import build_training_set
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import DEFAULT_FORMULATION, FORMULATIONS, TEMPLATES, render_training_sql
 from prospect_core.warehouse import DuckDBWarehouse
-from tests.conftest import AS_OF, EVENTS_COLUMNS, write_events_db
+from tests.conftest import AS_OF, snowflake_training_set, write_events_db
 from tests.test_oracle import SPECS, generate_events
 
 SPEC = TrainingSpec(as_of=AS_OF)
@@ -75,38 +74,13 @@ def test_fast_snowflake_sql_uses_only_documented_window_frames():
     assert "exclude" not in text and "ignore nulls" not in text
 
 
-def _snowflake_rows(rows: list[dict], spec: TrainingSpec, formulation: str) -> pd.DataFrame:
-    """Run the Snowflake rendering through fakesnow on `rows` and return the normalized set."""
-    fakesnow = pytest.importorskip("fakesnow")
-    import snowflake.connector
-
-    columns = list(EVENTS_COLUMNS)
-    types = {"varchar": "varchar", "timestamp": "timestamp_ntz", "json": "variant"}
-    with fakesnow.patch():
-        connection = snowflake.connector.connect(database="prospects", schema="atomic")
-        cursor = connection.cursor()
-        cursor.execute(
-            "create table atomic.events ("
-            + ", ".join(f"{name} {types[kind]}" for name, kind in EVENTS_COLUMNS.items()) + ")"
-        )
-        values = ", ".join("parse_json(%s)" if EVENTS_COLUMNS[name] == "json" else "%s" for name in columns)
-        cursor.executemany(
-            f"insert into atomic.events select {values}", [[row.get(name) for name in columns] for row in rows]
-        )
-        rendered = render_training_sql(spec, "snowflake", formulation=formulation)
-        cursor.execute(rendered.text, rendered.params)
-        frame = cursor.fetch_pandas_all()
-        connection.close()
-    return normalize_training_set(frame, spec)
-
-
 @pytest.mark.parametrize("formulation", FORMULATIONS)
 @pytest.mark.parametrize("spec_name", SPECS)
 def test_snowflake_rendering_gives_the_duckdb_rows(tmp_path, spec_name, formulation):
     spec = SPECS[spec_name]
     rows = generate_events(seed=3, n_users=25)
     expected = build_training_set(DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", rows)), spec)
-    actual = _snowflake_rows(rows, spec, formulation)
+    actual = snowflake_training_set(rows, spec, formulation)
     assert len(expected) > 100 and expected[spec.target_column].any()
     pd.testing.assert_frame_equal(actual, expected)
 

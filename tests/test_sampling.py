@@ -20,13 +20,13 @@ import pandas as pd
 import pytest
 
 from prospect_core.artifact import model_card, model_card_markdown
-from prospect_core.dataset import build_training_set, downsample_negatives, normalize_training_set
+from prospect_core.dataset import build_training_set, downsample_negatives
 from prospect_core.errors import SpecError
 from prospect_core.model import ModelParams, train_model
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import DIALECTS, FORMULATIONS, render_template, render_training_sql
 from prospect_core.warehouse import DuckDBWarehouse
-from tests.conftest import AS_OF, EVENTS_COLUMNS, event, write_events_db
+from tests.conftest import AS_OF, event, snowflake_training_set, write_events_db
 from tests.test_model import SPEC as MODEL_SPEC
 from tests.test_model import synthetic_training_set
 
@@ -156,29 +156,7 @@ def test_sampled_rows_are_the_unsampled_rows_of_the_sampled_users(tmp_path):
 
 def snowflake_users(rows: list[dict], spec: TrainingSpec, formulation: str | None) -> set[str]:
     """The Snowflake rendering run through fakesnow on `rows`: the users in the training set."""
-    fakesnow = pytest.importorskip("fakesnow")
-    import snowflake.connector
-
-    columns = list(EVENTS_COLUMNS)
-    types = {"varchar": "varchar", "timestamp": "timestamp_ntz", "json": "variant"}
-    with fakesnow.patch():
-        connection = snowflake.connector.connect(database="prospects", schema="atomic")
-        try:
-            cursor = connection.cursor()
-            cursor.execute(
-                "create table atomic.events ("
-                + ", ".join(f"{name} {types[kind]}" for name, kind in EVENTS_COLUMNS.items()) + ")"
-            )
-            values = ", ".join("parse_json(%s)" if EVENTS_COLUMNS[name] == "json" else "%s" for name in columns)
-            cursor.executemany(
-                f"insert into atomic.events select {values}", [[row.get(name) for name in columns] for row in rows]
-            )
-            rendered = render_training_sql(spec, "snowflake", formulation=formulation)
-            cursor.execute(rendered.text, rendered.params)
-            frame = normalize_training_set(cursor.fetch_pandas_all(), spec)
-        finally:
-            connection.close()
-    return set(frame["domain_userid"])
+    return set(snowflake_training_set(rows, spec, formulation)["domain_userid"])
 
 
 @pytest.mark.parametrize("formulation", [None, "seed"])
