@@ -392,8 +392,9 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     )
     figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1])
     figure.update_xaxes(range=[-long_days * 1.05, target_drawn + long_days * 0.75], zeroline=False)
-    figure.update_layout(barmode="overlay", showlegend=True, legend=dict(orientation="h", y=-0.3))
-    return _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=320)
+    _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=340)
+    # a short figure: the shared legend offset would sit on the axis title
+    return figure.update_layout(barmode="overlay", showlegend=True, legend=dict(y=-0.42))
 
 
 def class_balance_figure(negatives: int, positives: int, *, title: str = "Class balance") -> go.Figure:
