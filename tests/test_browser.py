@@ -95,12 +95,12 @@ def test_build_train_look_and_download(server, browser, tmp_path):
     page.get_by_role("heading", name="Data & target").wait_for()
 
     page.get_by_role("button", name="Build training set").click()
-    page.get_by_text("Positive rate").wait_for()
+    page.get_by_text("Positive rate", exact=True).wait_for()
     shot(page, "1_data_and_target")
 
     open_page(page, "Train")
     page.get_by_role("button", name="Train model").click()
-    page.get_by_text("Runs this session").wait_for()
+    page.get_by_text("Runs this session", exact=True).wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     assert "AUC" in (page.locator(".js-plotly-plot .legend").first.text_content() or "")
     shot(page, "2_train")
@@ -110,7 +110,7 @@ def test_build_train_look_and_download(server, browser, tmp_path):
     shot(page, "3_evaluate")
 
     open_page(page, "Explain")
-    page.get_by_text("One prospect").wait_for()
+    page.get_by_text("One prospect", exact=True).wait_for()
     page.locator(".js-plotly-plot").nth(3).wait_for()
     shot(page, "4_explain")
 

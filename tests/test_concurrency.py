@@ -74,10 +74,10 @@ def test_five_sessions_build_and_train_at_once(server, browser, tmp_path_factory
     started = time.perf_counter()
     context, page = open_session(browser, url, 6)
     page.get_by_role("button", name="Build training set").click()
-    page.get_by_text("Positive rate").wait_for()
+    page.get_by_text("Positive rate", exact=True).wait_for()
     open_page(page, "Train")
     page.get_by_role("button", name="Train model").click()
-    page.get_by_text("Runs this session").wait_for()
+    page.get_by_text("Runs this session", exact=True).wait_for()
     timings["one session: build + train (s)"] = round(time.perf_counter() - started, 1)
     context.close()
 
@@ -88,14 +88,14 @@ def test_five_sessions_build_and_train_at_once(server, browser, tmp_path_factory
     started = time.perf_counter()
     for page in pages:  # every click is in before any build finishes
         page.get_by_role("button", name="Build training set").click()
-    timings[f"{SESSIONS} sessions: all built (s)"] = round(wait_all(pages, lambda p: p.get_by_text("Positive rate")), 1)
+    timings[f"{SESSIONS} sessions: all built (s)"] = round(wait_all(pages, lambda p: p.get_by_text("Positive rate", exact=True)), 1)
 
     for page in pages:
         open_page(page, "Train")
     trained = time.perf_counter()
     for page in pages:
         page.get_by_role("button", name="Train model").click()
-    wait_all(pages, lambda p: p.get_by_text("Runs this session"))
+    wait_all(pages, lambda p: p.get_by_text("Runs this session", exact=True))
     timings[f"{SESSIONS} sessions: all trained (s)"] = round(time.perf_counter() - trained, 1)
     timings[f"{SESSIONS} sessions: build + train (s)"] = round(time.perf_counter() - started, 1)
 
@@ -110,7 +110,7 @@ def test_five_sessions_build_and_train_at_once(server, browser, tmp_path_factory
     for hour, page in zip(hours, pages):  # each session's model scores for its own target
         open_page(page, "Score & export")
     for hour, page in zip(hours, pages):
-        page.get_by_text(f"Probability of {target_column(hour)}").wait_for()
+        page.get_by_text(f"Probability of {target_column(hour)}", exact=True).wait_for()
         page.get_by_role("button", name="Download model (.joblib)").wait_for()
 
     assert urllib.request.urlopen(f"{url}/_stcore/health", timeout=5).read() == b"ok"
