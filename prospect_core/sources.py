@@ -26,14 +26,29 @@ def demo_db_path() -> Path:
     return Path(os.environ.get("PROSPECT_DEMO_DB") or REPO_ROOT / "data" / "demo.duckdb")
 
 
+# The demo's prospects are first seen over the 70 days before the day it was written; the default
+# cohort (first seen 60 to 30 days before today) empties as it ages, so it is rewritten weekly.
+DEMO_MAX_AGE_DAYS = 7
+
+
+def demo_db_is_current(path: Path | None = None) -> bool:
+    """Whether the demo database exists and was written in the last DEMO_MAX_AGE_DAYS days."""
+    path = path or demo_db_path()
+    if not path.is_file():
+        return False
+    written = dt.datetime.fromtimestamp(path.stat().st_mtime).date()
+    return (dt.date.today() - written).days < DEMO_MAX_AGE_DAYS
+
+
 def ensure_demo_db(path: Path | None = None, *, on_create: Callable[[], None] | None = None) -> Path:
-    """Create the demo database on first use, anchored on today so the default cohort has users."""
+    """Create the demo database on first use, or rewrite it when stale, anchored on today so the
+    default cohort has users. The write is atomic: sessions reading the old file keep reading it."""
     from prospect_core.demo_data import write_demo_db
 
     import duckdb
 
     path = path or demo_db_path()
-    if not path.is_file():
+    if not demo_db_is_current(path):
         if on_create:
             on_create()
         try:

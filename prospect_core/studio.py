@@ -478,13 +478,13 @@ def app_id_options(spec_: TrainingSpec) -> list[str]:
 
 def ensure_demo_database() -> None:
     """Create the demo database on first run, with a visible progress indication."""
-    from prospect_core.sources import demo_db_path, ensure_demo_db
+    from prospect_core.sources import demo_db_is_current, ensure_demo_db
 
-    if demo_db_path().is_file():
+    if demo_db_is_current():
         return
     from prospect_core.errors import UserError
 
-    with st.status("Creating the demo database (first run only)…", expanded=True) as status:
+    with st.status("Creating the demo database (on first run, then weekly)…", expanded=True) as status:
         st.write("Simulating Snowplow events for a few thousand prospects…")
         started = time.perf_counter()
         try:

@@ -93,3 +93,38 @@ def test_preflight_says_when_nothing_is_selected(events_db):
     assert preflight.eligible_users == 0 and not preflight.ok
     assert "no user was first seen in the cohort window" in preflight.problems[0]
     assert Preflight(events_table="t").problems == ("t has no events in the lookback window; check the as-of date",)
+
+
+def test_a_stale_demo_database_is_rewritten_anchored_on_today(tmp_path):
+    import datetime as dt
+    import os
+
+    from prospect_core.demo_data import write_demo_db
+    from prospect_core.sources import DEMO_MAX_AGE_DAYS, demo_db_is_current, ensure_demo_db
+
+    path = tmp_path / "demo.duckdb"
+    old_anchor = dt.date.today() - dt.timedelta(days=40)
+    write_demo_db(path, n_users=50, anchor=old_anchor)
+    written = (dt.datetime.now() - dt.timedelta(days=DEMO_MAX_AGE_DAYS + 1)).timestamp()
+    os.utime(path, (written, written))
+    assert not demo_db_is_current(path)
+
+    ensure_demo_db(path)
+
+    assert demo_db_is_current(path)
+    with duckdb.connect(str(path), read_only=True) as connection:
+        newest = connection.execute("select max(derived_tstamp)::date from atomic.events").fetchall()[0][0]
+    assert old_anchor < newest <= dt.date.today()
+    cohort = summarize(build_training_set(open_source(f"duckdb:{path}"), TrainingSpec()), TrainingSpec())
+    assert cohort.users > 100  # the default cohort has prospects again
+
+
+def test_a_current_demo_database_is_left_alone(tmp_path):
+    from prospect_core.demo_data import write_demo_db
+    from prospect_core.sources import ensure_demo_db
+
+    path = tmp_path / "demo.duckdb"
+    write_demo_db(path, n_users=50)
+    before = path.stat().st_mtime_ns
+    ensure_demo_db(path)
+    assert path.stat().st_mtime_ns == before
