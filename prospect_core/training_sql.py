@@ -64,6 +64,11 @@ TEMPLATES: dict[tuple[Formulation, DialectName], str] = {
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 PRICING_URL_PATTERN = "%pricing%"
+# Width of the counter lanes packed into one HUGEINT sum by training_set_fast_duckdb.sql: five lanes
+# of 25 bits. Exact while no user has 2^25 (33.5 million) events in the lookback; the query stops
+# with LANE_LIMIT_MESSAGE for a user with more.
+LANE_BITS = 25
+LANE_LIMIT_MESSAGE = "more events than the fast DuckDB query counts exactly"
 
 
 @dataclass(frozen=True)
@@ -292,5 +297,7 @@ def render_template(
         device_class=macros.device_class,
         in_user_sample=macros.in_user_sample,
         cte_hint=macros.cte_hint,
+        lane_bits=LANE_BITS,
+        lane_limit_message=LANE_LIMIT_MESSAGE,
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)

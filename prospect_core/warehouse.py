@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from prospect_core.errors import SourceError
-from prospect_core.training_sql import DialectName
+from prospect_core.training_sql import LANE_LIMIT_MESSAGE, DialectName
 
 if TYPE_CHECKING:
     from prospect_core.spec import TrainingSpec
@@ -83,16 +83,24 @@ class DuckDBWarehouse:
                 raise SourceError(f"the query refers to something missing in {self.path.name}: {_first_line(error)}") from None
             except duckdb.BinderException as error:
                 raise SourceError(f"the events table in {self.path.name} lacks a column the query needs: {_first_line(error)}") from None
+            except duckdb.InvalidInputException as error:
+                if LANE_LIMIT_MESSAGE not in str(error):
+                    raise _failed_while_running(self.path, error) from None
+                raise SourceError(f"cannot build this training set with the fast query: {_first_line(error).removeprefix('Invalid Input Error: ')}") from None
             except duckdb.Error as error:  # anything else failing mid-query: I/O, memory, conversion, a bad page
-                raise SourceError(
-                    f"the query on {self.path.name} failed while running: {_first_line(error)}. Nothing was kept; "
-                    "check the file (is it complete, is the disk healthy?) and build again"
-                ) from None
+                raise _failed_while_running(self.path, error) from None
             finally:
                 self._running = None
         frame = table.to_pandas()
         frame.columns = [str(column).lower() for column in frame.columns]
         return frame
+
+
+def _failed_while_running(path: Path, error: Exception) -> SourceError:
+    return SourceError(
+        f"the query on {path.name} failed while running: {_first_line(error)}. Nothing was kept; "
+        "check the file (is it complete, is the disk healthy?) and build again"
+    )
 
 
 def _open_failure(path: Path, error: Exception) -> str:

@@ -1,5 +1,14 @@
 {#- The events every formulation reads: the as-of cut-off, the lookback scan, the cohort and the
-    event filters. Included by each training_set_*.sql inside its `with`, so this logic lives once. -#}
+    event filters. Included by each training_set_*.sql inside its `with`, so this logic lives once.
+    Options a template may set before including it (all off by default):
+    - narrow_contexts: the two JSON contexts become `device_class` and `is_media_event` in the scan;
+    - narrow_urls: `page_url` becomes `is_pricing_page_view` in the scan;
+    - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
+      to sort and carry than the user id string), joined onto `events`, and `lookback_events`, the
+      count of all its events in the scan. -#}
+{%- set narrow_contexts = narrow_contexts | default(false) %}
+{%- set narrow_urls = narrow_urls | default(false) %}
+{%- set numbered_users = numbered_users | default(false) %}
 events_in_lookback as {{ cte_hint }}(
     -- only the columns the features read: atomic.events has over a hundred. Two CTEs read this one;
     -- `cte_hint` renders `not materialized` on DuckDB, which otherwise materialises the whole scan
@@ -11,11 +20,16 @@ events_in_lookback as {{ cte_hint }}(
         derived_tstamp,
         domain_userid,
         domain_sessionid,
+{%- if narrow_urls %}
+        (event_name = 'page_view' and coalesce(page_url like {{ bind("pricing_url_pattern") }}, false))
+            as is_pricing_page_view,
+{%- else %}
         page_url,
+{%- endif %}
         refr_medium,
         mkt_medium,
         mkt_campaign,
-{%- if narrow_contexts is defined and narrow_contexts %}
+{%- if narrow_contexts %}
         -- the two JSON contexts as narrow columns at once, so no later step carries JSON
         {{ device_class("contexts_nl_basjes_yauaa_context_1") }} as device_class,
         contexts_com_snowplowanalytics_snowplow_media_player_2 is not null as is_media_event
@@ -32,29 +46,46 @@ events_in_lookback as {{ cte_hint }}(
 eligible_users as (
     select
         domain_userid,
+{%- if numbered_users %}
+        row_number() over () as user_number,
+        -- all the user's events in the scan: no count the features take can exceed it
+        count(*) as lookback_events,
+        min(derived_tstamp) filter (where app_id in ({{ bind_list("app_ids") }})) as first_seen
+    from events_in_lookback
+    where domain_userid is not null
+{%- else %}
         min(derived_tstamp) as first_seen
     from events_in_lookback
     where domain_userid is not null
         and app_id in ({{ bind_list("app_ids") }})
+{%- endif %}
 {%- if spec.user_sample_percent < 100 %}
         -- a deterministic sample of {{ spec.user_sample_percent }} users in 100, by a hash both dialects compute
         -- alike (no percent sign in this comment: the connector would read it as a placeholder)
         and {{ in_user_sample("domain_userid", spec.user_sample_percent) }}
 {%- endif %}
     group by domain_userid
-    having min(derived_tstamp) between {{ days_before_as_of(spec.cohort_first_seen_from_days) }}
+    having {{ "first_seen" if numbered_users else "min(derived_tstamp)" }}
+        between {{ days_before_as_of(spec.cohort_first_seen_from_days) }}
         and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
 ),
 
 events as (
+{%- if numbered_users %}
+    select events_in_lookback.*, eligible_users.user_number
+    from events_in_lookback
+    inner join eligible_users on events_in_lookback.domain_userid = eligible_users.domain_userid
+    where domain_sessionid is not null
+{%- else %}
     select *
     from events_in_lookback
     where domain_userid in (select domain_userid from eligible_users)
         and domain_sessionid is not null
+{%- endif %}
         and event_id is not null
         and {{ not_in("event_name", "excluded_events") }}
     -- Snowplow delivers at least once: an event_id seen twice is one event, its earliest copy
     qualify row_number() over (
-        partition by event_id order by derived_tstamp, domain_userid, domain_sessionid, event_name
+        partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
     ) = 1
 )

@@ -9,16 +9,19 @@ onto DuckDB), which checks the SQL and the macro layer end to end, not Snowflake
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pandas as pd
 import pytest
 
+from prospect_core import training_sql
 from prospect_core.dataset import build_training_set
+from prospect_core.errors import SourceError
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import DEFAULT_FORMULATION, FORMULATIONS, TEMPLATES, render_training_sql
 from prospect_core.warehouse import DuckDBWarehouse
-from tests.conftest import AS_OF, snowflake_training_set, write_events_db
+from tests.conftest import AS_OF, event, snowflake_training_set, write_events_db
 from tests.test_oracle import SPECS, generate_events
 
 SPEC = TrainingSpec(as_of=AS_OF)
@@ -97,3 +100,36 @@ def test_heavy_users_get_the_seed_rows(tmp_path):
     assert heavy_rows > 500 and seed[SPEC.target_column].any()
     for formulation in ("fast", "portable"):
         pd.testing.assert_frame_equal(build_training_set(warehouse, SPEC, formulation=formulation), seed)
+
+
+def _burst(user: str, count: int, start: dt.datetime) -> list[dict]:
+    """`count` page views of one user, a second apart in one session: every count the query takes
+    for the last of them is `count - 1`."""
+    return [event(f"{user}-{index}", start + dt.timedelta(seconds=index), user=user, session=f"{user}-s")
+            for index in range(count)]
+
+
+def test_packed_lanes_are_exact_up_to_their_bound_and_refuse_beyond_it(tmp_path, monkeypatch):
+    """The DuckDB fast query packs counters into lanes of LANE_BITS bits; with 3-bit lanes (0..7)
+    a user with 7 events still gets the seed's rows, one with 8 stops the query with a clear error."""
+    monkeypatch.setattr(training_sql, "LANE_BITS", 3)
+    start = dt.datetime.combine(AS_OF, dt.time(9)) - dt.timedelta(days=40)
+    others = [event("o-1", start, user="o", session="o-s", name="page_ping"),
+              event("o-2", start + dt.timedelta(minutes=5), user="o", session="o-s2", name="submit_form")]
+
+    at_bound = DuckDBWarehouse(write_events_db(tmp_path / "seven.duckdb", _burst("bot", 7, start) + others))
+    fast = build_training_set(at_bound, SPEC, formulation="fast")
+    pd.testing.assert_frame_equal(fast, build_training_set(at_bound, SPEC, formulation="seed"))
+    last = fast[fast["event_id"] == "bot-6"].iloc[0]
+    assert (last["num_page_views_l7d"], last["num_page_views_l30d"], last["num_page_pings_l7d"]) == (6, 6, 0)
+
+    beyond = DuckDBWarehouse(write_events_db(tmp_path / "eight.duckdb", _burst("bot", 8, start) + others))
+    with pytest.raises(SourceError) as raised:
+        build_training_set(beyond, SPEC, formulation="fast")
+    assert str(raised.value) == (
+        "cannot build this training set with the fast query: user bot has 8 events in the lookback, more events "
+        "than the fast DuckDB query counts exactly (7); it is most likely a bot: exclude it, or build with the "
+        "portable formulation"
+    )
+    pd.testing.assert_frame_equal(build_training_set(beyond, SPEC, formulation="portable"),
+                                  build_training_set(beyond, SPEC, formulation="seed"))
