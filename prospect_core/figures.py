@@ -353,6 +353,16 @@ def _minutes_text(minutes: int) -> str:
     return f"{minutes} minutes"
 
 
+# The timeline's plot area is at least this wide in the page's column, and a 12 px label takes about
+# this much per character: enough to tell whether a label fits inside its bar.
+TIMELINE_PLOT_PX = 480
+LABEL_PX_PER_CHAR = 7
+
+
+def _days_text(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
+
+
 def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") -> go.Figure:
     """History windows -> prediction point -> target window, in days relative to the prediction point.
 
@@ -362,27 +372,33 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     long_days, short_days = spec.long_window_days, spec.short_window_days
     target_days = spec.target_window_minutes / (60 * 24)
     target_drawn = max(target_days, long_days * 0.12)
+    # the target's label sits right of its bar, one part a line; a long event name is shortened to fit
+    event = spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026"
+    target_label = (f"next {_minutes_text(spec.target_window_minutes)}:<br>'{event}'"
+                    + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
+                    + ("<br>(not to scale)" if target_drawn > target_days else ""))
     rows = [
-        ("long history window", -long_days, long_days, NEGATIVE, f"last {long_days} days of events"),
-        ("short history window", -short_days, short_days, "#6baed6", f"last {short_days} days of events"),
-        ("target window", 0.0, target_drawn, POSITIVE,
-         f"next {_minutes_text(spec.target_window_minutes)}: '{spec.target_event}'"
-         + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")),
+        ("long history window", -long_days, long_days, NEGATIVE, f"last {_days_text(long_days)}"),
+        ("short history window", -short_days, short_days, "#6baed6", f"last {_days_text(short_days)}"),
+        ("target window", 0.0, target_drawn, POSITIVE, target_label),
     ]
-    if target_drawn > target_days:
-        rows[-1] = (*rows[-1][:4], rows[-1][4] + " (not to scale)")
+    x_range = [-long_days * 1.05, target_drawn + long_days * 0.75]
     figure = go.Figure()
     for name, start, length, colour, label in rows:
         outside = name == "target window"
+        # a history label that would not fit in its bar goes to the bar's left, where its row is empty
+        fits = outside or length / (x_range[1] - x_range[0]) * TIMELINE_PLOT_PX >= LABEL_PX_PER_CHAR * len(label) + 12
         figure.add_trace(
             go.Bar(
                 y=[name], x=[length], base=[start], orientation="h", name=name, marker_color=colour,
-                text=[label], textposition="outside" if outside else "inside", insidetextanchor="middle",
-                textfont=dict(size=12, color="#333333" if outside else "white"), cliponaxis=False,
-                constraintext="none",
-                hoverinfo="text", hovertext=[label],
+                text=[label], textposition=("outside" if outside else "inside") if fits else "none",
+                insidetextanchor="middle", textfont=dict(size=12, color="#333333" if outside else "white"),
+                cliponaxis=False, constraintext="none", hoverinfo="text", hovertext=[label],
             )
         )
+        if not fits:
+            figure.add_annotation(x=start, y=name, text=label, xanchor="right", showarrow=False, xshift=-6,
+                                  font=dict(size=12, color="#333333"))
     figure.add_trace(
         go.Scatter(
             x=[0, 0], y=[rows[0][0], rows[-1][0]], mode="lines+markers", name="prediction point (the event)",
@@ -391,7 +407,7 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
         )
     )
     figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1])
-    figure.update_xaxes(range=[-long_days * 1.05, target_drawn + long_days * 0.75], zeroline=False)
+    figure.update_xaxes(range=x_range, zeroline=False)
     _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=340)
     # a short figure: the shared legend offset would sit on the axis title
     return figure.update_layout(barmode="overlay", showlegend=True, legend=dict(y=-0.42))

@@ -178,7 +178,7 @@ def test_timeline_figure_draws_the_specs_windows() -> None:
     assert (by_name["long history window"].base[0], by_name["long history window"].x[0]) == (-14, 14)
     assert (by_name["short history window"].base[0], by_name["short history window"].x[0]) == (-3, 3)
     assert by_name["target window"].base[0] == 0
-    assert "next 120 minutes (2 h): 'submit_form'" in by_name["target window"].text[0]
+    assert by_name["target window"].text[0] == "next 120 minutes (2 h):<br>'submit_form'<br>(not to scale)"
     assert "last 14 days" in by_name["long history window"].text[0]
     (marker,) = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
     assert list(marker.x) == [0, 0]
@@ -196,3 +196,14 @@ def test_class_balance_figure() -> None:
     assert list(bars.y) == [90, 10]
     assert bars.text[1] == "10 (10.0%)"
     _check_common(figure)
+
+
+def test_timeline_labels_a_history_bar_too_short_for_its_text_beside_it() -> None:
+    figure = figures.timeline_figure(TrainingSpec(as_of=dt.date(2025, 5, 14), short_window_days=1, long_window_days=30))
+    by_name = {trace.name: trace for trace in figure.data if isinstance(trace, go.Bar)}
+    assert by_name["long history window"].textposition == "inside"
+    assert by_name["short history window"].textposition == "none"
+    (beside,) = figure.layout.annotations
+    long_name = figures.timeline_figure(TrainingSpec(as_of=dt.date(2025, 5, 14), target_event="a" * 30))
+    assert "'" + "a" * 23 + "\u2026'" in long_name.data[2].text[0]
+    assert (beside.text, beside.x, beside.y, beside.xanchor) == ("last 1 day", -1, "short history window", "right")
