@@ -8,8 +8,10 @@ install it with `apt-get install -y chromium chromium-driver`.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -94,20 +96,26 @@ def test_build_train_look_and_download(server, browser, tmp_path):
     page.goto(server)
     page.get_by_role("heading", name="Data & target").wait_for()
 
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
     page.get_by_role("button", name="Build training set").click()
     page.get_by_text("Positive rate", exact=True).wait_for()
+    timings["build"] = time.perf_counter() - started
     shot(page, "1_data_and_target")
 
     open_page(page, "Train")
+    started = time.perf_counter()
     page.get_by_role("button", name="Train model").click()
     page.get_by_text("Runs this session", exact=True).wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
+    timings["train"] = time.perf_counter() - started
     assert "AUC" in (page.locator(".js-plotly-plot .legend").first.text_content() or "")
     shot(page, "2_train")
 
     open_page(page, "Evaluate")
     page.locator(".js-plotly-plot").nth(6).wait_for()  # ROC, PR, confusion, lift, gains, calibration, importance
     shot(page, "3_evaluate")
+    timings["threshold change"] = move_threshold(page)
 
     open_page(page, "Explain")
     page.get_by_text("One prospect", exact=True).wait_for()
@@ -136,3 +144,37 @@ print(float(model.predict_proba(pd.DataFrame([row]))[0, 1]))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert 0.0 <= float(result.stdout.strip()) <= 1.0
+    # click to rendered, for bench/README.md (measured, never asserted: machines here are shared)
+    (ARTIFACTS / "browser_timings.json").write_text(json.dumps({k: round(v, 3) for k, v in timings.items()}))
+
+
+def metric_value(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(has=page.get_by_text(label, exact=True))
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def move_threshold(page, changes: int = 5) -> float:
+    """Raise the threshold a step at a time until the flagged share has changed `changes` times:
+    only the slider's fragment reruns. Returns the median seconds from a key press that changed it
+    to the new number on screen."""
+    slider = page.get_by_role("slider", name="Score threshold")
+    slider.focus()
+    seconds: list[float] = []
+    for _ in range(40):
+        before = metric_value(page, "Flagged")
+        started = time.perf_counter()
+        slider.press("ArrowRight")
+        try:
+            page.wait_for_function(
+                """([before]) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+                    .some(m => m.innerText.startsWith('Flagged') && !m.innerText.includes(before))""",
+                arg=[before], timeout=3_000,
+            )
+        except Exception:  # this step unflagged no one (no scores between the two thresholds)
+            continue
+        seconds.append(time.perf_counter() - started)
+        after = metric_value(page, "Flagged")
+        assert float(after.rstrip("%")) < float(before.rstrip("%")), (before, after)
+        if len(seconds) == changes:
+            return statistics.median(seconds)
+    raise AssertionError(f"the flagged share changed {len(seconds)} times over 40 threshold steps, expected {changes}")
