@@ -195,6 +195,13 @@ if built is not None:
             f"Only {summary.positives} positive rows: metrics will be noisy. Consider a longer target window "
             "or a wider cohort.", icon=":material/error:",
         )
+    elif summary.positive_users < studio.FEW_POSITIVE_PROSPECTS:
+        st.warning(
+            f"The {summary.positives:,} positive rows come from only {summary.positive_users} "
+            f"{'prospect' if summary.positive_users == 1 else 'prospects'}: a model learns those few, and its test "
+            "metrics swing with one or two of them. Widen the cohort window, sample more prospects or pick a more "
+            "common target.", icon=":material/error:",
+        )
     chart, preview = st.columns([1, 2])
     chart.plotly_chart(class_balance_figure(summary.negatives, summary.positives), key="balance")
     preview.dataframe(built.frame.head(200), hide_index=True, height=320)

@@ -86,6 +86,7 @@ class DatasetSummary:
     rows: int
     positives: int
     users: int
+    positive_users: int  # prospects with at least one positive row: what a model really learns from
 
     @property
     def positive_rate(self) -> float:
@@ -101,5 +102,6 @@ def summarize(frame: pd.DataFrame, spec: TrainingSpec) -> DatasetSummary:
         rows=len(frame),
         positives=int(frame[spec.target_column].sum()),
         users=int(frame["domain_userid"].nunique()),
+        positive_users=int(frame.loc[frame[spec.target_column].astype(bool), "domain_userid"].nunique()),
     )
 

@@ -286,6 +286,12 @@ class TrainingRun:
     def base_rate_train(self) -> float:
         return self.positives_train / self.n_train
 
+    @property
+    def positive_prospects_test(self) -> int:
+        """Prospects behind the test set's positive rows: rows of one prospect are alike, so the
+        test metrics are as reliable as this count, not the row count, allows."""
+        return int(self.test_ids["domain_userid"][np.asarray(self.y_test).astype(bool)].nunique())
+
 
 def train_model(
     df: pd.DataFrame,

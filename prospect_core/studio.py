@@ -23,6 +23,10 @@ from prospect_core.spec import TrainingSpec
 
 MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
 RARE_POSITIVES = 20  # below this many positive rows a model cannot be judged reliably
+# Each conversion makes dozens of positive rows (every event in the hour before it), so what a model
+# learns from is the number of prospects behind them. Below these, say so.
+FEW_POSITIVE_PROSPECTS = 20  # in the training set
+FEW_TEST_POSITIVE_PROSPECTS = 10  # in a model's test rows
 
 
 # ----- session state -------------------------------------------------------------------------------

@@ -288,6 +288,8 @@ def test_train_model_reports_stages_and_keeps_test_rows_aligned(frame: pd.DataFr
     np.testing.assert_array_equal(by_event.loc[run.test_ids["event_id"], SPEC.target_column].astype(int), run.y_test)
     np.testing.assert_allclose(run.pipeline.predict_proba(run.X_test)[:, 1], run.y_score)
     assert run.evaluation.n == run.n_test and run.evaluation.positives == run.positives_test
+    positive_test_rows = frame[frame["event_id"].isin(run.test_ids["event_id"]) & frame[SPEC.target_column]]
+    assert run.positive_prospects_test == positive_test_rows["domain_userid"].nunique() > 0
 
 
 def test_training_is_reproducible_and_learns_the_signal(frame: pd.DataFrame) -> None:
@@ -321,3 +323,15 @@ def test_demo_training_set_trains_under_every_split(demo_set: pd.DataFrame, spli
         assert not set(run.test_ids["domain_userid"]) & set(demo_set.loc[train_rows, "domain_userid"])
     if split == "out_of_time":
         assert run.test_ids["derived_tstamp"].min() >= demo_set.loc[train_rows, "derived_tstamp"].max()
+
+
+def test_summary_and_run_count_the_prospects_behind_the_positive_rows():
+    from prospect_core.dataset import summarize
+
+    spec = SPEC
+    frame = pd.DataFrame({
+        "domain_userid": ["a", "a", "a", "b", "c", "c"],
+        spec.target_column: [True, True, False, False, True, False],
+    })
+    summary = summarize(frame, spec)
+    assert (summary.rows, summary.positives, summary.users, summary.positive_users) == (6, 3, 3, 2)
