@@ -68,13 +68,13 @@ per_event as (
         refr_medium,
         mkt_medium,
         device_class,
-        (event_name = 'page_view')::integer
-            + ((event_name = 'page_ping')::integer << 1)
-            + (is_pricing_page_view::integer << 2)
-            + ((event_name = 'submit_form')::integer << 3)
-            + ((event_name in ('focus_form', 'change_form'))::integer << 4)
-            + (is_media_event::integer << 5)
-            + ((event_name = {{ bind("target_event") }})::integer << 6) as kinds
+        ((event_name = 'page_view')::integer << {{ kind_bits.index("page_view") }})
+            + ((event_name = 'page_ping')::integer << {{ kind_bits.index("page_ping") }})
+            + (is_pricing_page_view::integer << {{ kind_bits.index("pricing_view") }})
+            + ((event_name = 'submit_form')::integer << {{ kind_bits.index("conversion") }})
+            + ((event_name in ('focus_form', 'change_form'))::integer << {{ kind_bits.index("form_engagement") }})
+            + (is_media_event::integer << {{ kind_bits.index("media_event") }})
+            + ((event_name = {{ bind("target_event") }})::integer << {{ kind_bits.index("target") }}) as kinds
     from events
 ),
 
