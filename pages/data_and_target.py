@@ -196,9 +196,9 @@ if built is not None:
             "or a wider cohort.", icon=":material/error:",
         )
     elif summary.positive_users < studio.FEW_POSITIVE_PROSPECTS:
+        prospects = studio.counted(summary.positive_users, "prospect")
         st.warning(
-            f"The {summary.positives:,} positive rows come from only {summary.positive_users} "
-            f"{'prospect' if summary.positive_users == 1 else 'prospects'}: a model learns those few, and its test "
+            f"The {summary.positives:,} positive rows come from only {prospects}: a model learns those few, and its test "
             "metrics swing with one or two of them. Widen the cohort window, sample more prospects or pick a more "
             "common target.", icon=":material/error:",
         )

@@ -22,13 +22,13 @@ if record is None:
 run, evaluation = record.run, record.run.evaluation
 prospects = run.positive_prospects_test
 st.caption(
-    f"{run.n_test:,} test rows ({run.split} split), {evaluation.positives:,} positive from {prospects:,} "
-    f"{'prospect' if prospects == 1 else 'prospects'} — base rate {evaluation.base_rate:.2%}. "
+    f"{run.n_test:,} test rows ({run.split} split), {evaluation.positives:,} positive from "
+    f"{studio.counted(prospects, 'prospect')} — base rate {evaluation.base_rate:.2%}. "
     f"Target: {run.spec.target_description}."
 )
 if prospects < studio.FEW_TEST_POSITIVE_PROSPECTS:
     st.warning(
-        f"The test rows' positives come from only {prospects} {'prospect' if prospects == 1 else 'prospects'}: "
+        f"The test rows' positives come from only {studio.counted(prospects, 'prospect')}: "
         "these metrics say little about new prospects. Build a set from a wider cohort (Data & target) and "
         "train again.", icon=":material/error:",
     )

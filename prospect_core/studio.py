@@ -106,6 +106,11 @@ def selected_run(label: str = "Run") -> StudioRun | None:
     return by_number[number]
 
 
+def counted(number: int, noun: str) -> str:
+    """"1 prospect", "4 prospects": a count and its noun, for messages."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 # ----- data ----------------------------------------------------------------------------------------
 
 

@@ -325,13 +325,12 @@ def test_demo_training_set_trains_under_every_split(demo_set: pd.DataFrame, spli
         assert run.test_ids["derived_tstamp"].min() >= demo_set.loc[train_rows, "derived_tstamp"].max()
 
 
-def test_summary_and_run_count_the_prospects_behind_the_positive_rows():
+def test_summary_counts_the_prospects_behind_the_positive_rows():
     from prospect_core.dataset import summarize
 
-    spec = SPEC
     frame = pd.DataFrame({
         "domain_userid": ["a", "a", "a", "b", "c", "c"],
-        spec.target_column: [True, True, False, False, True, False],
+        SPEC.target_column: [True, True, False, False, True, False],
     })
-    summary = summarize(frame, spec)
+    summary = summarize(frame, SPEC)
     assert (summary.rows, summary.positives, summary.users, summary.positive_users) == (6, 3, 3, 2)
