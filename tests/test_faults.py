@@ -207,12 +207,17 @@ class FullDiskConnection:
         return self.connection.register(*args)
 
 
+def fill_the_disk(monkeypatch) -> None:
+    """From here on, every DuckDB connection fails its bulk inserts as on a full disk."""
+    real_connect = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: FullDiskConnection(real_connect(*args, **kwargs)))
+
+
 def test_disk_full_while_writing_the_demo_database_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
     path = tmp_path / "demo.duckdb"
     demo_data.write_demo_db(path, n_users=50, seed=1)
     before = path.read_bytes()
-    real_connect = duckdb.connect
-    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: FullDiskConnection(real_connect(*args, **kwargs)))
+    fill_the_disk(monkeypatch)
     with pytest.raises(duckdb.IOException, match="No space left on device"):
         demo_data.write_demo_db(path, n_users=50, seed=2)
     assert path.read_bytes() == before  # the complete earlier file, untouched
@@ -224,8 +229,7 @@ def test_disk_full_while_creating_the_demo_database_in_the_app_is_an_error(tmp_p
 
     from tests.test_app import APP, TIMEOUT
 
-    real_connect = duckdb.connect
-    monkeypatch.setattr(duckdb, "connect", lambda *args, **kwargs: FullDiskConnection(real_connect(*args, **kwargs)))
+    fill_the_disk(monkeypatch)
     monkeypatch.setattr(demo_data, "DEFAULT_DEMO_USERS", 50)
     monkeypatch.setenv("PROSPECT_DEMO_DB", str(tmp_path / "demo.duckdb"))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
