@@ -29,6 +29,7 @@ from typing import Literal
 
 import duckdb
 
+from prospect_core import safe_io
 from prospect_core.errors import SourceError, write_failure
 from prospect_core.warehouse import DuckDBWarehouse
 
@@ -136,8 +137,7 @@ def load_events_file(
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
-        loaded = _load(source, file_format, table, partial)
-        os.replace(partial, database)
+        loaded = safe_io.write_file(database, lambda building: _load(source, file_format, table, building), what=f"the cached copy of {source.name}")
     except (OSError, duckdb.IOException) as error:
         raise SourceError(write_failure(f"the cached copy of {source.name}", database.parent, error)) from None
     finally:
