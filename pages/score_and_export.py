@@ -68,22 +68,28 @@ run, spec = record.run, record.run.spec
 
 # ----- export ------------------------------------------------------------------------------------
 st.subheader("Download")
-export = studio.export_bundle(record)
-left, right, _ = st.columns([1, 1, 2])
-left.download_button(
-    "Download model (.joblib)", export.artifact, file_name=export.artifact_name,
-    mime="application/octet-stream", type="primary", key="download_model",
-)
-right.download_button(
-    "Download model card", export.card_json, file_name=export.card_name, mime="application/json", key="download_card",
-)
-st.caption(
-    "The joblib file is a scikit-learn Pipeline: `joblib.load(path).predict_proba(rows)[:, 1]` with scikit-learn, "
-    "xgboost and pandas installed. Loading a joblib file runs code from it: load only files you trust. "
-    f"SHA-256 {export.sha256[:16]}…; the card is signed by this installation, so the pair can be loaded here again."
-)
-with st.expander("Model card"):
-    st.markdown(export.card_markdown)
+try:
+    export = studio.export_bundle(record)
+except UserError as error:  # e.g. a signing key in secrets too short to sign with
+    st.error(f"Cannot export the model: {error}.", icon=":material/key_off:")
+    export = None
+if export is not None:
+    left, right, _ = st.columns([1, 1, 2])
+    left.download_button(
+        "Download model (.joblib)", export.artifact, file_name=export.artifact_name,
+        mime="application/octet-stream", type="primary", key="download_model",
+    )
+    right.download_button(
+        "Download model card", export.card_json, file_name=export.card_name, mime="application/json",
+        key="download_card",
+    )
+    st.caption(
+        "The joblib file is a scikit-learn Pipeline: `joblib.load(path).predict_proba(rows)[:, 1]` with scikit-learn, "
+        "xgboost and pandas installed. Loading a joblib file runs code from it: load only files you trust. "
+        f"SHA-256 {export.sha256[:16]}…; the card is signed by this installation, so the pair can be loaded here again."
+    )
+    with st.expander("Model card"):
+        st.markdown(export.card_markdown)
 
 # ----- what-if -----------------------------------------------------------------------------------
 st.subheader("What if: score one prospect")

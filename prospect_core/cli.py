@@ -115,8 +115,10 @@ def run_demo_data(args: argparse.Namespace) -> None:
     from prospect_core.demo_data import DEFAULT_DEMO_USERS, write_demo_db
     from prospect_core.sources import demo_db_path
 
+    from prospect_core import safe_io
+
     path = Path(args.db) if args.db else demo_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    safe_io.output_path(path, what="the demo database", follow_symlinks=args.follow_symlinks)  # say so before any work
     done = stage(f"writing demo events to {path}")
     events = write_demo_db(path, n_users=args.users or DEFAULT_DEMO_USERS, seed=args.seed,
                            follow_symlinks=args.follow_symlinks)

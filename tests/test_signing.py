@@ -335,3 +335,19 @@ def test_hostile_model_cards_are_one_short_message(tmp_path, case, card, message
         load_verified(malicious_bytes(marker), card, KEY)
     assert len(str(refused.value)) < 300 and "\n" not in str(refused.value)
     assert not marker.exists()
+
+
+def test_load_a_model_refuses_a_signed_os_system_pickle_by_name(tmp_path):
+    """The app's Load a model path (studio.load_uploaded_model), signed with this installation's own key."""
+    import io
+
+    from prospect_core import studio
+
+    marker = tmp_path / "pwned"
+    artifact = joblib_bytes(Calls(os.system, f"touch {marker}"))
+    card = json.dumps(sign_card(card_for(artifact), artifact, studio.signing_key())).encode()
+    upload, card_upload = io.BytesIO(artifact), io.BytesIO(card)
+    upload.name, card_upload.name = "model.joblib", "model.card.json"
+    with pytest.raises(ArtifactError, match=r"the joblib file refers to posix\.system, which a studio model never contains"):
+        studio.load_uploaded_model(upload, card_upload)
+    assert not marker.exists()

@@ -87,3 +87,20 @@ def test_a_missing_events_table_is_an_error_on_build(hostile_app, hostile_db):
     assert any("refers to something missing in hostile.duckdb: Catalog Error: Table with name nowhere does not exist" in text
                for text in errors(at)), errors(at)
     assert at.session_state["built"] is None and at.text_input(key="events_table_duckdb").value == "atomic.nowhere"
+
+
+def test_a_short_signing_key_in_secrets_is_an_error_on_export_not_a_crash(tiny_demo_db, monkeypatch):
+    """`artifact_signing_key = "a"` would make every downloaded card brute-forceable: refused, clearly."""
+    monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.secrets["artifact_signing_key"] = "a"
+    at.run()
+    at.button(key="build").click().run()
+    at.switch_page("pages/train.py").run()
+    at.button[0].click().run()  # the form's "Train model"
+    assert at.session_state["runs"], errors(at)
+    at.switch_page("pages/score_and_export.py").run()
+    shown = errors(at)
+    assert any("Cannot export the model: `artifact_signing_key` in .streamlit/secrets.toml is too short (1 bytes" in text
+               for text in shown), shown
+    assert not [button for button in at.get("download_button") if button.proto.label.startswith("Download model")]
