@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import math
 import os
 import platform
 from pathlib import Path
@@ -159,6 +160,14 @@ def _restricted_unpickler():
                 if not isinstance(array, np.ndarray):
                     raise ArtifactError("the joblib file holds an object array that is not an array, so it was not loaded")
                 return array
+            shape = getattr(wrapper, "shape", None)
+            if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+                raise ArtifactError("the joblib file holds an array of no valid shape, so it was not loaded")
+            needed = math.prod(shape) * dtype.itemsize
+            left = len(self.file_handle.getbuffer()) - self.file_handle.tell()
+            if needed > left:  # refuse before allocating what a forged shape asks for
+                raise ArtifactError(f"the joblib file declares an array of {needed:,} bytes but holds only {left:,} "
+                                    "more, so it was not loaded")
             return wrapper.read(self, self.ensure_native_byte_order)
 
         dispatch[pickle.REDUCE[0]] = load_reduce

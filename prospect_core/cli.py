@@ -112,10 +112,9 @@ def stage(message: str) -> Callable[[], None]:
 
 
 def run_demo_data(args: argparse.Namespace) -> None:
+    from prospect_core import safe_io
     from prospect_core.demo_data import DEFAULT_DEMO_USERS, write_demo_db
     from prospect_core.sources import demo_db_path
-
-    from prospect_core import safe_io
 
     path = Path(args.db) if args.db else demo_db_path()
     safe_io.output_path(path, what="the demo database", follow_symlinks=args.follow_symlinks)  # say so before any work
@@ -208,8 +207,8 @@ def run_train(args: argparse.Namespace) -> None:
     # Every output path and the signing key are checked before the minutes of building and fitting.
     follow = args.follow_symlinks
     out = safe_io.output_path(args.out, what="the model artifact", follow_symlinks=follow)
-    card_path = safe_io.output_path(args.card or out.with_name(out.name + ".card.json"), what="the model card",
-                                    follow_symlinks=follow)
+    default_card = Path(args.out).with_name(Path(args.out).name + ".card.json")
+    card_path = safe_io.output_path(args.card or default_card, what="the model card", follow_symlinks=follow)
     markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
     key = signing_key()
     started = time.perf_counter()
@@ -288,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo-data", help="write the embedded demo events DuckDB file")
     demo.add_argument("--db", help="path of the DuckDB file (default: data/demo.duckdb)")
-    demo.add_argument("--users", type=_whole_number(1, MAX_DEMO_USERS), help=f"number of simulated prospects (at most {MAX_DEMO_USERS:,})")
+    demo.add_argument("--users", type=_whole_number(1, MAX_DEMO_USERS),
+                      help=f"number of simulated prospects (at most {MAX_DEMO_USERS:,})")
     demo.add_argument("--seed", type=_whole_number(0), default=0)
     add_follow_symlinks_argument(demo)
     demo.set_defaults(handler=run_demo_data)

@@ -13,6 +13,7 @@ symbolic link is written through (its target replaced, the link kept) only when 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -91,7 +92,8 @@ def write_file(
                             "the earlier file, if any, is unchanged")
         output_path(target, what=what)  # something may have been put there meanwhile
         os.replace(building, target)
-    _fsync(target.parent)  # make the rename itself durable
+    with contextlib.suppress(OSError):  # make the rename durable where the file system can (not all fsync folders)
+        _fsync(target.parent)
     return result
 
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xgboost
+from joblib.numpy_pickle import NumpyArrayWrapper
+from joblib.numpy_pickle_compat import NDArrayWrapper
 
 from prospect_core import signing
 from prospect_core.signing import ArtifactError, key_id, load_verified, sign_card, signing_key, verify
@@ -224,11 +227,11 @@ SIGNED_HOSTILE_PICKLES = [
     ("os.system inside a list", lambda marker, run: [1, Calls(os.system, f"touch {marker}")], r"refers to posix\.system"),
     ("os.system in the one-hot categories", lambda marker, run: hidden_in_the_categories(run, Calls(os.system, f"touch {marker}")),
      r"refers to posix\.system"),
-    ("a Booster that reads a server file", lambda marker, run: Calls(__import__("xgboost").Booster, None, None, "/etc/hostname"),
+    ("a Booster that reads a server file", lambda marker, run: Calls(xgboost.Booster, None, None, "/etc/hostname"),
      r"calls xgboost\.core\.Booster"),
-    ("joblib's old format that reads companion files", lambda marker, run: Calls(
-        __import__("joblib.numpy_pickle_compat", fromlist=["x"]).NDArrayWrapper, "/etc/hostname", np.ndarray),
+    ("joblib's old format that reads companion files", lambda marker, run: Calls(NDArrayWrapper, "/etc/hostname", np.ndarray),
      r"refers to joblib\.numpy_pickle_compat\.NDArrayWrapper"),
+    ("a forged array shape", lambda marker, run: NumpyArrayWrapper(np.ndarray, (10**12,), "C", np.dtype("f8")), r"declares an array of 8,000,000,000,000 bytes"),
     ("allowed classes, wrong shape", lambda marker, run: oddly_assembled(run), r"holds a StandardScaler that is not a studio pipeline"),
 ]
 
