@@ -125,9 +125,10 @@ def _restricted_unpickler():
 
         def find_class(self, module: str, name: str) -> Any:
             if (module, name) not in CALLABLE_GLOBALS | CLASS_GLOBALS:
+                name_shown = shown(f"{module}.{name}", limit=120, quote=False)
                 raise ArtifactError(
-                    f"the joblib file refers to {shown(module + '.' + name, limit=120, quote=False)}, which a studio model never contains, "
-                    "so it was not loaded (nothing in it ran). Only a pipeline exported by this studio loads here"
+                    f"the joblib file refers to {name_shown}, which a studio model never contains, so it was not "
+                    "loaded (nothing in it ran). Only a pipeline exported by this studio loads here"
                 )
             found = super().find_class(module, name)
             if (module, name) in CALLABLE_GLOBALS:
@@ -137,7 +138,8 @@ def _restricted_unpickler():
         def load_reduce(self) -> None:
             function = self.stack[-2]
             if id(function) not in self.callables:
-                name = f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', type(function).__name__)}"
+                qualname = getattr(function, "__qualname__", type(function).__name__)
+                name = f"{getattr(function, '__module__', '?')}.{qualname}"
                 raise ArtifactError(
                     f"the joblib file calls {shown(name, limit=120, quote=False)}, which a studio model never does, "
                     "so it was not loaded (nothing in it ran)"
@@ -201,27 +203,33 @@ def load_artifact_bytes(data: bytes) -> Pipeline:
 
 def _check_studio_pipeline(pipeline: Any) -> None:
     """Allowed classes can still be assembled oddly: insist on the studio's shape, with no custom functions."""
+    if not _is_studio_pipeline(pipeline):
+        raise ArtifactError(
+            f"the joblib file holds a {type(pipeline).__name__} that is not a studio pipeline (a preprocessor "
+            "ColumnTransformer, then an XGBClassifier, no custom functions), so it was not loaded"
+        )
+
+
+def _is_studio_pipeline(pipeline: Any) -> bool:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
     from xgboost import XGBClassifier
 
-    steps = getattr(pipeline, "steps", None) if type(pipeline) is Pipeline else None
-    shape_ok = (
-        isinstance(steps, list) and [name for name, _ in steps] == ["preprocessor", "classifier"]
-        and type(steps[0][1]) is ColumnTransformer and type(steps[1][1]) is XGBClassifier
-        and getattr(pipeline, "memory", None) is None
-    )
-    if not shape_ok:
-        raise ArtifactError(
-            f"the joblib file holds a {type(pipeline).__name__} that is not a studio pipeline (a preprocessor "
-            "ColumnTransformer, then an XGBClassifier), so it was not loaded"
+    if type(pipeline) is not Pipeline:
+        return False
+    try:  # the state came from the file: any attribute may be missing or of another shape
+        (first, preprocessor), (second, classifier) = pipeline.steps
+        transformers = [transformer for _, transformer, _ in
+                        [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]]
+        return (
+            (first, second) == ("preprocessor", "classifier") and pipeline.memory is None
+            and type(preprocessor) is ColumnTransformer and type(classifier) is XGBClassifier
+            and all(transformer.func is None and transformer.inverse_func is None
+                    for transformer in transformers if isinstance(transformer, FunctionTransformer))
         )
-    preprocessor = steps[0][1]
-    for _, transformer, _ in [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]:
-        if isinstance(transformer, FunctionTransformer) and (transformer.func is not None or transformer.inverse_func is not None):
-            raise ArtifactError("the joblib file's pipeline runs a custom function, which a studio model never does, "
-                                "so it was not loaded")
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def load_artifact(path: str | os.PathLike[str]) -> Pipeline:

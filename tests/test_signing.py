@@ -354,3 +354,21 @@ def test_load_a_model_refuses_a_signed_os_system_pickle_by_name(tmp_path):
     with pytest.raises(ArtifactError, match=r"the joblib file refers to posix\.system, which a studio model never contains"):
         studio.load_uploaded_model(upload, card_upload)
     assert not marker.exists()
+
+
+def test_a_studio_shaped_pipeline_with_a_foreign_step_state_is_refused(studio_pipeline):
+    """Allowed classes in a shape the studio never writes: steps that are not pairs, a custom function."""
+    import copy
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    from prospect_core.artifact import load_artifact_bytes
+
+    odd_steps = copy.deepcopy(studio_pipeline.pipeline)
+    odd_steps.steps = [odd_steps.steps[0][1]]
+    with_function = copy.deepcopy(studio_pipeline.pipeline)
+    preprocessor = with_function.named_steps["preprocessor"]
+    preprocessor.transformers_[1] = ("bool", FunctionTransformer(func=np.ndarray), preprocessor.transformers_[1][2])
+    for pipeline in (odd_steps, with_function):
+        with pytest.raises(ArtifactError, match=r"holds a Pipeline that is not a studio pipeline .*no custom functions"):
+            load_artifact_bytes(joblib_bytes(pipeline))
