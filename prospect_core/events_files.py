@@ -137,7 +137,8 @@ def load_events_file(
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
-        loaded = safe_io.write_file(database, lambda building: _load(source, file_format, table, building), what=f"the cached copy of {source.name}")
+        loaded = safe_io.write_file(database, lambda building: _load(source, file_format, table, building),
+                                    what=f"the cached copy of {source.name}")
     except (OSError, duckdb.IOException) as error:
         raise SourceError(write_failure(f"the cached copy of {source.name}", database.parent, error)) from None
     finally:
