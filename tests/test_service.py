@@ -436,3 +436,45 @@ def test_cli_service_refuses_a_card_that_is_not_the_models(
     err = capsys.readouterr().err
     assert re.search(message, err), err
     assert not (tmp_path / "svc").exists()
+
+
+# ----- service.py's parts, in-process ----------------------------------------------------------------
+
+
+def bundled_service_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundled_service", TEMPLATE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_compiled_preprocessor_gives_exactly_the_pipelines_matrix(run: TrainingRun, exported: tuple[bytes, bytes]) -> None:
+    import joblib
+
+    module = bundled_service_module()
+    table = module.input_table(json.loads(exported[1]), None)
+    scorer = module.Scorer(joblib.load(io.BytesIO(exported[0])), table)
+    assert scorer.fast  # the studio's pipeline compiles; otherwise every request pays scikit-learn's ~3 ms
+    rows = [module.from_payload(table, training_row(run, i)) for i in range(40)]
+    rows.append(module.from_payload(table, {"latest_app_id": "never-seen", "day_of_week": 9, "num_sessions_l7d": 10**6}))
+    compiled = np.vstack([scorer.matrix(row) for row in rows])
+    expected = run.pipeline.named_steps["preprocessor"].transform(pd.DataFrame(rows)[COLUMNS])
+    np.testing.assert_array_equal(compiled, expected)
+    scores = [scorer.score(row)[0] for row in rows]
+    np.testing.assert_allclose(scores, run.pipeline.predict_proba(pd.DataFrame(rows)[COLUMNS])[:, 1], rtol=0, atol=1e-9)
+
+
+def test_an_explicit_input_table_in_the_definitions_renames_attributes_and_defaults(exported: tuple[bytes, bytes]) -> None:
+    module = bundled_service_module()
+    card = json.loads(exported[1])
+    table = module.input_table(card, {"model_inputs": [
+        {"input": "num_sessions_l7d", "attribute": "sessions_last_week", "default": 1},
+    ]})
+    wednesday = dt.datetime(2025, 5, 14, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-2)))  # Thursday in UTC
+    row = module.from_signals(table, {"sessions_last_week": ["s1", "s2"], "num_sessions_l7d": 99}, wednesday)
+    assert row["num_sessions_l7d"] == 2 and row["day_of_week"] == 4
+    assert module.from_signals(table, {}, wednesday)["num_sessions_l7d"] == 1
+    assert module.from_signals(table, {"had_conversions_l7d": 0, "had_conversions_l30d": 2})["had_conversions_l30d"] is True

@@ -253,7 +253,7 @@ class Scorer:
     def score(self, row: dict[str, Any]) -> tuple[float, dict[str, float]]:
         matrix = self.matrix(row)
         score = float(self.booster.inplace_predict(matrix)[0])  # what pipeline.predict_proba(...)[:, 1] gives
-        contributions = self.booster.predict(self._xgboost.DMatrix(matrix), pred_contribs=True)[0]
+        contributions = self.booster.predict(self._xgboost.DMatrix(matrix, nthread=1), pred_contribs=True)[0]
         per_input = np.bincount(self.sources, weights=contributions[:-1], minlength=len(self.table))
         return score, explanations(per_input, [item.name for item in self.table], float(contributions[-1]))
 

@@ -1,0 +1,131 @@
+"""The scoring service under load: 2,000 `POST /score` requests from 8 concurrent clients.
+
+    python bench/service.py                 # 2,000 requests, 8 clients
+    python bench/service.py --requests 500  # shorter
+
+Trains the studio's model (`STUDIO_DEFAULTS`, by-prospect split) on the demo data, writes the
+scoring-service bundle with `prospect_core.service_bundle`, starts it with `uvicorn service:app` (one
+worker) on 127.0.0.1 and sends each client's requests over one keep-alive connection, with test rows
+as the payloads. Prints latency percentiles (time from send to full response, measured in the
+client), throughput and the load average. The client shares the machine's cores with the service.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ANCHOR = dt.date(2025, 5, 14)
+
+
+def build_bundle(folder: Path) -> list[dict]:
+    """Train on the demo data, write the bundle into `folder`; return test rows as /score payloads."""
+    from prospect_core.artifact import artifact_bytes, model_card, sha256_hex
+    from prospect_core.dataset import build_training_set
+    from prospect_core.demo_data import write_demo_db
+    from prospect_core.model import STUDIO_DEFAULTS, train_model
+    from prospect_core.service_bundle import write_service_folder
+    from prospect_core.signing import sign_card, signing_key
+    from prospect_core.spec import TrainingSpec
+    from prospect_core.warehouse import DuckDBWarehouse
+
+    os.environ.setdefault("PROSPECT_SIGNING_KEY_FILE", str(folder / "signing.key"))  # never the user's key
+    spec = TrainingSpec(as_of=ANCHOR)
+    db = folder / "demo.duckdb"
+    write_demo_db(db, anchor=ANCHOR)
+    run = train_model(build_training_set(DuckDBWarehouse(db), spec), spec, STUDIO_DEFAULTS, split="by_user")
+    data = artifact_bytes(run.pipeline)
+    card = model_card(run, sql_snowflake="-- not needed here", artifact_sha256=sha256_hex(data))
+    card = sign_card(card, data, signing_key())
+    write_service_folder(folder / "service", data, json.dumps(card).encode())
+    return json.loads(run.X_test.head(500).to_json(orient="records"))
+
+
+def start_service(folder: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "service:app", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def fire(url: str, payloads: list[dict], n_requests: int, clients: int) -> tuple[np.ndarray, float]:
+    import httpx
+
+    latencies: list[float] = []
+    counter = iter(range(n_requests))
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as session:
+            for i in counter:
+                body = {"attributes": payloads[i % len(payloads)]}
+                started = time.perf_counter()
+                response = await session.post("/score", json=body)
+                latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return np.asarray(latencies) * 1000, time.perf_counter() - started
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the service exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("the service did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        print(f"load average {os.getloadavg()[0]:.1f} at start; training the demo model ...", flush=True)
+        payloads = build_bundle(folder)
+        process, url = start_service(folder / "service")
+        try:
+            wait_until_up(url, process)
+            asyncio.run(fire(url, payloads, 50, args.clients))  # warm-up, not counted
+            load = os.getloadavg()[0]
+            latencies, seconds = asyncio.run(fire(url, payloads, args.requests, args.clients))
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    print(f"{args.requests} POST /score from {args.clients} clients in {seconds:.2f} s: "
+          f"{args.requests / seconds:.0f} requests/s\n"
+          f"latency p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  max {latencies.max():.1f} ms "
+          f"(target p95 < 20 ms)\nload average {load:.1f} before the run, {os.getloadavg()[0]:.1f} after")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
