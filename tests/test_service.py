@@ -478,3 +478,44 @@ def test_an_explicit_input_table_in_the_definitions_renames_attributes_and_defau
     assert row["num_sessions_l7d"] == 2 and row["day_of_week"] == 4
     assert module.from_signals(table, {}, wednesday)["num_sessions_l7d"] == 1
     assert module.from_signals(table, {"had_conversions_l7d": 0, "had_conversions_l30d": 2})["had_conversions_l30d"] is True
+
+
+def test_api_key_mode_fetches_a_token_then_attributes_and_never_shows_the_key(
+    bundle: Path, run: TrainingRun, tmp_path: Path
+) -> None:
+    """SP_API_URL/SP_API_KEY/SP_API_KEY_ID/SP_ORG_ID: the SDK's own token route, through an HTTPS proxy."""
+    from tests.signals_standin import tls_certificate
+
+    api_key = "canary-key-" + secrets.token_hex(8)
+    certificate, key = tls_certificate(tmp_path)
+    prospects = {"user-0": signals_values(run.X_test.iloc[0])}
+    logs: list[str] = []
+    with SignalsStandIn(token="unused-sandbox-token", service=SERVICE_NAME, attributes=[c for c in COLUMNS if c != "day_of_week"],
+                        prospects=prospects, api_key=("org-1", "key-id-1", api_key), tls=(certificate, key)) as server:
+        running = Service(bundle, {"SP_API_URL": server.url, "SP_API_KEY": api_key, "SP_API_KEY_ID": "key-id-1",
+                                   "SP_ORG_ID": "org-1", "HTTPS_PROXY": server.url, "SSL_CERT_FILE": str(certificate)})
+        try:
+            running.wait_until_up()
+            response = running.client.post("/predict", json={"domain_userid": "user-0"})
+            assert response.status_code == 200, response.text
+            row = {**training_row(run, 0), "day_of_week": response.json()["scoring_attributes"]["day_of_week"]}
+            assert response.json()["score"] == pytest.approx(expected_score(run, row), abs=1e-9)
+            token_call, attributes_call = server.requests[-2:]
+            assert token_call["path"] == "/api/msc/v1/organizations/org-1/credentials/v3/token"
+            assert token_call["headers"]["X-API-Key"] == api_key  # the SDK, unmodified, sent the key there only
+            assert attributes_call["headers"]["Authorization"] == f"Bearer {server.issued_tokens[-1]}"
+            server.api_key = ("org-1", "key-id-1", "rotated")  # the console now refuses the key
+            server.issued_tokens.clear()
+            running.stop()  # a fresh process, so the SDK has no cached token
+            logs.append(running.log())
+            running = Service(bundle, {"SP_API_URL": server.url, "SP_API_KEY": api_key, "SP_API_KEY_ID": "key-id-1",
+                                       "SP_ORG_ID": "org-1", "HTTPS_PROXY": server.url, "SSL_CERT_FILE": str(certificate)})
+            running.wait_until_up()
+            refused = running.client.post("/predict", json={"domain_userid": "user-0"})
+            assert refused.status_code == 503
+            assert refused.json()["detail"] == "Signals answered HTTP 401: check the credentials; try again later"
+            for answer in (response, refused, running.client.get("/model"), running.client.get("/health")):
+                assert api_key not in answer.text
+        finally:
+            running.stop()
+    assert not any(api_key in log for log in [*logs, running.log()])

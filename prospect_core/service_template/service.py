@@ -373,7 +373,8 @@ def _fetch_attributes(client: Any, service: str, key: str, identifier: str) -> d
 
 def _signals_failure(error: BaseException) -> str:
     """A message about a failed Signals call that cannot carry a credential: no exception text."""
-    status = getattr(error, "status_code", None)
+    status = getattr(error, "status_code", None)  # SignalsAPIError; httpx.HTTPStatusError from the token route
+    status = status if isinstance(status, int) else getattr(getattr(error, "response", None), "status_code", None)
     if isinstance(status, int):
         hint = {401: ": check the credentials", 403: ": check the credentials", 404: ": check the service name"}
         return f"Signals answered HTTP {status}{hint.get(status, '')}"
