@@ -10,7 +10,7 @@ from prospect_core.explain import explain_row
 from prospect_core.features import FEATURES
 from prospect_core.figures import shap_waterfall_figure
 from prospect_core.scoring import category_options, csv_bytes, prepare_prospect, score_csv, typical_prospect
-from prospect_core.service_bundle import service_zip, service_zip_name
+from prospect_core.service_bundle import call_examples, service_zip, service_zip_name
 
 studio.init_state()
 st.title("Score & export")
@@ -93,6 +93,17 @@ st.caption(
 )
 with st.expander("Model card"):
     st.markdown(export.card_markdown)
+with st.expander("Call the scoring service", icon=":material/api:"):
+    st.caption("Unzip the scoring service, run `uvicorn service:app` in its folder (see its README), then:")
+    service_url = st.text_input("Service URL", "http://localhost:8000", key="service_url")
+    try:
+        examples = call_examples(export.card_json, service_url)
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.code(examples["curl"], language="bash")
+        st.caption("From the website (allow its origin with `CORS_ALLOWED_ORIGINS`), polling every 10 s:")
+        st.code(examples["javascript"], language="javascript")
 
 # ----- what-if -----------------------------------------------------------------------------------
 st.subheader("What if: score one prospect")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -99,17 +100,22 @@ def card_beside(model: Path) -> Path:
 
 
 def _checked_card(artifact: bytes, card_json: bytes) -> dict[str, Any]:
+    card = _checked_card_json(card_json)
+    if card["artifact"].get("sha256") != sha256_hex(artifact):
+        raise BundleError(
+            "the model card does not belong to this model: its SHA-256 is not the artifact's. Use the card "
+            "exported with the model, unchanged"
+        )
+    return card
+
+
+def _checked_card_json(card_json: bytes) -> dict[str, Any]:
     try:
         card = json.loads(card_json)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BundleError("the model card is not JSON; expected the .card.json file exported with the model") from None
     if not isinstance(card, dict) or not isinstance(card.get("artifact"), dict):
         raise BundleError("the model card has no artifact section; expected the .card.json file exported with the model")
-    if card["artifact"].get("sha256") != sha256_hex(artifact):
-        raise BundleError(
-            "the model card does not belong to this model: its SHA-256 is not the artifact's. Use the card "
-            "exported with the model, unchanged"
-        )
     columns = card.get("input_columns")
     if not isinstance(columns, list) or not columns or not all(
         isinstance(column, dict) and isinstance(column.get("name"), str) and column.get("dtype") in INPUT_DTYPES
@@ -154,10 +160,36 @@ def example_attributes(card: dict[str, Any]) -> dict[str, Any]:
     return {c["name"]: 1 if c["name"] == "day_of_week" else defaults[c["dtype"]] for c in card["input_columns"]}
 
 
+_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/\-]*)?$")
+
+
+def call_examples(card: dict[str, Any] | bytes, url: str = "http://localhost:8000") -> dict[str, str]:
+    """How to call the service at `url`: a `curl` for /predict and /score, and a browser snippet."""
+    if not isinstance(card, dict):
+        card = _checked_card_json(card)
+    url = url.strip().rstrip("/")
+    if not _URL.match(url):
+        raise BundleError(f"the service URL must look like https://scoring.example.com or http://localhost:8000, got {url[:80]!r}")
+    curl = (
+        f"curl -s -X POST {url}/predict -H 'Content-Type: application/json' \\\n"
+        "  -d '{\"domain_userid\": \"1f4e2c9a-0000-4000-8000-000000000000\"}'\n"
+        f"curl -s -X POST {url}/score -H 'Content-Type: application/json' \\\n"
+        f"  -d '{json.dumps({'attributes': example_attributes(card)})}'"
+    )
+    javascript = f"""setInterval(async () => {{
+  const response = await fetch("{url}/predict", {{
+    method: "POST", headers: {{"Content-Type": "application/json"}},
+    body: JSON.stringify({{domain_userid: DOMAIN_USERID}}),
+  }});
+  if (response.ok && (await response.json()).flagged) {{ /* act on a likely prospect */ }}
+}}, 10000);"""
+    return {"curl": curl, "javascript": javascript}
+
+
 def readme(card: dict[str, Any], *, has_definitions: bool) -> str:
     target = card["target"]
     inputs = "\n".join(f"| `{c['name']}` | {c['dtype']} |" for c in card["input_columns"])
-    score_body = json.dumps({"attributes": example_attributes(card)})
+    examples = call_examples(card)
     definitions_note = (
         f"`{DEFINITIONS_FILE}` holds the Signals attribute group and service; publish them with the "
         "`snowplow-signals` SDK before calling `/predict`."
@@ -210,22 +242,13 @@ Both scoring endpoints answer `{{"signals", "scoring_attributes", "explanations"
 Signals unreachable or slow gets a 503.
 
 ```sh
-curl -s -X POST http://localhost:8000/predict -H 'Content-Type: application/json' \\
-  -d '{{"domain_userid": "1f4e2c9a-0000-4000-8000-000000000000"}}'
-curl -s -X POST http://localhost:8000/score -H 'Content-Type: application/json' \\
-  -d '{score_body}'
+{examples["curl"]}
 ```
 
 From a web page (allow its origin in `CORS_ALLOWED_ORIGINS`), every 10 s as in Snowplow's tutorial:
 
 ```js
-setInterval(async () => {{
-  const response = await fetch("https://YOUR-SERVICE/predict", {{
-    method: "POST", headers: {{"Content-Type": "application/json"}},
-    body: JSON.stringify({{domain_userid: DOMAIN_USERID}}),
-  }});
-  if (response.ok && (await response.json()).flagged) {{ /* act on a likely prospect */ }}
-}}, 10000);
+{examples["javascript"]}
 ```
 
 ## Inputs

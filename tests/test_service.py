@@ -519,3 +519,22 @@ def test_api_key_mode_fetches_a_token_then_attributes_and_never_shows_the_key(
         finally:
             running.stop()
     assert not any(api_key in log for log in [*logs, running.log()])
+
+
+def test_call_examples_use_the_url_given_and_refuse_one_that_would_break_the_snippet(exported: tuple[bytes, bytes]) -> None:
+    from prospect_core.service_bundle import BundleError, call_examples
+
+    examples = call_examples(exported[1], "https://scoring.example.com/")
+    assert "curl -s -X POST https://scoring.example.com/predict" in examples["curl"]
+    assert 'fetch("https://scoring.example.com/predict"' in examples["javascript"]
+    payload = json.loads(examples["curl"].rsplit("-d '", 1)[1].rstrip("'"))
+    assert list(payload["attributes"]) == COLUMNS  # a /score body the service takes as it is
+    with pytest.raises(BundleError, match="the service URL must look like https://scoring.example.com"):
+        call_examples(exported[1], "http://x'; rm -rf ~")
+
+
+def test_the_score_example_in_the_readme_scores(service: Service, bundle: Path) -> None:
+    readme = (bundle / "README.md").read_text()
+    body = readme.split("/score -H 'Content-Type: application/json' \\\n  -d '", 1)[1].split("'\n", 1)[0]
+    response = service.client.post("/score", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and 0 < response.json()["score"] < 1
