@@ -5,6 +5,7 @@ the service's process so the bundle must stand on its own."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -14,7 +15,6 @@ import subprocess
 import sys
 import time
 import zipfile
-import io
 from pathlib import Path
 from typing import Any, Iterator
 
