@@ -265,10 +265,13 @@ def test_bad_payloads_get_a_422_naming_the_field(service: Service, path: str, pa
     assert len(response.content) < 2_000  # the bad value is described, never echoed
 
 
-def test_a_body_over_2_mib_is_refused_before_it_is_read(service: Service) -> None:
+def test_a_body_over_2_mib_or_of_unstated_length_is_refused_before_it_is_read(service: Service) -> None:
     response = service.client.post("/score", content=b"{" + b" " * (3 * 1024 * 1024) + b"}",
                                    headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+    chunked = service.client.post("/score", content=iter([b'{"attributes": ', b"{}}"]),
+                                  headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 411 and "Content-Length" in chunked.json()["detail"]
 
 
 def test_slow_signals_gets_a_503_at_the_default_2_s_timeout(service: Service, standin: SignalsStandIn) -> None:

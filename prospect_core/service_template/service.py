@@ -437,17 +437,21 @@ class ScoreRequest(BaseModel):
 
 
 class BodyLimit:
-    """Refuse a request whose declared body is larger than MAX_BODY_BYTES, before reading it."""
+    """Refuse a body larger than MAX_BODY_BYTES before reading it; a POST must say its length (no chunks)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length", b"0")
-            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-                response = JSONResponse({"detail": f"the request body must be at most {MAX_BODY_BYTES:,} bytes"}, 413)
-                return await response(scope, receive, send)
+            length = dict(scope["headers"]).get(b"content-length")
+            refusal = None
+            if length is None and scope["method"] == "POST":
+                refusal = JSONResponse({"detail": "send the request body with a Content-Length header"}, 411)
+            elif length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+                refusal = JSONResponse({"detail": f"the request body must be at most {MAX_BODY_BYTES:,} bytes"}, 413)
+            if refusal is not None:
+                return await refusal(scope, receive, send)
         await self.app(scope, receive, send)
 
 
