@@ -279,6 +279,35 @@ def add_follow_symlinks_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# ----- service (scoring-service bundle, issue 14) ------------------------------------------------------
+
+
+def add_service_command(commands: argparse._SubParsersAction) -> None:
+    service = commands.add_parser("service", help="write a scoring-service folder (FastAPI) for an exported model")
+    service.add_argument("--model", required=True, help="the exported joblib file")
+    service.add_argument("--out", required=True, help="folder to write the service into (created if missing)")
+    service.add_argument("--card", help="the model card (default: the .card.json next to the model)")
+    service.add_argument("--definitions", help="Signals definitions JSON to include (optional)")
+    service.set_defaults(handler=run_service)
+
+
+def run_service(args: argparse.Namespace) -> None:
+    from prospect_core.service_bundle import BundleError, card_beside, write_service_folder
+
+    def read(path: Path, flag: str) -> bytes:
+        if not path.is_file():
+            raise BundleError(f"{flag} {path} is not a file")
+        return path.read_bytes()
+
+    model = Path(args.model)
+    artifact = read(model, "--model")
+    card = read(Path(args.card), "--card") if args.card else read(card_beside(model), "--card")
+    definitions = read(Path(args.definitions), "--definitions") if args.definitions else None
+    written = write_service_folder(args.out, artifact, card, definitions)
+    print(f"scoring service written to {args.out}: {', '.join(path.name for path in written)}\n"
+          f"run it with: cd {args.out} && pip install -r requirements.txt && uvicorn service:app")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from prospect_core.demo_data import MAX_DEMO_USERS
 
@@ -307,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(dataset)
     dataset.set_defaults(handler=run_dataset)
     add_train_command(commands)
+    add_service_command(commands)
     return parser
 
 

@@ -3,7 +3,8 @@
 `build_pipeline` is the tutorial's `ColumnTransformer` + `XGBClassifier` with named steps
 (`preprocessor`, `classifier`), fixed so that every registry feature reaches the model: the tutorial
 lists `had_conversions_l7d` / `had_conversions_l30d` in its x_columns but in neither transformer, so
-`remainder='drop'` silently threw them away. Here booleans pass through as 0/1.
+`remainder='drop'` silently threw them away. Here booleans reach the model as 0/1. Missing values
+(NaN, None) score as the studio scores them: a count or flag as 0, a category as ''.
 
 The pipeline holds only scikit-learn and XGBoost objects, so a `joblib.dump` of it loads in a process
 where `prospect_core` is not installed.
@@ -99,9 +100,13 @@ STUDIO_DEFAULTS = ModelParams(n_estimators=300, max_depth=3, learning_rate=0.05,
 def build_pipeline(spec: TrainingSpec, params: ModelParams | None = None) -> Pipeline:
     """Unfitted `Pipeline([('preprocessor', ColumnTransformer), ('classifier', XGBClassifier)])`.
 
-    Transformers: `num` = StandardScaler on counts, `bool` = passthrough (bools become 0/1),
-    `cat` = OneHotEncoder(handle_unknown='ignore'). Nothing is dropped (`remainder='drop'` has no
-    columns left to drop), and the output is dense so SHAP and the figures can index it directly.
+    Transformers: `num` = StandardScaler on counts, `bool` = flags as 0/1, `cat` =
+    OneHotEncoder(handle_unknown='ignore'). Nothing is dropped (`remainder='drop'` has no columns left
+    to drop), and the output is dense so SHAP and the figures can index it directly.
+
+    Each branch first fills missing values (NaN or None) as the studio does: a count or a flag scores
+    like 0, a category like '' (an unknown category, all zeros, for the integer day of week). So a row
+    read with a plain `pd.read_csv`, or built from Signals' `None`s, scores as in the app.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -110,9 +115,10 @@ def build_pipeline(spec: TrainingSpec, params: ModelParams | None = None) -> Pip
     params = params or ModelParams()
     preprocessor = ColumnTransformer(
         transformers=[
-            ("num", StandardScaler(), features.feature_columns(spec, "numeric")),
-            ("bool", "passthrough", features.feature_columns(spec, "boolean")),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), features.feature_columns(spec, "categorical")),
+            ("num", Pipeline([*_missing_as_zero(), ("scale", StandardScaler())]), features.feature_columns(spec, "numeric")),
+            ("bool", Pipeline(_missing_as_zero()), features.feature_columns(spec, "boolean")),
+            ("cat", Pipeline([*_missing_as_empty(), ("onehot", OneHotEncoder(handle_unknown="ignore"))]),
+             features.feature_columns(spec, "categorical")),
         ],
         remainder="drop",
         sparse_threshold=0.0,
@@ -128,6 +134,32 @@ def build_pipeline(spec: TrainingSpec, params: ModelParams | None = None) -> Pip
         n_jobs=2,
     )
     return Pipeline(steps=[("preprocessor", preprocessor), ("classifier", classifier)])
+
+
+# Stock scikit-learn and numpy only, so the joblib still loads without prospect_core (a class of ours
+# would be pickled by reference to this module).
+
+
+def _missing_as_zero() -> list[tuple[str, Any]]:
+    """Counts and flags as float64, NaN/None as 0. `np.asarray` turns None (object columns) into NaN,
+    which SimpleImputer alone cannot see; complete columns come out exactly as before (0/1, counts)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import FunctionTransformer
+
+    return [
+        ("as_float", FunctionTransformer(np.asarray, kw_args={"dtype": np.float64}, feature_names_out="one-to-one")),
+        ("fill", SimpleImputer(strategy="constant", fill_value=0)),
+    ]
+
+
+def _missing_as_empty() -> list[tuple[str, Any]]:
+    """NaN, then None, as '': one SimpleImputer sees only one missing marker."""
+    from sklearn.impute import SimpleImputer
+
+    return [
+        ("fill_nan", SimpleImputer(strategy="constant", fill_value="")),
+        ("fill_none", SimpleImputer(missing_values=None, strategy="constant", fill_value="")),
+    ]
 
 
 def input_columns(pipeline: Pipeline) -> list[str]:
@@ -150,8 +182,9 @@ def transformed_sources(pipeline: Pipeline) -> list[str]:
     for name, transformer, columns in preprocessor.transformers_:
         if name == "remainder" or transformer == "drop":
             continue
-        if isinstance(transformer, OneHotEncoder):
-            for column, categories in zip(columns, transformer.categories_):
+        encoder = transformer[-1] if isinstance(transformer, Pipeline) else transformer  # the branch's last step
+        if isinstance(encoder, OneHotEncoder):
+            for column, categories in zip(columns, encoder.categories_):
                 sources.extend([column] * len(categories))
         else:
             sources.extend(columns)
