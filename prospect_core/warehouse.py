@@ -6,7 +6,9 @@ DataFrame with lower-case column names. Caching belongs to the app layer, not he
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
@@ -52,13 +54,15 @@ class DuckDBWarehouse:
         return f"DuckDB file {self.path.name}"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        config = {"threads": self.threads} if self.threads else {}
         try:
-            connection = duckdb.connect(str(self.path), read_only=True, config=config)
+            connection = connect_locked_down(self.path, threads=self.threads)
         except duckdb.Error as error:
             raise SourceError(_open_failure(self.path, error)) from None
-        # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone
-        connection.execute("set TimeZone = 'UTC'")
+        try:
+            check_views(connection, self.path.name)
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     def preflight(self, spec: TrainingSpec) -> Preflight:
@@ -94,6 +98,118 @@ class DuckDBWarehouse:
         frame = table.to_pandas()
         frame.columns = [str(column).lower() for column in frame.columns]
         return frame
+
+
+# ----- opening a file someone else wrote ---------------------------------------------------------
+# A DuckDB file is a program as much as data: its views are SQL its author chose, run by every query
+# that reads them. So a file is opened with no file system beyond itself (no read_text of the server's
+# files, no COPY, no ATTACH), no extension downloads or loads, and settings locked so that no
+# statement can turn these back on. Views are checked before any query runs.
+
+LOCKED_DOWN = {"enable_external_access": False, "autoinstall_known_extensions": False,
+               "autoload_known_extensions": False}
+
+
+def connect_locked_down(path: str | os.PathLike[str], *, read_only: bool = True, threads: int | None = None,
+                        allowed_paths: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
+    """A connection to the database at `path` that can reach no other file except `allowed_paths`."""
+    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if threads:
+        config["threads"] = threads
+    if not allowed_paths:  # external access off from the very start
+        config["enable_external_access"] = False
+    connection = duckdb.connect(str(path), read_only=read_only, config=config)
+    try:
+        if allowed_paths:  # DuckDB accepts allowed_paths only once the database runs, then external access off
+            connection.execute("set allowed_paths = ?", [list(allowed_paths)])
+            connection.execute("set enable_external_access = false")
+        # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone
+        connection.execute("set TimeZone = 'UTC'")
+        connection.execute("set lock_configuration = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+_VIEW_PREFIX = re.compile(r'CREATE VIEW (?:"?([A-Za-z_][A-Za-z0-9_$]*)"?\.)?"?([A-Za-z_][A-Za-z0-9_$]*)"? AS ', re.I)
+
+
+def check_views(connection: duckdb.DuckDBPyConnection, file_name: str) -> None:
+    """Refuse a database holding a view that does more than select from its own tables.
+
+    Allowed: selects, joins, subqueries and CTEs over tables and views of this file, with scalar
+    functions. Refused, with the reason: table functions (read_text, read_csv, glob, ...), file paths
+    used as tables, other databases, macros defined in the file, and views this check cannot parse.
+    Nothing here runs a view: it is parsed by DuckDB's own parser (json_serialize_sql).
+    """
+    views = connection.execute(
+        "select schema_name, view_name, sql from duckdb_views() where not internal and not temporary "
+        "and database_name = current_database()"
+    ).fetchall()
+    if not views:
+        return
+    relations = {(schema, name) for schema, name in connection.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+        "union all select schema_name, view_name from duckdb_views() where database_name = current_database()"
+    ).fetchall()}
+    macros = {name for (name,) in connection.execute(
+        "select distinct function_name from duckdb_functions() where function_type in ('macro', 'table_macro') "
+        "and not internal"
+    ).fetchall()}
+    for schema, name, sql in views:
+        problem = _view_problem(connection, sql, relations, macros)
+        if problem:
+            raise SourceError(
+                f"{file_name} is refused: its view {schema}.{name} {problem}. Only tables, and views that select "
+                "from tables in the same file, are read; store the events as a table"
+            )
+
+
+def _view_problem(connection: duckdb.DuckDBPyConnection, sql: str, relations: set[tuple[str, str]],
+                  macros: set[str]) -> str | None:
+    prefix = _VIEW_PREFIX.match(sql)
+    if prefix is None:
+        return "cannot be checked (only views with plain names and no column list are read)"
+    parsed = json.loads(connection.execute("select json_serialize_sql(?)", [sql[prefix.end():]]).fetchall()[0][0])
+    if parsed.get("error") or len(parsed.get("statements", ())) != 1:
+        return "cannot be checked (its body is not one SELECT statement)"
+    ctes: set[str] = set()
+    nodes = [parsed["statements"][0]]
+    while nodes:  # collect CTE names first: a CTE is referenced like a table
+        node = nodes.pop()
+        if isinstance(node, dict):
+            for entry in (node.get("cte_map") or {}).get("map", []) if isinstance(node.get("cte_map"), dict) else []:
+                ctes.add(str(entry.get("key", "")).lower())
+            nodes.extend(node.values())
+        elif isinstance(node, list):
+            nodes.extend(node)
+    lowered = {(schema.lower(), name.lower()) for schema, name in relations}
+    database = connection.execute("select current_database()").fetchall()[0][0]
+    nodes = [parsed["statements"][0]]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, list):
+            nodes.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if kind == "TABLE_FUNCTION":
+            function = (node.get("function") or {}).get("function_name", "?")
+            return f"calls the table function {function}(), which can read files or run other code"
+        if kind == "BASE_TABLE":
+            table, schema = str(node.get("table_name", "")), str(node.get("schema_name", ""))
+            if node.get("catalog_name") not in ("", None, database):
+                return f"reads from another database ({node.get('catalog_name')})"
+            known = (schema.lower(), table.lower()) in lowered or (not schema and (
+                table.lower() in ctes or any(name == table.lower() for _, name in lowered)))
+            if not known:
+                return f"reads {table[:80]!r}, which is not a table of this file (a file path?)"
+        if node.get("class") == "FUNCTION" and node.get("function_name") in macros:
+            return f"calls the macro {node['function_name']}() defined in the file"
+        nodes.extend(node.values())
+    return None
 
 
 def _failed_while_running(path: Path, error: Exception) -> SourceError:
