@@ -139,6 +139,10 @@ def run_dataset(args: argparse.Namespace) -> None:
         spec = spec.replace(events_table=warehouse.events_table)  # e.g. ENV_ATOMIC_TABLE for Snowflake
     for notice in getattr(warehouse, "notices", ()):
         print(f"notice: {notice}", file=sys.stderr)
+    from prospect_core.warehouse import target_event_notice
+
+    if notice := target_event_notice(warehouse, spec):  # e.g. Submit_Form for submit_form
+        print(f"notice: {notice}", file=sys.stderr)
     done = stage(f"building the training set from {warehouse.label}")
     frame = build_training_set(warehouse, spec, formulation=args.formulation)
     done()

@@ -313,3 +313,42 @@ def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
         "events_in_lookback", "users_in_lookback", "eligible_users", "training_rows", "self_join_pairs",
         "largest_user_events")}
     return Preflight(events_table=table, **counts)
+
+
+# ----- the target event ----------------------------------------------------------------------------
+
+# event_counts.sql returns at most this many names; with a full list an absent name may just be rarer.
+EVENT_NAMES_SHOWN = 200
+
+
+def event_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
+    """Events per name in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
+    from prospect_core.training_sql import render_template
+
+    rendered = render_template("event_counts.sql", spec, warehouse.dialect)
+    return warehouse.query(rendered.text, rendered.params)
+
+
+def missing_event_notice(event: str, names: list[str]) -> str | None:
+    """"no event named X; did you mean Y?" when `event` is not among the names the source holds.
+
+    A near miss (letter case, spaces around it, a typo) names the likely event. Nothing is said when
+    the source holds no events at all (the preflight says that) or when the list of names is cut off.
+    """
+    import difflib
+
+    if not names or event in names or len(names) >= EVENT_NAMES_SHOWN:
+        return None
+    by_key = {name.strip().casefold(): name for name in names}
+    guess = by_key.get(event.strip().casefold())
+    if guess is None:
+        close = difflib.get_close_matches(event.strip().casefold(), list(by_key), n=1, cutoff=0.75)
+        guess = by_key[close[0]] if close else None
+    hint = f"; did you mean {guess}?" if guess is not None else f"; the most frequent are {', '.join(names[:5])}"
+    return f"no event named {event!r} in the lookback window, so the target has no positives{hint}"
+
+
+def target_event_notice(warehouse: Warehouse, spec: TrainingSpec) -> str | None:
+    """missing_event_notice for the spec's target event, against the names `warehouse` holds."""
+    names = event_counts(warehouse, spec)["event_name"].astype(str).tolist()
+    return missing_event_notice(spec.target_event, names)
