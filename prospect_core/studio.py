@@ -470,14 +470,14 @@ def _load_events(path: Path) -> Any:
     from prospect_core.events_files import LoadControl, load_events_file
     from prospect_core.limits import events_file_limits
 
+    job = pending_job("load")  # also confirms a load that finished on the previous run
     loaded = loaded_events(path)
     if loaded is not None:
         return loaded
     failed = st.session_state.get("events_load_failed")
-    if failed and failed[0] == (str(path), spec().events_table):
-        st.error(failed[1], icon=":material/error:")
+    if job is None and failed and failed[0] == (str(path), spec().events_table):
+        st.error(failed[1], icon=":material/error:")  # said again on every rerun, never loaded again
         return None
-    job = pending_job("load")
     if job is None:
         try:
             limits = events_file_limits(secrets())
