@@ -183,7 +183,9 @@ def load_events_file(
     if database.is_file():
         cached = _read_metadata(database, source)
         if cached is not None:
+            _touch(database.parent)
             return cached
+    prune_cache(database.parent.parent)
     # Built under a private name, then renamed into place: a crash or a full disk never leaves a
     # half-written cache at `database`, and two sessions loading the same file do not collide.
     partial = database.with_name(f"{database.stem}.{os.getpid()}.{threading.get_ident()}.partial")
@@ -233,6 +235,35 @@ def _readable_copy(source: Path, kind: FileKind, private: Path, limits: EventsFi
             + "; export or upload it again"
         ) from None
     return expanded
+
+
+# A cached load unused this long is deleted at the next load into the same cache folder (a changed
+# file gets a new entry, so the old one would otherwise stay forever).
+CACHE_MAX_AGE_SECONDS = 7 * 24 * 3600
+_CACHE_ENTRY = re.compile(r"[A-Za-z0-9_-]{0,60}-[0-9a-f]{16}")  # what _cache_path names a folder
+
+
+def prune_cache(cache_dir: Path, *, max_age_seconds: float = CACHE_MAX_AGE_SECONDS) -> list[Path]:
+    """Delete cached loads in `cache_dir` not used for `max_age_seconds`; the ones deleted."""
+    import time
+
+    removed, cutoff = [], time.time() - max_age_seconds
+    for entry in cache_dir.iterdir() if cache_dir.is_dir() else ():
+        try:
+            ours = _CACHE_ENTRY.fullmatch(entry.name) and any(entry.glob("*.duckdb"))  # never anything else
+            if ours and entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        except OSError:
+            continue
+    return removed
+
+
+def _touch(folder: Path) -> None:
+    try:
+        os.utime(folder)
+    except OSError:
+        pass
 
 
 def _too_large(name: str, limits: EventsFileLimits) -> SourceError:

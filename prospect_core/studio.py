@@ -404,11 +404,17 @@ def sweep_uploads(root: Path = UPLOAD_ROOT, *, ttl_seconds: float = UPLOAD_TTL_S
     return removed
 
 
+_SWEEP_EVERY_SECONDS = 600
+_last_sweep = [0.0]  # when this server last swept, shared by its sessions
+
+
 def upload_folder() -> UploadFolder:
-    """This session's upload folder, created (and old ones swept) on first use."""
+    """This session's upload folder, created on first use; every few minutes, old folders are swept."""
+    if time.monotonic() - _last_sweep[0] > _SWEEP_EVERY_SECONDS:
+        _last_sweep[0] = time.monotonic()
+        sweep_uploads()
     folder = st.session_state.get("upload_folder")
     if folder is None or not folder.path.is_dir():
-        sweep_uploads()
         folder = st.session_state["upload_folder"] = UploadFolder()
     folder.touch()
     return folder
@@ -628,6 +634,24 @@ def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:
             st.error(str(error), icon=":material/error:")
         return None
     return frame.astype({"event_name": str, "events": "int64"})
+
+
+def source_notices(source: str, spec_: TrainingSpec) -> tuple[str, ...]:
+    """What to know about a DuckDB file's events before building (events without derived_tstamp).
+
+    An events file says the same once, when it is loaded; Snowflake is not scanned for this.
+    """
+    from prospect_core.errors import UserError
+    from prospect_core.warehouse import null_timestamp_notice, null_timestamp_sql
+
+    if source.partition(":")[0] not in ("demo", "duckdb"):
+        return ()
+    try:
+        row = run_query(source, open_warehouse(source, spec_), null_timestamp_sql(spec_), {}).iloc[0]
+    except UserError:
+        return ()  # event_counts has said why
+    notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec_.events_table)
+    return (notice,) if notice else ()
 
 
 def target_event_notice(counts: pd.DataFrame | None, spec_: TrainingSpec) -> str | None:

@@ -352,3 +352,27 @@ def target_event_notice(warehouse: Warehouse, spec: TrainingSpec) -> str | None:
     """missing_event_notice for the spec's target event, against the names `warehouse` holds."""
     names = event_counts(warehouse, spec)["event_name"].astype(str).tolist()
     return missing_event_notice(spec.target_event, names)
+
+
+def null_timestamp_sql(spec: TrainingSpec) -> str:
+    return (f"select count(*) as events, count(*) - count(derived_tstamp) as without_tstamp "
+            f"from {spec.events_table}")  # validated as an identifier by the spec
+
+
+def null_timestamp_notice(events: int, without_tstamp: int, table: str) -> str | None:
+    """What to say when events lack derived_tstamp: no query can place them in time, so all leave them out."""
+    if not without_tstamp:
+        return None
+    return (f"{without_tstamp:,} of the {events:,} events in {table} have no derived_tstamp and are left out of "
+            "every count and of the training set")
+
+
+def source_notices(warehouse: Warehouse, spec: TrainingSpec) -> tuple[str, ...]:
+    """What the user should know about the events before building: the warehouse's own notices (an
+    events file says what it lacked when loaded), else, for a DuckDB file, events without a timestamp."""
+    notices = tuple(getattr(warehouse, "notices", ()))
+    if notices or not isinstance(warehouse, DuckDBWarehouse) or hasattr(warehouse, "loaded"):
+        return notices
+    row = warehouse.query(null_timestamp_sql(spec)).iloc[0]
+    notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec.events_table)
+    return (notice,) if notice else ()

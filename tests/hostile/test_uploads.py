@@ -378,3 +378,37 @@ def test_a_gzip_bomb_upload_is_refused_on_the_page(app, tmp_path, monkeypatch):
     assert any("bomb.csv.gz is larger than 10 MB once decompressed" in text for text in messages(app))
     app.radio(key="source_kind").set_value("demo").run()  # the page keeps working
     assert not messages(app) or not any("bomb" in text for text in messages(app))
+
+
+def test_cached_loads_unused_for_a_week_are_pruned_and_nothing_else(tmp_path):
+    from prospect_core.events_files import prune_cache
+
+    cache = tmp_path / "cache"
+    old = load_events_file(write_csv(tmp_path / "old.csv", csv_rows(3)), cache_dir=cache).database.parent
+    fresh = load_events_file(write_csv(tmp_path / "fresh.csv", csv_rows(3)), cache_dir=cache).database.parent
+    foreign = cache / "notes-0123456789abcdef"  # named like an entry, but holds no cached load
+    foreign.mkdir()
+    week_ago = time.time() - 8 * 24 * 3600
+    for folder in (old, foreign):
+        os.utime(folder, (week_ago, week_ago))
+    assert prune_cache(cache) == [old]
+    assert fresh.is_dir() and foreign.is_dir()
+
+
+def test_events_without_derived_tstamp_in_a_duckdb_file_are_counted_in_the_cli_and_the_app(tmp_path, capsys, monkeypatch):
+    from tests.conftest import event
+
+    rows = [event(f"e{index}", T0 + dt.timedelta(minutes=index)) for index in range(18)]
+    rows += [event("n1", None), event("n2", None)]
+    path = write_events_db(tmp_path / "nulls.duckdb", rows)
+    main(["dataset", "--source", f"duckdb:{path}", "--as-of", SPEC.as_of.isoformat(), "--out", str(tmp_path / "s.parquet")])
+    notice = ("2 of the 20 events in atomic.events have no derived_tstamp and are left out of every count and of the "
+              "training set")
+    assert f"notice: {notice}" in capsys.readouterr().err
+
+    monkeypatch.setenv("PROSPECT_DATA_DIRS", str(tmp_path))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.radio(key="source_kind").set_value("duckdb").run()
+    at.text_input(key="duckdb_path").input(str(path)).run()
+    assert notice in messages(at)
