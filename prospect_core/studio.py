@@ -201,6 +201,10 @@ def open_warehouse(source: str, spec_: TrainingSpec) -> Any:
         from prospect_core.events_files import EventsFileWarehouse
 
         return EventsFileWarehouse(loaded_events(argument))
+    if kind == "events" and Path(argument).is_relative_to(UPLOAD_ROOT):  # never loaded inside the page script
+        from prospect_core.errors import SourceError
+
+        raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
     config = snowflake_config() if source == "snowflake" else None
     return open_source(source, events_table=spec_.events_table, snowflake_config=config)
 

@@ -59,7 +59,12 @@ class DuckDBWarehouse:
         except duckdb.Error as error:
             raise SourceError(_open_failure(self.path, error)) from None
         try:
-            check_views(connection, self.path.name)
+            identity = _identity(self.path)
+            if identity not in _VIEWS_CHECKED:
+                check_views(connection, self.path.name)
+                if len(_VIEWS_CHECKED) > 1_000:
+                    _VIEWS_CHECKED.clear()
+                _VIEWS_CHECKED.add(identity)
         except BaseException:
             connection.close()
             raise
@@ -132,7 +137,26 @@ def connect_locked_down(path: str | os.PathLike[str], *, read_only: bool = True,
     return connection
 
 
+# Scalar functions that read the server's settings (a file path, the temp folder) instead of the data.
+_SERVER_FUNCTIONS = {"current_setting", "getenv", "getvariable"}
 _VIEW_PREFIX = re.compile(r'CREATE VIEW (?:"?([A-Za-z_][A-Za-z0-9_$]*)"?\.)?"?([A-Za-z_][A-Za-z0-9_$]*)"? AS ', re.I)
+
+
+# Files whose views passed check_views, by identity: any write to a file changes its identity, so a
+# changed file is checked again (only passes are remembered; a refusal is checked, and said, every time).
+_VIEWS_CHECKED: set[tuple] = set()
+
+
+def _identity(path: Path) -> tuple:
+    """The file and its write-ahead log (which a read-only open replays, views included) as they are now."""
+    def stat(file: Path) -> tuple:
+        try:
+            found = file.stat()
+        except FileNotFoundError:
+            return ()
+        return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+    return (str(path.resolve()), stat(path), stat(Path(f"{path}.wal")))
 
 
 def check_views(connection: duckdb.DuckDBPyConnection, file_name: str) -> None:
@@ -208,6 +232,8 @@ def _view_problem(connection: duckdb.DuckDBPyConnection, sql: str, relations: se
                 return f"reads {table[:80]!r}, which is not a table of this file (a file path?)"
         if node.get("class") == "FUNCTION" and node.get("function_name") in macros:
             return f"calls the macro {node['function_name']}() defined in the file"
+        if node.get("class") == "FUNCTION" and str(node.get("function_name")).lower() in _SERVER_FUNCTIONS:
+            return f"calls {node['function_name']}(), which tells about this server rather than the events"
         nodes.extend(node.values())
     return None
 

@@ -71,6 +71,8 @@ VIEWS = {
                                      "calls the table function read_text()"),
     "glob": ("select file as event_name from glob('/etc/*')", "calls the table function glob()"),
     "macro defined in the file": ("select leak() as x from atomic.base", "calls the macro leak() defined in the file"),
+    "server setting": ("select current_setting('temp_directory') as event_name from atomic.base",
+                       "calls current_setting(), which tells about this server"),
     "quoted name": (None, "cannot be checked"),
 }
 
@@ -412,3 +414,13 @@ def test_events_without_derived_tstamp_in_a_duckdb_file_are_counted_in_the_cli_a
     at.radio(key="source_kind").set_value("duckdb").run()
     at.text_input(key="duckdb_path").input(str(path)).run()
     assert notice in messages(at)
+
+
+def test_a_view_added_after_a_file_was_read_is_checked_too(tmp_path):
+    path = write_events_db(tmp_path / "later.duckdb", ONE)
+    warehouse = DuckDBWarehouse(path)
+    assert warehouse.query("select count(*) as n from atomic.events")["n"].iloc[0] == 1
+    with duckdb.connect(str(path)) as connection:  # the file changes once it passed the check
+        connection.execute(f"create view atomic.leak as select * from read_text('{path}')")
+    with pytest.raises(SourceError, match="its view atomic.leak calls the table function read_text()"):
+        warehouse.query("select count(*) as n from atomic.events")
