@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol
 
 import duckdb
 import pandas as pd
@@ -118,14 +118,12 @@ LOCKED_DOWN = {"enable_external_access": False, "autoinstall_known_extensions": 
 def connect_locked_down(path: str | os.PathLike[str], *, read_only: bool = True, threads: int | None = None,
                         allowed_paths: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
     """A connection to the database at `path` that can reach no other file except `allowed_paths`."""
-    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    if threads:
-        config["threads"] = threads
-    if not allowed_paths:  # external access off from the very start
-        config["enable_external_access"] = False
+    config: dict[str, Any] = dict(LOCKED_DOWN, **({"threads": threads} if threads else {}))
+    if allowed_paths:  # DuckDB takes allowed_paths only once the database runs: external access goes off then
+        del config["enable_external_access"]
     connection = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
-        if allowed_paths:  # DuckDB accepts allowed_paths only once the database runs, then external access off
+        if allowed_paths:
             connection.execute("set allowed_paths = ?", [list(allowed_paths)])
             connection.execute("set enable_external_access = false")
         # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone
@@ -192,50 +190,47 @@ def check_views(connection: duckdb.DuckDBPyConnection, file_name: str) -> None:
 
 def _view_problem(connection: duckdb.DuckDBPyConnection, sql: str, relations: set[tuple[str, str]],
                   macros: set[str]) -> str | None:
+    """Why the view `sql` (as duckdb_views() stores it) may not be read; None when it may."""
     prefix = _VIEW_PREFIX.match(sql)
     if prefix is None:
         return "cannot be checked (only views with plain names and no column list are read)"
     parsed = json.loads(connection.execute("select json_serialize_sql(?)", [sql[prefix.end():]]).fetchall()[0][0])
     if parsed.get("error") or len(parsed.get("statements", ())) != 1:
         return "cannot be checked (its body is not one SELECT statement)"
-    ctes: set[str] = set()
-    nodes = [parsed["statements"][0]]
-    while nodes:  # collect CTE names first: a CTE is referenced like a table
-        node = nodes.pop()
-        if isinstance(node, dict):
-            for entry in (node.get("cte_map") or {}).get("map", []) if isinstance(node.get("cte_map"), dict) else []:
-                ctes.add(str(entry.get("key", "")).lower())
-            nodes.extend(node.values())
-        elif isinstance(node, list):
-            nodes.extend(node)
-    lowered = {(schema.lower(), name.lower()) for schema, name in relations}
+    tree = parsed["statements"][0]
+    ctes = {str(entry.get("key", "")).lower() for node in _nodes(tree) if isinstance(node.get("cte_map"), dict)
+            for entry in node["cte_map"].get("map", [])}  # a CTE is referenced like a table
+    qualified = {(schema.lower(), name.lower()) for schema, name in relations}
+    unqualified = {name for _, name in qualified} | ctes
     database = connection.execute("select current_database()").fetchall()[0][0]
-    nodes = [parsed["statements"][0]]
-    while nodes:
-        node = nodes.pop()
-        if isinstance(node, list):
-            nodes.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        kind = node.get("type")
+    for node in _nodes(tree):
+        kind, function = node.get("type"), str(node.get("function_name", ""))
         if kind == "TABLE_FUNCTION":
-            function = (node.get("function") or {}).get("function_name", "?")
-            return f"calls the table function {function}(), which can read files or run other code"
+            name = (node.get("function") or {}).get("function_name", "?")
+            return f"calls the table function {name}(), which can read files or run other code"
         if kind == "BASE_TABLE":
-            table, schema = str(node.get("table_name", "")), str(node.get("schema_name", ""))
+            table, schema = str(node.get("table_name", "")).lower(), str(node.get("schema_name", "")).lower()
             if node.get("catalog_name") not in ("", None, database):
-                return f"reads from another database ({node.get('catalog_name')})"
-            known = (schema.lower(), table.lower()) in lowered or (not schema and (
-                table.lower() in ctes or any(name == table.lower() for _, name in lowered)))
-            if not known:
-                return f"reads {table[:80]!r}, which is not a table of this file (a file path?)"
-        if node.get("class") == "FUNCTION" and node.get("function_name") in macros:
-            return f"calls the macro {node['function_name']}() defined in the file"
-        if node.get("class") == "FUNCTION" and str(node.get("function_name")).lower() in _SERVER_FUNCTIONS:
-            return f"calls {node['function_name']}(), which tells about this server rather than the events"
-        nodes.extend(node.values())
+                return f"reads from another database ({str(node.get('catalog_name'))[:80]})"
+            if (schema, table) not in qualified and (schema or table not in unqualified):
+                return f"reads {node.get('table_name', '')[:80]!r}, which is not a table of this file (a file path?)"
+        if node.get("class") == "FUNCTION" and function in macros:
+            return f"calls the macro {function}() defined in the file"
+        if node.get("class") == "FUNCTION" and function.lower() in _SERVER_FUNCTIONS:
+            return f"calls {function}(), which tells about this server rather than the events"
     return None
+
+
+def _nodes(tree: Any) -> Iterator[dict]:
+    """Every object of a parsed statement (json_serialize_sql's tree), depth first."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _failed_while_running(path: Path, error: Exception) -> SourceError:
