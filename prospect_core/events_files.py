@@ -60,6 +60,7 @@ DEFAULT_EVENTS_TABLE = "atomic.events"
 # Bump when the loaded layout changes, so cached databases from older code are not reused.
 LOADER_VERSION = 2
 CHUNK = 1 << 20  # bytes expanded between two checks of the size bound and of Cancel
+CANCELLED = "loading the events file was cancelled; choose the file again to reload it"
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class LoadControl:
 
     def check(self) -> None:
         if self.cancelled:
-            raise SourceError("loading the events file was cancelled; choose the file again to reload it")
+            raise SourceError(CANCELLED)
 
 
 class EventsFileWarehouse(DuckDBWarehouse):
@@ -335,7 +336,7 @@ def _load(source: Path, file_format: FileFormat, table: str, database: Path, *, 
             control.check()
             return _load_into(connection, source, shown, file_format, table, limits)
     except duckdb.InterruptException:
-        raise SourceError("loading the events file was cancelled; choose the file again to reload it") from None
+        raise SourceError(CANCELLED) from None
     finally:
         control._connection = None
 
@@ -353,8 +354,8 @@ def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path,
     reading(f"create temp view raw_file as select * from {_reader(source, file_format)}")
     described = reading("describe raw_file")
     if file_format == "parquet":  # the footer says how large it expands and how many rows it holds
-        (expanded,), = reading("select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata(?)", [str(source)])
-        (rows,), = reading("select num_rows from parquet_file_metadata(?)", [str(source)])
+        [(expanded,)] = reading("select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata(?)", [str(source)])
+        [(rows,)] = reading("select num_rows from parquet_file_metadata(?)", [str(source)])
         if expanded > limits.bytes:
             raise _too_large(shown.name, limits)
         if rows > limits.rows:
@@ -365,7 +366,7 @@ def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path,
 
     # Read once, at most one row past the bound: the file is scanned here and nowhere else.
     reading(f"create table prospect_raw as select * from raw_file limit {limits.rows + 1}")
-    (total,), = reading("select count(*) from prospect_raw")
+    [(total,)] = reading("select count(*) from prospect_raw")
     if total > limits.rows:
         raise _too_many_rows(shown.name, limits)
     _check_timestamps(reading, shown, columns["derived_tstamp"])
@@ -380,7 +381,7 @@ def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path,
     qualified = ".".join(parts[-2:])
     reading(f"create table {qualified} as select {', '.join(selects)} from prospect_raw")
     reading("drop table prospect_raw")
-    (rows, null_timestamps), = reading(f"select count(*), count(*) - count(derived_tstamp) from {qualified}")
+    [(rows, null_timestamps)] = reading(f"select count(*), count(*) - count(derived_tstamp) from {qualified}")
     if rows == 0:
         raise SourceError(f"events file {shown.name} has no events (only a header row)")
     reading(
@@ -392,21 +393,20 @@ def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path,
 
 def _read_failure(shown: Path, source: Path, file_format: FileFormat, error: Exception) -> str:
     """DuckDB's reason in the user's words: the line at fault for a CSV, never the private path."""
-    text = str(error).replace(str(source), shown.name)
-    reason = _first_line(error).replace(str(source), shown.name)
-    line = re.search(r"CSV Error on Line: (\d+)", text)
-    if "Maximum line size" in text:
+    lines = [line.strip() for line in str(error).replace(str(source), shown.name).strip().splitlines()]
+    reason = lines[0]
+    at_line = re.search(r"CSV Error on Line: (\d+)", reason)
+    if any("Maximum line size" in line for line in lines):
         reason = "a line is longer than 2,000,000 bytes (a huge field, or a quote that is never closed)"
-    elif line:
-        number = int(line.group(1))
-        columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
-        original = re.search(r"Original Line: (.*)", text)
-        what = (f"has {columns.group(2)} fields where the header has {columns.group(1)}" if columns
-                else "cannot be read (" + text.split("\n")[0].split("CSV Error on Line")[0].strip(" :") + ")"
-                if "Invalid unicode" not in text else "is not valid UTF-8 text")
-        shown_line = f" ({original.group(1)[:80]!r})" if original else ""
-        reason = (f"line {number:,} {what}{shown_line}; fix or remove that line (every row must have the header's "
-                  "columns) and load it again")
+    elif at_line:
+        # DuckDB's CSV errors: the line number, then "Original Line: ...", then what is wrong with it
+        original = next((line.removeprefix("Original Line:").strip() for line in lines if line.startswith("Original Line:")), None)
+        problem = next((line for line in lines[1:] if line and not line.startswith("Original Line:")), "")
+        columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", problem)
+        what = f"has {columns.group(2)} fields where the header has {columns.group(1)}" if columns else f"cannot be read ({problem[:120]})"
+        quoted = f" ({original[:80]!r})" if original is not None else ""
+        reason = (f"line {int(at_line.group(1)):,} {what}{quoted}; fix or remove that line (every row must have the "
+                  "header's columns) and load it again")
     return f"cannot read {shown.name} as {file_format.upper()}: {reason}"
 
 
@@ -479,7 +479,7 @@ def _check_timestamps(reading: Callable[..., list[tuple]], source: Path, column:
     if kind != "VARCHAR":
         return
     quoted = _identifier(name)
-    (bad, example, filled, total), = reading(
+    [(bad, example, filled, total)] = reading(
         f"select count(*) filter (where {quoted} is not null and {_parse_timestamp_text(quoted)} is null), "
         f"any_value({quoted}) filter (where {quoted} is not null and {_parse_timestamp_text(quoted)} is null), "
         f"count({quoted}), count(*) from prospect_raw"
@@ -495,7 +495,7 @@ def _check_timestamps(reading: Callable[..., list[tuple]], source: Path, column:
 
 def _check_json(reading: Callable[..., list[tuple]], source: Path, layout_name: str, name: str) -> None:
     quoted = _identifier(name)
-    (bad, example), = reading(
+    [(bad, example)] = reading(
         f"select count(*) filter (where {quoted} is not null and not json_valid({quoted})), "
         f"any_value({quoted}) filter (where {quoted} is not null and not json_valid({quoted})) from prospect_raw"
     )
