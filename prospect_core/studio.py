@@ -368,8 +368,8 @@ def start_training(built: BuiltSet, params: Any, split: str) -> Job:
 # ----- uploads ---------------------------------------------------------------------------------------
 # An upload is hostile until read: it lives in this session's own folder (a random name, mode 0700,
 # outside every data folder the DuckDB path box accepts), its type is read from its first bytes, and
-# the folder goes when the session's state does, or after UPLOAD_TTL_SECONDS unused (a sweep at the
-# next upload of any session), whichever comes first.
+# the folder goes when the session's state does, or after UPLOAD_TTL_SECONDS unused (swept every few
+# minutes while anyone uses uploads), whichever comes first.
 
 UPLOAD_ROOT = Path(tempfile.gettempdir()) / "prospect-studio-uploads"
 UPLOAD_TTL_SECONDS = 6 * 3600
@@ -389,9 +389,6 @@ class UploadFolder:
             os.utime(self.path)
         except OSError:
             pass
-
-    def remove(self) -> None:
-        self._remove()
 
 
 def sweep_uploads(root: Path = UPLOAD_ROOT, *, ttl_seconds: float = UPLOAD_TTL_SECONDS) -> list[Path]:
@@ -449,12 +446,6 @@ def _save_upload(upload: Any) -> Path:
     return path
 
 
-def _upload_kind(path: Path) -> str:
-    from prospect_core.events_files import sniff_kind
-
-    return sniff_kind(path)
-
-
 def _duckdb_path_source(text: str) -> str | None:
     from prospect_core.errors import UserError
     from prospect_core.sources import data_dirs, file_in_data_dirs
@@ -504,10 +495,11 @@ def _load_events(path: Path) -> Any:
             st.session_state["events_loaded"] = result
 
         job = start_job("load", f"Loading {path.name}", work, cancel=control.cancel, deliver=deliver)
-    follow_job(job, done=f"{path.name} loaded")  # reruns the page once it is delivered
+        st.session_state["events_loading"] = (str(path), table)
+    follow_job(job, done=f"{job.title.removeprefix('Loading ')} loaded")  # reruns the page once delivered
     error = job.future.exception() if job.future.done() else None
-    if isinstance(error, UserError):
-        st.session_state["events_load_failed"] = ((str(path), spec().events_table), str(error))
+    if isinstance(error, UserError):  # remembered for the file that failed, which may not be `path`
+        st.session_state["events_load_failed"] = (st.session_state.get("events_loading"), str(error))
     return None
 
 
@@ -542,11 +534,12 @@ def choose_source(kind: str) -> str | None:
             st.info("Upload a CSV, CSV.gz or Parquet export of your atomic events (or a DuckDB database) to continue.")
             return None
         from prospect_core.errors import UserError
+        from prospect_core.events_files import sniff_kind
 
         path = Path(path_text)
         upload_folder()  # in use: keep it from the TTL sweep
         try:
-            file_kind = _upload_kind(path)
+            file_kind = sniff_kind(path)
         except UserError as error:
             st.error(str(error), icon=":material/error:")
             return None
