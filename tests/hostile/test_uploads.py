@@ -424,3 +424,29 @@ def test_a_view_added_after_a_file_was_read_is_checked_too(tmp_path):
         connection.execute(f"create view atomic.leak as select * from read_text('{path}')")
     with pytest.raises(SourceError, match="its view atomic.leak calls the table function read_text()"):
         warehouse.query("select count(*) as n from atomic.events")
+
+
+def test_the_loader_connection_may_read_its_one_file_and_no_other(tmp_path):
+    allowed, other = write_csv(tmp_path / "allowed.csv", csv_rows(2)), write_csv(tmp_path / "other.csv", csv_rows(3))
+    with connect_locked_down(tmp_path / "load.duckdb", read_only=False, allowed_paths=(str(allowed),)) as connection:
+        assert connection.execute(f"select count(*) from read_csv('{allowed}')").fetchall() == [(2,)]
+        for path in (other, tmp_path / "*.csv"):
+            with pytest.raises(duckdb.PermissionException, match="file system operations are disabled"):
+                connection.execute(f"select count(*) from read_csv('{path}')").fetchall()
+        with pytest.raises(duckdb.Error, match="the configuration has been locked"):
+            connection.execute(f"set allowed_paths = ['{other}']")
+
+
+def test_the_cli_refuses_the_evil_duckdb_file_in_one_line(tmp_path, capsys):
+    from tests.hostile.test_attack_chain import evil_duckdb_file
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("canary-cli-7d1e")
+    evil_duckdb_file(tmp_path / "evil.csv", [secret])
+    status = main(["dataset", "--source", f"duckdb:{tmp_path / 'evil.csv'}", "--out", str(tmp_path / "o.parquet")])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.err.strip().splitlines() == [
+        "error: evil.csv is refused: its view atomic.events calls the table function read_text(), which can read files "
+        "or run other code. Only tables, and views that select from tables in the same file, are read; store the "
+        "events as a table"]
+    assert "canary-cli-7d1e" not in captured.out + captured.err
