@@ -450,3 +450,12 @@ def test_the_cli_refuses_the_evil_duckdb_file_in_one_line(tmp_path, capsys):
         "or run other code. Only tables, and views that select from tables in the same file, are read; store the "
         "events as a table"]
     assert "canary-cli-7d1e" not in captured.out + captured.err
+
+
+def test_an_uploaded_duckdb_file_with_an_events_table_builds(app, tiny_demo_db):
+    upload(app, "my events.csv", tiny_demo_db.read_bytes())  # any name: its content says DuckDB
+    assert app.session_state["source"].startswith("duckdb:") and app.session_state["source"].endswith("my events.csv")
+    assert any(option.startswith("submit_form · ") for option in app.selectbox(key="target_pick").options)
+    app.button(key="build").click().run()
+    assert not messages(app) or not any("refused" in text for text in messages(app))
+    assert app.session_state["built"].summary.positives > 0
