@@ -380,6 +380,8 @@ class UploadFolder:
 
     def __init__(self, root: Path = UPLOAD_ROOT) -> None:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if root.is_symlink() or not root.is_dir() or root.stat().st_uid != os.getuid():  # planted in /tmp by another user
+            raise OSError(f"{root} is not a folder of this server's user; remove it and upload again")
         self.path = Path(tempfile.mkdtemp(dir=root, prefix="session-"))  # random name, mode 0700
         self._remove = weakref.finalize(self, shutil.rmtree, str(self.path), ignore_errors=True)
 
@@ -526,7 +528,14 @@ def choose_source(kind: str) -> str | None:
             "the type is read from the file's content, not its name.",
         )
         if upload is not None and upload.file_id != st.session_state.get("events_upload_id"):
-            st.session_state["events_path"] = str(_save_upload(upload))
+            from prospect_core.errors import write_failure
+
+            try:
+                st.session_state["events_path"] = str(_save_upload(upload))
+            except OSError as error:  # a full disk, or an upload folder that is not ours
+                st.error(write_failure(f"the upload {_display_name(upload.name)}", "the server's upload folder", error),
+                         icon=":material/error:")
+                return None
             st.session_state["events_upload_id"] = upload.file_id
             st.session_state.pop("events_load_failed", None)  # a new upload is a new try
         path_text = st.session_state.get("events_path")

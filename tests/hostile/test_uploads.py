@@ -459,3 +459,12 @@ def test_an_uploaded_duckdb_file_with_an_events_table_builds(app, tiny_demo_db):
     app.button(key="build").click().run()
     assert not messages(app) or not any("refused" in text for text in messages(app))
     assert app.session_state["built"].summary.positives > 0
+
+
+def test_an_upload_root_planted_as_a_symlink_is_not_used(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (tmp_path / "root").symlink_to(target)
+    with pytest.raises(OSError, match="is not a folder of this server's user"):
+        studio.UploadFolder(tmp_path / "root")
+    assert list(target.iterdir()) == []
