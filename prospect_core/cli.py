@@ -143,8 +143,12 @@ def run_dataset(args: argparse.Namespace) -> None:
     warehouse = open_source(args.source, events_table=spec.events_table)
     if args.events_table is None and getattr(warehouse, "events_table", None):
         spec = spec.replace(events_table=warehouse.events_table)  # e.g. ENV_ATOMIC_TABLE for Snowflake
-    for notice in getattr(warehouse, "notices", ()):
-        print(f"notice: {notice}", file=sys.stderr)
+    from prospect_core.warehouse import source_notices, target_event_notice
+
+    # what the file lacks, events without a timestamp, a target event that is not there (Submit_Form)
+    for notice in (*source_notices(warehouse, spec), target_event_notice(warehouse, spec)):
+        if notice:
+            print(f"notice: {notice}", file=sys.stderr)
     done = stage(f"building the training set from {warehouse.label}")
     frame = build_training_set(warehouse, spec, formulation=args.formulation)
     done()

@@ -303,8 +303,8 @@ def test_disk_full_while_caching_an_events_export_leaves_no_partial_file(tmp_pat
     cache = tmp_path / "cache"
     real_load = events_files._load
 
-    def load_then_fill_the_disk(source, file_format, table, database):
-        real_load(source, file_format, table, database)  # the partial file is fully there...
+    def load_then_fill_the_disk(source, file_format, table, database, **options):
+        real_load(source, file_format, table, database, **options)  # the partial file is fully there...
         raise duckdb.IOException("IO Error: Could not write file: No space left on device")  # ...and then not
 
     monkeypatch.setattr(events_files, "_load", load_then_fill_the_disk)

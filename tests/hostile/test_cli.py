@@ -151,7 +151,7 @@ SOURCE_CASES = [
     ("missing duckdb file", "duckdb:/nonexistent/'; drop.duckdb", "DuckDB file not found"),
     ("not a duckdb file", "duckdb:{readme}", "not a DuckDB database file"),
     ("missing events file", "events:/nonexistent/x.csv", "events file not found"),
-    ("events file of unknown format", "events:{readme}", "cannot tell the format of README.md"),
+    ("text that is not an events export", "events:{readme}", "README.md lacks required column(s) event_id"),
 ]
 
 
