@@ -24,7 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from prospect_core.artifact import sha256_hex, write_atomically
+from prospect_core.artifact import sha256_hex
+from prospect_core.safe_io import write_bytes
 from prospect_core.errors import UserError
 
 MODEL_FILE = "model.joblib"
@@ -66,7 +67,7 @@ def write_service_folder(
         raise BundleError(f"--out {folder} is a file; expected a folder for the service (it is created if missing)")
     written = []
     for name, data in service_files(artifact, card_json, definitions).items():
-        write_atomically(folder / name, data, what=f"the service's {name}")
+        write_bytes(folder / name, data, what=f"the service's {name}")
         written.append(folder / name)
     return written
 
