@@ -273,7 +273,7 @@ def split_by_prospect(prospects: pd.Series | np.ndarray, y: np.ndarray, seed: in
     where sklearn's StratifiedGroupKFold loops over them in Python for over a second. Prospects are
     numbered in sorted id order, so the same seed picks the same prospects whatever the row order.
     """
-    users, ids = pd.factorize(prospects, sort=True, use_na_sentinel=False)
+    users, ids = _number_prospects(prospects)
     y = np.asarray(y, dtype=bool)
     n_users = len(ids)
     minimum = round(1 / TEST_SIZE)
@@ -298,6 +298,20 @@ def split_by_prospect(prospects: pd.Series | np.ndarray, y: np.ndarray, seed: in
         in_test[rng.permutation(members)[: _test_count(len(members))]] = True
     test_rows = in_test[users]
     return np.flatnonzero(~test_rows), np.flatnonzero(test_rows)
+
+
+def _number_prospects(prospects: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's prospect number, in sorted id order, and the ids.
+
+    pandas' hash table compares object strings as C strings, so ids differing only after a NUL
+    ("0" and "0\\x00") would merge into one prospect and land on both sides; such ids (never seen
+    from Snowplow, but possible in an export) take numpy's exact, slower path.
+    """
+    values = np.asarray(prospects, dtype=object)
+    if "\x00" in "".join(map(str, values)):  # object sort: numpy's fixed-width strings drop trailing NULs too
+        ids, users = np.unique(values, return_inverse=True)
+        return users, ids
+    return pd.factorize(values, sort=True, use_na_sentinel=False)
 
 
 def _test_count(n: int) -> int:
