@@ -8,6 +8,7 @@ nothing of Streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,6 +69,7 @@ def init_state() -> None:
     state.setdefault("built", None)
     state.setdefault("runs", [])
     state.setdefault("run_counter", 0)
+    _check_in_with_memory()
 
 
 def spec() -> TrainingSpec:
@@ -87,11 +89,134 @@ def runs() -> list[StudioRun]:
 
 
 def add_run(run: Any, source: str) -> StudioRun:
+    from prospect_core.session_memory import RUN, Held
+
     state = st.session_state
     state["run_counter"] += 1
     record = StudioRun(number=state["run_counter"], source=source, run=run, created=dt.datetime.now())
     state["runs"] = [*state["runs"], record][-MAX_RUNS:]
+    _admit(Held(RUN, record.number))
     return record
+
+
+# ----- memory held for sessions ------------------------------------------------------------------
+# Training sets and runs live in session state; `MEMORY` (one per server) knows which session holds
+# which, lets them go when a session has been disconnected past the grace period, and keeps the whole
+# server under its caps (see prospect_core/session_memory.py).
+
+
+def _memory_limit(name: str) -> Callable[[], int]:
+    def read() -> int:
+        from prospect_core import limits
+
+        return getattr(limits, name)(secrets())
+
+    return read
+
+
+def _connected(session_id: str) -> bool:
+    from streamlit import runtime
+
+    return runtime.exists() and bool(runtime.get_instance().is_active_session(session_id))
+
+
+def _release(state: Any, items: Iterable[Any], why: str) -> None:
+    """Take released objects out of a session's state and leave it a note saying so (any thread)."""
+    from prospect_core.session_memory import EVERYTHING, RUN, SET
+
+    kinds = {item.kind for item in items}
+    everything = EVERYTHING in kinds
+    runs_ = _get(state, "runs") or []
+    numbers = {record.number for record in runs_} if everything else {item.number for item in items if item.kind == RUN}
+    notes = []
+    if (everything or SET in kinds) and _get(state, "built") is not None:
+        _set(state, "built", None)
+        notes.append(f"This training set was {why}; build it again on **Data & target**.")
+    gone = [record.number for record in runs_ if record.number in numbers]
+    if gone:
+        _set(state, "runs", [record for record in runs_ if record.number not in numbers])
+        names = ", ".join(str(number) for number in gone)
+        notes.append(f"Run{'s' if len(gone) > 1 else ''} {names} {'were' if len(gone) > 1 else 'was'} {why}; "
+                     "train again on **Train**.")
+    if everything:
+        from prospect_core.errors import UserError
+
+        for kind in ("build", "train"):
+            job = _get(state, f"job_{kind}")
+            if job is not None and job.cancel is not None and not job.future.done():
+                with contextlib.suppress(UserError):  # nobody is left to tell; the job's result is dropped anyway
+                    job.cancel()
+            _set(state, f"job_{kind}", None)
+    if notes:
+        _set(state, "memory_notes", [*(_get(state, "memory_notes") or []), *notes])
+
+
+def _get(state: Any, key: str) -> Any:
+    try:
+        return state[key]
+    except KeyError:
+        return None
+
+
+def _set(state: Any, key: str, value: Any) -> None:
+    # A disconnected session's state is Streamlit's own SessionState, changed outside any script run:
+    # its `reset_state_value` needs no script context (item assignment would log that one is missing).
+    reset = getattr(type(state), "reset_state_value", None)
+    if reset is not None:
+        reset(state, key, value)
+    else:
+        state[key] = value
+
+
+def _server_state(session_id: str) -> Any:
+    """This session's state as the server keeps it across reconnections; None under AppTest."""
+    from streamlit import runtime
+    from streamlit.runtime.state import SessionState
+
+    app_session = runtime.get_instance().get_app_session(session_id) if runtime.exists() else None
+    state = getattr(app_session, "session_state", None)
+    return state if isinstance(state, SessionState) else None
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+def _make_memory() -> Any:
+    from prospect_core.session_memory import SessionMemory
+
+    return SessionMemory(grace_seconds=_memory_limit("session_grace_seconds"), max_sets=_memory_limit("max_live_sets"),
+                         max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release)
+
+
+MEMORY = _make_memory()
+
+
+def _check_in_with_memory() -> None:
+    """Tell `MEMORY` what this session holds; take out what the cap released; say what was released."""
+    from prospect_core.session_memory import RUN, SET, Held
+
+    session_id = _session_id()
+    if session_id is None:
+        return
+    state = st.session_state
+    held = ([Held(SET)] if state["built"] is not None else []) + [Held(RUN, record.number) for record in state["runs"]]
+    taken = MEMORY.touch(session_id, _server_state(session_id), held)
+    for item, why in taken.items():
+        _release(state, [item], why)
+    MEMORY.start_sweeper(lambda: min(30.0, max(1.0, _memory_limit("session_grace_seconds")() / 4)))
+    for note in state.get("memory_notes") or []:
+        st.warning(note, icon=":material/memory:")
+    state["memory_notes"] = []
+
+
+def _admit(item: Any) -> None:
+    session_id = _session_id()
+    if session_id is not None:
+        MEMORY.admit(session_id, item)
 
 
 def selected_run(label: str = "Run") -> StudioRun | None:
@@ -332,7 +457,10 @@ def start_build(source: str, spec_: TrainingSpec) -> Job:
                         notes=(note,) if note else ())
 
     def deliver(built: BuiltSet) -> None:
+        from prospect_core.session_memory import SET, Held
+
         st.session_state["built"] = built
+        _admit(Held(SET))
 
     return start_job("build", f"Building the training set from {source_label(source)}", work,
                      cancel=warehouse.cancel, deliver=deliver)
