@@ -279,15 +279,25 @@ def dialect_of(source: str) -> str:
 def snowflake_config() -> Any:
     """Settings from secrets, connections.toml or the environment, with this session's form on top.
 
-    None when no account is configured anywhere. The form's values live in session state only.
+    None when no account is configured anywhere, or the settings cannot be used (`snowflake_problem`
+    says why). The form's values live in session state only.
     """
+    return _resolve_snowflake()[0]
+
+
+def snowflake_problem() -> str | None:
+    """Why the Snowflake settings (this session's form included) cannot be used; None when they can."""
+    return _resolve_snowflake()[1]
+
+
+def _resolve_snowflake() -> tuple[Any, str | None]:
     from prospect_core.errors import UserError
     from prospect_core.snowflake import resolve_config, streamlit_secrets
 
     try:
-        return resolve_config(streamlit_secrets(), st.session_state.get("snowflake_overrides"))
-    except UserError:
-        return None
+        return resolve_config(streamlit_secrets(), st.session_state.get("snowflake_overrides")), None
+    except UserError as error:
+        return None, str(error)
 
 
 def snowflake_configured() -> bool:
@@ -313,12 +323,29 @@ def shap_max_rows() -> int:
     return resolve(secrets())
 
 
-def open_warehouse(source: str, spec_: TrainingSpec) -> Any:
-    """The warehouse behind `source`; raises UserError with what is wrong."""
+def open_warehouse(source: str, spec_: TrainingSpec, *, automatic: bool = False) -> Any:
+    """The warehouse behind `source`; raises UserError with what is wrong.
+
+    `automatic`: opened as the page draws, not at a click. For Snowflake that connection is kept for
+    the session and its settings, so redrawing the page does not log in again, and after a failed
+    login it is not tried again on its own (see `snowflake.LoginBackoff`).
+    """
     from prospect_core.sources import open_source
 
-    config = snowflake_config() if source == "snowflake" else None
-    return open_source(source, events_table=spec_.events_table, snowflake_config=config)
+    if source != "snowflake":
+        return open_source(source, events_table=spec_.events_table)
+    config = snowflake_config()
+    if not automatic:
+        return open_source(source, events_table=spec_.events_table, snowflake_config=config)
+    from prospect_core.errors import SourceError
+    from prospect_core.snowflake import MISSING_CONFIG, SnowflakeWarehouse
+
+    if config is None:
+        raise SourceError(MISSING_CONFIG)
+    kept = st.session_state.get("snowflake_automatic")
+    if kept is None or kept.config != config or kept.config.secrets != config.secrets:
+        kept = st.session_state["snowflake_automatic"] = SnowflakeWarehouse(config, connect_attempts=1, automatic=True)
+    return kept
 
 
 # ----- background jobs ---------------------------------------------------------------------------
@@ -541,19 +568,27 @@ def snowflake_connection_panel() -> bool:
     """Show where the Snowflake settings come from, a form to override them for this session only, and
     a Test connection button. True when a connection is configured."""
     from prospect_core.errors import UserError
-    from prospect_core.snowflake import test_connection
+    from prospect_core.snowflake import LOGINS, test_connection
 
     config = snowflake_config()
+    overrides = st.session_state.get("snowflake_overrides")
     with st.expander("Snowflake connection", expanded=config is None, icon=":material/ac_unit:"):
         if config is not None:
             st.dataframe(pd.DataFrame(config.describe().items(), columns=["setting", "value"]), hide_index=True)
+            paused = LOGINS.refusal(config, automatic=True)
+            if paused:
+                st.warning(f"{paused[0].upper()}{paused[1:]}.", icon=":material/lock_clock:")
+        elif overrides:
+            st.error(f"This session's settings cannot be used: {snowflake_problem()}.", icon=":material/error:")
         else:
             st.info(
                 "No Snowflake settings found. Add `[connections.snowflake]` to `.streamlit/secrets.toml` (see "
                 "`secrets.toml.example`), set SNOWFLAKE_* or the tutorial's ENV_SF_* variables, or fill in the form."
             )
         with st.form("snowflake_form"):
-            st.caption("Overrides for this browser session only: kept in memory, never written to disk.")
+            st.caption("Overrides for this browser session only: kept in memory, never written to disk. Another "
+                       "account, user or authentication never uses the password, key or token of the server's "
+                       "settings: give your own.")
             left, right = st.columns(2)
             values = {
                 "account": left.text_input("Account", placeholder="myorg-myaccount"),
@@ -575,7 +610,7 @@ def snowflake_connection_panel() -> bool:
             if st.form_submit_button("Use for this session"):
                 st.session_state["snowflake_overrides"] = {k: v for k, v in values.items() if v}
                 st.rerun()
-        if st.session_state.get("snowflake_overrides") and st.button("Forget this session's overrides"):
+        if overrides and st.button("Forget this session's overrides"):
             st.session_state.pop("snowflake_overrides")
             st.rerun()
         if config is not None and st.button("Test connection", icon=":material/lan:"):
@@ -597,7 +632,7 @@ def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:
 
     rendered = render_template("event_counts.sql", spec_, dialect_of(source))
     try:
-        frame = run_query(source, open_warehouse(source, spec_), rendered.text, rendered.params)
+        frame = run_query(source, open_warehouse(source, spec_, automatic=True), rendered.text, rendered.params)
     except UserError:
         return None
     return frame.astype({"event_name": str, "events": "int64"})
