@@ -163,6 +163,6 @@ def _gone_message(grace: float) -> str:
 
 
 def _cap_message(kind: str, cap: int) -> str:
-    plural = "training sets" if kind == SET else "runs"
+    noun = kind if cap == 1 else f"{kind}s"
     variable = "PROSPECT_MAX_LIVE_SETS" if kind == SET else "PROSPECT_MAX_LIVE_RUNS"
-    return f"released to free memory: this server keeps at most {cap:,} {plural} for all sessions ({variable})"
+    return f"released to free memory: this server keeps at most {cap:,} {noun} for all sessions ({variable})"
