@@ -23,11 +23,13 @@ and how to take objects out of a session's state (`release`).
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, MutableMapping
 
+LOGGER = logging.getLogger(__name__)
 SET, RUN, EVERYTHING = "training set", "run", "everything"
 
 
@@ -58,10 +60,11 @@ class SessionMemory:
 
     def __init__(self, *, grace_seconds: Callable[[], float], max_sets: Callable[[], int],
                  max_runs: Callable[[], int], is_connected: Callable[[str], bool], release: Release,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 after_release: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.monotonic) -> None:
         # Limits are read on each use, so an operator's change to secrets applies without a restart.
         self._grace, self._max_sets, self._max_runs = grace_seconds, max_sets, max_runs
         self._is_connected, self._release, self._clock = is_connected, release, clock
+        self._after_release = after_release  # e.g. hand the freed memory back to the system
         self._sessions: dict[str, _Session] = {}
         self._order = itertools.count()
         self._lock = threading.Lock()
@@ -107,6 +110,9 @@ class SessionMemory:
         for state, items, why in released:
             if state is not None:
                 self._release(state, items, why)
+        if released:
+            LOGGER.info("released the memory of %d disconnected session(s)", len(released))
+            self._after_release()
 
     def holdings(self) -> dict[str, list[Held]]:
         """Session id -> what it holds, oldest first (for tests and the bench)."""
@@ -128,9 +134,7 @@ class SessionMemory:
             try:
                 self.sweep()
             except Exception:  # a sweep that fails must not end the sweeping; the next one retries
-                import logging
-
-                logging.getLogger(__name__).exception("releasing disconnected sessions' memory failed")
+                LOGGER.exception("releasing disconnected sessions' memory failed")
 
     def _over_cap(self, kind: str, cap: int) -> list[tuple[str, Held, str]]:
         """Take the oldest objects of `kind` past `cap` out of the index (lock held); who held them, and why."""
@@ -151,6 +155,7 @@ class SessionMemory:
                     session.pending[item] = why  # its own thread takes it out at its next run
             if session is not None and not connected:
                 self._release(session.state, [item], why)
+                self._after_release()
 
 
 def _by_number(item: Held) -> tuple[str, int]:

@@ -185,11 +185,24 @@ def _session_id() -> str | None:
     return ctx.session_id if ctx is not None else None
 
 
+def _return_freed_memory() -> None:
+    """Hand what a release freed back to the system, so that the server's RSS goes down with it."""
+    import ctypes
+    import gc
+
+    gc.collect()  # fitted pipelines and frames can sit in reference cycles
+    try:  # glibc keeps freed heap pages for the process unless asked; other C libraries have no such call
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _make_memory() -> Any:
     from prospect_core.session_memory import SessionMemory
 
     return SessionMemory(grace_seconds=_memory_limit("session_grace_seconds"), max_sets=_memory_limit("max_live_sets"),
-                         max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release)
+                         max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release,
+                         after_release=_return_freed_memory)
 
 
 MEMORY = _make_memory()
