@@ -92,6 +92,7 @@ class SessionMemory:
         with self._lock:
             session = self._sessions.setdefault(session_id, _Session(None, self._clock()))
             session.held.pop(item, None)
+            session.pending.pop(item, None)  # a new training set replaces one the cap was to take
             session.held[item] = next(self._order)
             evicted = self._over_cap(SET, self._max_sets()) + self._over_cap(RUN, self._max_runs())
         self._apply(evicted)

@@ -156,3 +156,13 @@ def test_through_the_app_a_run_past_the_servers_cap_releases_the_oldest_with_a_m
         "(PROSPECT_MAX_LIVE_RUNS); train again on **Train**."
     ]
     assert "Run 1 ·" not in " ".join(m.value for m in at.sidebar.markdown)
+
+
+def test_a_new_training_set_is_not_taken_for_the_old_one_the_cap_released():
+    clock, connected = Clock(), {"a", "b"}
+    memory = registry(clock, connected, sets=1)
+    memory.admit("a", Held(SET))
+    memory.admit("b", Held(SET))  # a's set is to go at a's next run...
+    memory.admit("a", Held(SET))  # ...but a builds a new one first: b's (now the oldest) is to go instead
+    assert memory.touch("a", None, [Held(SET)]) == {}
+    assert list(memory.touch("b", None, [Held(SET)])) == [Held(SET)]
