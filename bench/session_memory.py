@@ -49,7 +49,8 @@ def start_server(db: Path, grace: int, log: Path) -> tuple[subprocess.Popen, str
         port = probe.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.disconnectedSessionTTL", str(grace)],
         cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
         env={**os.environ, "PROSPECT_DEMO_DB": str(db), "PROSPECT_SESSION_GRACE_SECONDS": str(grace)},
     )

@@ -159,13 +159,17 @@ def _get(state: Any, key: str) -> Any:
 
 
 def _set(state: Any, key: str, value: Any) -> None:
-    # A disconnected session's state is Streamlit's own SessionState, changed outside any script run:
-    # its `reset_state_value` needs no script context (item assignment would log that one is missing).
+    # A disconnected session's state is Streamlit's own SessionState, changed outside any script run.
+    # It keeps the value of the last finished run apart from values set since, until a run finishes:
+    # deleting the key drops both, and `reset_state_value` needs no script context (item assignment
+    # would log that one is missing).
     reset = getattr(type(state), "reset_state_value", None)
-    if reset is not None:
-        reset(state, key, value)
-    else:
+    if reset is None:
         state[key] = value
+        return
+    if _get(state, key) is not None:
+        del state[key]
+    reset(state, key, value)
 
 
 def _server_state(session_id: str) -> Any:

@@ -41,6 +41,9 @@ def server_state(*run_numbers: int, with_set: bool = True) -> SessionState:
     frame = pd.DataFrame({"x": range(1000)})
     state.reset_state_value("built", studio.BuiltSet("demo", TrainingSpec(), frame, None, 0.1) if with_set else None)
     state.reset_state_value("runs", [studio.StudioRun(n, "demo", object(), None) for n in run_numbers])
+    # As at the start of every rerun: the values move to the state kept from earlier runs, which is
+    # where a disconnected session has them (a release that only set new values left these alive).
+    state.on_script_will_rerun(None)
     return state
 
 
