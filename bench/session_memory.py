@@ -4,7 +4,8 @@
     python bench/session_memory.py --waves 4 --sessions 5 --grace 15
 
 Starts one `streamlit run app.py` server on the app's default demo database (4,000 prospects) with
-PROSPECT_SESSION_GRACE_SECONDS set to `--grace`. Each wave opens `--sessions` Chromium contexts
+PROSPECT_SESSION_GRACE_SECONDS set to `--grace` (Streamlit's own `server.disconnectedSessionTTL` left at
+its 120 s, so what comes back is what the studio's release frees). Each wave opens `--sessions` Chromium contexts
 (Playwright, /usr/bin/chromium), each with its own target window (1, 2, ... hours, so no two share a
 training set), clicks Build in all, then Train (the studio default model) in all, waits for every
 result, and closes the contexts. The server's RSS (VmRSS of its process) is read right after the
@@ -49,8 +50,7 @@ def start_server(db: Path, grace: int, log: Path) -> tuple[subprocess.Popen, str
         port = probe.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.disconnectedSessionTTL", str(grace)],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
         env={**os.environ, "PROSPECT_DEMO_DB": str(db), "PROSPECT_SESSION_GRACE_SECONDS": str(grace)},
     )
