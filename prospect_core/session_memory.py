@@ -7,7 +7,9 @@ gone stayed in memory (issue 11: 20 runs and 147 DataFrames alive with no sessio
 registry bounds what the server holds:
 
 - a session disconnected for longer than the grace period has its training set, runs and jobs
-  released (the future run store relies on that grace period: `limits.SESSION_GRACE`);
+  released, and the server is asked to forget the session itself (the page's own variables, which
+  its widgets' callbacks keep alive, hold the same objects); the future run store relies on that
+  grace period (`limits.SESSION_GRACE`);
 - the server holds at most `max_sets` training sets and `max_runs` runs in all; admitting one past a
   cap releases the oldest, whoever's it is, and that session is told so.
 
@@ -60,15 +62,18 @@ class SessionMemory:
 
     def __init__(self, *, grace_seconds: Callable[[], float], max_sets: Callable[[], int],
                  max_runs: Callable[[], int], is_connected: Callable[[str], bool], release: Release,
-                 after_release: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.monotonic) -> None:
+                 forget: Callable[[str], None] = lambda session_id: None, after_release: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         # Limits are read on each use, so an operator's change to secrets applies without a restart.
         self._grace, self._max_sets, self._max_runs = grace_seconds, max_sets, max_runs
         self._is_connected, self._release, self._clock = is_connected, release, clock
+        self._forget = forget  # have the server drop a session gone past the grace period, all it holds
         self._after_release = after_release  # e.g. hand the freed memory back to the system
         self._sessions: dict[str, _Session] = {}
         self._order = itertools.count()
         self._lock = threading.Lock()
         self._sweeper: threading.Thread | None = None
+        self._forgot_last_time = False
 
     def touch(self, session_id: str, state: MutableMapping[str, Any] | None, held: Iterable[Held]) -> dict[Held, str]:
         """A session's script runs: note what it holds now; return what the cap took from it since, with why.
@@ -100,20 +105,23 @@ class SessionMemory:
     def sweep(self) -> None:
         """Release what sessions disconnected for longer than the grace period hold."""
         now, grace = self._clock(), self._grace()
-        released: list[tuple[MutableMapping[str, Any] | None, list[Held], str]] = []
+        released: list[tuple[str, MutableMapping[str, Any] | None, list[Held], str]] = []
         with self._lock:
             for session_id, session in list(self._sessions.items()):
                 if self._is_connected(session_id):
                     session.seen = now
                 elif now - session.seen > grace:
                     del self._sessions[session_id]
-                    released.append((session.state, [Held(EVERYTHING)], _gone_message(grace)))
-        for state, items, why in released:
+                    released.append((session_id, session.state, [Held(EVERYTHING)], _gone_message(grace)))
+        for session_id, state, items, why in released:
             if state is not None:
                 self._release(state, items, why)
-        if released:
+            self._forget(session_id)
+        if released or self._forgot_last_time:
+            # The server forgets a session on its own event loop, soon after this: free memory again next time.
             LOGGER.info("released the memory of %d disconnected session(s)", len(released))
             self._after_release()
+        self._forgot_last_time = bool(released)
 
     def holdings(self) -> dict[str, list[Held]]:
         """Session id -> what it holds, oldest first (for tests and the bench)."""

@@ -106,10 +106,22 @@ def add_run(run: Any, source: str) -> StudioRun:
 
 
 def _memory_limit(name: str) -> Callable[[], int]:
-    def read() -> int:
-        from prospect_core import limits
+    """A reader of the limit `limits.<name>`; a bad setting is logged, and its default used, so that
+    an operator's typo cannot break every page (it is read on every script run, and by the sweeper)."""
 
-        return getattr(limits, name)(secrets())
+    def read() -> int:
+        import logging
+
+        from prospect_core import limits
+        from prospect_core.errors import UserError
+
+        try:
+            return getattr(limits, name)(secrets())
+        except UserError as error:
+            bound = {"session_grace_seconds": limits.SESSION_GRACE, "max_live_sets": limits.LIVE_SETS,
+                     "max_live_runs": limits.LIVE_RUNS}[name]
+            logging.getLogger(__name__).warning("%s; using the default, %d", error, bound.default)
+            return bound.default
 
     return read
 
@@ -160,7 +172,7 @@ def _get(state: Any, key: str) -> Any:
 
 def _set(state: Any, key: str, value: Any) -> None:
     # A disconnected session's state is Streamlit's own SessionState, changed outside any script run.
-    # It keeps the value of the last finished run apart from values set since, until a run finishes:
+    # It keeps values from earlier runs apart from values set since (merged when the next run starts):
     # deleting the key drops both, and `reset_state_value` needs no script context (item assignment
     # would log that one is missing).
     reset = getattr(type(state), "reset_state_value", None)
@@ -170,6 +182,20 @@ def _set(state: Any, key: str, value: Any) -> None:
     if _get(state, key) is not None:
         del state[key]
     reset(state, key, value)
+
+
+def _forget(session_id: str) -> None:
+    """Have Streamlit close a session gone past the grace period now, not whenever its store next reaps.
+
+    Its store keeps more than session state: the widgets' formatting callbacks keep the last run's
+    page variables alive, and with them that run's training set and runs. `clear_user_info_for_session`
+    is Streamlit's thread-safe way to close a stored session (it is what logging out does); a session
+    that has reconnected meanwhile stays open (this app keeps no user info to clear).
+    """
+    from streamlit import runtime
+
+    if runtime.exists():
+        runtime.get_instance().clear_user_info_for_session(session_id)
 
 
 def _server_state(session_id: str) -> Any:
@@ -206,7 +232,7 @@ def _make_memory() -> Any:
 
     return SessionMemory(grace_seconds=_memory_limit("session_grace_seconds"), max_sets=_memory_limit("max_live_sets"),
                          max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release,
-                         after_release=_return_freed_memory)
+                         forget=_forget, after_release=_return_freed_memory)
 
 
 MEMORY = _make_memory()

@@ -51,14 +51,16 @@ def held(state: SessionState) -> list[Held]:
     return ([Held(SET)] if state["built"] is not None else []) + [Held(RUN, record.number) for record in state["runs"]]
 
 
-def registry(clock: Clock, connected: set[str], *, grace: int = 120, sets: int = 8, runs: int = 24) -> SessionMemory:
+def registry(clock: Clock, connected: set[str], *, grace: int = 120, sets: int = 8, runs: int = 24,
+             forgotten: list[str] | None = None) -> SessionMemory:
     return SessionMemory(grace_seconds=lambda: grace, max_sets=lambda: sets, max_runs=lambda: runs,
-                         is_connected=lambda session_id: session_id in connected, release=studio._release, clock=clock)
+                         is_connected=lambda session_id: session_id in connected, release=studio._release,
+                         forget=(forgotten if forgotten is not None else []).append, clock=clock)
 
 
 def test_a_disconnected_session_keeps_its_work_for_the_grace_period_then_lets_it_go():
-    clock, connected = Clock(), {"gone", "staying"}
-    memory = registry(clock, connected)
+    clock, connected, forgotten = Clock(), {"gone", "staying"}, []
+    memory = registry(clock, connected, forgotten=forgotten)
     gone, staying = server_state(1, 2), server_state(1)
     frame = weakref.ref(gone["built"].frame)
     for session_id, state in (("gone", gone), ("staying", staying)):
@@ -68,6 +70,7 @@ def test_a_disconnected_session_keeps_its_work_for_the_grace_period_then_lets_it
     clock.now += 119
     memory.sweep()
     assert gone["built"] is not None and len(gone["runs"]) == 2  # a reconnect within the grace finds its work
+    assert forgotten == []
 
     clock.now += 2
     memory.sweep()
@@ -82,6 +85,7 @@ def test_a_disconnected_session_keeps_its_work_for_the_grace_period_then_lets_it
     assert frame() is None  # nothing else held on to it
     assert staying["built"] is not None and len(staying["runs"]) == 1
     assert list(memory.holdings()) == ["staying"]
+    assert forgotten == ["gone"]  # and the server is asked to close the session itself
 
 
 def test_a_running_job_of_a_gone_session_is_cancelled_and_dropped():
