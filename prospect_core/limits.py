@@ -10,6 +10,9 @@ app passes `st.secrets` in), the default here.
 | rows explained by SHAP | PROSPECT_SHAP_MAX_ROWS | shap_max_rows | 2,000 |
 | events-file size, decompressed (MB) | PROSPECT_MAX_EVENTS_FILE_MB | max_events_file_mb | 2,000 |
 | events-file rows | PROSPECT_MAX_EVENTS_FILE_ROWS | max_events_file_rows | 20,000,000 |
+| seconds a disconnected session keeps its sets and runs | PROSPECT_SESSION_GRACE_SECONDS | session_grace_seconds | 120 |
+| training sets held for all sessions | PROSPECT_MAX_LIVE_SETS | max_live_sets | 8 |
+| runs held for all sessions | PROSPECT_MAX_LIVE_RUNS | max_live_runs | 24 |
 
 The preflight's `training_rows` estimate is checked before the training-set query runs: a set above
 the bound is refused with the numbers and what to change, so it never reaches memory. Should the query
@@ -44,6 +47,7 @@ class Bound:
     secret: str
     default: int
     unit: str = "rows"
+    minimum: int = 1
 
     @property
     def where(self) -> str:
@@ -85,9 +89,11 @@ def resolve(bound: Bound, secrets: Mapping[str, Any] | None = None) -> int:
     try:
         value = int(str(raw).replace("_", "").replace(",", "").strip())
     except ValueError:
-        value = 0
-    if value < 1:
-        raise UserError(f"{origin} must be a whole number of {bound.unit} >= 1 (the {bound.name}), got {str(raw)[:40]!r}")
+        value = bound.minimum - 1  # refused below, with the same message
+    if value < bound.minimum:
+        raise UserError(
+            f"{origin} must be a whole number of {bound.unit} >= {bound.minimum} (the {bound.name}), got {str(raw)[:40]!r}"
+        )
     return value
 
 
@@ -120,3 +126,27 @@ def cap_rows(frame: pd.DataFrame, limit: int, *, seed: int = 0) -> tuple[pd.Data
     note = (f"The query returned {len(frame):,} rows, more than the limit of {limit:,}: a fixed-seed sample of "
             f"{limit:,} rows is used ({TRAINING_ROWS.env}).")
     return frame.iloc[keep].reset_index(drop=True), note
+
+
+# ----- memory held for browser sessions (prospect_core.session_memory) ------------------------------
+# A training set of the default 2M-row limit is a few hundred MB; a run (fitted pipeline, test rows,
+# SHAP sample, export bytes) about 45 MB on the demo (issue 11). The caps count every session's.
+
+SESSION_GRACE = Bound("grace period before a disconnected session's memory is released",
+                      "PROSPECT_SESSION_GRACE_SECONDS", "session_grace_seconds", 120, unit="seconds", minimum=0)
+LIVE_SETS = Bound("training sets held for all sessions", "PROSPECT_MAX_LIVE_SETS", "max_live_sets", 8,
+                  unit="training sets")
+LIVE_RUNS = Bound("runs held for all sessions", "PROSPECT_MAX_LIVE_RUNS", "max_live_runs", 24, unit="runs")
+
+
+def session_grace_seconds(secrets: Mapping[str, Any] | None = None) -> int:
+    """How long a disconnected session keeps its training set and runs (the run store relies on it)."""
+    return resolve(SESSION_GRACE, secrets)
+
+
+def max_live_sets(secrets: Mapping[str, Any] | None = None) -> int:
+    return resolve(LIVE_SETS, secrets)
+
+
+def max_live_runs(secrets: Mapping[str, Any] | None = None) -> int:
+    return resolve(LIVE_RUNS, secrets)

@@ -21,14 +21,17 @@ The connector is imported inside the functions that use it, so importing this mo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import math
 import os
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import pandas as pd
 
@@ -188,15 +191,34 @@ def resolve_config(
             break
     else:
         values, source = {}, ""
-    chosen = {key: value for key, value in (overrides or {}).items() if value not in (None, "")}
+    chosen = _canonical({key: value for key, value in (overrides or {}).items() if value not in (None, "")})
     if chosen:
-        values = {**values, **_canonical(chosen)}
-        source = f"session form over {source}" if source else "session form"
+        if values and _login_identity(values) != _login_identity({**values, **chosen}):
+            # Another account, user or way of logging in: the operator's password, key or token must never
+            # be tried there. Only what the form itself gives is used.
+            values = {key: value for key, value in values.items() if key not in OPERATOR_CREDENTIALS}
+            source = f"session form over {source}, without its credentials" if source else "session form"
+        else:
+            source = f"session form over {source}" if source else "session form"
+        values = {**values, **chosen}
     if not values.get("account"):
         raise SourceError(MISSING_CONFIG)
     if not values.get("events_table") and os.environ.get("ENV_ATOMIC_TABLE"):
         values["events_table"] = os.environ["ENV_ATOMIC_TABLE"].strip()
     return build_config(values, source=source)
+
+
+# What logs in: a password, key or token from the operator's settings is only ever sent with them.
+OPERATOR_CREDENTIALS = SECRET_KEYS | {"private_key_file", "authenticator"}
+
+
+def _login_identity(values: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(account, user, authentication) that `values` log in as; case-insensitive, like Snowflake's identifiers."""
+    authenticator = str(values.get("authenticator") or "").strip().lower()
+    if not authenticator or authenticator == "snowflake":
+        authenticator = "key-pair" if values.get("private_key_file") or values.get("private_key") else "password"
+    return (str(values.get("account") or "").strip().lower(), str(values.get("user") or "").strip().lower(),
+            authenticator)
 
 
 def build_config(values: Mapping[str, Any], *, source: str = "") -> SnowflakeConfig:
@@ -346,13 +368,68 @@ NETWORK_ERRNOS = (ER_CONNECTION_IS_CLOSED, ER_FAILED_TO_REQUEST, ER_CONNECTION_T
 def is_connection_establishment_error(error: BaseException) -> bool:
     """The one transient failure we retry: the connection was not established (SQLSTATE 08001).
 
-    Not a rejected account (HTTP 403, "Verify the account name"), which no retry fixes.
+    Not a rejected account (HTTP 403, "Verify the account name"), which no retry fixes, and never an
+    answer of Snowflake's login service (its 39xxxx codes: wrong password, locked user, ...): each retry
+    would be one more failed login towards locking the user.
     """
     sqlstate = getattr(error, "sqlstate", None)
     errno = getattr(error, "errno", None)
     if errno in (ER_CONNECTION_TIMEOUT, ER_RETRYABLE_CODE):
         return True
+    if isinstance(errno, int) and 390_000 <= errno < 400_000:
+        return False
     return sqlstate == SQLSTATE_CONNECTION_WAS_NOT_ESTABLISHED and not _is_wrong_account(error)
+
+
+class LoginBackoff:
+    """Failed logins per connection settings, for the whole process, so that no page rerun locks a user out.
+
+    Snowflake locks a user after a few failed logins, and the app reruns a page on every edit. So a
+    connection the app opens on its own (to list event names as the page draws) is tried once per
+    settings: after it fails, only an explicit request (Test connection, Build training set, the CLI)
+    tries again, and not before a wait that doubles with each failure (10 s, 20 s, ... at most 5 minutes).
+    Settings are told apart by a keyed hash of everything sent to connect, secrets included, so a new
+    password is new settings; the hash key is random per process and never stored.
+    """
+
+    def __init__(self, first_wait_seconds: float = 10.0, max_wait_seconds: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.first_wait_seconds, self.max_wait_seconds, self._clock = first_wait_seconds, max_wait_seconds, clock
+        self._key = os.urandom(32)
+        self._failures: dict[str, tuple[int, float, str]] = {}  # fingerprint -> (failures in a row, when, message)
+        self._lock = threading.Lock()
+
+    def _fingerprint(self, config: SnowflakeConfig) -> str:
+        settings = repr(sorted((key, repr(value)) for key, value in dict(config.connect_kwargs()).items()))
+        return hmac.new(self._key, settings.encode(), hashlib.sha256).hexdigest()
+
+    def refusal(self, config: SnowflakeConfig, *, automatic: bool) -> str | None:
+        """Why a login with `config` must not be tried now; None when it may."""
+        with self._lock:
+            failures, when, message = self._failures.get(self._fingerprint(config), (0, 0.0, ""))
+        if not failures:
+            return None
+        if automatic:
+            return (f"the last login to Snowflake with these settings failed ({message}), so the app does not try "
+                    "again on its own; press Test connection once the settings are fixed")
+        wait = min(self.max_wait_seconds, self.first_wait_seconds * 2 ** (failures - 1)) - (self._clock() - when)
+        if wait <= 0:
+            return None
+        return (f"{failures} login{'s' if failures > 1 else ''} to Snowflake with these settings failed ({message}); "
+                f"try again in {math.ceil(wait)} s (the wait doubles after each failure, so that Snowflake does not "
+                "lock the user)")
+
+    def record(self, config: SnowflakeConfig, error: SourceError | None) -> None:
+        fingerprint = self._fingerprint(config)
+        with self._lock:
+            if error is None:
+                self._failures.pop(fingerprint, None)
+            else:
+                failures = self._failures.get(fingerprint, (0, 0.0, ""))[0] + 1
+                self._failures[fingerprint] = (failures, self._clock(), str(error))
+
+
+LOGINS = LoginBackoff()
 
 
 def _is_wrong_account(error: BaseException) -> bool:
@@ -445,8 +522,9 @@ class SnowflakeWarehouse:
     dialect: DialectName = "snowflake"
 
     def __init__(self, config: SnowflakeConfig, *, connect_attempts: int = CONNECT_ATTEMPTS,
-                 retry_wait_seconds: float = RETRY_WAIT_SECONDS) -> None:
+                 retry_wait_seconds: float = RETRY_WAIT_SECONDS, automatic: bool = False) -> None:
         self.config = config
+        self.automatic = automatic  # opened by the app on its own, not at a user's request (see LoginBackoff)
         self.events_table = config.events_table
         self.notices: tuple[str, ...] = ()
         self.connect_attempts = connect_attempts
@@ -468,7 +546,15 @@ class SnowflakeWarehouse:
         with self._lock:
             if self._connection is not None and not self._connection.is_closed():
                 return self._connection
-            self._connection = self._connect_with_retry()
+            refusal = LOGINS.refusal(self.config, automatic=self.automatic)
+            if refusal is not None:
+                raise SourceError(refusal)
+            try:
+                self._connection = self._connect_with_retry()
+            except SourceError as error:
+                LOGINS.record(self.config, error)
+                raise
+            LOGINS.record(self.config, None)
             return self._connection
 
     def _connect_with_retry(self) -> Any:

@@ -8,6 +8,7 @@ nothing of Streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -72,6 +73,7 @@ def init_state() -> None:
     state.setdefault("built", None)
     state.setdefault("runs", [])
     state.setdefault("run_counter", 0)
+    _check_in_with_memory()
 
 
 def spec() -> TrainingSpec:
@@ -91,11 +93,177 @@ def runs() -> list[StudioRun]:
 
 
 def add_run(run: Any, source: str) -> StudioRun:
+    from prospect_core.session_memory import RUN, Held
+
     state = st.session_state
     state["run_counter"] += 1
     record = StudioRun(number=state["run_counter"], source=source, run=run, created=dt.datetime.now())
     state["runs"] = [*state["runs"], record][-MAX_RUNS:]
+    _admit(Held(RUN, record.number))
     return record
+
+
+# ----- memory held for sessions ------------------------------------------------------------------
+# Training sets and runs live in session state; `MEMORY` (one per server) knows which session holds
+# which, lets them go when a session has been disconnected past the grace period, and keeps the whole
+# server under its caps (see prospect_core/session_memory.py).
+
+
+def _memory_limit(name: str) -> Callable[[], int]:
+    """A reader of the limit `limits.<name>`; a bad setting is logged, and its default used, so that
+    an operator's typo cannot break every page (it is read on every script run, and by the sweeper)."""
+
+    def read() -> int:
+        import logging
+
+        from prospect_core import limits
+        from prospect_core.errors import UserError
+
+        try:
+            return getattr(limits, name)(secrets())
+        except UserError as error:
+            bound = {"session_grace_seconds": limits.SESSION_GRACE, "max_live_sets": limits.LIVE_SETS,
+                     "max_live_runs": limits.LIVE_RUNS}[name]
+            logging.getLogger(__name__).warning("%s; using the default, %d", error, bound.default)
+            return bound.default
+
+    return read
+
+
+def _connected(session_id: str) -> bool:
+    from streamlit import runtime
+
+    return runtime.exists() and bool(runtime.get_instance().is_active_session(session_id))
+
+
+def _release(state: Any, items: Iterable[Any], why: str) -> None:
+    """Take released objects out of a session's state and leave it a note saying so (any thread)."""
+    from prospect_core.session_memory import EVERYTHING, RUN, SET
+
+    kinds = {item.kind for item in items}
+    everything = EVERYTHING in kinds
+    runs_ = _get(state, "runs") or []
+    numbers = {record.number for record in runs_} if everything else {item.number for item in items if item.kind == RUN}
+    notes = []
+    if (everything or SET in kinds) and _get(state, "built") is not None:
+        _set(state, "built", None)
+        notes.append(f"This training set was {why}; build it again on **Data & target**.")
+    gone = [record.number for record in runs_ if record.number in numbers]
+    if gone:
+        _set(state, "runs", [record for record in runs_ if record.number not in numbers])
+        names = ", ".join(str(number) for number in gone)
+        notes.append(f"Run{'s' if len(gone) > 1 else ''} {names} {'were' if len(gone) > 1 else 'was'} {why}; "
+                     "train again on **Train**.")
+    if everything:
+        from prospect_core.errors import UserError
+
+        for kind in ("build", "train"):
+            job = _get(state, f"job_{kind}")
+            if job is not None and job.cancel is not None and not job.future.done():
+                with contextlib.suppress(UserError):  # nobody is left to tell; the job's result is dropped anyway
+                    job.cancel()
+            _set(state, f"job_{kind}", None)
+    if notes:
+        _set(state, "memory_notes", [*(_get(state, "memory_notes") or []), *notes])
+
+
+def _get(state: Any, key: str) -> Any:
+    try:
+        return state[key]
+    except KeyError:
+        return None
+
+
+def _set(state: Any, key: str, value: Any) -> None:
+    # A disconnected session's state is Streamlit's own SessionState, changed outside any script run.
+    # It keeps values from earlier runs apart from values set since (merged when the next run starts):
+    # deleting the key drops both, and `reset_state_value` needs no script context (item assignment
+    # would log that one is missing).
+    reset = getattr(type(state), "reset_state_value", None)
+    if reset is None:
+        state[key] = value
+        return
+    if _get(state, key) is not None:
+        del state[key]
+    reset(state, key, value)
+
+
+def _forget(session_id: str) -> None:
+    """Have Streamlit close a session gone past the grace period now, not whenever its store next reaps.
+
+    Its store keeps more than session state: the widgets' formatting callbacks keep the last run's
+    page variables alive, and with them that run's training set and runs. `clear_user_info_for_session`
+    is Streamlit's thread-safe way to close a stored session (it is what logging out does); a session
+    that has reconnected meanwhile stays open (this app keeps no user info to clear).
+    """
+    from streamlit import runtime
+
+    if runtime.exists():
+        runtime.get_instance().clear_user_info_for_session(session_id)
+
+
+def _server_state(session_id: str) -> Any:
+    """This session's state as the server keeps it across reconnections; None under AppTest."""
+    from streamlit import runtime
+    from streamlit.runtime.state import SessionState
+
+    app_session = runtime.get_instance().get_app_session(session_id) if runtime.exists() else None
+    state = getattr(app_session, "session_state", None)
+    return state if isinstance(state, SessionState) else None
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+def _return_freed_memory() -> None:
+    """Hand what a release freed back to the system, so that the server's RSS goes down with it."""
+    import ctypes
+    import gc
+
+    gc.collect()  # fitted pipelines and frames can sit in reference cycles
+    try:  # glibc keeps freed heap pages for the process unless asked; other C libraries have no such call
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _make_memory() -> Any:
+    from prospect_core.session_memory import SessionMemory
+
+    return SessionMemory(grace_seconds=_memory_limit("session_grace_seconds"), max_sets=_memory_limit("max_live_sets"),
+                         max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release,
+                         forget=_forget, after_release=_return_freed_memory)
+
+
+MEMORY = _make_memory()
+
+
+def _check_in_with_memory() -> None:
+    """Tell `MEMORY` what this session holds; take out what the cap released; say what was released."""
+    from prospect_core.session_memory import RUN, SET, Held
+
+    session_id = _session_id()
+    if session_id is None:
+        return
+    state = st.session_state
+    held = ([Held(SET)] if state["built"] is not None else []) + [Held(RUN, record.number) for record in state["runs"]]
+    taken = MEMORY.touch(session_id, _server_state(session_id), held)
+    for item, why in taken.items():
+        _release(state, [item], why)
+    MEMORY.start_sweeper(lambda: min(30.0, max(1.0, _memory_limit("session_grace_seconds")() / 4)))
+    for note in state.get("memory_notes") or []:
+        st.warning(note, icon=":material/memory:")
+    state["memory_notes"] = []
+
+
+def _admit(item: Any) -> None:
+    session_id = _session_id()
+    if session_id is not None:
+        MEMORY.admit(session_id, item)
 
 
 def selected_run(label: str = "Run") -> StudioRun | None:
@@ -158,15 +326,25 @@ def dialect_of(source: str) -> str:
 def snowflake_config() -> Any:
     """Settings from secrets, connections.toml or the environment, with this session's form on top.
 
-    None when no account is configured anywhere. The form's values live in session state only.
+    None when no account is configured anywhere, or the settings cannot be used (`snowflake_problem`
+    says why). The form's values live in session state only.
     """
+    return _resolve_snowflake()[0]
+
+
+def snowflake_problem() -> str | None:
+    """Why the Snowflake settings (this session's form included) cannot be used; None when they can."""
+    return _resolve_snowflake()[1]
+
+
+def _resolve_snowflake() -> tuple[Any, str | None]:
     from prospect_core.errors import UserError
     from prospect_core.snowflake import resolve_config, streamlit_secrets
 
     try:
-        return resolve_config(streamlit_secrets(), st.session_state.get("snowflake_overrides"))
-    except UserError:
-        return None
+        return resolve_config(streamlit_secrets(), st.session_state.get("snowflake_overrides")), None
+    except UserError as error:
+        return None, str(error)
 
 
 def snowflake_configured() -> bool:
@@ -192,8 +370,13 @@ def shap_max_rows() -> int:
     return resolve(secrets())
 
 
-def open_warehouse(source: str, spec_: TrainingSpec) -> Any:
-    """The warehouse behind `source`; raises UserError with what is wrong."""
+def open_warehouse(source: str, spec_: TrainingSpec, *, automatic: bool = False) -> Any:
+    """The warehouse behind `source`; raises UserError with what is wrong.
+
+    `automatic`: opened as the page draws, not at a click. For Snowflake that connection is kept for
+    the session and its settings, so redrawing the page does not log in again, and after a failed
+    login it is not tried again on its own (see `snowflake.LoginBackoff`).
+    """
     from prospect_core.sources import open_source
 
     kind, _, argument = source.partition(":")
@@ -205,8 +388,20 @@ def open_warehouse(source: str, spec_: TrainingSpec) -> Any:
         from prospect_core.errors import SourceError
 
         raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
-    config = snowflake_config() if source == "snowflake" else None
-    return open_source(source, events_table=spec_.events_table, snowflake_config=config)
+    if source != "snowflake":
+        return open_source(source, events_table=spec_.events_table)
+    config = snowflake_config()
+    if not automatic:
+        return open_source(source, events_table=spec_.events_table, snowflake_config=config)
+    from prospect_core.errors import SourceError
+    from prospect_core.snowflake import MISSING_CONFIG, SnowflakeWarehouse
+
+    if config is None:
+        raise SourceError(MISSING_CONFIG)
+    kept = st.session_state.get("snowflake_automatic")
+    if kept is None or kept.config != config or kept.config.secrets != config.secrets:
+        kept = st.session_state["snowflake_automatic"] = SnowflakeWarehouse(config, connect_attempts=1, automatic=True)
+    return kept
 
 
 # ----- background jobs ---------------------------------------------------------------------------
@@ -345,7 +540,10 @@ def start_build(source: str, spec_: TrainingSpec) -> Job:
                         notes=(note,) if note else ())
 
     def deliver(built: BuiltSet) -> None:
+        from prospect_core.session_memory import SET, Held
+
         st.session_state["built"] = built
+        _admit(Held(SET))
 
     return start_job("build", f"Building the training set from {source_label(source)}", work,
                      cancel=warehouse.cancel, deliver=deliver)
@@ -577,19 +775,27 @@ def snowflake_connection_panel() -> bool:
     """Show where the Snowflake settings come from, a form to override them for this session only, and
     a Test connection button. True when a connection is configured."""
     from prospect_core.errors import UserError
-    from prospect_core.snowflake import test_connection
+    from prospect_core.snowflake import LOGINS, test_connection
 
     config = snowflake_config()
+    overrides = st.session_state.get("snowflake_overrides")
     with st.expander("Snowflake connection", expanded=config is None, icon=":material/ac_unit:"):
         if config is not None:
             st.dataframe(pd.DataFrame(config.describe().items(), columns=["setting", "value"]), hide_index=True)
+            paused = LOGINS.refusal(config, automatic=True)
+            if paused:
+                st.warning(f"{paused[0].upper()}{paused[1:]}.", icon=":material/lock_clock:")
+        elif overrides:
+            st.error(f"This session's settings cannot be used: {snowflake_problem()}.", icon=":material/error:")
         else:
             st.info(
                 "No Snowflake settings found. Add `[connections.snowflake]` to `.streamlit/secrets.toml` (see "
                 "`secrets.toml.example`), set SNOWFLAKE_* or the tutorial's ENV_SF_* variables, or fill in the form."
             )
         with st.form("snowflake_form"):
-            st.caption("Overrides for this browser session only: kept in memory, never written to disk.")
+            st.caption("Overrides for this browser session only: kept in memory, never written to disk. Another "
+                       "account, user or authentication never uses the password, key or token of the server's "
+                       "settings: give your own.")
             left, right = st.columns(2)
             values = {
                 "account": left.text_input("Account", placeholder="myorg-myaccount"),
@@ -611,7 +817,7 @@ def snowflake_connection_panel() -> bool:
             if st.form_submit_button("Use for this session"):
                 st.session_state["snowflake_overrides"] = {k: v for k, v in values.items() if v}
                 st.rerun()
-        if st.session_state.get("snowflake_overrides") and st.button("Forget this session's overrides"):
+        if overrides and st.button("Forget this session's overrides"):
             st.session_state.pop("snowflake_overrides")
             st.rerun()
         if config is not None and st.button("Test connection", icon=":material/lan:"):
@@ -634,7 +840,7 @@ def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:
 
     rendered = render_template("event_counts.sql", spec_, dialect_of(source))
     try:
-        frame = run_query(source, open_warehouse(source, spec_), rendered.text, rendered.params)
+        frame = run_query(source, open_warehouse(source, spec_, automatic=True), rendered.text, rendered.params)
     except UserError as error:
         if source != "snowflake":
             st.error(str(error), icon=":material/error:")

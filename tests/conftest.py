@@ -128,3 +128,11 @@ def snowflake_training_set(rows: Iterable[Mapping[str, Any]], spec: Any, formula
             return normalize_training_set(cursor.fetch_pandas_all(), spec)
         finally:
             connection.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_snowflake_login_backoff(monkeypatch):
+    """Each test starts with no failed Snowflake login on record (the backoff is process-wide)."""
+    from prospect_core import snowflake
+
+    monkeypatch.setattr(snowflake, "LOGINS", snowflake.LoginBackoff())

@@ -223,6 +223,22 @@ def test_only_connection_establishment_is_retried(monkeypatch):
     assert len(attempts) == 2
 
 
+@pytest.mark.parametrize("errno", [390100, 390101, 390102])  # wrong password, user locked, user disabled
+def test_an_answer_of_the_login_service_is_never_retried(monkeypatch, errno):
+    # Connectors before 3.13 reported every refused login with SQLSTATE 08001 ("connection not
+    # established"), which the retry took for a network failure: three failed logins per attempt.
+    attempts = []
+
+    def refuse(**kwargs):
+        attempts.append(1)
+        raise DatabaseError(msg="Failed to connect to DB: x:443. refused", errno=errno, sqlstate="08001")
+
+    monkeypatch.setattr(snowflake.connector, "connect", refuse)
+    with pytest.raises(SourceError):
+        sf.SnowflakeWarehouse(config(), retry_wait_seconds=0).query("select 1")
+    assert len(attempts) == 1
+
+
 class FakeCursor:
     def __init__(self, connection):
         self.connection = connection
