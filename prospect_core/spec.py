@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from prospect_core.attributes import BUILT_IN_ATTRIBUTES, Attribute, validate_attributes
 from prospect_core.errors import SpecError
 
 MAX_DAYS = 3650
@@ -59,8 +60,12 @@ class TrainingSpec:
     events_table: str = "atomic.events"
     user_sample_percent: int = 100
     max_negatives_per_positive: int | None = None
+    # Custom attributes (see prospect_core.attributes), added to the tutorial's features; each
+    # becomes a column per window. Dicts in the JSON form are read into `Attribute`s.
+    attributes: tuple[Attribute, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", validate_attributes(self.attributes))
         # Accept any iterable of strings for the list fields, store tuples so the spec stays hashable.
         for name in ("app_ids", "excluded_events"):
             value = getattr(self, name)
@@ -138,6 +143,7 @@ class TrainingSpec:
         data["as_of"] = self.as_of.isoformat()
         data["app_ids"] = list(self.app_ids)
         data["excluded_events"] = list(self.excluded_events)
+        data["attributes"] = [attribute.to_dict() for attribute in self.attributes]
         return data
 
     @classmethod
@@ -217,6 +223,7 @@ def _validate(spec: TrainingSpec) -> None:
     _check_whole_number(spec, "target_window_minutes", 1, MAX_TARGET_WINDOW_MINUTES, "minutes")
     _check_whole_number(spec, "target_min_count", 1, MAX_TARGET_MIN_COUNT, "events")
 
+    _check_columns(spec)
     _check_text("target_event", spec.target_event)
     if not spec.app_ids:
         raise SpecError("app_ids must list at least one app id (the cohort is users seen on these apps), got none")
@@ -245,3 +252,25 @@ def _validate(spec: TrainingSpec) -> None:
             "events_table must be a table name like atomic.events or database.schema.events "
             f"(letters, digits, _ and $), got {_show(spec.events_table)}"
         )
+
+
+def _window_column(name: str, window: str, spec: TrainingSpec) -> str:
+    # the same naming as features.Feature.column, which cannot be imported here (features imports spec)
+    if window == "event":
+        return name
+    return f"{name}_l{spec.short_window_days if window == 'short' else spec.long_window_days}d"
+
+
+def _check_columns(spec: TrainingSpec) -> None:
+    """Custom attributes' columns must not collide with any other column of the training set."""
+    taken = {"event_id", "domain_userid", "derived_tstamp", spec.target_column}
+    taken |= {_window_column(a.name, w, spec) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
+    for index, attribute in enumerate(spec.attributes):
+        for window in attribute.windows:
+            column = _window_column(attribute.name, window, spec)
+            if column in taken:
+                raise SpecError(
+                    f"attributes[{index}].name {attribute.name!r} gives the column {column!r}, which another "
+                    "column of the training set already has; choose another name"
+                )
+            taken.add(column)
