@@ -1,6 +1,9 @@
 """Command line: `python -m prospect_core COMMAND [spec flags]`.
 
-Every subcommand takes the same spec flags, named after the `TrainingSpec` fields. A user error
+Every subcommand that builds on a spec takes the same spec flags, named after the `TrainingSpec`
+fields, and `--spec FILE`, a JSON file of `TrainingSpec` fields (custom `attributes` included);
+explicit flags override the file. `spec --out FILE` writes the current spec as such a file, and
+`signals --out FILE` the Snowplow Signals definitions of its features (`prospect_core.signals`). A user error
 prints one line (`error: ...`) and exits with status 2; it never shows a traceback.
 """
 
@@ -50,9 +53,14 @@ def _whole_number(low: int) -> Callable[[str], int]:
     return parse
 
 
+MAX_SPEC_FILE_BYTES = 256 * 1024
+
+
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training spec (defaults reproduce the tutorial)")
     defaults = TrainingSpec()
+    group.add_argument("--spec", metavar="FILE.json",
+                       help="a JSON file of TrainingSpec fields (see the spec command); flags override it")
     group.add_argument("--as-of", metavar="YYYY-MM-DD", help="build the set as if run on this date (default: today)")
     for name in SPEC_INTEGER_FLAGS:
         group.add_argument(_flag(name), metavar="N", help=f"default {getattr(defaults, name)}")
@@ -68,8 +76,29 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def read_spec_file(path_text: str) -> TrainingSpec:
+    """The spec in a JSON file of `TrainingSpec` fields, with a message naming what is wrong."""
+    import json
+
+    path = Path(path_text)
+    if not path.is_file():
+        raise SpecError(f"--spec {path} is not a file; write one with `python -m prospect_core spec --out FILE`")
+    if path.stat().st_size > MAX_SPEC_FILE_BYTES:
+        raise SpecError(f"--spec {path.name} is larger than {MAX_SPEC_FILE_BYTES // 1024} kB; a spec is a few lines of JSON")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SpecError(f"--spec {path.name} is not JSON text ({error}); expected an object of spec fields") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"--spec {path.name} must hold a JSON object of spec fields, got {type(data).__name__}")
+    try:
+        return TrainingSpec.from_dict(data)
+    except TypeError as error:  # a field of the wrong shape that the dataclass itself refuses
+        raise SpecError(f"--spec {path.name}: {error}") from None
+
+
 def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
-    """Build the spec from parsed flags; unset flags keep the spec's defaults."""
+    """Build the spec from `--spec` and parsed flags; unset flags keep the file's values or the defaults."""
     values: dict[str, object] = {}
     if args.as_of is not None:
         values["as_of"] = parse_date(args.as_of, field_name="--as-of")
@@ -92,6 +121,8 @@ def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
     for name in ("app_ids", "excluded_events"):
         if getattr(args, name) is not None:
             values[name] = _csv_list(getattr(args, name))
+    if getattr(args, "spec", None):
+        return read_spec_file(args.spec).replace(**values)
     return TrainingSpec(**values)
 
 
@@ -259,6 +290,35 @@ def run_train(args: argparse.Namespace) -> None:
     )
 
 
+def run_spec(args: argparse.Namespace) -> None:
+    import json
+
+    from prospect_core.artifact import write_atomically
+
+    spec = spec_from_args(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(out, (json.dumps(spec.to_dict(), indent=2) + "\n").encode(), what="the spec")
+    print(f"spec written to {out} ({len(spec.attributes)} custom attribute(s))")
+
+
+def run_signals(args: argparse.Namespace) -> None:
+    import json
+
+    from prospect_core.artifact import write_atomically
+    from prospect_core.signals import signals_document
+
+    spec = spec_from_args(args)
+    document = signals_document(spec, group_name=args.group_name, service_name=args.service_name,
+                                version=args.version, owner=args.owner)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions")
+    group = document["attribute_group"]
+    print(f"Signals attribute group {group['name']} v{group['version']} ({len(group['attributes'])} attributes) "
+          f"and service {document['service']['name']} written to {out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m prospect_core", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -282,6 +342,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(dataset)
     dataset.set_defaults(handler=run_dataset)
     add_train_command(commands)
+
+    spec = commands.add_parser("spec", help="write the spec (flags, --spec file) as a JSON file for --spec")
+    spec.add_argument("--out", required=True, help="JSON file to write")
+    add_spec_arguments(spec)
+    spec.set_defaults(handler=run_spec)
+
+    signals = commands.add_parser("signals", help="write Snowplow Signals definitions of the spec's features")
+    signals.add_argument("--out", required=True, help="JSON file to write (attribute group, service, model inputs)")
+    signals.add_argument("--group-name", default="prospect_scoring", help="attribute group name (default prospect_scoring)")
+    signals.add_argument("--service-name", default="prospect_scoring_service",
+                         help="service name (default prospect_scoring_service)")
+    signals.add_argument("--version", type=_whole_number(1), default=1, help="attribute group version (default 1)")
+    signals.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
+    add_spec_arguments(signals)
+    signals.set_defaults(handler=run_signals)
     return parser
 
 
