@@ -121,7 +121,8 @@ class Attribute:
                 value = (value,)
             if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, tuple(value))
-        implied_kind, implied_dtype, implied_default = _IMPLIED.get(self.aggregation, (None, None, None))
+        implied = _IMPLIED.get(self.aggregation) if isinstance(self.aggregation, str) else None
+        implied_kind, implied_dtype, implied_default = implied or (None, None, None)
         if self.kind is None:
             object.__setattr__(self, "kind", implied_kind)
         if self.dtype is None:
@@ -304,6 +305,8 @@ def _validate_one(attribute: Attribute, where: str) -> None:
     if not isinstance(attribute.where, tuple) or len(attribute.where) > MAX_CRITERIA:
         raise SpecError(f"{where}.where must list at most {MAX_CRITERIA} criteria")
     for index, criterion in enumerate(attribute.where):
+        if not isinstance(criterion, Criterion):
+            raise SpecError(f"{where}.where[{index}] must be a criterion (property, operator, value), got {_show(criterion)}")
         _validate_criterion(criterion, f"{where}.where[{index}]")
 
 
@@ -339,7 +342,8 @@ def _validate_criterion(criterion: Criterion, where: str) -> None:
 
 def _check_value(prop: Property, where: str, value: Any) -> None:
     if prop.type == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or abs(value) > 1e15:
+        # abs() first: math.isfinite overflows on a huge int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e15 or not math.isfinite(value):
             raise SpecError(f"{where} must be a number (for {prop.name}), got {_show(value)}")
     else:
         _check_text(where, value)

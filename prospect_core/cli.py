@@ -70,6 +70,8 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--excluded-events", metavar="A,B", help=f"default {','.join(defaults.excluded_events)}; '' for none"
     )
     group.add_argument("--events-table", help=f"default {defaults.events_table}")
+    group.add_argument("--exclude-after-first-target", action="store_true", default=None,
+                       help="leave out prediction points at or after each prospect's first target event")
     group.add_argument(
         _flag("max_negatives_per_positive"), metavar="N",
         help="keep every positive row and at most N negatives per positive (default: keep all; 0 = keep all)",
@@ -121,6 +123,8 @@ def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
     for name in ("app_ids", "excluded_events"):
         if getattr(args, name) is not None:
             values[name] = _csv_list(getattr(args, name))
+    if args.exclude_after_first_target:
+        values["exclude_after_first_target"] = True
     if getattr(args, "spec", None):
         return read_spec_file(args.spec).replace(**values)
     return TrainingSpec(**values)

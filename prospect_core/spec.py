@@ -63,6 +63,9 @@ class TrainingSpec:
     # Custom attributes (see prospect_core.attributes), added to the tutorial's features; each
     # becomes a column per window. Dicts in the JSON form are read into `Attribute`s.
     attributes: tuple[Attribute, ...] = ()
+    # Snowplow's current notebook: leave out prediction points at or after the prospect's first
+    # target event (what a converted prospect does next is not what the model is for). Off: the seed's rows.
+    exclude_after_first_target: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attributes", validate_attributes(self.attributes))
@@ -223,7 +226,6 @@ def _validate(spec: TrainingSpec) -> None:
     _check_whole_number(spec, "target_window_minutes", 1, MAX_TARGET_WINDOW_MINUTES, "minutes")
     _check_whole_number(spec, "target_min_count", 1, MAX_TARGET_MIN_COUNT, "events")
 
-    _check_columns(spec)
     _check_text("target_event", spec.target_event)
     if not spec.app_ids:
         raise SpecError("app_ids must list at least one app id (the cohort is users seen on these apps), got none")
@@ -237,6 +239,8 @@ def _validate(spec: TrainingSpec) -> None:
             "positive; remove it from excluded_events or pick another target event"
         )
 
+    if not isinstance(spec.exclude_after_first_target, bool):
+        raise SpecError(f"exclude_after_first_target must be true or false, got {_show(spec.exclude_after_first_target)}")
     _check_whole_number(spec, "user_sample_percent", 1, 100, "percent")
     ratio = spec.max_negatives_per_positive
     if ratio is not None and (
@@ -252,6 +256,7 @@ def _validate(spec: TrainingSpec) -> None:
             "events_table must be a table name like atomic.events or database.schema.events "
             f"(letters, digits, _ and $), got {_show(spec.events_table)}"
         )
+    _check_columns(spec)  # last: it reads the target column, so the target's fields must be valid
 
 
 def _window_column(name: str, window: str, spec: TrainingSpec) -> str:

@@ -5,6 +5,8 @@
       contexts, ...), the scan computes what the features need from them at once, so no later step
       carries them: each value column (`row_values`: device class, filtered values) and, for each
       counter with criteria, `matches_<name>`, whether the event counts for it;
+    - with_first_targets: the training-set templates set it; with the spec's
+      exclude_after_first_target it adds `first_targets` (each user's first target event);
     - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
       to sort and carry than the user id string), joined onto `events`, and `lookback_events`, the
       count of all its events in the scan. -#}
@@ -85,3 +87,14 @@ events as (
         partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
     ) = 1
 )
+{%- if spec.exclude_after_first_target and with_first_targets | default(false) %},
+
+-- Each prospect's first target event in the scan: rows at or after it are left out (the spec's
+-- exclude_after_first_target), by `after_first_target_filter` at the end of each template.
+first_targets as (
+    select domain_userid, min(derived_tstamp) as first_target_at
+    from events
+    where event_name = {{ bind("target_event") }}
+    group by domain_userid
+)
+{%- endif %}

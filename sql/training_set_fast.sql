@@ -25,6 +25,7 @@
 {%- for window in ("short", "long") %}{% for attribute in plan.distinct_in(window) %}{% set _ = distinct_windows.append((attribute, window)) %}{% endfor %}{% endfor %}
 with
 
+{%- set with_first_targets = true %}
 {% include "training_events.sql" %},
 
 timeline as (
@@ -180,5 +181,9 @@ cast(coalesce(earlier.{{ total }}, 0) - coalesce({{ before }}.{{ ended or total 
 {%- endfor %}
 )
 
-select * from final
+select final.* from final
+{%- if spec.exclude_after_first_target %}
+left join first_targets on final.domain_userid = first_targets.domain_userid
+where first_targets.first_target_at is null or final.derived_tstamp < first_targets.first_target_at
+{%- endif %}
 order by derived_tstamp, event_id

@@ -44,10 +44,13 @@
 {#- Value columns an event or first/last feature reads: no island pass may drop them. #}
 {%- set kept_columns = [] %}
 {%- for feature in plan.event + plan.values %}{% set _ = kept_columns.append(value_column(feature.attribute)) %}{% endfor %}
+{%- set event_columns = [] %}
+{%- for feature in plan.event %}{% set _ = event_columns.append(value_column(feature.attribute)) %}{% endfor %}
 {%- set narrow_scan = true %}
 {%- set numbered_users = true %}
 with
 
+{%- set with_first_targets = true %}
 {% include "training_events.sql" %},
 
 -- Per event, what the windows need and nothing wider: the kinds of event it counts as, as bits.
@@ -115,7 +118,7 @@ window_totals as (
         user_number,
         derived_tstamp,
         app_id,
-{%- for expression, alias in row_values(plan) if alias in kept_columns %}
+{%- for expression, alias in row_values(plan) if alias in event_columns %}
         {{ alias }},
 {%- endfor %}
 {%- for name, frame, flags in plan.lane_sums(lanes_per_sum) %}
@@ -170,5 +173,9 @@ final as (
             || 'a bot: exclude it, or build with the portable formulation')
 )
 
-select * from final
+select final.* from final
+{%- if spec.exclude_after_first_target %}
+left join first_targets on final.domain_userid = first_targets.domain_userid
+where first_targets.first_target_at is null or final.derived_tstamp < first_targets.first_target_at
+{%- endif %}
 order by derived_tstamp, event_id

@@ -207,3 +207,31 @@ def test_cli_refuses_a_bad_spec_file_with_one_line(tmp_path, capsys):
     bad.write_text("{not json")
     assert cli.main(["sql", "--spec", str(bad)]) == 2
     assert "is not JSON text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_exclude_after_first_target_drops_exactly_the_later_rows(tmp_path, seed):
+    """Against a reference written here: per user, the first target event among the events the
+    training set reads (lookback, session and event ids present, not excluded); rows at or after it go."""
+    rows = generate_events(seed)
+    warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", rows))
+    spec = TrainingSpec(as_of=AS_OF)
+    full = build_training_set(warehouse, spec)
+    events = pd.DataFrame(rows)
+    start = pd.Timestamp(AS_OF) - pd.Timedelta(days=spec.lookback_days)
+    read = events[(events.derived_tstamp >= start) & (events.derived_tstamp < pd.Timestamp(AS_OF) + pd.Timedelta(days=1))
+                  & events.domain_sessionid.notna() & ~events.event_name.isin(spec.excluded_events)]
+    first_target = read[read.event_name == spec.target_event].groupby("domain_userid").derived_tstamp.min()
+    limit = full.domain_userid.map(first_target)
+    expected = full[limit.isna() | (full.derived_tstamp < limit)].reset_index(drop=True)
+    assert 0 < len(expected) < len(full) and expected[spec.target_column].any()
+    excluding = spec.replace(exclude_after_first_target=True)
+    for formulation in FORMULATIONS:
+        pd.testing.assert_frame_equal(build_training_set(warehouse, excluding, formulation=formulation), expected)
+
+
+def test_exclude_after_first_target_is_a_cli_flag(capsys):
+    assert cli.main(["sql", "--as-of", "2025-05-14", "--exclude-after-first-target"]) == 0
+    assert "first_target_at" in capsys.readouterr().out
+    assert cli.main(["sql", "--as-of", "2025-05-14"]) == 0
+    assert "first_target_at" not in capsys.readouterr().out
