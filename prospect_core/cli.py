@@ -315,6 +315,24 @@ def run_signals(args: argparse.Namespace) -> None:
     spec = spec_from_args(args)
     document = signals_document(spec, group_name=args.group_name, service_name=args.service_name,
                                 version=args.version, owner=args.owner)
+    if args.dataset:
+        import pandas as pd
+
+        from prospect_core.errors import DatasetError
+        from prospect_core.model import check_training_set
+        from prospect_core.signals import parity_report
+
+        path = Path(args.dataset)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"--dataset {path.name} is not a Parquet training set: {str(error).splitlines()[0][:200]}") from None
+        check_training_set(frame, spec)
+        document["parity"] = parity_report(frame, spec)
+        for row in document["parity"]:
+            if row["material"]:
+                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['column']} over 100, where "
+                      "Signals keeps only the latest 100 events or values: served values differ there", file=sys.stderr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions")
@@ -359,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="service name (default prospect_scoring_service)")
     signals.add_argument("--version", type=_whole_number(1), default=1, help="attribute group version (default 1)")
     signals.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
+    signals.add_argument("--dataset", metavar="FILE.parquet",
+                         help="a training set (dataset command): adds the parity report measured on it")
     add_spec_arguments(signals)
     signals.set_defaults(handler=run_signals)
     return parser

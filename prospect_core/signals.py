@@ -48,6 +48,7 @@ from prospect_core.spec import TrainingSpec
 SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
 EVENT_VERSION = "1-0-0"
 STREAM_EVENT_LIMIT = 100  # events a windowed stream attribute sees, and values a unique_list keeps
+MATERIAL_SHARE = 0.01
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}")
 
@@ -174,3 +175,23 @@ def signals_document(spec: TrainingSpec, **options: Any) -> dict[str, Any]:
     group, service, inputs = signals_definitions(spec, **options)
     dump = dict(mode="json", exclude_none=True, by_alias=True)
     return {"attribute_group": group.model_dump(**dump), "service": service.model_dump(**dump), "model_inputs": inputs}
+
+
+def parity_report(frame: Any, spec: TrainingSpec) -> list[dict[str, Any]]:
+    """One row per model input: parity, why, and the measured share of rows beyond the stream limit.
+
+    Measurable from the training set: counts (the column is the number of matching events) and
+    distinct counts (the number of values a unique_list would keep). Flags, first/last values and
+    event-level inputs do not show how many events their window held (`share_over_limit` None)."""
+    rows = []
+    for feature in spec_features(spec):
+        _, entry = _translate(feature, spec)
+        column = feature.column(spec)
+        share = None
+        if feature.window != "event" and feature.attribute.aggregation in ("count", "count_distinct") and len(frame):
+            share = float((frame[column] > STREAM_EVENT_LIMIT).mean())
+        rows.append({
+            "column": column, "parity": entry["parity"], "why": entry["note"],
+            "share_over_limit": share, "material": share is not None and share >= MATERIAL_SHARE,
+        })
+    return rows
