@@ -30,6 +30,13 @@ Semantics kept from the tutorial, on purpose:
 - `first_seen` is computed from events inside the lookback scan, like the tutorial.
 Deliberate change: `num_form_engagements_l7d` counts focus_form/change_form events (the tutorial's
 SQL compared the count with 0, turning a counter into a boolean).
+
+The feature columns are not written in the templates: they iterate over `feature_plan(spec)`, the
+attribute registry (`prospect_core.attributes`, built-ins and the spec's own) sorted into what each
+formulation needs: event values, counters (count/any: a 0/1 flag a row, summed per window; packed
+into HUGEINT lanes in the fast DuckDB query), distinct counts (value islands, one pass each) and
+first/last values. `_AttributeSQL` writes an attribute's filter and value; its event names and
+criteria values are bound like the spec's other user text.
 """
 
 from __future__ import annotations
