@@ -65,7 +65,8 @@ class Property:
 
 
 # The atomic-events columns the training SQL may read (the layout of `events_files.EVENTS_LAYOUT`
-# and `demo_data.COLUMNS`; a test checks they agree), plus two derived from them.
+# and `demo_data.COLUMNS`; a test checks they agree), plus two derived from them, in the table's
+# column order (the scan lists the columns it reads in this order).
 PROPERTIES: dict[str, Property] = {
     p.name: p
     for p in (

@@ -300,7 +300,9 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
         if attribute.property:
             read.add(PROPERTIES[attribute.property].source)
         read.update(PROPERTIES[criterion.property].source for criterion in attribute.where)
-    layout = [name for name in PROPERTIES_LAYOUT if name in read and name not in BASE_COLUMNS]
+    # in the order of PROPERTIES, which is the table's column order
+    sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
+    layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
     return FeaturePlan(
         features=features,
         event=tuple(f for f in features if f.window == "event"),
@@ -310,13 +312,6 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
         raw_columns=tuple(layout),
     )
 
-
-# Atomic-events columns in table order: the scan lists the ones attributes read in this order.
-PROPERTIES_LAYOUT = (
-    "event_id", "app_id", "event_name", "derived_tstamp", "domain_userid", "domain_sessionid", "page_url",
-    "refr_medium", "mkt_medium", "mkt_campaign", "contexts_nl_basjes_yauaa_context_1",
-    "contexts_com_snowplowanalytics_snowplow_media_player_2",
-)
 
 
 def render_training_sql(
