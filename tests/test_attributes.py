@@ -22,7 +22,6 @@ from prospect_core.demo_data import COLUMNS, write_demo_db
 from prospect_core.events_files import EVENTS_LAYOUT, open_events_file
 from prospect_core.features import FEATURES, feature_columns, spec_features
 from prospect_core.model import ModelParams, train_model
-from prospect_core.signals import signals_document
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import FORMULATIONS
 from prospect_core.warehouse import DuckDBWarehouse
