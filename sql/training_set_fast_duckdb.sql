@@ -12,7 +12,7 @@
 --
 -- Why it is fast: DuckDB builds a segment tree per framed aggregate, so the counters that share a
 -- frame are packed into {{ lane_bits }}-bit lanes of one HUGEINT sum and read back with shifts (five
--- counters a sum, eight aggregates in all). A lane is exact while it stays below 2^{{ lane_bits }};
+-- counters a sum; with the built-in features, eight aggregates in all). A lane is exact while it stays below 2^{{ lane_bits }};
 -- a lane never counts more than its user's events, so the query stops with an error for a user with
 -- that many events rather than return wrong counts. Every pass before the long window carries narrow
 -- columns: a user number instead of the id, the event's kinds and island edges as bits.

@@ -23,7 +23,7 @@ from prospect_core.events_files import EVENTS_LAYOUT, open_events_file
 from prospect_core.features import FEATURES, feature_columns, spec_features
 from prospect_core.model import ModelParams, train_model
 from prospect_core.spec import TrainingSpec
-from prospect_core.training_sql import FORMULATIONS
+from prospect_core.training_sql import FORMULATIONS, render_training_sql
 from prospect_core.warehouse import DuckDBWarehouse
 from tests.conftest import AS_OF, write_events_db
 from tests.test_oracle import generate_events
@@ -260,3 +260,23 @@ def test_parity_report_measures_rows_beyond_the_stream_limit(tmp_path, capsys):
     assert json.loads(out.read_text())["parity"] == list(report.values())
     if report["num_page_views_l30d"]["material"]:
         assert "of rows have num_page_views_l30d over 100" in capsys.readouterr().err
+
+
+def test_the_most_attributes_a_spec_may_add_still_give_the_seed_rows(tmp_path):
+    """20 custom attributes: 6 counters spill into a second lane sum a window, and 14 distinct counts
+    bring the island edges to 66 bits (a HUGEINT)."""
+    from prospect_core.attributes import MAX_ATTRIBUTES
+
+    half = 6
+    attributes = [Attribute(f"views_{i}", "count", events=("page_view",), where=(Criterion("day_of_week", "lte", 1 + i % 7),))
+                  for i in range(half)]
+    attributes += [Attribute(f"sessions_{i}", "count_distinct", property="domain_sessionid",
+                             where=(Criterion("day_of_week", "gte", 1 + i % 7),)) for i in range(MAX_ATTRIBUTES - half)]
+    spec = TrainingSpec(as_of=AS_OF, attributes=tuple(attributes))
+    warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", generate_events(3, n_users=25)))
+    seed = build_training_set(warehouse, spec, formulation="seed")
+    assert len(feature_columns(spec)) == 60 and seed["sessions_0_l30d"].sum() > 0
+    fast_sql = render_training_sql(spec, "duckdb", formulation="fast").text
+    assert ")::hugeint << 65)" in fast_sql and "short_counts_2" in fast_sql
+    for formulation in ("fast", "portable"):
+        pd.testing.assert_frame_equal(build_training_set(warehouse, spec, formulation=formulation), seed)
