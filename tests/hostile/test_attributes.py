@@ -114,3 +114,22 @@ def test_hostile_values_are_data(hostile_db, formulation):
     assert len(custom) == 16 and (frame[custom] == 0).all().all()
     pd.testing.assert_frame_equal(warehouse.query(inlined.text).rename(columns=str.lower)[custom].astype("int64"), frame[custom])
     sqlglot.parse_one(render_training_sql(spec, "snowflake", formulation=formulation, inline=True).text, read="snowflake")
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--owner", "not an email"], "the owner must be an email address"),
+    (["--owner", "a@b.com\nx"], "the owner must be an email address"),
+    (["--group-name", "g'; drop"], "the attribute group name must be 1-128 letters"),
+    (["--service-name", "x" * 200], "the service name must be 1-128 letters"),
+])
+def test_signals_options_are_checked(tmp_path, capsys, flags, message):
+    out = tmp_path / "signals.json"
+    assert main(["signals", "--as-of", SPEC.as_of.isoformat(), "--out", str(out), *flags]) == 2
+    assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_an_oversized_spec_file_is_refused_unread(tmp_path, capsys):
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps({"attributes": [], "padding": "x" * 300_000}))
+    assert main(["sql", "--spec", str(spec_file)]) == 2
+    assert "is larger than 256 kB" in capsys.readouterr().err
