@@ -142,6 +142,11 @@ except UserError as error:
     st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")
     spec = kept
 st.session_state["spec"] = spec
+for notice in studio.source_notices(source, spec):
+    st.info(notice, icon=":material/info:")
+target_notice = studio.target_event_notice(event_counts, spec)
+if target_notice:
+    st.warning(target_notice[0].upper() + target_notice[1:], icon=":material/help:")
 
 st.plotly_chart(timeline_figure(spec), key="timeline")
 

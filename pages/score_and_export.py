@@ -1,5 +1,7 @@
 """Score & export: download the model and its card, score a what-if prospect or a CSV of prospects."""
 
+from functools import partial
+
 import streamlit as st
 
 from prospect_core import studio
@@ -8,6 +10,7 @@ from prospect_core.explain import explain_row
 from prospect_core.features import FEATURES
 from prospect_core.figures import shap_waterfall_figure
 from prospect_core.scoring import category_options, csv_bytes, prepare_prospect, score_csv, typical_prospect
+from prospect_core.service_bundle import call_examples, service_zip, service_zip_name
 
 studio.init_state()
 st.title("Score & export")
@@ -68,22 +71,45 @@ run, spec = record.run, record.run.spec
 
 # ----- export ------------------------------------------------------------------------------------
 st.subheader("Download")
-export = studio.export_bundle(record)
-left, right, _ = st.columns([1, 1, 2])
-left.download_button(
-    "Download model (.joblib)", export.artifact, file_name=export.artifact_name,
-    mime="application/octet-stream", type="primary", key="download_model",
-)
-right.download_button(
-    "Download model card", export.card_json, file_name=export.card_name, mime="application/json", key="download_card",
-)
-st.caption(
-    "The joblib file is a scikit-learn Pipeline: `joblib.load(path).predict_proba(rows)[:, 1]` with scikit-learn, "
-    "xgboost and pandas installed. Loading a joblib file runs code from it: load only files you trust. "
-    f"SHA-256 {export.sha256[:16]}…; the card is signed by this installation, so the pair can be loaded here again."
-)
-with st.expander("Model card"):
-    st.markdown(export.card_markdown)
+try:
+    export = studio.export_bundle(record)
+except UserError as error:  # e.g. a signing key in secrets too short to sign with
+    st.error(f"Cannot export the model: {error}.", icon=":material/key_off:")
+    export = None
+if export is not None:
+    left, right, service, _ = st.columns([1, 1, 1, 1])
+    left.download_button(
+        "Download model (.joblib)", export.artifact, file_name=export.artifact_name,
+        mime="application/octet-stream", type="primary", key="download_model",
+    )
+    right.download_button(
+        "Download model card", export.card_json, file_name=export.card_name, mime="application/json",
+        key="download_card",
+    )
+    service.download_button(
+        "Download scoring service", partial(service_zip, export.artifact, export.card_json),  # zipped on click
+        file_name=service_zip_name(export.sha256), mime="application/zip", key="download_service",
+        help="A FastAPI service for this model with Snowplow's POST /predict contract: the model, its card, "
+        "service.py, pinned requirements.txt and a README (`uvicorn service:app`).",
+    )
+    st.caption(
+        "The joblib file is a scikit-learn Pipeline: `joblib.load(path).predict_proba(rows)[:, 1]` with scikit-learn, "
+        "xgboost and pandas installed. Loading a joblib file runs code from it: load only files you trust. "
+        f"SHA-256 {export.sha256[:16]}…; the card is signed by this installation, so the pair can be loaded here again."
+    )
+    with st.expander("Model card"):
+        st.markdown(export.card_markdown)
+    with st.expander("Call the scoring service", icon=":material/api:"):
+        st.caption("Unzip the scoring service, run `uvicorn service:app` in its folder (see its README), then:")
+        service_url = st.text_input("Service URL", "http://localhost:8000", key="service_url")
+        try:
+            examples = call_examples(export.card_json, service_url)
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.code(examples["curl"], language="bash")
+            st.caption("From the website (allow its origin with `CORS_ALLOWED_ORIGINS`), polling every 10 s:")
+            st.code(examples["javascript"], language="javascript")
 
 # ----- what-if -----------------------------------------------------------------------------------
 st.subheader("What if: score one prospect")

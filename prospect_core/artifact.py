@@ -5,6 +5,11 @@ The artifact holds the scikit-learn `Pipeline` only, not a `TrainingRun` or anyt
 the tutorial's inference endpoint expects. `save_artifact` refuses a pickle that would need
 `prospect_core` to load.
 
+The studio itself never calls `joblib.load`: `load_artifact_bytes` unpickles with an allow-list of
+the classes a studio pipeline is made of, so even a correctly signed file cannot run a function of
+its author's choosing. (skops' trusted-types loader was the alternative; it needs its own file
+format instead of joblib, which the tutorial's endpoint loads, so the allow-list is ours.)
+
 The model card says what the artifact is: the spec and its Snowflake SQL, the features and the
 input columns with their dtypes, the target, the split, parameters, metrics and library versions,
 and the artifact's SHA-256. It carries no host names, user names, paths or credentials.
@@ -15,13 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import math
 import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prospect_core import features
+from prospect_core.errors import UserError, shown
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -52,47 +58,182 @@ def artifact_bytes(pipeline: Pipeline) -> bytes:
     return data
 
 
-def save_artifact(pipeline: Pipeline, path: str | os.PathLike[str]) -> str:
-    """Write the pipeline to `path` atomically (temp file, then rename); return its SHA-256 hex."""
+def save_artifact(pipeline: Pipeline, path: str | os.PathLike[str], *, follow_symlinks: bool = False) -> str:
+    """Write the pipeline to `path` atomically (see `safe_io`); return its SHA-256 hex."""
+    from prospect_core import safe_io
+
     data = artifact_bytes(pipeline)
-    write_atomically(path, data, what="the model artifact")
+    safe_io.write_bytes(path, data, what="the model artifact", follow_symlinks=follow_symlinks)
     return sha256_hex(data)
-
-
-def write_atomically(path: str | os.PathLike[str], data: bytes, *, what: str = "the file") -> None:
-    """Write `data` to a temp file beside `path`, then rename it into place: `path` is never half-written.
-
-    A failed write (disk full, read-only folder) removes the temp file, leaves any earlier `path`
-    as it was, and raises UserError saying why.
-    """
-    from prospect_core.errors import UserError, write_failure
-
-    target = Path(path)
-    temp_name = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_name, target)
-    except OSError as error:
-        raise UserError(write_failure(what, target, error)) from None
-    finally:
-        if temp_name is not None:
-            Path(temp_name).unlink(missing_ok=True)
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_artifact(path: str | os.PathLike[str]) -> Pipeline:
-    """`joblib.load` of an artifact. Pickle runs code on load: open only files you trust."""
-    import joblib
+# ----- loading: a pickle that may only build a studio pipeline ------------------------------------
 
-    return joblib.load(path)
+class ArtifactError(UserError):
+    """A model file is refused: unsigned, changed, signed elsewhere, or not a studio pipeline; the message says which."""
+
+
+# Every global a studio artifact references, recorded by unpickling real pipelines trained with each
+# split (`joblib.dump` of `model.build_pipeline(...)` after `train_model`; sklearn 1.9, xgboost 3.2,
+# numpy 2.4, joblib 1.6) with a `find_class` that logged its arguments. Frozen here on purpose: a
+# class is trusted because it is listed, never because it can be imported. If a library upgrade moves
+# a class, loading says which name is missing from this list; add it only after checking it is a
+# plain data class. The numpy.core names are numpy 1.x's spelling of the numpy._core ones.
+# These may be called by the pickle (its REDUCE opcode): they only build values from their arguments.
+CALLABLE_GLOBALS = frozenset({
+    ("builtins", "bytearray"),  # XGBoost's serialised booster
+    ("builtins", "slice"),  # ColumnTransformer column selections
+    ("numpy", "dtype"),
+    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),  # numpy scalars
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),  # object arrays
+})
+# These may only be named, or instantiated without their constructor running (NEWOBJ: `cls.__new__`),
+# their state then set from plain data. Booster is here and not above: calling it could load a file.
+CLASS_GLOBALS = frozenset({
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),  # joblib's stand-in for an array's raw bytes
+    ("numpy", "ndarray"),
+    ("numpy", "float64"),  # OneHotEncoder(dtype=np.float64)
+    ("sklearn.pipeline", "Pipeline"),
+    ("sklearn.compose._column_transformer", "ColumnTransformer"),
+    ("sklearn.preprocessing._data", "StandardScaler"),
+    ("sklearn.preprocessing._encoders", "OneHotEncoder"),
+    ("sklearn.preprocessing._function_transformer", "FunctionTransformer"),  # what 'passthrough' becomes when fitted
+    ("xgboost.sklearn", "XGBClassifier"),
+    ("xgboost.core", "Booster"),
+})
+
+
+def _restricted_unpickler():
+    """joblib's NumpyUnpickler (it reads joblib's raw array blocks) with the allow-lists above; built on
+    first use so importing this module does not import joblib and numpy."""
+    import pickle
+
+    import numpy as np
+    from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
+
+    class RestrictedUnpickler(NumpyUnpickler):
+        dispatch = NumpyUnpickler.dispatch.copy()
+
+        def __init__(self, file_handle: io.BytesIO) -> None:
+            super().__init__("", file_handle, ensure_native_byte_order=True)
+            self.callables = set()
+
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) not in CALLABLE_GLOBALS | CLASS_GLOBALS:
+                name_shown = shown(f"{module}.{name}", limit=120, quote=False)
+                raise ArtifactError(
+                    f"the joblib file refers to {name_shown}, which a studio model never contains, so it was not "
+                    "loaded (nothing in it ran). Only a pipeline exported by this studio loads here"
+                )
+            found = super().find_class(module, name)
+            if (module, name) in CALLABLE_GLOBALS:
+                self.callables.add(id(found))
+            return found
+
+        def load_reduce(self) -> None:
+            function = self.stack[-2]
+            if id(function) not in self.callables:
+                qualname = getattr(function, "__qualname__", type(function).__name__)
+                name = f"{getattr(function, '__module__', '?')}.{qualname}"
+                raise ArtifactError(
+                    f"the joblib file calls {shown(name, limit=120, quote=False)}, which a studio model never does, "
+                    "so it was not loaded (nothing in it ran)"
+                )
+            pickle._Unpickler.load_reduce(self)
+
+        def load_build(self) -> None:
+            pickle._Unpickler.load_build(self)
+            if isinstance(self.stack[-1], NumpyArrayWrapper):
+                self.stack.append(self._read_array(self.stack.pop()))
+
+        def _read_array(self, wrapper: Any) -> np.ndarray:
+            dtype = getattr(wrapper, "dtype", None)
+            if not isinstance(dtype, np.dtype) or getattr(wrapper, "subclass", None) is not np.ndarray:
+                raise ArtifactError("the joblib file holds an array that is not a plain numpy array, so it was not loaded")
+            if dtype.hasobject:
+                # joblib pickles object arrays (one-hot categories) as a nested pickle stream; older
+                # joblib versions read it with an unrestricted pickle.load, so read it here, restricted too.
+                array = RestrictedUnpickler(self.file_handle).load()
+                if not isinstance(array, np.ndarray):
+                    raise ArtifactError("the joblib file holds an object array that is not an array, so it was not loaded")
+                return array
+            shape = getattr(wrapper, "shape", None)
+            if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+                raise ArtifactError("the joblib file holds an array of no valid shape, so it was not loaded")
+            needed = math.prod(shape) * dtype.itemsize
+            left = len(self.file_handle.getbuffer()) - self.file_handle.tell()
+            if needed > left:  # refuse before allocating what a forged shape asks for
+                raise ArtifactError(f"the joblib file declares an array of {needed:,} bytes but holds only {left:,} "
+                                    "more, so it was not loaded")
+            return wrapper.read(self, self.ensure_native_byte_order)
+
+        dispatch[pickle.REDUCE[0]] = load_reduce
+        dispatch[pickle.BUILD[0]] = load_build
+
+    return RestrictedUnpickler
+
+
+def load_artifact_bytes(data: bytes) -> Pipeline:
+    """The studio pipeline in a joblib file's bytes, built only from the classes listed above.
+
+    Unlike `joblib.load`, no function or class outside `CALLABLE_GLOBALS`/`CLASS_GLOBALS` is ever
+    imported or called: a pickle that asks for one (`os.system`, `eval`, ...) is refused with its name
+    before anything runs. The result must be the studio's two-step pipeline; else ArtifactError.
+    """
+    try:
+        pipeline = _restricted_unpickler()(io.BytesIO(data)).load()
+    except ArtifactError:
+        raise
+    except RecursionError:
+        raise ArtifactError("the joblib file is nested too deeply to be a studio model, so it was not loaded") from None
+    except Exception as error:  # a truncated or corrupt pickle fails in many ways, all meaning the same
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise ArtifactError(
+            f"the joblib file cannot be read as a studio model ({shown(detail, limit=160, quote=False)}); "
+            "upload the file exactly as exported"
+        ) from None
+    _check_studio_pipeline(pipeline)
+    return pipeline
+
+
+def _check_studio_pipeline(pipeline: Any) -> None:
+    """Allowed classes can still be assembled oddly: insist on the studio's shape, with no custom functions."""
+    if not _is_studio_pipeline(pipeline):
+        raise ArtifactError(
+            f"the joblib file holds a {type(pipeline).__name__} that is not a studio pipeline (a preprocessor "
+            "ColumnTransformer, then an XGBClassifier, no custom functions), so it was not loaded"
+        )
+
+
+def _is_studio_pipeline(pipeline: Any) -> bool:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from xgboost import XGBClassifier
+
+    if type(pipeline) is not Pipeline:
+        return False
+    try:  # the state came from the file: any attribute may be missing or of another shape
+        (first, preprocessor), (second, classifier) = pipeline.steps
+        transformers = [transformer for _, transformer, _ in
+                        [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]]
+        return (
+            (first, second) == ("preprocessor", "classifier") and pipeline.memory is None
+            and type(preprocessor) is ColumnTransformer and type(classifier) is XGBClassifier
+            and all(transformer.func is None and transformer.inverse_func is None
+                    for transformer in transformers if isinstance(transformer, FunctionTransformer))
+        )
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def load_artifact(path: str | os.PathLike[str]) -> Pipeline:
+    """Load an artifact file with `load_artifact_bytes`: only a studio pipeline loads, and nothing in it runs."""
+    return load_artifact_bytes(Path(path).read_bytes())
 
 
 def input_schema(spec: Any) -> list[dict[str, str]]:

@@ -62,6 +62,9 @@ class Property:
     type: Literal["text", "number", "json"]
     source: str  # the atomic-events column it comes from
     description: str
+    # the only values it takes, and how to say so (scoring refuses others): None for any value
+    values: tuple[Any, ...] | None = None
+    values_text: str = ""
 
 
 # The atomic-events columns the training SQL may read (the layout of `events_files.EVENTS_LAYOUT`
@@ -78,7 +81,8 @@ PROPERTIES: dict[str, Property] = {
         Property("mkt_medium", "text", "mkt_medium", "marketing medium (utm_medium)"),
         Property("mkt_campaign", "text", "mkt_campaign", "marketing campaign (utm_campaign)"),
         Property("device_class", "text", "contexts_nl_basjes_yauaa_context_1", "YAUAA device class (Phone, Desktop, ...)"),
-        Property("day_of_week", "number", "derived_tstamp", "ISO day of week of the event, 1 = Monday"),
+        Property("day_of_week", "number", "derived_tstamp", "ISO day of week of the event, 1 = Monday",
+                 values=tuple(range(1, 8)), values_text="an ISO day of week from 1 (Monday) to 7 (Sunday)"),
         Property(
             "contexts_com_snowplowanalytics_snowplow_media_player_2", "json",
             "contexts_com_snowplowanalytics_snowplow_media_player_2", "media player context (is_not_null only)",

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from prospect_core.errors import SpecError, UserError
+from prospect_core.errors import SpecError, UserError, shown
 from prospect_core.spec import TrainingSpec, parse_date
 from prospect_core.training_sql import DIALECTS, FORMULATIONS
 
@@ -38,16 +38,18 @@ def _csv_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
-def _whole_number(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number >= `low`, refused by argparse with its usage line otherwise."""
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `low` (and <= `high`), refused by argparse with its usage line otherwise."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high:,}, got {value:,}")
         return value
 
     return parse
@@ -145,13 +147,15 @@ def stage(message: str) -> Callable[[], None]:
 
 
 def run_demo_data(args: argparse.Namespace) -> None:
+    from prospect_core import safe_io
     from prospect_core.demo_data import DEFAULT_DEMO_USERS, write_demo_db
     from prospect_core.sources import demo_db_path
 
     path = Path(args.db) if args.db else demo_db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    safe_io.output_path(path, what="the demo database", follow_symlinks=args.follow_symlinks)  # say so before any work
     done = stage(f"writing demo events to {path}")
-    events = write_demo_db(path, n_users=args.users or DEFAULT_DEMO_USERS, seed=args.seed)
+    events = write_demo_db(path, n_users=args.users or DEFAULT_DEMO_USERS, seed=args.seed,
+                           follow_symlinks=args.follow_symlinks)
     done()
     print(f"{events} events written to {path}")
 
@@ -164,16 +168,22 @@ def run_sql(args: argparse.Namespace) -> None:
 
 
 def run_dataset(args: argparse.Namespace) -> None:
+    from prospect_core import safe_io
     from prospect_core.dataset import build_training_set, summarize
     from prospect_core.sources import open_source
 
     spec = spec_from_args(args)
+    out = safe_io.output_path(args.out, what="the training set", follow_symlinks=args.follow_symlinks)
     started = time.perf_counter()
     warehouse = open_source(args.source, events_table=spec.events_table)
     if args.events_table is None and getattr(warehouse, "events_table", None):
         spec = spec.replace(events_table=warehouse.events_table)  # e.g. ENV_ATOMIC_TABLE for Snowflake
-    for notice in getattr(warehouse, "notices", ()):
-        print(f"notice: {notice}", file=sys.stderr)
+    from prospect_core.warehouse import source_notices, target_event_notice
+
+    # what the file lacks, events without a timestamp, a target event that is not there (Submit_Form)
+    for notice in (*source_notices(warehouse, spec), target_event_notice(warehouse, spec)):
+        if notice:
+            print(f"notice: {notice}", file=sys.stderr)
     done = stage(f"building the training set from {warehouse.label}")
     frame = build_training_set(warehouse, spec, formulation=args.formulation)
     done()
@@ -184,9 +194,7 @@ def run_dataset(args: argparse.Namespace) -> None:
             f"the training set is empty, so nothing was written: no prospect in {warehouse.label} was first seen "
             "in the cohort window on these apps. Widen the cohort window, check --app-ids, or move --as-of"
         )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
+    safe_io.write_parquet(out, frame, what="the training set")
     summary = summarize(frame, spec)
     print(
         f"{summary.rows} rows ({summary.users} users), {summary.positives} positive "
@@ -208,6 +216,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     data.add_argument("--dataset", metavar="FILE.parquet", help="a training set written by the dataset command")
     train.add_argument("--out", required=True, help="joblib file to write (the fitted sklearn Pipeline)")
     train.add_argument("--card", help="model card JSON to write, with a .md rendering beside it (default: OUT.card.json)")
+    add_follow_symlinks_argument(train)
     train.add_argument("--split", choices=SPLITS, default="random", help="default random (the tutorial's)")
     train.add_argument("--formulation", choices=FORMULATIONS)
     for name, kind in (("n_estimators", int), ("max_depth", int), ("learning_rate", float),
@@ -223,7 +232,8 @@ def run_train(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from prospect_core.artifact import model_card, model_card_markdown, save_artifact, write_atomically
+    from prospect_core import safe_io
+    from prospect_core.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
     from prospect_core.signing import sign_card, signing_key
     from prospect_core.dataset import build_training_set, normalize_training_set
     from prospect_core.errors import DatasetError
@@ -233,6 +243,13 @@ def run_train(args: argparse.Namespace) -> None:
     params = ModelParams(**{name: getattr(args, name) for name in (
         "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
     spec = spec_from_args(args)
+    # Every output path and the signing key are checked before the minutes of building and fitting.
+    follow = args.follow_symlinks
+    out = safe_io.output_path(args.out, what="the model artifact", follow_symlinks=follow)
+    default_card = Path(args.out).with_name(Path(args.out).name + ".card.json")
+    card_path = safe_io.output_path(args.card or default_card, what="the model card", follow_symlinks=follow)
+    markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
+    key = signing_key()
     started = time.perf_counter()
     if args.dataset:
         path = Path(args.dataset)
@@ -274,14 +291,14 @@ def run_train(args: argparse.Namespace) -> None:
     finish.pop()()
 
     done = stage("writing the artifact and model card")
-    out = Path(args.out)
-    digest = save_artifact(run.pipeline, out)
-    card_path = Path(args.card) if args.card else out.with_name(out.name + ".card.json")
+    data = artifact_bytes(run.pipeline)
+    digest = sha256_hex(data)
     sql = render_training_sql(spec, "snowflake", inline=True).text
     # Signed with this installation's key, so the studio's "Load a model" accepts the pair (and only it).
-    card = sign_card(model_card(run, sql_snowflake=sql, artifact_sha256=digest), out.read_bytes(), signing_key())
-    write_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode(), what="the model card")
-    write_atomically(card_path.with_suffix(".md"), model_card_markdown(card).encode(), what="the model card")
+    card = sign_card(model_card(run, sql_snowflake=sql, artifact_sha256=digest), data, key)
+    safe_io.write_bytes(out, data, what="the model artifact")
+    safe_io.write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode(), what="the model card")
+    safe_io.write_bytes(markdown_path, model_card_markdown(card).encode(), what="the model card")
     done()
 
     metrics = run.evaluation
@@ -297,21 +314,22 @@ def run_train(args: argparse.Namespace) -> None:
 def run_spec(args: argparse.Namespace) -> None:
     import json
 
-    from prospect_core.artifact import write_atomically
+    from prospect_core import safe_io
 
+    out = safe_io.output_path(args.out, what="the spec", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out, (json.dumps(spec.to_dict(), indent=2) + "\n").encode(), what="the spec")
+    safe_io.write_bytes(out, (json.dumps(spec.to_dict(), indent=2) + "\n").encode(), what="the spec",
+                        follow_symlinks=args.follow_symlinks)
     print(f"spec written to {out} ({len(spec.attributes)} custom attribute(s))")
 
 
 def run_signals(args: argparse.Namespace) -> None:
     import json
 
-    from prospect_core.artifact import write_atomically
+    from prospect_core import safe_io
     from prospect_core.signals import signals_document
 
+    out = safe_io.output_path(args.out, what="the Signals definitions", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)
     document = signals_document(spec, group_name=args.group_name, service_name=args.service_name,
                                 version=args.version, owner=args.owner)
@@ -331,24 +349,63 @@ def run_signals(args: argparse.Namespace) -> None:
         document["parity"] = parity_report(frame, spec)
         for row in document["parity"]:
             if row["material"]:
-                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['column']} over 100, where "
+                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['input']} over 100, where "
                       "Signals keeps only the latest 100 events or values: served values differ there", file=sys.stderr)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions")
+    safe_io.write_bytes(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions",
+                        follow_symlinks=args.follow_symlinks)
     group = document["attribute_group"]
     print(f"Signals attribute group {group['name']} v{group['version']} ({len(group['attributes'])} attributes) "
           f"and service {document['service']['name']} written to {out}")
 
 
+def add_follow_symlinks_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--follow-symlinks", action="store_true",
+        help="when an output path is a symbolic link, replace the file it points to (default: refuse)",
+    )
+
+
+# ----- service (scoring-service bundle, issue 14) ------------------------------------------------------
+
+
+def add_service_command(commands: argparse._SubParsersAction) -> None:
+    service = commands.add_parser("service", help="write a scoring-service folder (FastAPI) for an exported model")
+    service.add_argument("--model", required=True, help="the exported joblib file")
+    service.add_argument("--out", required=True, help="folder to write the service into (created if missing)")
+    service.add_argument("--card", help="the model card (default: the .card.json next to the model)")
+    service.add_argument("--definitions", help="Signals definitions JSON to include (optional)")
+    service.set_defaults(handler=run_service)
+
+
+def run_service(args: argparse.Namespace) -> None:
+    from prospect_core.service_bundle import BundleError, card_beside, write_service_folder
+
+    def read(path: Path, flag: str) -> bytes:
+        if not path.is_file():
+            raise BundleError(f"{flag} {path} is not a file")
+        return path.read_bytes()
+
+    model = Path(args.model)
+    artifact = read(model, "--model")
+    card = read(Path(args.card), "--card") if args.card else read(card_beside(model), "--card")
+    definitions = read(Path(args.definitions), "--definitions") if args.definitions else None
+    written = write_service_folder(args.out, artifact, card, definitions)
+    print(f"scoring service written to {args.out}: {', '.join(path.name for path in written)}\n"
+          f"run it with: cd {args.out} && pip install -r requirements.txt && uvicorn service:app")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from prospect_core.demo_data import MAX_DEMO_USERS
+
     parser = argparse.ArgumentParser(prog="python -m prospect_core", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo-data", help="write the embedded demo events DuckDB file")
     demo.add_argument("--db", help="path of the DuckDB file (default: data/demo.duckdb)")
-    demo.add_argument("--users", type=_whole_number(1), help="number of simulated prospects")
+    demo.add_argument("--users", type=_whole_number(1, MAX_DEMO_USERS),
+                      help=f"number of simulated prospects (at most {MAX_DEMO_USERS:,})")
     demo.add_argument("--seed", type=_whole_number(0), default=0)
+    add_follow_symlinks_argument(demo)
     demo.set_defaults(handler=run_demo_data)
 
     sql = commands.add_parser("sql", help="print the training-set SQL, ready to run")
@@ -361,12 +418,15 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--source", default="demo", help="demo | duckdb:PATH | events:PATH | snowflake")
     dataset.add_argument("--out", required=True, help="Parquet file to write")
     dataset.add_argument("--formulation", choices=FORMULATIONS)
+    add_follow_symlinks_argument(dataset)
     add_spec_arguments(dataset)
     dataset.set_defaults(handler=run_dataset)
     add_train_command(commands)
+    add_service_command(commands)
 
     spec = commands.add_parser("spec", help="write the spec (flags, --spec file) as a JSON file for --spec")
     spec.add_argument("--out", required=True, help="JSON file to write")
+    add_follow_symlinks_argument(spec)
     add_spec_arguments(spec)
     spec.set_defaults(handler=run_spec)
 
@@ -379,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     signals.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
     signals.add_argument("--dataset", metavar="FILE.parquet",
                          help="a training set (dataset command): adds the parity report measured on it")
+    add_follow_symlinks_argument(signals)
     add_spec_arguments(signals)
     signals.set_defaults(handler=run_signals)
     return parser

@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 DEFAULT_DEMO_USERS = 4000  # ~200k events; ~1,700 users in the default 60..30-day cohort
+MAX_DEMO_USERS = 200_000  # ~10M events, a few GB while generating; more would exhaust a shared machine
 
 HISTORY_DAYS = 70  # users are first seen uniformly over this many days up to the anchor day
 MAX_SESSIONS_PER_USER = 40
@@ -203,28 +203,33 @@ def write_demo_db(
     seed: int = 0,
     anchor: dt.date | None = None,
     table: str = "atomic.events",
+    follow_symlinks: bool = False,
 ) -> int:
     """Write the demo events into a new DuckDB file at `path`; return the number of events.
 
-    The file is built next to `path` and moved into place in one rename, so a reader (or a crash)
-    never sees a half-written database at `path`.
+    Written through `safe_io.write_file`: built beside `path`, checked, and moved into place in one
+    rename, so a reader (or a crash) never sees a half-written database at `path`; a `path` that is a
+    device, FIFO, directory or (unless followed) symbolic link is refused before any work.
     """
+    from prospect_core import safe_io
+
     if not _TABLE_NAME.fullmatch(table):
         raise ValueError(
             "table must be name, schema.name or catalog.schema.name with identifiers matching "
             f"{_IDENTIFIER}, got {table!r}"
         )
     _check_n_users(n_users)
+    path = safe_io.output_path(path, what="the demo database", follow_symlinks=follow_symlinks)
     events = generate_events(n_users=n_users, seed=seed, anchor=anchor)
 
     import duckdb
 
-    path = Path(path)
     parts = table.split(".")
     catalog = parts[0] if len(parts) == 3 else "demo"
     quoted = ".".join(f'"{part}"' for part in parts)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as scratch:
-        building = Path(scratch) / path.name
+    relation = ".".join(f'"{part}"' for part in parts[-2:])  # a file opened alone is a catalog named after it
+
+    def write(building: Path) -> None:
         with duckdb.connect() as connection:
             connection.execute(f"attach '{_sql_string(str(building))}' as \"{catalog}\"")
             connection.execute(f'use "{catalog}"')
@@ -236,7 +241,13 @@ def write_demo_db(
             connection.register("demo_events", events)
             casts = ", ".join(f'cast("{name}" as {sql_type})' for name, sql_type in COLUMNS)
             connection.execute(f"insert into {quoted} select {casts} from demo_events")
-        os.replace(building, path)
+
+    def verify(building: Path, _: None) -> str | None:
+        with duckdb.connect(str(building), read_only=True) as connection:
+            rows = connection.execute(f"select count(*) from {relation}").fetchone()[0]
+        return None if rows == events.num_rows else f"{rows:,} of {events.num_rows:,} events"
+
+    safe_io.write_file(path, write, what="the demo database", verify=verify, follow_symlinks=follow_symlinks)
     return events.num_rows
 
 
@@ -565,8 +576,8 @@ def _to_table(
 
 
 def _check_n_users(n_users: object) -> None:
-    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
-        raise ValueError(f"n_users must be a positive integer, got {n_users!r}")
+    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or not 1 <= n_users <= MAX_DEMO_USERS:
+        raise ValueError(f"n_users must be a whole number from 1 to {MAX_DEMO_USERS:,}, got {n_users!r}")
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

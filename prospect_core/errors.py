@@ -24,6 +24,16 @@ class DatasetError(UserError):
     """The training set cannot be used as asked (empty, one class, too small for a split)."""
 
 
+def shown(value: object, *, limit: int = 80, quote: bool = True) -> str:
+    """`value` as a message shows it: repr'd (or as text with quote=False), cut to `limit` characters.
+
+    User-provided values are echoed so people can find them, but a 5 MB field must not become a 5 MB
+    error box.
+    """
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def write_failure(what: str, path: object, error: BaseException) -> str:
     """A message for a failed write of `what` at `path`: disk full, read-only or no permission, else the OS's words."""
     import errno

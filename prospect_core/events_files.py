@@ -13,26 +13,40 @@ What an export may look like:
 - context columns as JSON text or as nested values (LIST of STRUCT), stored as JSON;
 - NULL written as an empty field or as `\\N` (Snowflake's unload default) in CSV.
 
+A file's type is read from its first bytes, never from its name: gzip, Parquet (`PAR1`), else CSV
+text; a DuckDB database or a ZIP archive is refused here. It is read by a DuckDB connection that may
+open that one file and nothing else (through a link with a plain name, so `?`, `*` or `[` in a name is
+never a glob), with extensions neither downloaded nor loaded. A gzip is expanded first, to a private
+file and at most up to the size bound (`limits.EventsFileLimits`); no more rows than the row bound are
+loaded. A load can be cancelled from another thread (`LoadControl.cancel`).
+
 Only the six columns the cohort and the windows need are required; the others are optional and a
 missing one is read as NULL, with a notice listing them (their features are then constant).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
-import threading
+import re
+import shutil
+import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import duckdb
 
+from prospect_core import safe_io
 from prospect_core.errors import SourceError, write_failure
-from prospect_core.warehouse import DuckDBWarehouse
+from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits
+from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down
 
 FileFormat = Literal["csv", "parquet"]
+FileKind = Literal["csv", "csv.gz", "parquet", "duckdb"]
 
 REQUIRED_COLUMNS = ("event_id", "derived_tstamp", "domain_userid", "domain_sessionid", "event_name", "app_id")
 CONTEXT_COLUMNS = (
@@ -44,8 +58,9 @@ EVENTS_LAYOUT = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 
 DEFAULT_EVENTS_TABLE = "atomic.events"
 # Bump when the loaded layout changes, so cached databases from older code are not reused.
-LOADER_VERSION = 1
-_SUFFIXES: dict[str, FileFormat] = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
+LOADER_VERSION = 2
+CHUNK = 1 << 20  # bytes expanded between two checks of the size bound and of Cancel
+CANCELLED = "loading the events file was cancelled; choose the file again to reload it"
 
 
 @dataclass(frozen=True)
@@ -57,15 +72,41 @@ class LoadedEvents:
     events_table: str
     rows: int
     missing_optional: tuple[str, ...] = ()
+    null_timestamps: int = 0  # events without derived_tstamp, which no query can place in time
 
     @property
     def notices(self) -> tuple[str, ...]:
-        if not self.missing_optional:
-            return ()
-        return (
-            f"{self.source_file.name} has no column(s) {', '.join(self.missing_optional)}; "
-            "they are read as NULL, so the features built from them are constant",
-        )
+        notices = []
+        if self.missing_optional:
+            notices.append(
+                f"{self.source_file.name} has no column(s) {', '.join(self.missing_optional)}; "
+                "they are read as NULL, so the features built from them are constant"
+            )
+        if self.null_timestamps:
+            notices.append(
+                f"{self.null_timestamps:,} of the {self.rows:,} events in {self.source_file.name} have no "
+                "derived_tstamp and are left out of every count and of the training set"
+            )
+        return tuple(notices)
+
+
+class LoadControl:
+    """Lets another thread stop a load: between chunks of a gzip, or by interrupting DuckDB."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._connection: duckdb.DuckDBPyConnection | None = None
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        connection = self._connection
+        if connection is not None:
+            connection.interrupt()
+        return True
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise SourceError(CANCELLED)
 
 
 class EventsFileWarehouse(DuckDBWarehouse):
@@ -87,19 +128,26 @@ def open_events_file(
     *,
     events_table: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    limits: EventsFileLimits | None = None,
 ) -> EventsFileWarehouse:
     """Load (or reuse the cached load of) an events export and return a warehouse over it."""
-    return EventsFileWarehouse(load_events_file(path, events_table=events_table, cache_dir=cache_dir))
+    return EventsFileWarehouse(load_events_file(path, events_table=events_table, cache_dir=cache_dir, limits=limits))
 
 
-def detect_format(path: Path) -> FileFormat:
-    name = path.name.lower()
-    for suffix, kind in sorted(_SUFFIXES.items(), key=lambda item: -len(item[0])):
-        if name.endswith(suffix):
-            return kind
-    raise SourceError(
-        f"cannot tell the format of {path.name}: expected a file ending in .csv, .csv.gz or .parquet"
-    )
+def sniff_kind(path: Path) -> FileKind:
+    """What a file is, from its first bytes: gzip, Parquet, a DuckDB database, else CSV text."""
+    with path.open("rb") as file:
+        head = file.read(16)
+    if head.startswith(b"\x1f\x8b"):
+        return "csv.gz"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head[8:12] == b"DUCK":
+        return "duckdb"
+    if head.startswith(b"PK\x03\x04"):
+        raise SourceError(f"{path.name} is a ZIP archive (an Excel workbook?), not an events export; expected CSV, "
+                          "CSV.gz or Parquet")
+    return "csv"
 
 
 def default_cache_dir() -> Path:
@@ -114,36 +162,119 @@ def load_events_file(
     *,
     events_table: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    limits: EventsFileLimits | None = None,
+    control: LoadControl | None = None,
 ) -> LoadedEvents:
     """Normalise an export into `events_table` of a cached DuckDB database (created on first use)."""
     source = Path(path).expanduser()
     if not source.is_file():
         raise SourceError(f"events file not found: {source} (expected a CSV, CSV.gz or Parquet export)")
-    file_format = detect_format(source)
     if source.stat().st_size == 0:
         raise SourceError(f"events file {source.name} is empty (0 bytes); expected a header row and events")
+    kind = sniff_kind(source)
+    if kind == "duckdb":
+        raise SourceError(f"{source.name} is a DuckDB database, not an events export; open it as a DuckDB file "
+                          "(duckdb:PATH) instead")
     table = events_table or DEFAULT_EVENTS_TABLE
     _check_table_name(table)
+    limits = limits or EventsFileLimits()
+    control = control or LoadControl()
 
     database = _cache_path(source, table, Path(cache_dir) if cache_dir else default_cache_dir())
     if database.is_file():
         cached = _read_metadata(database, source)
         if cached is not None:
+            _touch(database.parent)
             return cached
-    # Built under a private name, then renamed into place: a crash or a full disk never leaves a
-    # half-written cache at `database`, and two sessions loading the same file do not collide.
-    partial = database.with_name(f"{database.stem}.{os.getpid()}.{threading.get_ident()}.partial")
+    prune_cache(database.parent.parent)
+    # Built in a scratch folder beside the cache, then renamed into place (safe_io): a crash or a full
+    # disk never leaves a half-written cache at `database`, and two sessions loading the same file do not collide.
+    def build(building: Path) -> LoadedEvents:
+        with tempfile.TemporaryDirectory(dir=building.parent, prefix=".reading-") as private:
+            readable = _readable_copy(source, kind, Path(private), limits, control)
+            return _load(readable, "parquet" if kind == "parquet" else "csv", table, building,
+                         limits=limits, control=control, name=source.name)
+
     try:
-        database.parent.mkdir(parents=True, exist_ok=True)
-        partial.unlink(missing_ok=True)
-        loaded = _load(source, file_format, table, partial)
-        os.replace(partial, database)
+        loaded = safe_io.write_file(database, build, what=f"the cached copy of {source.name}")
     except (OSError, duckdb.IOException) as error:
-        raise SourceError(write_failure(f"the cached copy of {source.name}", database.parent, error)) from None
-    finally:
-        partial.unlink(missing_ok=True)
-        Path(f"{partial}.wal").unlink(missing_ok=True)
-    return LoadedEvents(source, database, table, loaded.rows, loaded.missing_optional)
+        raise SourceError(write_failure(f"the cached copy of {source.name}", "the cache folder", error)) from None
+    return LoadedEvents(source, database, table, loaded.rows, loaded.missing_optional, loaded.null_timestamps)
+
+
+def _readable_copy(source: Path, kind: FileKind, private: Path, limits: EventsFileLimits, control: LoadControl) -> Path:
+    """A path, inside `private`, with a plain name, that DuckDB may read and that holds `source`'s data.
+
+    A gzip is expanded there (up to the size bound); any other file is linked there, so DuckDB sees a
+    name without glob characters and may open that one path only.
+    """
+    if kind != "csv.gz":
+        if kind == "csv" and source.stat().st_size > limits.bytes:
+            raise _too_large(source.name, limits)
+        link = private / "events"
+        link.symlink_to(source.resolve())
+        return link
+    expanded, written = private / "events", 0
+    try:
+        with gzip.open(source, "rb") as packed, expanded.open("wb") as plain:
+            while chunk := packed.read(CHUNK):
+                control.check()
+                written += len(chunk)
+                if written > limits.bytes:
+                    raise _too_large(source.name, limits)
+                plain.write(chunk)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        truncated = isinstance(error, EOFError)
+        raise SourceError(
+            f"{source.name} is a damaged gzip file: "
+            + ("it ends before its end marker (truncated, e.g. an interrupted download or upload)" if truncated
+               else f"{str(error)[:120]}")
+            + "; export or upload it again"
+        ) from None
+    return expanded
+
+
+# A cached load unused this long is deleted at the next load into the same cache folder (a changed
+# file gets a new entry, so the old one would otherwise stay forever).
+CACHE_MAX_AGE_SECONDS = 7 * 24 * 3600
+_CACHE_ENTRY = re.compile(r"[A-Za-z0-9_-]{0,60}-[0-9a-f]{16}")  # what _cache_path names a folder
+
+
+def prune_cache(cache_dir: Path, *, max_age_seconds: float = CACHE_MAX_AGE_SECONDS) -> list[Path]:
+    """Delete cached loads in `cache_dir` not used for `max_age_seconds`; the ones deleted."""
+    import time
+
+    removed, cutoff = [], time.time() - max_age_seconds
+    for entry in cache_dir.iterdir() if cache_dir.is_dir() else ():
+        try:
+            ours = _CACHE_ENTRY.fullmatch(entry.name) and any(entry.glob("*.duckdb"))  # never anything else
+            if ours and entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        except OSError:
+            continue
+    return removed
+
+
+def _touch(folder: Path) -> None:
+    try:
+        os.utime(folder)
+    except OSError:
+        pass
+
+
+def _too_large(name: str, limits: EventsFileLimits) -> SourceError:
+    return SourceError(
+        f"{name} is larger than {limits.megabytes:,} MB once decompressed, the limit for an events file on this "
+        f"server ({EVENTS_FILE_MB.where}); export fewer days or apps, or ask whoever runs the server to raise it"
+    )
+
+
+def _too_many_rows(name: str, limits: EventsFileLimits) -> SourceError:
+    return SourceError(
+        f"{name} has more than {limits.rows:,} events, the limit for an events file on this server "
+        f"({EVENTS_FILE_ROWS.where}); export fewer days or apps, or ask whoever runs the server to raise it"
+    )
 
 
 # ----- loading -----------------------------------------------------------------------------------
@@ -173,12 +304,12 @@ def _safe_stem(source: Path) -> str:
 def _read_metadata(database: Path, source: Path) -> LoadedEvents | None:
     try:
         with duckdb.connect(str(database), read_only=True) as connection:
-            table, rows, missing = connection.execute(
-                "select events_table, rows, missing_optional from prospect_load_info"
-            ).fetchone()
+            table, rows, missing, null_timestamps = connection.execute(
+                "select events_table, rows, missing_optional, null_timestamps from prospect_load_info"
+            ).fetchall()[0]
     except duckdb.Error:
-        return None  # an unreadable cache entry is rebuilt
-    return LoadedEvents(source, database, table, int(rows), tuple(json.loads(missing)))
+        return None  # an unreadable cache entry (or one from older code) is rebuilt
+    return LoadedEvents(source, database, table, int(rows), tuple(json.loads(missing)), int(null_timestamps))
 
 
 def _reader(source: Path, file_format: FileFormat) -> str:
@@ -189,43 +320,90 @@ def _reader(source: Path, file_format: FileFormat) -> str:
     return f"read_csv({path}, header = true, all_varchar = true, nullstr = ['', '\\N'])"
 
 
-def _load(source: Path, file_format: FileFormat, table: str, database: Path) -> LoadedEvents:
-    with duckdb.connect(str(database)) as connection:
-        connection.execute("set TimeZone = 'UTC'")
-        try:
-            connection.execute(f"create temp view raw_events as select * from {_reader(source, file_format)}")
-            described = connection.execute("describe raw_events").fetchall()
-        except duckdb.Error as error:
-            reason = _first_line(error)
-            if "Maximum line size" in str(error):
-                reason = "a line is longer than 2,000,000 bytes (a huge field, or a quote that is never closed)"
-            raise SourceError(f"cannot read {source.name} as {file_format.upper()}: {reason}") from None
-        columns = _match_columns(source, [(name, kind) for name, kind, *_ in described])
-        missing_optional = tuple(name for name in OPTIONAL_COLUMNS if name not in columns)
-        selects = [f"{_normalised(source, name, columns.get(name))} as {name}" for name in EVENTS_LAYOUT]
+def _load(source: Path, file_format: FileFormat, table: str, database: Path, *, limits: EventsFileLimits | None = None,
+          control: LoadControl | None = None, name: str | None = None) -> LoadedEvents:
+    """Load `source` (a path DuckDB may read, see _readable_copy) into `table` of a new database file."""
+    shown = Path(name or source.name)  # what messages call the file: its own name, never a server path
+    limits, control = limits or EventsFileLimits(), control or LoadControl()
+    connection = connect_locked_down(database, read_only=False, allowed_paths=(str(source),))
+    control._connection = connection
+    try:
+        with connection:
+            control.check()
+            return _load_into(connection, source, shown, file_format, table, limits)
+    except duckdb.InterruptException:
+        raise SourceError(CANCELLED) from None
+    finally:
+        control._connection = None
 
-        _check_timestamps(connection, source, columns["derived_tstamp"])
-        for name in CONTEXT_COLUMNS:
-            if name in columns and columns[name][1] == "VARCHAR":
-                _check_json(connection, source, name, columns[name][0])
 
-        parts = table.split(".")
-        schema = parts[-2] if len(parts) >= 2 else None
-        if schema:
-            connection.execute(f"create schema if not exists {schema}")
-        qualified = ".".join(parts[-2:])
+def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path, file_format: FileFormat,
+               table: str, limits: EventsFileLimits) -> LoadedEvents:
+    def reading(sql: str, params: list | None = None) -> list[tuple]:
         try:
-            connection.execute(f"create table {qualified} as select {', '.join(selects)} from raw_events")
+            return connection.execute(sql, params or []).fetchall()
+        except (duckdb.InterruptException, duckdb.IOException):
+            raise  # a cancel; a full disk (reported by the caller as a failed write)
         except duckdb.Error as error:
-            raise SourceError(f"cannot load {source.name}: {_first_line(error)}") from None
-        rows = connection.execute(f"select count(*) from {qualified}").fetchone()[0]
-        if rows == 0:
-            raise SourceError(f"events file {source.name} has no events (only a header row)")
-        connection.execute(
-            "create table prospect_load_info as select ? as events_table, ? as rows, ? as missing_optional",
-            [table, rows, json.dumps(missing_optional)],
-        )
-    return LoadedEvents(source, database, table, int(rows), missing_optional)
+            raise SourceError(_read_failure(shown, source, file_format, error)) from None
+
+    reading(f"create temp view raw_file as select * from {_reader(source, file_format)}")
+    described = reading("describe raw_file")
+    if file_format == "parquet":  # the footer says how large it expands and how many rows it holds
+        [(expanded,)] = reading("select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata(?)", [str(source)])
+        [(rows,)] = reading("select num_rows from parquet_file_metadata(?)", [str(source)])
+        if expanded > limits.bytes:
+            raise _too_large(shown.name, limits)
+        if rows > limits.rows:
+            raise _too_many_rows(shown.name, limits)
+    columns = _match_columns(shown, [(name, kind) for name, kind, *_ in described])
+    missing_optional = tuple(name for name in OPTIONAL_COLUMNS if name not in columns)
+    selects = [f"{_normalised(shown, name, columns.get(name))} as {name}" for name in EVENTS_LAYOUT]
+
+    # Read once, at most one row past the bound: the file is scanned here and nowhere else.
+    reading(f"create table prospect_raw as select * from raw_file limit {limits.rows + 1}")
+    [(total,)] = reading("select count(*) from prospect_raw")
+    if total > limits.rows:
+        raise _too_many_rows(shown.name, limits)
+    _check_timestamps(reading, shown, columns["derived_tstamp"])
+    for name in CONTEXT_COLUMNS:
+        if name in columns and columns[name][1] == "VARCHAR":
+            _check_json(reading, shown, name, columns[name][0])
+
+    parts = table.split(".")
+    schema = parts[-2] if len(parts) >= 2 else None
+    if schema:
+        reading(f"create schema if not exists {schema}")
+    qualified = ".".join(parts[-2:])
+    reading(f"create table {qualified} as select {', '.join(selects)} from prospect_raw")
+    reading("drop table prospect_raw")
+    [(rows, null_timestamps)] = reading(f"select count(*), count(*) - count(derived_tstamp) from {qualified}")
+    if rows == 0:
+        raise SourceError(f"events file {shown.name} has no events (only a header row)")
+    reading(
+        "create table prospect_load_info as select ? as events_table, ? as rows, ? as missing_optional, "
+        "? as null_timestamps", [table, rows, json.dumps(missing_optional), null_timestamps],
+    )
+    return LoadedEvents(shown, Path(), table, int(rows), missing_optional, int(null_timestamps))
+
+
+def _read_failure(shown: Path, source: Path, file_format: FileFormat, error: Exception) -> str:
+    """DuckDB's reason in the user's words: the line at fault for a CSV, never the private path."""
+    lines = [line.strip() for line in str(error).replace(str(source), shown.name).strip().splitlines()]
+    reason = lines[0]
+    at_line = re.search(r"CSV Error on Line: (\d+)", reason)
+    if any("Maximum line size" in line for line in lines):
+        reason = "a line is longer than 2,000,000 bytes (a huge field, or a quote that is never closed)"
+    elif at_line:
+        # DuckDB's CSV errors: the line number, then "Original Line: ...", then what is wrong with it
+        original = next((line.removeprefix("Original Line:").strip() for line in lines if line.startswith("Original Line:")), None)
+        problem = next((line for line in lines[1:] if line and not line.startswith("Original Line:")), "")
+        columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", problem)
+        what = f"has {columns.group(2)} fields where the header has {columns.group(1)}" if columns else f"cannot be read ({problem[:120]})"
+        quoted = f" ({original[:80]!r})" if original is not None else ""
+        reason = (f"line {int(at_line.group(1)):,} {what}{quoted}; fix or remove that line (every row must have the "
+                  "header's columns) and load it again")
+    return f"cannot read {shown.name} as {file_format.upper()}: {reason}"
 
 
 def _match_columns(source: Path, described: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
@@ -262,7 +440,13 @@ def _normalised(source: Path, name: str, column: tuple[str, str] | None) -> str:
             return quoted
         if kind == "VARCHAR":
             return f"cast({quoted} as json)"
-        return f"to_json({quoted})"  # nested values (LIST of STRUCT, STRUCT, MAP)
+        if kind.endswith("[]") or kind.startswith(("STRUCT", "MAP")):
+            return f"to_json({quoted})"  # nested values (LIST of STRUCT, STRUCT, MAP)
+        raise SourceError(
+            f"column {name} in {source.name} has type {kind}; expected JSON text or nested values (a list of "
+            "structs), as Snowplow stores contexts. A number or a date there holds no context, and every feature "
+            "built from it would be constant"
+        )
     return f"cast({quoted} as varchar)"
 
 
@@ -286,32 +470,31 @@ def _parse_timestamp_text(quoted: str) -> str:
     return f"(try_cast({text} as timestamptz) at time zone 'UTC')"
 
 
-def _check_timestamps(connection: duckdb.DuckDBPyConnection, source: Path, column: tuple[str, str]) -> None:
+def _check_timestamps(reading: Callable[..., list[tuple]], source: Path, column: tuple[str, str]) -> None:
     name, kind = column
     if kind != "VARCHAR":
         return
     quoted = _identifier(name)
-    bad, example, filled = connection.execute(
+    [(bad, example, filled, total)] = reading(
         f"select count(*) filter (where {quoted} is not null and {_parse_timestamp_text(quoted)} is null), "
         f"any_value({quoted}) filter (where {quoted} is not null and {_parse_timestamp_text(quoted)} is null), "
-        f"count({quoted}) from raw_events"
-    ).fetchone()
+        f"count({quoted}), count(*) from prospect_raw"
+    )
     if bad:
         raise SourceError(
             f"column derived_tstamp in {source.name} has {bad} value(s) that are not timestamps, e.g. "
             f"{str(example)[:40]!r}; expected text like 2025-05-14 10:11:12.123 (optionally with T, Z or an offset)"
         )
-    total = connection.execute("select count(*) from raw_events").fetchone()[0]
     if total and not filled:
         raise SourceError(f"column derived_tstamp in {source.name} is empty in every row; expected timestamps")
 
 
-def _check_json(connection: duckdb.DuckDBPyConnection, source: Path, layout_name: str, name: str) -> None:
+def _check_json(reading: Callable[..., list[tuple]], source: Path, layout_name: str, name: str) -> None:
     quoted = _identifier(name)
-    bad, example = connection.execute(
+    [(bad, example)] = reading(
         f"select count(*) filter (where {quoted} is not null and not json_valid({quoted})), "
-        f"any_value({quoted}) filter (where {quoted} is not null and not json_valid({quoted})) from raw_events"
-    ).fetchone()
+        f"any_value({quoted}) filter (where {quoted} is not null and not json_valid({quoted})) from prospect_raw"
+    )
     if bad:
         raise SourceError(
             f"column {layout_name} in {source.name} has {bad} value(s) that are not JSON, e.g. "

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from prospect_core.attributes import BUILT_IN_ATTRIBUTES, Attribute, Dtype, Kind, Window
+from prospect_core.attributes import BUILT_IN_ATTRIBUTES, PROPERTIES, Attribute, Dtype, Kind, Property, Window
 from prospect_core.spec import TrainingSpec
 
 IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
@@ -44,6 +44,13 @@ class Feature:
     @property
     def default(self) -> Any:
         return self.attribute.default
+
+    @property
+    def value_property(self) -> Property | None:
+        """The property whose values the column holds (first/last), with the values it may take."""
+        if self.attribute.aggregation in ("first", "last"):
+            return PROPERTIES[self.attribute.property]
+        return None
 
     @property
     def description(self) -> str:

@@ -8,11 +8,16 @@ app passes `st.secrets` in), the default here.
 | --- | --- | --- | --- |
 | training rows per build | PROSPECT_MAX_TRAINING_ROWS | max_training_rows | 2,000,000 |
 | rows explained by SHAP | PROSPECT_SHAP_MAX_ROWS | shap_max_rows | 2,000 |
+| events-file size, decompressed (MB) | PROSPECT_MAX_EVENTS_FILE_MB | max_events_file_mb | 2,000 |
+| events-file rows | PROSPECT_MAX_EVENTS_FILE_ROWS | max_events_file_rows | 20,000,000 |
 
 The preflight's `training_rows` estimate is checked before the training-set query runs: a set above
 the bound is refused with the numbers and what to change, so it never reaches memory. Should the query
 still return more rows than the bound (the estimate is an estimate), a seeded sample of the bound's
 size is kept and the app says so.
+
+An events file (CSV, CSV.gz, Parquet) is refused once it expands past the size bound or holds more
+rows than the row bound, so a gzip bomb costs at most that much work and disk.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from prospect_core.errors import DatasetError, UserError
 
 DEFAULT_MAX_TRAINING_ROWS = 2_000_000
 DEFAULT_SHAP_MAX_ROWS = 2_000  # prospect_core.explain.DEFAULT_MAX_ROWS
+DEFAULT_MAX_EVENTS_FILE_MB = 2_000
+DEFAULT_MAX_EVENTS_FILE_ROWS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -36,10 +43,36 @@ class Bound:
     env: str
     secret: str
     default: int
+    unit: str = "rows"
+
+    @property
+    def where(self) -> str:
+        """Where an operator changes it, for messages."""
+        return f"{self.env} or `{self.secret}` in secrets"
 
 
 TRAINING_ROWS = Bound("maximum training rows", "PROSPECT_MAX_TRAINING_ROWS", "max_training_rows", DEFAULT_MAX_TRAINING_ROWS)
 SHAP_ROWS = Bound("SHAP sample cap", "PROSPECT_SHAP_MAX_ROWS", "shap_max_rows", DEFAULT_SHAP_MAX_ROWS)
+EVENTS_FILE_MB = Bound("maximum decompressed size of an events file", "PROSPECT_MAX_EVENTS_FILE_MB",
+                       "max_events_file_mb", DEFAULT_MAX_EVENTS_FILE_MB, unit="megabytes")
+EVENTS_FILE_ROWS = Bound("maximum rows of an events file", "PROSPECT_MAX_EVENTS_FILE_ROWS", "max_events_file_rows",
+                         DEFAULT_MAX_EVENTS_FILE_ROWS)
+
+
+@dataclass(frozen=True)
+class EventsFileLimits:
+    """How much an events file may expand to, and how many events it may hold."""
+
+    megabytes: int = DEFAULT_MAX_EVENTS_FILE_MB
+    rows: int = DEFAULT_MAX_EVENTS_FILE_ROWS
+
+    @property
+    def bytes(self) -> int:
+        return self.megabytes * 1_000_000
+
+
+def events_file_limits(secrets: Mapping[str, Any] | None = None) -> EventsFileLimits:
+    return EventsFileLimits(resolve(EVENTS_FILE_MB, secrets), resolve(EVENTS_FILE_ROWS, secrets))
 
 
 def resolve(bound: Bound, secrets: Mapping[str, Any] | None = None) -> int:
@@ -54,7 +87,7 @@ def resolve(bound: Bound, secrets: Mapping[str, Any] | None = None) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise UserError(f"{origin} must be a whole number of rows >= 1 (the {bound.name}), got {str(raw)[:40]!r}")
+        raise UserError(f"{origin} must be a whole number of {bound.unit} >= 1 (the {bound.name}), got {str(raw)[:40]!r}")
     return value
 
 

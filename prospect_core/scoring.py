@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from prospect_core.errors import DatasetError
+from prospect_core.errors import DatasetError, shown
 from prospect_core.features import Feature, spec_features
 from prospect_core.spec import TrainingSpec
 
@@ -48,7 +48,7 @@ def _coerce(feature: Feature, column: str, values: pd.Series) -> pd.Series:
         bad = ~text.isin(_TRUE | _FALSE)
         if bad.any():
             raise DatasetError(
-                f"column {column!r} must hold true/false (or 1/0), got {values[bad].iloc[0]!r} "
+                f"column {column!r} must hold true/false (or 1/0), got {shown(values[bad].iloc[0])} "
                 f"in row {int(np.flatnonzero(bad)[0]) + 1}"
             )
         return text.isin(_TRUE)
@@ -57,16 +57,44 @@ def _coerce(feature: Feature, column: str, values: pd.Series) -> pd.Series:
         bad = numbers.isna() | ~np.isfinite(numbers.astype(float)) | (numbers < 0) | (numbers > MAX_COUNT) | (numbers % 1 != 0)
         if bad.any():
             raise DatasetError(
-                f"column {column!r} must hold whole numbers >= 0 (at most {MAX_COUNT:,}), got {values[bad].iloc[0]!r} "
+                f"column {column!r} must hold whole numbers >= 0 (at most {MAX_COUNT:,}), got {shown(values[bad].iloc[0])} "
                 f"in row {int(np.flatnonzero(bad)[0]) + 1}"
             )
+        prop = feature.value_property
+        if prop is not None and prop.values is not None:
+            outside = ~numbers.isin(prop.values)
+            if outside.any():
+                raise DatasetError(
+                    f"column {column!r} must hold {prop.values_text}, as in training, "
+                    f"got {shown(values[outside].iloc[0])} in row {int(np.flatnonzero(outside)[0]) + 1}"
+                )
         return numbers.astype("int64")
     return values.fillna("").astype(str)
 
 
+def _feature_name(column: object) -> str:
+    """How a header is matched to a feature: case and surrounding spaces do not matter."""
+    return str(column).strip().lower()
+
+
+def _check_distinct_columns(columns: pd.Index, spec: TrainingSpec) -> None:
+    """Refuse two headers that both name one feature (`Foo` and ` foo`): which one to use would be a guess."""
+    wanted = {f.column(spec) for f in spec_features(spec)}
+    first: dict[str, object] = {}
+    for column in columns:
+        name = _feature_name(column)
+        if name in wanted and name in first:
+            raise DatasetError(
+                f"columns {shown(str(first[name]))} and {shown(str(column))} both mean feature column {name!r} "
+                "(headers are matched ignoring case and surrounding spaces); keep only one of them"
+            )
+        first.setdefault(name, column)
+
+
 def prepare_rows(rows: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:
     """Feature rows in registry order and training dtypes; extra columns are ignored."""
-    rows = rows.rename(columns=lambda name: str(name).strip().lower())
+    _check_distinct_columns(rows.columns, spec)
+    rows = rows.rename(columns=_feature_name)
     features = spec_features(spec)
     missing = [f.column(spec) for f in features if f.column(spec) not in rows.columns]
     if missing:
@@ -82,7 +110,18 @@ def prepare_rows(rows: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:
 
 
 def score_rows(pipeline: Any, rows: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:
-    """`rows` with a `score` column: the predicted probability of the spec's target."""
+    """`rows` with a `score` column: the predicted probability of the spec's target.
+
+    Rows that already have a `score` column (in any case or spacing) are refused rather than
+    overwritten: they are usually an earlier download of scores, and replacing or renaming a
+    column the user keeps would quietly change their file.
+    """
+    existing = [str(column) for column in rows.columns if _feature_name(column) == SCORE_COLUMN]
+    if existing:
+        raise DatasetError(
+            f"the rows already have a column {shown(existing[0])}, which the new scores would overwrite "
+            f"(is this an earlier download of scores?); remove or rename that column and upload again"
+        )
     prepared = prepare_rows(rows, spec)
     scored = rows.reset_index(drop=True).copy()
     scored[SCORE_COLUMN] = pipeline.predict_proba(prepared)[:, 1]

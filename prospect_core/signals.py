@@ -8,8 +8,9 @@ count) and a `Service` serving it. `signals_document` turns them into the JSON t
     {
       "attribute_group": <StreamAttributeGroup.model_dump(mode="json", exclude_none=True, by_alias=True)>,
       "service": <Service.model_dump(...)>,
-      "model_inputs": [                        # one entry a model column, in the pipeline's order
-        {"column": "num_sessions_l7d",          # the model input (a column of the training set)
+      "model_inputs": [                        # one entry a model column, in the training set's order
+        {"input": "num_sessions_l7d",           # the model input (a column of the training set)
+         "source": "signals",                   # "signals", or "request_time" (computed by the service)
          "attribute": "num_sessions_l7d",       # the Signals attribute to read, null when none
          "transform": "length",                 # how the service turns the attribute into the column
          "dtype": "int64",                      # the column's dtype: int64, bool or str
@@ -26,7 +27,8 @@ Transforms (what the scoring service does with the attribute's value `v`):
 - `length`: `len(v)` (distinct counts: Signals keeps a `unique_list`);
 - `request_iso_day_of_week`: no attribute; the ISO day of week (1 = Monday) of the request time
   (`day_of_week`, as Snowplow's own serving code does).
-Then `default` replaces a missing value. Parity: a stream attribute with a period sees only the
+Then `default` replaces a missing value. (The scoring service in `service_template/service.py`
+reads `input`, `source`, `attribute` and `default`; it infers the transform from the value and dtype.) Parity: a stream attribute with a period sees only the
 most recent 100 matching events, and a `unique_list` keeps at most 100 values (Snowplow's docs), so
 windowed attributes are `approximate`; event-level `latest_*` attributes are `last` over all events
 (the latest event Signals has seen, which at scoring time is the event being scored).
@@ -99,7 +101,8 @@ _AGGREGATIONS = {
 
 def _model_input(feature: Feature, spec: TrainingSpec, attribute_name: str | None, transform: str,
                  parity: str, note: str) -> dict[str, Any]:
-    return {"column": feature.column(spec), "attribute": attribute_name, "transform": transform,
+    source = "request_time" if transform.startswith("request_") else "signals"
+    return {"input": feature.column(spec), "source": source, "attribute": attribute_name, "transform": transform,
             "dtype": feature.dtype, "default": feature.default, "parity": parity, "note": note}
 
 
@@ -154,7 +157,7 @@ def signals_definitions(
         if definition is not None:
             attributes.append(definition)
         inputs.append(mapping)
-    derived = [f"{i['column']}: {i['note'] if i['transform'] == 'request_iso_day_of_week' else i['transform']}"
+    derived = [f"{i['input']}: {i['note'] if i['transform'] == 'request_iso_day_of_week' else i['transform']}"
                for i in inputs if i["transform"] != "value"]
     description = (
         f"Inputs of the prospect scoring model predicting {spec.target_column}. Not computed directly by "
@@ -191,7 +194,7 @@ def parity_report(frame: Any, spec: TrainingSpec) -> list[dict[str, Any]]:
         if feature.window != "event" and feature.attribute.aggregation in ("count", "count_distinct") and len(frame):
             share = float((frame[column] > STREAM_EVENT_LIMIT).mean())
         rows.append({
-            "column": column, "parity": entry["parity"], "why": entry["note"],
+            "input": column, "parity": entry["parity"], "why": entry["note"],
             "share_over_limit": share, "material": share is not None and share >= MATERIAL_SHARE,
         })
     return rows

@@ -8,6 +8,10 @@ model card when it exported the model, keyed with a secret that never leaves thi
 - a random key file created on first use at `$PROSPECT_SIGNING_KEY_FILE`, by default
   `~/.config/prospect-studio/signing.key` (mode 0600, outside the repository).
 
+A valid signature is necessary but not sufficient: the artifact is then unpickled with an allow-list
+of the classes a studio pipeline is made of (`artifact.load_artifact_bytes`), so a stolen key still
+cannot make the server run code.
+
 The signature covers the artifact's bytes (through their SHA-256) and every field of the card but the
 signature itself, so changing either one invalidates it. Anyone holding the key can sign anything:
 the key is what makes an upload trustworthy, so keep it as private as a password.
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import json
 import os
 import secrets
@@ -25,17 +28,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from prospect_core.errors import UserError
+from prospect_core.artifact import ArtifactError
+from prospect_core.errors import UserError, shown
 
 ALGORITHM = "HMAC-SHA256"
 SIGNATURE_FIELD = "signature"
 KEY_FILE_ENV = "PROSPECT_SIGNING_KEY_FILE"
 SECRET_NAME = "artifact_signing_key"
 _CONTEXT = b"prospect-studio artifact v1\n"
-
-
-class ArtifactError(UserError):
-    """An uploaded model is refused: unsigned, changed, or signed elsewhere; the message says which."""
+MIN_KEY_BYTES = 32  # HMAC-SHA256 with a shorter key can be brute-forced offline from one downloaded card
+MAX_CARD_BYTES = 2_000_000  # a studio card is tens of kB; its SQL is the largest field
 
 
 def default_key_file() -> Path:
@@ -45,7 +47,15 @@ def default_key_file() -> Path:
 def signing_key(secret: str | None = None, *, key_file: str | os.PathLike[str] | None = None) -> bytes:
     """This installation's signing key: `secret` when given, else the key file (created on first use)."""
     if secret:
-        return str(secret).encode("utf-8")
+        key = str(secret).encode("utf-8")
+        if len(key) < MIN_KEY_BYTES:
+            raise UserError(
+                f"`{SECRET_NAME}` in .streamlit/secrets.toml is too short ({len(key)} bytes; at least {MIN_KEY_BYTES} "
+                "are needed, or a downloaded model card lets anyone guess it). Set it to a random value such as "
+                "the output of `python -c \"import secrets; print(secrets.token_hex(32))\"`, or remove it to use "
+                "the key file"
+            )
+        return key
     path = Path(key_file) if key_file else default_key_file()
     try:
         if not path.is_file():
@@ -56,7 +66,7 @@ def signing_key(secret: str | None = None, *, key_file: str | os.PathLike[str] |
             f"cannot read or create the model signing key at {path}: {error.strerror or error}. Set "
             f"{KEY_FILE_ENV} to a writable location, or `{SECRET_NAME}` in .streamlit/secrets.toml"
         ) from None
-    if len(key) < 32:
+    if len(key) < MIN_KEY_BYTES:
         raise UserError(f"the model signing key at {path} is too short ({len(key)} bytes); delete it to create a new one")
     return key
 
@@ -101,10 +111,19 @@ def sign_card(card: dict[str, Any], artifact: bytes, key: bytes) -> dict[str, An
 
 def verify(artifact: bytes, card_json: bytes | str, key: bytes) -> dict[str, Any]:
     """The parsed card when its signature is this installation's and matches both files; else ArtifactError."""
+    if len(card_json) > MAX_CARD_BYTES:
+        raise ArtifactError(
+            f"the model card is {len(card_json):,} bytes, far more than a studio card (at most {MAX_CARD_BYTES:,}); "
+            "upload the .card.json file exported with the model"
+        )
     try:
         card = json.loads(card_json)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ArtifactError("the model card is not JSON; upload the .card.json file exported with the model") from None
+    except RecursionError:
+        raise ArtifactError("the model card is nested too deeply to be a studio card; upload the .card.json file "
+                            "exported with the model") from None
+    except (UnicodeDecodeError, ValueError) as error:  # ValueError: not JSON, or a number of over 4,300 digits
+        reason = "has a number too long to read" if "digits" in str(error) else "is not JSON"
+        raise ArtifactError(f"the model card {reason}; upload the .card.json file exported with the model") from None
     if not isinstance(card, dict):
         raise ArtifactError("the model card is not a JSON object; upload the .card.json file exported with the model")
     signature = card.get(SIGNATURE_FIELD)
@@ -114,7 +133,7 @@ def verify(artifact: bytes, card_json: bytes | str, key: bytes) -> dict[str, Any
             "code when it is loaded, so unsigned models are never loaded here; export the model again from this studio"
         )
     if signature.get("algorithm") != ALGORITHM:
-        raise ArtifactError(f"the model card's signature uses {signature.get('algorithm')!r}; expected {ALGORITHM}")
+        raise ArtifactError(f"the model card's signature uses {shown(signature.get('algorithm'))}; expected {ALGORITHM}")
     if signature.get("key_id") != key_id(key):
         raise ArtifactError(
             "the model was signed by another installation (a different signing key), so it is not loaded: a joblib "
@@ -132,8 +151,9 @@ def verify(artifact: bytes, card_json: bytes | str, key: bytes) -> dict[str, Any
 
 
 def load_verified(artifact: bytes, card_json: bytes | str, key: bytes) -> tuple[Any, dict[str, Any]]:
-    """Unpickle `artifact` only after `verify` accepts it: `(pipeline, card)`."""
-    import joblib
+    """`(pipeline, card)`: `artifact` is unpickled only after `verify` accepts it, and then only with the
+    allow-list of `artifact.load_artifact_bytes`, so even a validly signed pickle cannot run code."""
+    from prospect_core.artifact import load_artifact_bytes
 
     card = verify(artifact, card_json, key)
-    return joblib.load(io.BytesIO(artifact)), card
+    return load_artifact_bytes(artifact), card

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from prospect_core.errors import SourceError, write_failure
 from prospect_core.warehouse import DuckDBWarehouse, Warehouse
@@ -19,6 +19,44 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_KINDS = ("demo", "duckdb:PATH", "events:PATH", "snowflake")
+
+
+DATA_DIRS_ENV, DATA_DIRS_SECRET = "PROSPECT_DATA_DIRS", "data_dirs"
+
+
+def data_dirs(secrets: Mapping[str, Any] | None = None) -> tuple[Path, ...]:
+    """The folders the app's DuckDB path box may read from: $PROSPECT_DATA_DIRS (separated by
+    os.pathsep), else `data_dirs` in secrets (a list, or one path), else data/ in the repository."""
+    raw: Any = os.environ.get(DATA_DIRS_ENV) or (secrets or {}).get(DATA_DIRS_SECRET)
+    if not raw:
+        return (REPO_ROOT / "data",)
+    items = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
+    return tuple(Path(str(item)).expanduser().resolve() for item in items if str(item).strip())
+
+
+def file_in_data_dirs(text: str, folders: Iterable[Path]) -> Path:
+    """The regular file `text` names, if it lies inside one of `folders` (links resolved first).
+
+    Anything else, absent, outside, a folder or a device, gets the same message, so the box tells
+    nothing about the server's files beyond the data folders.
+    """
+    folders = tuple(Path(folder).resolve() for folder in folders)
+    try:
+        path = Path(text.strip()).expanduser().resolve()
+        inside = any(path.is_relative_to(folder) for folder in folders)
+        if inside and path.is_file():
+            return path
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, a symlink loop
+        pass
+    shown = ", ".join(_shown(folder) for folder in folders)
+    raise SourceError(
+        f"No DuckDB file at that path in this server's data folders ({shown}). Expected the path of a .duckdb "
+        f"file inside one of them; the folders are set with `{DATA_DIRS_SECRET}` in secrets or {DATA_DIRS_ENV}"
+    )
+
+
+def _shown(folder: Path) -> str:
+    return f"{folder.relative_to(REPO_ROOT)}/" if folder.is_relative_to(REPO_ROOT) else str(folder)
 
 
 def demo_db_path() -> Path:

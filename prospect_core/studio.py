@@ -9,7 +9,11 @@ nothing of Streamlit.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,6 +196,15 @@ def open_warehouse(source: str, spec_: TrainingSpec) -> Any:
     """The warehouse behind `source`; raises UserError with what is wrong."""
     from prospect_core.sources import open_source
 
+    kind, _, argument = source.partition(":")
+    if kind == "events" and loaded_events(argument) is not None:  # loaded in this session's background job
+        from prospect_core.events_files import EventsFileWarehouse
+
+        return EventsFileWarehouse(loaded_events(argument))
+    if kind == "events" and Path(argument).is_relative_to(UPLOAD_ROOT):  # never loaded inside the page script
+        from prospect_core.errors import SourceError
+
+        raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
     config = snowflake_config() if source == "snowflake" else None
     return open_source(source, events_table=spec_.events_table, snowflake_config=config)
 
@@ -352,20 +365,144 @@ def start_training(built: BuiltSet, params: Any, split: str) -> Job:
     return start_job("train", "Training", work, deliver=lambda run: add_run(run, built.source))
 
 
+# ----- uploads ---------------------------------------------------------------------------------------
+# An upload is hostile until read: it lives in this session's own folder (a random name, mode 0700,
+# outside every data folder the DuckDB path box accepts), its type is read from its first bytes, and
+# the folder goes when the session's state does, or after UPLOAD_TTL_SECONDS unused (swept every few
+# minutes while anyone uses uploads), whichever comes first.
+
+UPLOAD_ROOT = Path(tempfile.gettempdir()) / "prospect-studio-uploads"
+UPLOAD_TTL_SECONDS = 6 * 3600
+
+
+class UploadFolder:
+    """A session's private folder for uploads, removed when this object is garbage-collected."""
+
+    def __init__(self, root: Path = UPLOAD_ROOT) -> None:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if root.is_symlink() or not root.is_dir() or root.stat().st_uid != os.getuid():  # planted in /tmp by another user
+            raise OSError(f"{root} is not a folder of this server's user; remove it and upload again")
+        self.path = Path(tempfile.mkdtemp(dir=root, prefix="session-"))  # random name, mode 0700
+        self._remove = weakref.finalize(self, shutil.rmtree, str(self.path), ignore_errors=True)
+
+    def touch(self) -> None:
+        """Mark the folder as in use, so the TTL sweep leaves it alone."""
+        try:
+            os.utime(self.path)
+        except OSError:
+            pass
+
+
+def sweep_uploads(root: Path = UPLOAD_ROOT, *, ttl_seconds: float = UPLOAD_TTL_SECONDS) -> list[Path]:
+    """Delete session folders unused for `ttl_seconds` (their session ended without cleaning up)."""
+    removed = []
+    cutoff = time.time() - ttl_seconds
+    for folder in root.glob("session-*") if root.is_dir() else ():
+        try:
+            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        except OSError:
+            continue
+    return removed
+
+
+_SWEEP_EVERY_SECONDS = 600
+_last_sweep = [0.0]  # when this server last swept, shared by its sessions
+
+
+def upload_folder() -> UploadFolder:
+    """This session's upload folder, created on first use; every few minutes, old folders are swept."""
+    if time.monotonic() - _last_sweep[0] > _SWEEP_EVERY_SECONDS:
+        _last_sweep[0] = time.monotonic()
+        sweep_uploads()
+    folder = st.session_state.get("upload_folder")
+    if folder is None or not folder.path.is_dir():
+        folder = st.session_state["upload_folder"] = UploadFolder()
+    folder.touch()
+    return folder
+
+
+def _display_name(name: str) -> str:
+    """The uploaded file's own name, reduced to characters that are safe in a path and on screen."""
+    kept = "".join(char if char.isalnum() or char in "._- " else "_" for char in Path(name).name).strip(" .")
+    return kept[:100] or "upload"
+
+
 def _save_upload(upload: Any) -> Path:
-    """Keep an uploaded file on disk under a name derived from its content (same file, same path)."""
+    """Keep an upload in this session's folder under its own name; only the latest upload is kept."""
     import hashlib
-    import tempfile
 
     data = upload.getvalue()
-    folder = Path(tempfile.gettempdir()) / "prospect-studio-uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = upload.name.lower()
-    suffix = ".csv.gz" if name.endswith(".csv.gz") else Path(name).suffix
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
-    if not path.exists():
-        path.write_bytes(data)
+    folder = upload_folder().path
+    place = folder / hashlib.sha256(data).hexdigest()[:16]  # the same file again reuses its load
+    path = place / _display_name(upload.name)
+    for earlier in folder.iterdir():
+        if earlier != place:
+            shutil.rmtree(earlier, ignore_errors=True)
+    if not path.is_file():
+        place.mkdir(exist_ok=True)
+        partial = place / ".partial"
+        partial.write_bytes(data)
+        partial.replace(path)
     return path
+
+
+def _duckdb_path_source(text: str) -> str | None:
+    from prospect_core.errors import UserError
+    from prospect_core.sources import data_dirs, file_in_data_dirs
+
+    try:
+        return f"duckdb:{file_in_data_dirs(text, data_dirs(secrets()))}"
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+
+
+def loaded_events(path: str | Path) -> Any:
+    """This session's load of the events file at `path` into the spec's events table (a LoadedEvents), or None."""
+    loaded = st.session_state.get("events_loaded")
+    if loaded is None or str(loaded.source_file) != str(path) or loaded.events_table != spec().events_table:
+        return None
+    return loaded
+
+
+def _load_events(path: Path) -> Any:
+    """The events file at `path` loaded in a cancellable background job; None (with a reason) until then."""
+    from prospect_core.errors import UserError
+    from prospect_core.events_files import LoadControl, load_events_file
+    from prospect_core.limits import events_file_limits
+
+    job = pending_job("load")  # also confirms a load that finished on the previous run
+    loaded = loaded_events(path)
+    if loaded is not None:
+        return loaded
+    failed = st.session_state.get("events_load_failed")
+    if job is None and failed and failed[0] == (str(path), spec().events_table):
+        st.error(failed[1], icon=":material/error:")  # said again on every rerun, never loaded again
+        return None
+    if job is None:
+        try:
+            limits = events_file_limits(secrets())
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+            return None
+        control, cache, table = LoadControl(), path.parent / "cache", spec().events_table
+
+        def work(report: Callable[[str], None]) -> Any:
+            report(f"Reading {path.name} (at most {limits.megabytes:,} MB decompressed, {limits.rows:,} events)…")
+            return load_events_file(path, events_table=table, cache_dir=cache, limits=limits, control=control)
+
+        def deliver(result: Any) -> None:
+            st.session_state["events_loaded"] = result
+
+        job = start_job("load", f"Loading {path.name}", work, cancel=control.cancel, deliver=deliver)
+        st.session_state["events_loading"] = (str(path), table)
+    follow_job(job, done=f"{job.title.removeprefix('Loading ')} loaded")  # reruns the page once delivered
+    error = job.future.exception() if job.future.done() else None
+    if isinstance(error, UserError):  # remembered for the file that failed, which may not be `path`
+        st.session_state["events_load_failed"] = (st.session_state.get("events_loading"), str(error))
+    return None
 
 
 def choose_source(kind: str) -> str | None:
@@ -375,28 +512,55 @@ def choose_source(kind: str) -> str | None:
         return "demo"
     if kind == "duckdb":
         text = st.text_input(
-            "DuckDB file path", key="duckdb_path", persist_state="session", placeholder="/path/to/events.duckdb",
-            help="A DuckDB database with the atomic events table named in the spec (atomic.events by default).",
+            "DuckDB file path", key="duckdb_path", persist_state="session", placeholder="data/events.duckdb",
+            help="A DuckDB database in this server's data folders (data/ unless `data_dirs` is set in secrets), "
+            "with the atomic events table named in the spec (atomic.events by default).",
         )
         if not text.strip():
-            st.info("Enter the path of a DuckDB file to continue.")
+            st.info("Enter the path of a DuckDB file in this server's data folders, or upload one under Events "
+                    "export, to continue.")
             return None
-        path = Path(text.strip()).expanduser()
-        if not path.is_file():
-            st.error(f"No file at {path}. Expected the path of an existing .duckdb file.", icon=":material/error:")
-            return None
-        return f"duckdb:{path}"
+        return _duckdb_path_source(text)
     if kind == "events":
         upload = st.file_uploader(
-            "Events export", type=["csv", "gz", "parquet"], key="events_upload",
-            help="Atomic events as CSV, CSV.gz or Parquet; column names in any case.",
+            "Events export", type=["csv", "gz", "parquet", "duckdb"], key="events_upload",
+            help="Atomic events as CSV, CSV.gz or Parquet (column names in any case), or a DuckDB database; "
+            "the type is read from the file's content, not its name.",
         )
-        if upload is not None:
-            st.session_state["events_path"] = str(_save_upload(upload))
-        if not st.session_state.get("events_path"):
-            st.info("Upload a CSV, CSV.gz or Parquet export of your atomic events to continue.")
+        if upload is not None and upload.file_id != st.session_state.get("events_upload_id"):
+            from prospect_core.errors import write_failure
+
+            try:
+                st.session_state["events_path"] = str(_save_upload(upload))
+            except OSError as error:  # a full disk, or an upload folder that is not ours
+                st.error(write_failure(f"the upload {_display_name(upload.name)}", "the server's upload folder", error),
+                         icon=":material/error:")
+                return None
+            st.session_state["events_upload_id"] = upload.file_id
+            st.session_state.pop("events_load_failed", None)  # a new upload is a new try
+        path_text = st.session_state.get("events_path")
+        if not path_text or not Path(path_text).is_file():
+            st.info("Upload a CSV, CSV.gz or Parquet export of your atomic events (or a DuckDB database) to continue.")
             return None
-        return f"events:{st.session_state['events_path']}"
+        from prospect_core.errors import UserError
+        from prospect_core.events_files import sniff_kind
+
+        path = Path(path_text)
+        upload_folder()  # in use: keep it from the TTL sweep
+        try:
+            file_kind = sniff_kind(path)
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+            return None
+        if file_kind == "duckdb":
+            st.caption(f"{path.name} is a DuckDB database (read from its content): its tables are read as a DuckDB file.")
+            return f"duckdb:{path}"
+        loaded = _load_events(path)
+        if loaded is None:
+            return None
+        for notice in loaded.notices:
+            st.info(notice, icon=":material/info:")
+        return f"events:{path}"
     return "snowflake" if snowflake_connection_panel() else None
 
 
@@ -462,7 +626,8 @@ def snowflake_connection_panel() -> bool:
 def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:
     """Events per name in the spec's lookback scan, most frequent first; None if the source can't be read.
 
-    The picker then falls back to free text, and building the set reports the error in full.
+    The picker then falls back to free text. For a file the reason is shown at once (a file this
+    server refuses to read says why); Snowflake reports its errors on Test connection and on build.
     """
     from prospect_core.errors import UserError
     from prospect_core.training_sql import render_template
@@ -470,9 +635,36 @@ def event_counts(source: str, spec_: TrainingSpec) -> pd.DataFrame | None:
     rendered = render_template("event_counts.sql", spec_, dialect_of(source))
     try:
         frame = run_query(source, open_warehouse(source, spec_), rendered.text, rendered.params)
-    except UserError:
+    except UserError as error:
+        if source != "snowflake":
+            st.error(str(error), icon=":material/error:")
         return None
     return frame.astype({"event_name": str, "events": "int64"})
+
+
+def source_notices(source: str, spec_: TrainingSpec) -> tuple[str, ...]:
+    """What to know about a DuckDB file's events before building (events without derived_tstamp).
+
+    An events file says the same once, when it is loaded; Snowflake is not scanned for this.
+    """
+    from prospect_core.errors import UserError
+    from prospect_core.warehouse import null_timestamp_notice, null_timestamp_sql
+
+    if source.partition(":")[0] not in ("demo", "duckdb"):
+        return ()
+    try:
+        row = run_query(source, open_warehouse(source, spec_), null_timestamp_sql(spec_), {}).iloc[0]
+    except UserError:
+        return ()  # event_counts has said why
+    notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec_.events_table)
+    return (notice,) if notice else ()
+
+
+def target_event_notice(counts: pd.DataFrame | None, spec_: TrainingSpec) -> str | None:
+    """"no event named X; did you mean Y?" when the target event is not in the source's events."""
+    from prospect_core.warehouse import missing_event_notice
+
+    return None if counts is None else missing_event_notice(spec_.target_event, counts["event_name"].tolist())
 
 
 def event_options(counts: pd.DataFrame | None, must_include: Iterable[str]) -> list[str]:
@@ -668,17 +860,16 @@ class LoadedModel:
 def load_uploaded_model(artifact: Any, card: Any) -> LoadedModel:
     """Verify an uploaded joblib file and its model card, then load it; UserError when refused.
 
-    Nothing is unpickled unless the card carries this installation's signature over both files.
+    Nothing is unpickled unless the card carries this installation's signature over both files, and
+    then only the classes a studio pipeline is made of (see `artifact.load_artifact_bytes`): a signed
+    pickle that asks for anything else is refused by name, without running it.
     """
-    from prospect_core.errors import UserError
+    from prospect_core.errors import UserError, shown
     from prospect_core.signing import ArtifactError, load_verified
 
-    data = artifact.getvalue()
-    pipeline, card_ = load_verified(data, card.getvalue(), signing_key())
+    pipeline, card_ = load_verified(artifact.getvalue(), card.getvalue(), signing_key())
     try:
         spec_ = TrainingSpec.from_dict({k: tuple(v) if isinstance(v, list) else v for k, v in card_["spec"].items()})
-    except (KeyError, TypeError, UserError) as error:
-        raise ArtifactError(f"the model card's spec cannot be read: {error}") from None
-    if not hasattr(pipeline, "predict_proba"):
-        raise ArtifactError(f"the joblib file holds a {type(pipeline).__name__}, not a fitted scikit-learn Pipeline")
+    except (KeyError, TypeError, AttributeError, UserError) as error:
+        raise ArtifactError(f"the model card's spec cannot be read: {shown(str(error), limit=200, quote=False)}") from None
     return LoadedModel(name=Path(artifact.name).name, pipeline=pipeline, card=card_, spec=spec_)

@@ -6,10 +6,12 @@ DataFrame with lower-case column names. Caching belongs to the app layer, not he
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol
 
 import duckdb
 import pandas as pd
@@ -52,13 +54,20 @@ class DuckDBWarehouse:
         return f"DuckDB file {self.path.name}"
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        config = {"threads": self.threads} if self.threads else {}
         try:
-            connection = duckdb.connect(str(self.path), read_only=True, config=config)
+            connection = connect_locked_down(self.path, threads=self.threads)
         except duckdb.Error as error:
             raise SourceError(_open_failure(self.path, error)) from None
-        # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone
-        connection.execute("set TimeZone = 'UTC'")
+        try:
+            identity = _identity(self.path)
+            if identity not in _VIEWS_CHECKED:
+                check_views(connection, self.path.name)
+                if len(_VIEWS_CHECKED) > 1_000:
+                    _VIEWS_CHECKED.clear()
+                _VIEWS_CHECKED.add(identity)
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     def preflight(self, spec: TrainingSpec) -> Preflight:
@@ -94,6 +103,134 @@ class DuckDBWarehouse:
         frame = table.to_pandas()
         frame.columns = [str(column).lower() for column in frame.columns]
         return frame
+
+
+# ----- opening a file someone else wrote ---------------------------------------------------------
+# A DuckDB file is a program as much as data: its views are SQL its author chose, run by every query
+# that reads them. So a file is opened with no file system beyond itself (no read_text of the server's
+# files, no COPY, no ATTACH), no extension downloads or loads, and settings locked so that no
+# statement can turn these back on. Views are checked before any query runs.
+
+LOCKED_DOWN = {"enable_external_access": False, "autoinstall_known_extensions": False,
+               "autoload_known_extensions": False}
+
+
+def connect_locked_down(path: str | os.PathLike[str], *, read_only: bool = True, threads: int | None = None,
+                        allowed_paths: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
+    """A connection to the database at `path` that can reach no other file except `allowed_paths`."""
+    config: dict[str, Any] = dict(LOCKED_DOWN, **({"threads": threads} if threads else {}))
+    if allowed_paths:  # DuckDB takes allowed_paths only once the database runs: external access goes off then
+        del config["enable_external_access"]
+    connection = duckdb.connect(str(path), read_only=read_only, config=config)
+    try:
+        if allowed_paths:
+            connection.execute("set allowed_paths = ?", [list(allowed_paths)])
+            connection.execute("set enable_external_access = false")
+        # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone
+        connection.execute("set TimeZone = 'UTC'")
+        connection.execute("set lock_configuration = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+# Scalar functions that read the server's settings (a file path, the temp folder) instead of the data.
+_SERVER_FUNCTIONS = {"current_setting", "getenv", "getvariable"}
+_VIEW_PREFIX = re.compile(r'CREATE VIEW (?:"?([A-Za-z_][A-Za-z0-9_$]*)"?\.)?"?([A-Za-z_][A-Za-z0-9_$]*)"? AS ', re.I)
+
+
+# Files whose views passed check_views, by identity: any write to a file changes its identity, so a
+# changed file is checked again (only passes are remembered; a refusal is checked, and said, every time).
+_VIEWS_CHECKED: set[tuple] = set()
+
+
+def _identity(path: Path) -> tuple:
+    """The file and its write-ahead log (which a read-only open replays, views included) as they are now."""
+    def stat(file: Path) -> tuple:
+        try:
+            found = file.stat()
+        except FileNotFoundError:
+            return ()
+        return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+    return (str(path.resolve()), stat(path), stat(Path(f"{path}.wal")))
+
+
+def check_views(connection: duckdb.DuckDBPyConnection, file_name: str) -> None:
+    """Refuse a database holding a view that does more than select from its own tables.
+
+    Allowed: selects, joins, subqueries and CTEs over tables and views of this file, with scalar
+    functions. Refused, with the reason: table functions (read_text, read_csv, glob, ...), file paths
+    used as tables, other databases, macros defined in the file, and views this check cannot parse.
+    Nothing here runs a view: it is parsed by DuckDB's own parser (json_serialize_sql).
+    """
+    views = connection.execute(
+        "select schema_name, view_name, sql from duckdb_views() where not internal and not temporary "
+        "and database_name = current_database()"
+    ).fetchall()
+    if not views:
+        return
+    relations = {(schema, name) for schema, name in connection.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+        "union all select schema_name, view_name from duckdb_views() where database_name = current_database()"
+    ).fetchall()}
+    macros = {name for (name,) in connection.execute(
+        "select distinct function_name from duckdb_functions() where function_type in ('macro', 'table_macro') "
+        "and not internal"
+    ).fetchall()}
+    for schema, name, sql in views:
+        problem = _view_problem(connection, sql, relations, macros)
+        if problem:
+            raise SourceError(
+                f"{file_name} is refused: its view {schema}.{name} {problem}. Only tables, and views that select "
+                "from tables in the same file, are read; store the events as a table"
+            )
+
+
+def _view_problem(connection: duckdb.DuckDBPyConnection, sql: str, relations: set[tuple[str, str]],
+                  macros: set[str]) -> str | None:
+    """Why the view `sql` (as duckdb_views() stores it) may not be read; None when it may."""
+    prefix = _VIEW_PREFIX.match(sql)
+    if prefix is None:
+        return "cannot be checked (only views with plain names and no column list are read)"
+    parsed = json.loads(connection.execute("select json_serialize_sql(?)", [sql[prefix.end():]]).fetchall()[0][0])
+    if parsed.get("error") or len(parsed.get("statements", ())) != 1:
+        return "cannot be checked (its body is not one SELECT statement)"
+    tree = parsed["statements"][0]
+    ctes = {str(entry.get("key", "")).lower() for node in _nodes(tree) if isinstance(node.get("cte_map"), dict)
+            for entry in node["cte_map"].get("map", [])}  # a CTE is referenced like a table
+    qualified = {(schema.lower(), name.lower()) for schema, name in relations}
+    unqualified = {name for _, name in qualified} | ctes
+    database = connection.execute("select current_database()").fetchall()[0][0]
+    for node in _nodes(tree):
+        kind, function = node.get("type"), str(node.get("function_name", ""))
+        if kind == "TABLE_FUNCTION":
+            name = (node.get("function") or {}).get("function_name", "?")
+            return f"calls the table function {name}(), which can read files or run other code"
+        if kind == "BASE_TABLE":
+            table, schema = str(node.get("table_name", "")).lower(), str(node.get("schema_name", "")).lower()
+            if node.get("catalog_name") not in ("", None, database):
+                return f"reads from another database ({str(node.get('catalog_name'))[:80]})"
+            if (schema, table) not in qualified and (schema or table not in unqualified):
+                return f"reads {node.get('table_name', '')[:80]!r}, which is not a table of this file (a file path?)"
+        if node.get("class") == "FUNCTION" and function in macros:
+            return f"calls the macro {function}() defined in the file"
+        if node.get("class") == "FUNCTION" and function.lower() in _SERVER_FUNCTIONS:
+            return f"calls {function}(), which tells about this server rather than the events"
+    return None
+
+
+def _nodes(tree: Any) -> Iterator[dict]:
+    """Every object of a parsed statement (json_serialize_sql's tree), depth first."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _failed_while_running(path: Path, error: Exception) -> SourceError:
@@ -197,3 +334,66 @@ def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
         "events_in_lookback", "users_in_lookback", "eligible_users", "training_rows", "self_join_pairs",
         "largest_user_events")}
     return Preflight(events_table=table, **counts)
+
+
+# ----- the target event ----------------------------------------------------------------------------
+
+# event_counts.sql returns at most this many names; with a full list an absent name may just be rarer.
+EVENT_NAMES_SHOWN = 200
+
+
+def event_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
+    """Events per name in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
+    from prospect_core.training_sql import render_template
+
+    rendered = render_template("event_counts.sql", spec, warehouse.dialect)
+    return warehouse.query(rendered.text, rendered.params)
+
+
+def missing_event_notice(event: str, names: list[str]) -> str | None:
+    """"no event named X; did you mean Y?" when `event` is not among the names the source holds.
+
+    A near miss (letter case, spaces around it, a typo) names the likely event. Nothing is said when
+    the source holds no events at all (the preflight says that) or when the list of names is cut off.
+    """
+    import difflib
+
+    if not names or event in names or len(names) >= EVENT_NAMES_SHOWN:
+        return None
+    by_key = {name.strip().casefold(): name for name in names}
+    guess = by_key.get(event.strip().casefold())
+    if guess is None:
+        close = difflib.get_close_matches(event.strip().casefold(), list(by_key), n=1, cutoff=0.75)
+        guess = by_key[close[0]] if close else None
+    hint = f"; did you mean {guess}?" if guess is not None else f"; the most frequent are {', '.join(names[:5])}"
+    return f"no event named {event!r} in the lookback window, so the target has no positives{hint}"
+
+
+def target_event_notice(warehouse: Warehouse, spec: TrainingSpec) -> str | None:
+    """missing_event_notice for the spec's target event, against the names `warehouse` holds."""
+    names = event_counts(warehouse, spec)["event_name"].astype(str).tolist()
+    return missing_event_notice(spec.target_event, names)
+
+
+def null_timestamp_sql(spec: TrainingSpec) -> str:
+    return (f"select count(*) as events, count(*) - count(derived_tstamp) as without_tstamp "
+            f"from {spec.events_table}")  # validated as an identifier by the spec
+
+
+def null_timestamp_notice(events: int, without_tstamp: int, table: str) -> str | None:
+    """What to say when events lack derived_tstamp: no query can place them in time, so all leave them out."""
+    if not without_tstamp:
+        return None
+    return (f"{without_tstamp:,} of the {events:,} events in {table} have no derived_tstamp and are left out of "
+            "every count and of the training set")
+
+
+def source_notices(warehouse: Warehouse, spec: TrainingSpec) -> tuple[str, ...]:
+    """What the user should know about the events before building: the warehouse's own notices (an
+    events file says what it lacked when loaded), else, for a DuckDB file, events without a timestamp."""
+    notices = tuple(getattr(warehouse, "notices", ()))
+    if notices or not isinstance(warehouse, DuckDBWarehouse) or hasattr(warehouse, "loaded"):
+        return notices
+    row = warehouse.query(null_timestamp_sql(spec)).iloc[0]
+    notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec.events_table)
+    return (notice,) if notice else ()

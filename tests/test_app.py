@@ -29,8 +29,10 @@ def small_demo_db(tmp_path_factory):
 
 
 @pytest.fixture
-def app(small_demo_db, monkeypatch):
+def app(small_demo_db, monkeypatch, tmp_path_factory):
     monkeypatch.setenv("PROSPECT_DEMO_DB", str(small_demo_db))
+    # The DuckDB path box reads only data folders: here pytest's temp folder, where tests write their files.
+    monkeypatch.setenv("PROSPECT_DATA_DIRS", str(tmp_path_factory.getbasetemp()))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

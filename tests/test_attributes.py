@@ -143,13 +143,15 @@ def test_a_model_trains_on_the_example_and_signals_reads_it_back(demo_db, tmp_pa
     assert "day_of_week" not in by_name
     assert all(attribute.default_value is not None for attribute in group.attributes)
     assert document["service"]["attribute_groups"] == [{"name": "prospects", "version": 3}]
-    inputs = {entry["column"]: entry for entry in document["model_inputs"]}
+    inputs = {entry["input"]: entry for entry in document["model_inputs"]}
     assert list(inputs) == feature_columns(spec)
     assert inputs["day_of_week"]["transform"] == "request_iso_day_of_week" and inputs["day_of_week"]["attribute"] is None
+    assert inputs["day_of_week"]["source"] == "request_time" and inputs["num_apps_l7d"]["source"] == "signals"
     assert inputs["had_conversions_l7d"]["transform"] == "greater_than_zero"
     assert inputs["num_apps_l7d"]["transform"] == "length"
     assert inputs["num_customers_views_l30d"] == {
-        "column": "num_customers_views_l30d", "attribute": "num_customers_views_l30d", "transform": "value",
+        "input": "num_customers_views_l30d", "source": "signals", "attribute": "num_customers_views_l30d",
+        "transform": "value",
         "dtype": "int64", "default": 0, "parity": "approximate",
         "note": "a stream attribute with a period sees the latest 100 matching events",
     }
@@ -245,12 +247,12 @@ def test_parity_report_measures_rows_beyond_the_stream_limit(tmp_path, capsys):
     warehouse = DuckDBWarehouse(write_events_db(tmp_path / "heavy.duckdb", rows.to_dict("records")))
     spec = TrainingSpec(as_of=AS_OF)
     frame = build_training_set(warehouse, spec)
-    report = {row["column"]: row for row in parity_report(frame, spec)}
+    report = {row["input"]: row for row in parity_report(frame, spec)}
     assert list(report) == feature_columns(spec)
     expected = float((frame["num_page_views_l30d"] > 100).mean())
     assert 0 < expected == report["num_page_views_l30d"]["share_over_limit"]
     assert report["num_page_views_l30d"]["material"] == (expected >= 0.01)
-    assert report["day_of_week"] == {"column": "day_of_week", "parity": "derived", "share_over_limit": None,
+    assert report["day_of_week"] == {"input": "day_of_week", "parity": "derived", "share_over_limit": None,
                                      "material": False, "why": report["day_of_week"]["why"]}
     assert report["had_conversions_l7d"]["share_over_limit"] is None
 

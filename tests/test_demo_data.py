@@ -57,9 +57,9 @@ def test_default_size(capsys: pytest.CaptureFixture[str]) -> None:
     assert 100_000 <= events.num_rows <= 300_000
 
 
-@pytest.mark.parametrize("n_users", [0, -5, 2.5, "100", True, None])
-def test_n_users_must_be_a_positive_integer(n_users: object) -> None:
-    with pytest.raises(ValueError, match=r"n_users must be a positive integer, got "):
+@pytest.mark.parametrize("n_users", [0, -5, 2.5, "100", True, None, 200_001, 99_999_999_999])
+def test_n_users_must_be_a_bounded_positive_integer(n_users: object) -> None:
+    with pytest.raises(ValueError, match=r"n_users must be a whole number from 1 to 200,000, got "):
         generate_events(n_users=n_users)
 
 

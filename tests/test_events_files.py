@@ -145,7 +145,7 @@ BAD_FILES = [
     ("header_only.csv.gz", HEADER, r"header_only\.csv\.gz has no events"),
     ("bad_json.csv", HEADER.strip() + ",CONTEXTS_NL_BASJES_YAUAA_CONTEXT_1\ne1,2025-05-01 10:00:00,u1,s1,page_view,website,{not json\n",
      r"contexts_nl_basjes_yauaa_context_1 in bad_json\.csv has 1 value\(s\) that are not JSON"),
-    ("events.xlsx", "x", r"cannot tell the format of events\.xlsx"),
+    ("events.xlsx", "PK\x03\x04rest of a workbook", r"events\.xlsx is a ZIP archive \(an Excel workbook\?\), not an events export"),
 ]
 
 

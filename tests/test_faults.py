@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from prospect_core import artifact, demo_data, events_files, model, studio
+from prospect_core import artifact, demo_data, events_files, model, safe_io, studio
 from prospect_core.errors import SourceError, UserError
 from prospect_core.warehouse import DuckDBWarehouse
 from tests.test_app import app, build, messages, small_demo_db  # noqa: F401  (fixtures)
@@ -177,7 +177,7 @@ def test_a_read_only_folder_for_the_demo_database_is_a_clear_message(tmp_path, m
     folder.mkdir()
     folder.chmod(0o555)
     if RUNNING_AS_ROOT:  # root writes through chmod: make the write fail as it would for anyone else
-        no_write_access(monkeypatch, demo_data, errno.EACCES)
+        no_write_access(monkeypatch, safe_io, errno.EACCES)
     try:
         with pytest.raises(SourceError, match=r"cannot write the demo database at .*: permission denied.*PROSPECT_DEMO_DB"):
             ensure_demo_db(folder / "demo.duckdb")
@@ -269,7 +269,7 @@ def test_disk_full_while_saving_the_artifact_keeps_the_old_file_and_no_temp(tmp_
             self.file.write(data[: len(data) // 2])
             enospc()
 
-    monkeypatch.setattr(artifact.os, "fdopen", lambda fd, mode: HalfWritten(real_fdopen(fd, mode)))
+    monkeypatch.setattr(safe_io.os, "fdopen", lambda fd, mode: HalfWritten(real_fdopen(fd, mode)))
     with pytest.raises(UserError, match=r"cannot write the model artifact at .*model\.joblib: the disk is full"):
         artifact.save_artifact(fitted_pipeline, target)
     assert target.read_bytes() == b"the complete earlier artifact"
@@ -281,7 +281,7 @@ def test_a_read_only_folder_for_the_artifact_is_a_clear_message(tmp_path, monkey
     folder.mkdir()
     folder.chmod(0o555)
     if RUNNING_AS_ROOT:
-        no_write_access(monkeypatch, artifact, errno.EROFS)
+        no_write_access(monkeypatch, safe_io, errno.EROFS)
     try:
         with pytest.raises(UserError, match=r"cannot write the model artifact at .*: (the file system is read-only|permission denied)"):
             artifact.save_artifact(fitted_pipeline, folder / "model.joblib")
@@ -303,8 +303,8 @@ def test_disk_full_while_caching_an_events_export_leaves_no_partial_file(tmp_pat
     cache = tmp_path / "cache"
     real_load = events_files._load
 
-    def load_then_fill_the_disk(source, file_format, table, database):
-        real_load(source, file_format, table, database)  # the partial file is fully there...
+    def load_then_fill_the_disk(source, file_format, table, database, **options):
+        real_load(source, file_format, table, database, **options)  # the partial file is fully there...
         raise duckdb.IOException("IO Error: Could not write file: No space left on device")  # ...and then not
 
     monkeypatch.setattr(events_files, "_load", load_then_fill_the_disk)

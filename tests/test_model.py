@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ from prospect_core.model import (
 )
 from prospect_core.spec import TrainingSpec
 
+ROOT = Path(__file__).resolve().parent.parent  # subprocesses import this checkout
 SPEC = TrainingSpec(as_of=dt.date(2025, 5, 14))
 CATEGORIES = {
     "latest_app_id": ["website", "hs-landing"],
@@ -114,6 +117,35 @@ def test_pipeline_has_named_steps_and_addressable_params() -> None:
     assert params["classifier__n_estimators"] == 7
     assert params["classifier__random_state"] == 5
     assert params["classifier__eval_metric"] == "logloss"
+
+
+def test_xgboost_threads_follow_the_cores_this_process_may_use() -> None:
+    """One core granted (as `taskset` or a container's cpuset would): one thread, not the machine's count."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from prospect_core.model import build_pipeline, fit_threads; from prospect_core.spec import TrainingSpec; "
+        "print(fit_threads(), build_pipeline(TrainingSpec()).named_steps['classifier'].n_jobs)"
+    )
+    one_core = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert one_core.stdout.split() == ["1", "1"]
+    assert build_pipeline(SPEC).named_steps["classifier"].n_jobs == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise(preset: str | None, expected: str) -> None:
+    """Set when the package is imported, so before xgboost's OpenMP runtime reads it; a user's value wins."""
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    probe = "import prospect_core, os, sys; print(os.environ['OMP_WAIT_POLICY'], 'xgboost' in sys.modules)"
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env, cwd=ROOT)
+    assert printed.stdout.split() == [expected, "False"]
 
 
 def test_pipeline_reads_every_registry_feature_and_nothing_else() -> None:
@@ -238,7 +270,8 @@ BAD_SETS = [
     ),
     pytest.param(
         _with_target(SMALL, [0, 1, 2]),
-        r"too few rows for the by_user split: 30 rows, 3 positive, 27 negative \(train: \d+ rows, \d positive",
+        r"the by_user split needs at least 2 prospects who hit the target, one for each side, got 1 of 10 "
+        r"prospects; .*choose a target that happens more often",
         "by_user", id="one-users-positives-by-user",
     ),
     pytest.param(

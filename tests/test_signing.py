@@ -14,7 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import xgboost
+from joblib.numpy_pickle import NumpyArrayWrapper
+from joblib.numpy_pickle_compat import NDArrayWrapper
 
 from prospect_core import signing
 from prospect_core.signing import ArtifactError, key_id, load_verified, sign_card, signing_key, verify
@@ -55,21 +59,24 @@ def test_the_payload_is_live_when_loaded_without_checks(tmp_path):
     assert marker.exists()
 
 
-def test_a_signed_pair_verifies_and_loads(tmp_path):
-    import io
+@pytest.fixture(scope="module")
+def studio_pipeline():
+    """A real studio pipeline (preprocessor + XGBClassifier), small and quick to fit."""
+    from prospect_core.model import ModelParams, train_model
+    from tests.test_model import SPEC, synthetic_training_set
 
-    import joblib
-    from sklearn.dummy import DummyClassifier
-    from sklearn.pipeline import Pipeline
+    return train_model(synthetic_training_set(n_users=40), SPEC, ModelParams(n_estimators=5), split="random")
 
-    buffer = io.BytesIO()
-    joblib.dump(Pipeline([("classifier", DummyClassifier().fit([[0], [1]], [0, 1]))]), buffer)
-    artifact = buffer.getvalue()
+
+def test_a_signed_pair_verifies_and_loads(studio_pipeline):
+    from prospect_core.artifact import artifact_bytes
+
+    artifact = artifact_bytes(studio_pipeline.pipeline)
     card = sign_card(card_for(artifact), artifact, KEY)
     assert card["signature"]["algorithm"] == "HMAC-SHA256" and card["signature"]["key_id"] == key_id(KEY)
     pipeline, loaded_card = load_verified(artifact, json.dumps(card, indent=2).encode(), KEY)
     assert loaded_card == card
-    assert pipeline.predict_proba([[1]]).shape == (1, 2)
+    np.testing.assert_allclose(pipeline.predict_proba(studio_pipeline.X_test)[:, 1], studio_pipeline.y_score)
 
 
 def _unsigned(artifact: bytes) -> bytes:
@@ -134,7 +141,7 @@ def test_the_key_file_is_created_once_with_mode_0600(tmp_path, monkeypatch):
     key = signing_key()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(key) == 64 and signing_key() == key  # the same key on every later use
-    assert signing_key("from secrets") == b"from secrets"  # st.secrets["artifact_signing_key"] wins
+    assert signing_key("from secrets " * 3) == b"from secrets " * 3  # st.secrets["artifact_signing_key"] wins
     assert [p.name for p in path.parent.iterdir()] == ["signing.key"]  # no temp file left
 
 
@@ -171,3 +178,197 @@ def test_the_cli_writes_a_signed_card_this_installation_accepts(tmp_path):
     assert card["signature"]["key_id"] == key_id(signing_key())
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert not leftovers
+
+
+# ----- a validly signed pickle still cannot run code ----------------------------------------------
+
+
+class Calls:
+    """Pickles as a call of `function(*args)`: what an attacker holding the signing key would upload."""
+
+    def __init__(self, function, *args) -> None:
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return (self.function, self.args)
+
+
+def joblib_bytes(value) -> bytes:
+    import io
+
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(value, buffer)
+    return buffer.getvalue()
+
+
+def hidden_in_the_categories(run, payload):
+    """The studio pipeline with `payload` inside its one-hot categories (an object array: joblib's nested pickle)."""
+    import copy
+
+    pipeline = copy.deepcopy(run.pipeline)
+    encoder = pipeline.named_steps["preprocessor"].named_transformers_["cat"]
+    encoder.categories_[0] = np.array(["website", payload], dtype=object)
+    return pipeline
+
+
+def oddly_assembled(run):
+    """Only allowed classes, but not the studio's shape: a bare scaler where the pipeline should be."""
+    return run.pipeline.named_steps["preprocessor"].named_transformers_["num"]
+
+
+# (case, builds the pickled value from (marker, run), expected message)
+SIGNED_HOSTILE_PICKLES = [
+    ("os.system", lambda marker, run: Calls(os.system, f"touch {marker}"), r"refers to posix\.system"),
+    ("eval", lambda marker, run: Calls(eval, f"open({str(marker)!r}, 'w')"), r"refers to builtins\.eval"),
+    ("open", lambda marker, run: Calls(open, str(marker), "w"), r"refers to io\.open"),
+    ("subprocess", lambda marker, run: Calls(subprocess.call, ["touch", str(marker)]), r"refers to subprocess\.call"),
+    ("os.system inside a list", lambda marker, run: [1, Calls(os.system, f"touch {marker}")], r"refers to posix\.system"),
+    ("os.system in the one-hot categories", lambda marker, run: hidden_in_the_categories(run, Calls(os.system, f"touch {marker}")),
+     r"refers to posix\.system"),
+    ("a Booster that reads a server file", lambda marker, run: Calls(xgboost.Booster, None, None, "/etc/hostname"),
+     r"calls xgboost\.core\.Booster"),
+    ("joblib's old format that reads companion files", lambda marker, run: Calls(NDArrayWrapper, "/etc/hostname", np.ndarray),
+     r"refers to joblib\.numpy_pickle_compat\.NDArrayWrapper"),
+    ("a forged array shape", lambda marker, run: NumpyArrayWrapper(np.ndarray, (10**12,), "C", np.dtype("f8")), r"declares an array of 8,000,000,000,000 bytes"),
+    ("allowed classes, wrong shape", lambda marker, run: oddly_assembled(run), r"holds a StandardScaler that is not a studio pipeline"),
+]
+
+
+@pytest.mark.parametrize("case, build, message", SIGNED_HOSTILE_PICKLES, ids=[row[0] for row in SIGNED_HOSTILE_PICKLES])
+def test_a_correctly_signed_pickle_that_runs_code_is_refused_by_name(tmp_path, studio_pipeline, case, build, message):
+    marker = tmp_path / "pwned"
+    artifact = joblib_bytes(build(marker, studio_pipeline))
+    card = json.dumps(sign_card(card_for(artifact), artifact, KEY))
+    assert verify(artifact, card, KEY)  # the signature is valid: only the loader stands in the way
+    with pytest.raises(ArtifactError, match=message) as refused:
+        load_verified(artifact, card, KEY)
+    assert "\n" not in str(refused.value) and "was not loaded" in str(refused.value)
+    assert not marker.exists(), "the pickle ran its payload"
+
+
+def test_the_os_system_payload_is_live_under_plain_joblib_load(tmp_path):
+    """Control for the table above: joblib.load really does run the command."""
+    import io
+
+    import joblib
+
+    marker = tmp_path / "pwned"
+    joblib.load(io.BytesIO(joblib_bytes(Calls(os.system, f"touch {marker}"))))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("case, data", [("empty", b""), ("garbage", b"\x80\x05garbage"), ("cut in half", None)])
+def test_an_unreadable_signed_artifact_is_one_clear_message(studio_pipeline, case, data):
+    from prospect_core.artifact import artifact_bytes
+
+    whole = artifact_bytes(studio_pipeline.pipeline)
+    artifact = data if data is not None else whole[: len(whole) // 2]
+    card = json.dumps(sign_card(card_for(artifact), artifact, KEY))
+    with pytest.raises(ArtifactError, match=r"the joblib file cannot be read as a studio model") as refused:
+        load_verified(artifact, card, KEY)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_allow_list_is_exactly_what_a_studio_pipeline_references(studio_pipeline):
+    """Re-derive the frozen list: every global a real pipeline pickles is listed (nothing missing)."""
+    import io
+
+    from joblib.numpy_pickle import NumpyUnpickler
+
+    from prospect_core.artifact import CALLABLE_GLOBALS, CLASS_GLOBALS, artifact_bytes
+
+    seen = set()
+
+    class Recording(NumpyUnpickler):
+        def find_class(self, module, name):
+            seen.add((module, name))
+            return super().find_class(module, name)
+
+    Recording("", io.BytesIO(artifact_bytes(studio_pipeline.pipeline)), True).load()
+    assert seen <= CALLABLE_GLOBALS | CLASS_GLOBALS
+    assert ("posix", "system") not in CALLABLE_GLOBALS | CLASS_GLOBALS and len(seen) >= 12
+
+
+# ----- the key and the card -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", ["a", "correct horse battery staple", "x" * 31])
+def test_a_secrets_signing_key_under_32_bytes_is_refused(secret):
+    with pytest.raises(signing.UserError, match=rf"`artifact_signing_key` in .streamlit/secrets.toml is too short "
+                                                rf"\({len(secret)} bytes; at least 32"):
+        signing_key(secret)
+    assert signing_key("x" * 32) == b"x" * 32
+
+
+def test_loading_an_upload_with_a_short_secrets_key_is_refused(monkeypatch, studio_pipeline):
+    import io
+
+    from prospect_core import studio
+    from prospect_core.artifact import artifact_bytes
+
+    artifact = artifact_bytes(studio_pipeline.pipeline)
+    weak = b"a"
+    card = json.dumps(sign_card(card_for(artifact), artifact, weak)).encode()  # what an attacker forges offline
+    monkeypatch.setattr(studio, "secrets", lambda: {"artifact_signing_key": "a"})
+    upload, card_upload = io.BytesIO(artifact), io.BytesIO(card)
+    upload.name, card_upload.name = "model.joblib", "model.card.json"
+    with pytest.raises(signing.UserError, match=r"too short \(1 bytes"):
+        studio.load_uploaded_model(upload, card_upload)
+
+
+FIVE_MB = "x" * 5_000_000
+ONE_MB = "y" * 1_000_000
+HOSTILE_CARDS = [
+    ("200k nested [", b"[" * 200_000, r"the model card is nested too deeply"),
+    ("200k nested { in a field", b'{"a":' * 200_000, r"the model card is nested too deeply|the model card is not JSON"),
+    ("50,000-digit integer", b'{"card_version": ' + b"9" * 50_000 + b"}", r"the model card has a number too long to read"),
+    ("5 MB algorithm field", json.dumps({"signature": {"algorithm": FIVE_MB, "value": ""}}).encode(),
+     r"the model card is 5,000,\d{3} bytes, far more than a studio card"),
+    ("1 MB algorithm field", json.dumps({"signature": {"algorithm": ONE_MB, "value": ""}}).encode(),
+     r"signature uses 'y{79}… \(1,000,002 characters\); expected HMAC-SHA256"),
+]
+
+
+@pytest.mark.parametrize("case, card, message", HOSTILE_CARDS, ids=[row[0] for row in HOSTILE_CARDS])
+def test_hostile_model_cards_are_one_short_message(tmp_path, case, card, message):
+    marker = tmp_path / "pwned"
+    with pytest.raises(ArtifactError, match=message) as refused:
+        load_verified(malicious_bytes(marker), card, KEY)
+    assert len(str(refused.value)) < 300 and "\n" not in str(refused.value)
+    assert not marker.exists()
+
+
+def test_load_a_model_refuses_a_signed_os_system_pickle_by_name(tmp_path):
+    """The app's Load a model path (studio.load_uploaded_model), signed with this installation's own key."""
+    import io
+
+    from prospect_core import studio
+
+    marker = tmp_path / "pwned"
+    artifact = joblib_bytes(Calls(os.system, f"touch {marker}"))
+    card = json.dumps(sign_card(card_for(artifact), artifact, studio.signing_key())).encode()
+    upload, card_upload = io.BytesIO(artifact), io.BytesIO(card)
+    upload.name, card_upload.name = "model.joblib", "model.card.json"
+    with pytest.raises(ArtifactError, match=r"the joblib file refers to posix\.system, which a studio model never contains"):
+        studio.load_uploaded_model(upload, card_upload)
+    assert not marker.exists()
+
+
+def test_a_studio_shaped_pipeline_with_a_foreign_step_state_is_refused(studio_pipeline):
+    """Allowed classes in a shape the studio never writes: steps that are not pairs, a custom function."""
+    import copy
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    from prospect_core.artifact import load_artifact_bytes
+
+    odd_steps = copy.deepcopy(studio_pipeline.pipeline)
+    odd_steps.steps = [odd_steps.steps[0][1]]
+    with_function = copy.deepcopy(studio_pipeline.pipeline)
+    preprocessor = with_function.named_steps["preprocessor"]
+    preprocessor.transformers_[1] = ("bool", FunctionTransformer(func=np.ndarray), preprocessor.transformers_[1][2])
+    for pipeline in (odd_steps, with_function):
+        with pytest.raises(ArtifactError, match=r"holds a Pipeline that is not a studio pipeline .*no custom functions"):
+            load_artifact_bytes(joblib_bytes(pipeline))

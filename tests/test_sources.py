@@ -128,3 +128,27 @@ def test_a_current_demo_database_is_left_alone(tmp_path):
     before = path.stat().st_mtime_ns
     ensure_demo_db(path)
     assert path.stat().st_mtime_ns == before
+
+
+def test_data_folders_come_from_the_environment_then_secrets_then_data(tmp_path, monkeypatch):
+    import os
+
+    from prospect_core.sources import REPO_ROOT, data_dirs
+
+    monkeypatch.delenv("PROSPECT_DATA_DIRS", raising=False)
+    assert data_dirs() == data_dirs({}) == (REPO_ROOT / "data",)
+    assert data_dirs({"data_dirs": [str(tmp_path / "a"), str(tmp_path / "b")]}) == (tmp_path / "a", tmp_path / "b")
+    assert data_dirs({"data_dirs": str(tmp_path / "one")}) == (tmp_path / "one",)
+    monkeypatch.setenv("PROSPECT_DATA_DIRS", f"{tmp_path / 'x'}{os.pathsep}{tmp_path / 'y'}")
+    assert data_dirs({"data_dirs": ["/elsewhere"]}) == (tmp_path / "x", tmp_path / "y")
+
+
+def test_the_target_event_notice_names_the_near_miss(events_db):
+    from prospect_core.warehouse import missing_event_notice, target_event_notice
+
+    warehouse = DuckDBWarehouse(events_db)
+    assert target_event_notice(warehouse, SPEC) is None
+    assert target_event_notice(warehouse, SPEC.replace(target_event="SUBMIT_FORM")).endswith("did you mean submit_form?")
+    assert missing_event_notice("checkout", ["page_view", "submit_form"]).endswith(
+        "the most frequent are page_view, submit_form")
+    assert missing_event_notice("anything", []) is None  # no events at all: the preflight says so

@@ -21,6 +21,7 @@ def errors(at: AppTest) -> list[str]:
 @pytest.fixture
 def hostile_app(hostile_db, tiny_demo_db, monkeypatch):
     monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
+    monkeypatch.setenv("PROSPECT_DATA_DIRS", str(hostile_db.parent))  # the path box reads only data folders
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.run()
     at.radio(key="source_kind").set_value("duckdb").run()
@@ -77,7 +78,8 @@ def test_a_hostile_target_that_happened_builds_with_positives(hostile_app, hosti
 def test_a_hostile_duckdb_path_is_an_error(hostile_app):
     at = hostile_app
     at.text_input(key="duckdb_path").input("/nonexistent/'; drop table atomic.events; --.duckdb").run()
-    assert any("No file at /nonexistent/'; drop table atomic.events; --.duckdb" in text for text in errors(at))
+    assert any("No DuckDB file at that path in this server's data folders" in text for text in errors(at))
+    assert not any("drop table" in text for text in errors(at))  # the path is not echoed
 
 
 def test_a_missing_events_table_is_an_error_on_build(hostile_app, hostile_db):
@@ -87,3 +89,20 @@ def test_a_missing_events_table_is_an_error_on_build(hostile_app, hostile_db):
     assert any("refers to something missing in hostile.duckdb: Catalog Error: Table with name nowhere does not exist" in text
                for text in errors(at)), errors(at)
     assert at.session_state["built"] is None and at.text_input(key="events_table_duckdb").value == "atomic.nowhere"
+
+
+def test_a_short_signing_key_in_secrets_is_an_error_on_export_not_a_crash(tiny_demo_db, monkeypatch):
+    """`artifact_signing_key = "a"` would make every downloaded card brute-forceable: refused, clearly."""
+    monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.secrets["artifact_signing_key"] = "a"
+    at.run()
+    at.button(key="build").click().run()
+    at.switch_page("pages/train.py").run()
+    at.button[0].click().run()  # the form's "Train model"
+    assert at.session_state["runs"], errors(at)
+    at.switch_page("pages/score_and_export.py").run()
+    shown = errors(at)
+    assert any("Cannot export the model: `artifact_signing_key` in .streamlit/secrets.toml is too short (1 bytes" in text
+               for text in shown), shown
+    assert not [button for button in at.get("download_button") if button.proto.label.startswith("Download model")]

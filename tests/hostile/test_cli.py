@@ -90,6 +90,9 @@ ARGPARSE_CASES = [
     ("negative users", ["demo-data", "--users", "-5"], "argument --users: expected a whole number >= 1, got -5"),
     ("zero users", ["demo-data", "--users", "0"], "argument --users: expected a whole number >= 1, got 0"),
     ("text users", ["demo-data", "--users", "many"], "argument --users: expected a whole number, got 'many'"),
+    ("absurd users", ["demo-data", "--users", "99999999999"],
+     "argument --users: expected a whole number from 1 to 200,000, got 99,999,999,999"),
+    ("10 kB users", ["demo-data", "--users", "9" * 10_000], "argument --users: expected a whole number, got '9999"),
     ("negative seed", ["demo-data", "--seed", "-1"], "argument --seed: expected a whole number >= 0, got -1"),
     ("nan trees", ["train", "--out", "x.joblib", "--n-estimators", "nan"], "argument --n-estimators: invalid int value"),
     ("unknown split", ["train", "--out", "x.joblib", "--split", "'; drop"], "invalid choice"),
@@ -148,7 +151,7 @@ SOURCE_CASES = [
     ("missing duckdb file", "duckdb:/nonexistent/'; drop.duckdb", "DuckDB file not found"),
     ("not a duckdb file", "duckdb:{readme}", "not a DuckDB database file"),
     ("missing events file", "events:/nonexistent/x.csv", "events file not found"),
-    ("events file of unknown format", "events:{readme}", "cannot tell the format of README.md"),
+    ("text that is not an events export", "events:{readme}", "README.md lacks required column(s) event_id"),
 ]
 
 
