@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from prospect_core.model import TrainingRun
 
 CARD_VERSION = 1
-INPUT_DTYPES = {"numeric": "int64", "boolean": "bool", "categorical": "str"}
 SPLIT_DESCRIPTIONS = {
     "random": "stratified random 80/20 split of rows, as in the tutorial (a prospect's rows can be on both sides)",
     "by_user": "80/20 split by domain_userid, so no prospect is in both train and test",
@@ -263,9 +262,9 @@ def input_schema(spec: Any) -> list[dict[str, str]]:
     return [
         {
             "name": feature.column(spec),
-            "dtype": "int64" if feature.name == "day_of_week" else INPUT_DTYPES[feature.kind],
+            "dtype": feature.dtype,
         }
-        for feature in features.FEATURES
+        for feature in features.spec_features(spec)
     ]
 
 
@@ -304,7 +303,7 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
                 "window": feature.window_text(spec),
                 "description": feature.description,
             }
-            for feature in features.FEATURES
+            for feature in features.spec_features(spec)
         ],
         "input_columns": input_schema(spec),
         "split": {"kind": run.split, "description": SPLIT_DESCRIPTIONS.get(run.split, run.split), "seed": run.params.seed},
