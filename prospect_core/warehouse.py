@@ -123,16 +123,38 @@ def connect_locked_down(path: str | os.PathLike[str], *, read_only: bool = True,
         del config["enable_external_access"]
     connection = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
+        if _already_locked_down(connection):
+            return connection  # another session's connection to this file shares its database instance
         if allowed_paths:
             connection.execute("set allowed_paths = ?", [list(allowed_paths)])
             connection.execute("set enable_external_access = false")
-        # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone
-        connection.execute("set TimeZone = 'UTC'")
+        # TIMESTAMPTZ columns compare with the as-of cut-offs in UTC, not in this machine's time zone.
+        # Global, not per connection: once locked, later connections to the same instance cannot set it.
+        connection.execute("set global TimeZone = 'UTC'")
         connection.execute("set lock_configuration = true")
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _already_locked_down(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection joined a database instance that `connect_locked_down` already locked.
+
+    DuckDB shares one instance between the connections of a process to the same file, so a second
+    session opening the demo database while a first one queries it finds the settings locked. They
+    were locked by this function, but check what matters rather than trust that.
+    """
+    locked, timezone, external = connection.execute(
+        "select current_setting('lock_configuration'), current_setting('TimeZone'), "
+        "current_setting('enable_external_access')"
+    ).fetchall()[0]
+    if not locked:
+        return False
+    if timezone != "UTC" or external:
+        raise SourceError("cannot open the DuckDB file: another connection in this server opened it with other "
+                          "settings; try again when its query has finished")
+    return True
 
 
 # Scalar functions that read the server's settings (a file path, the temp folder) instead of the data.

@@ -468,3 +468,27 @@ def test_an_upload_root_planted_as_a_symlink_is_not_used(tmp_path):
     with pytest.raises(OSError, match="is not a folder of this server's user"):
         studio.UploadFolder(tmp_path / "root")
     assert list(target.iterdir()) == []
+
+
+def test_two_sessions_querying_one_file_at_once_share_its_locked_down_instance(tmp_path, monkeypatch):
+    """DuckDB gives connections of one process to the same file one database instance, so a second
+    session opening the file while a first one's query runs finds the settings locked. It must still
+    open, in UTC and with external access off (five browser sessions building at once hit this)."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # +14: a cut-off compared in local time would move a day
+    time.tzset()
+    db = tmp_path / "events.duckdb"
+    write_events_db(db, ONE)
+    first = connect_locked_down(db)
+    try:
+        second = connect_locked_down(db)
+        timezone, external, locked = second.execute(
+            "select current_setting('TimeZone'), current_setting('enable_external_access'), "
+            "current_setting('lock_configuration')").fetchall()[0]
+        assert (timezone, external, locked) == ("UTC", False, True)
+        with pytest.raises(duckdb.Error, match="locked"):
+            second.execute("set enable_external_access = true")
+        second.close()
+    finally:
+        first.close()
+        monkeypatch.delenv("TZ")
+        time.tzset()
