@@ -15,8 +15,8 @@ The events table comes from an `events_table` key in the chosen source, else `EN
 Secrets (password, key passphrase, tokens) live only in `SnowflakeConfig`, whose repr/str hide
 them; messages and logs never carry them: every message built from a connector error is scrubbed.
 
-The connector is imported inside the functions that use it, so importing this module is cheap, and
-`streamlit` is only imported by `streamlit_secrets()`.
+The connector is imported inside the functions that use it, so importing this module is cheap. The
+app reads `st.secrets` itself (prospect_core.studio.config) and passes them in.
 """
 
 from __future__ import annotations
@@ -35,14 +35,13 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import pandas as pd
 
-from prospect_core.errors import SourceError
+from prospect_core.errors import SourceError, first_line
+from prospect_core.spec import TABLE_NAME, TrainingSpec
 from prospect_core.training_sql import DialectName
+from prospect_core.warehouse import Preflight, run_preflight
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.warehouse import Preflight
 
 LOGGER = logging.getLogger(__name__)
 
@@ -153,21 +152,6 @@ class _ConnectKwargs(dict):
     __str__ = __repr__
 
 
-def streamlit_secrets() -> Mapping[str, Any] | None:
-    """`st.secrets` when running inside Streamlit, else None (streamlit imported only here)."""
-    try:
-        import streamlit as st
-        from streamlit import runtime
-    except ImportError:
-        return None
-    if not runtime.exists():
-        return None
-    try:
-        return _plain(st.secrets)
-    except (FileNotFoundError, OSError, ValueError):  # no secrets.toml, or one that does not parse
-        return None
-
-
 def resolve_config(
     secrets: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -267,9 +251,7 @@ def _whole_seconds(value: Any, where: str) -> int:
 
 
 def _check_events_table(table: str, where: str) -> None:
-    from prospect_core.spec import _TABLE_NAME
-
-    if not _TABLE_NAME.fullmatch(table):
+    if not TABLE_NAME.fullmatch(table):
         raise SourceError(
             f"events_table must be a table name like atomic.events or database.schema.events{where}, got {table!r}"
         )
@@ -504,8 +486,7 @@ def _scrub(text: str, config: SnowflakeConfig) -> str:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "raw_msg", None) or error).strip()
-    return (text.splitlines() or [type(error).__name__])[0][:300]
+    return first_line(getattr(error, "raw_msg", None) or error)[:300]  # the connector keeps its own words in raw_msg
 
 
 # ----- the warehouse -----------------------------------------------------------------------------
@@ -594,8 +575,6 @@ class SnowflakeWarehouse:
 
     def preflight(self, spec: TrainingSpec) -> Preflight:
         """Table, columns and counts for `spec` before the big query (see `warehouse.run_preflight`)."""
-        from prospect_core.warehouse import run_preflight
-
         return run_preflight(self, spec)
 
     def cancel(self) -> bool:
