@@ -68,7 +68,7 @@ class RowExplanation:
 
 
 def _explainer(pipeline: Pipeline) -> Any:
-    import shap
+    import shap  # heavy (numba, seconds to import): loaded on the first explanation, not at app start
 
     return shap.TreeExplainer(pipeline.named_steps["classifier"])
 

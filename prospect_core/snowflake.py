@@ -31,17 +31,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from prospect_core.errors import SourceError, first_line
 from prospect_core.spec import TABLE_NAME, TrainingSpec
 from prospect_core.training_sql import DialectName
 from prospect_core.warehouse import Preflight, run_preflight
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 LOGGER = logging.getLogger(__name__)
 
@@ -290,7 +289,7 @@ def _from_streamlit_secrets(secrets: Mapping[str, Any] | None) -> tuple[dict[str
 def _connector_connections() -> tuple[dict[str, Any], str]:
     """(connections, default connection name) exactly as the connector reads them."""
     try:
-        from snowflake.connector.config_manager import CONFIG_MANAGER
+        from snowflake.connector.config_manager import CONFIG_MANAGER  # heavy and optional, as above
 
         connections = _plain(CONFIG_MANAGER["connections"] or {})
         default_name = str(CONFIG_MANAGER["default_connection_name"])
@@ -539,7 +538,7 @@ class SnowflakeWarehouse:
             return self._connection
 
     def _connect_with_retry(self) -> Any:
-        import snowflake.connector
+        import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
         for attempt in range(1, self.connect_attempts + 1):
             try:
@@ -555,7 +554,7 @@ class SnowflakeWarehouse:
         raise AssertionError("unreachable")
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        import snowflake.connector
+        import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
         connection = self.connect()
         try:
@@ -582,7 +581,7 @@ class SnowflakeWarehouse:
         query_id = self._running_query_id
         if not query_id or self._connection is None:
             return False
-        import snowflake.connector
+        import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
         try:
             with self._connection.cursor() as cursor:
@@ -610,9 +609,6 @@ class SnowflakeWarehouse:
 
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
     """Lower-case columns; whole-number DECIMALs (NUMBER(38,0)) become int64, others float; timestamps in microseconds."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     columns = []
     for name, column in zip(table.column_names, table.columns):
         if pa.types.is_decimal(column.type):
@@ -635,7 +631,7 @@ def _table_in(sql: str) -> str | None:
 
 def test_connection(config: SnowflakeConfig) -> str:
     """Connect, ask Snowflake who we are, and say it in one line (raises SourceError with the cause)."""
-    import snowflake.connector
+    import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
     with SnowflakeWarehouse(config, connect_attempts=1) as warehouse:
         connection = warehouse.connect()
