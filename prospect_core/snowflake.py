@@ -157,7 +157,7 @@ def resolve_config(
 ) -> SnowflakeConfig:
     """The connection settings, from the first source that names an account (see module docstring).
 
-    `secrets` is the whole `st.secrets` mapping (or `streamlit_secrets()`); `overrides` are the
+    `secrets` is the whole `st.secrets` mapping (the app passes `studio.config.streamlit_secrets()`); `overrides` are the
     session's form values, laid over whatever source is chosen (empty values are ignored).
     """
     loaders = (
