@@ -12,6 +12,13 @@ On a shared machine wall seconds swing with other load, so the table also gives 
 queries' CPU seconds (user + system of the worker process during the query). Memory is given twice:
 "MB" is the worker process's peak RSS (Python, DuckDB, the Arrow result and the query together),
 "query MB" DuckDB's own peak of the memory it manages for the query (`system.peak_buffer_memory`).
+
+`--baseline REF` also times the fast query as rendered by the code and templates of git revision
+REF (exported to a temporary folder), alternating with today's, checks the rows are the same and
+prints new/old ratios; `--compare-only` skips seed and portable, `--sets 20k,1M` picks data sets:
+
+    python bench/feature_sql.py --quick --baseline main
+    python bench/feature_sql.py --sets 1M --baseline main --compare-only
 """
 
 from __future__ import annotations
@@ -59,9 +66,12 @@ QUICK = (
 )
 
 
-def run_query(db: Path, formulation: str, out: Path | None) -> dict:
-    """In a child process: run one formulation, report seconds, rows and peak RSS."""
+def run_query(db: Path, formulation: str, out: Path | None, code: Path | None = None) -> dict:
+    """In a child process: run one formulation, report seconds, rows and peak RSS. `code`: a folder
+    holding another revision's prospect_core and sql, to render the query with instead."""
     command = [sys.executable, __file__, "--worker", str(db), formulation, str(out or "")]
+    if code:
+        command += ["--code", str(code)]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -71,7 +81,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def worker(db: str, formulation: str, out: str) -> None:
+def worker(db: str, formulation: str, out: str, code: str | None = None) -> None:
+    if code:  # another revision's prospect_core and sql, ahead of this checkout's
+        sys.path.insert(0, code)
     import duckdb
     import pyarrow.parquet as pq
 
@@ -106,6 +118,48 @@ def same_rows(expected_out: Path, actual_out: Path) -> bool:
 
     expected, actual = pq.read_table(expected_out), pq.read_table(actual_out)
     return expected.column_names == actual.column_names and expected.cast(actual.schema).equals(actual)
+
+
+def export_revision(revision: str, directory: Path) -> Path:
+    """`git archive` of the revision's prospect_core and sql into `directory`."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", revision, "prospect_core", "sql"],
+                             capture_output=True, check=True).stdout
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
+    return directory
+
+
+def compare(dataset: Dataset, workdir: Path, repeats: int, baseline: Path) -> dict:
+    """Today's fast query against the baseline revision's, alternating, same data."""
+    from bench.events import generate_events, write_events_db
+
+    frame = generate_events(dataset.events, as_of=AS_OF, heavy_users=dataset.heavy_users,
+                            heavy_user_events=dataset.heavy_user_events)
+    db = write_events_db(workdir / f"cmp_{dataset.name.replace(' ', '_')}.duckdb", frame)
+    events = len(frame)
+    del frame
+    runs: dict[str, list[dict]] = {"new": [], "old": []}
+    outputs = {name: workdir / f"cmp_{name}.parquet" for name in runs}
+    for repeat in range(repeats):
+        for name in (("new", "old") if repeat % 2 == 0 else ("old", "new")):
+            runs[name].append(run_query(db, "fast", outputs[name] if not runs[name] else None,
+                                        baseline if name == "old" else None))
+            print(f"  {dataset.name} fast {name}: {runs[name][-1]['seconds']:.2f} s "
+                  f"(cpu {runs[name][-1]['cpu_seconds']:.2f} s, load {os.getloadavg()[0]:.1f})", flush=True)
+    seconds = {name: statistics.median(run["seconds"] for run in runs[name]) for name in runs}
+    cpu = {name: statistics.median(run["cpu_seconds"] for run in runs[name]) for name in runs}
+    return {"dataset": dataset.name, "events": events, "new_s": seconds["new"], "old_s": seconds["old"],
+            "new_cpu": cpu["new"], "old_cpu": cpu["old"], "n": repeats, "load": os.getloadavg()[0],
+            "equal": same_rows(outputs["old"], outputs["new"])}
+
+
+def print_comparison(results: list[dict]) -> None:
+    print("dataset | events | fast new s | fast old s | new/old | new cpu s | old cpu s | cpu new/old | n | load | equal")
+    for r in results:
+        print(f"{r['dataset']} | {r['events']:,} | {r['new_s']:.2f} | {r['old_s']:.2f} | {r['new_s'] / r['old_s']:.3f} | "
+              f"{r['new_cpu']:.2f} | {r['old_cpu']:.2f} | {r['new_cpu'] / r['old_cpu']:.3f} | {r['n']} | "
+              f"{r['load']:.1f} | {'yes' if r['equal'] else 'NO'}")
 
 
 def bench(dataset: Dataset, workdir: Path, fast_repeats: int) -> dict:
@@ -169,24 +223,40 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--fast-repeats", type=int, default=3)
     parser.add_argument("--heavier", action="store_true", help="only the set with 10 users of 8,000 events")
+    parser.add_argument("--baseline", metavar="REF", help="also time the fast query of git revision REF")
+    parser.add_argument("--compare-only", action="store_true", help="with --baseline: only fast new vs old")
+    parser.add_argument("--sets", metavar="A,B", help="data sets by name (20k, heavy 60k, 100k, 1M, 5M, heavy 0.5M)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(*args.worker)
+        worker(*args.worker, code=args.code)
         return 0
     import duckdb
 
     print(f"duckdb {duckdb.__version__}, {len(os.sched_getaffinity(0))} cores, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    results = []
+    results, comparisons = [], []
+    datasets = (HEAVIER,) if args.heavier else QUICK if args.quick else FULL
+    if args.sets:
+        by_name = {d.name: d for d in (*QUICK, *FULL, HEAVIER)}
+        datasets = tuple(by_name[name.strip()] for name in args.sets.split(","))
     with tempfile.TemporaryDirectory(prefix="feature_sql_") as directory:
-        for dataset in (HEAVIER,) if args.heavier else QUICK if args.quick else FULL:
+        baseline = export_revision(args.baseline, Path(directory) / "baseline") if args.baseline else None
+        for dataset in datasets:
             started = time.perf_counter()
-            results.append(bench(dataset, Path(directory), args.fast_repeats))
+            if not args.compare_only:
+                results.append(bench(dataset, Path(directory), args.fast_repeats))
+            if baseline:
+                comparisons.append(compare(dataset, Path(directory), max(args.fast_repeats, 3), baseline))
             print(f"  {dataset.name} done in {time.perf_counter() - started:.0f} s", flush=True)
     print()
-    print_table(results)
-    return 0 if all(r["equal"] for r in results) else 1
+    if results:
+        print_table(results)
+    if comparisons:
+        print(f"\nfast query, this checkout (new) vs {args.baseline} (old), medians, alternating runs:")
+        print_comparison(comparisons)
+    return 0 if all(r["equal"] for r in results + comparisons) else 1
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from prospect_core.model import TrainingRun
 
 CARD_VERSION = 1
-INPUT_DTYPES = {"numeric": "int64", "boolean": "bool", "categorical": "str"}
 SPLIT_DESCRIPTIONS = {
     "random": "stratified random 80/20 split of rows, as in the tutorial (a prospect's rows can be on both sides)",
     "by_user": "80/20 split by domain_userid, so no prospect is in both train and test",
@@ -103,6 +102,11 @@ CLASS_GLOBALS = frozenset({
     ("sklearn.preprocessing._function_transformer", "FunctionTransformer"),  # what 'passthrough' becomes when fitted
     ("xgboost.sklearn", "XGBClassifier"),
     ("xgboost.core", "Booster"),
+    ("sklearn.impute._base", "SimpleImputer"),  # missing values filled as the studio does
+})
+# These may only be named, never called while loading: the fill step's `FunctionTransformer(np.asarray)`.
+REFERENCED_FUNCTIONS = frozenset({
+    ("numpy", "asarray"),
 })
 
 
@@ -122,7 +126,7 @@ def _restricted_unpickler():
             self.callables = set()
 
         def find_class(self, module: str, name: str) -> Any:
-            if (module, name) not in CALLABLE_GLOBALS | CLASS_GLOBALS:
+            if (module, name) not in CALLABLE_GLOBALS | CLASS_GLOBALS | REFERENCED_FUNCTIONS:
                 name_shown = shown(f"{module}.{name}", limit=120, quote=False)
                 raise ArtifactError(
                     f"the joblib file refers to {name_shown}, which a studio model never contains, so it was not "
@@ -211,23 +215,39 @@ def _check_studio_pipeline(pipeline: Any) -> None:
 def _is_studio_pipeline(pipeline: Any) -> bool:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
     from xgboost import XGBClassifier
 
     if type(pipeline) is not Pipeline:
         return False
     try:  # the state came from the file: any attribute may be missing or of another shape
         (first, preprocessor), (second, classifier) = pipeline.steps
-        transformers = [transformer for _, transformer, _ in
-                        [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]]
+        branches = [transformer for _, transformer, _ in
+                    [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]]
+        steps = [step for branch in branches
+                 for step in ([s for _, s in branch.steps] if type(branch) is Pipeline else [branch])]
         return (
             (first, second) == ("preprocessor", "classifier") and pipeline.memory is None
             and type(preprocessor) is ColumnTransformer and type(classifier) is XGBClassifier
-            and all(transformer.func is None and transformer.inverse_func is None
-                    for transformer in transformers if isinstance(transformer, FunctionTransformer))
+            and all(branch.memory is None for branch in branches if type(branch) is Pipeline)
+            and all(_is_studio_step(step) for step in steps)
         )
     except (AttributeError, TypeError, ValueError):
         return False
+
+
+def _is_studio_step(step: Any) -> bool:
+    """A branch step: a plain transformer, or a FunctionTransformer that is 'passthrough' or the fill
+    step's float conversion (`np.asarray(dtype=float64)`), never another function."""
+    import numpy as np
+    from sklearn.preprocessing import FunctionTransformer
+
+    if isinstance(step, str):  # 'passthrough' / 'drop'
+        return step in ("passthrough", "drop")
+    if not isinstance(step, FunctionTransformer):
+        return True
+    if step.inverse_func is not None:
+        return False
+    return step.func is None or (step.func is np.asarray and step.kw_args == {"dtype": np.float64})
 
 
 def load_artifact(path: str | os.PathLike[str]) -> Pipeline:
@@ -240,9 +260,9 @@ def input_schema(spec: Any) -> list[dict[str, str]]:
     return [
         {
             "name": feature.column(spec),
-            "dtype": "int64" if feature.name == "day_of_week" else INPUT_DTYPES[feature.kind],
+            "dtype": feature.dtype,
         }
-        for feature in features.FEATURES
+        for feature in features.spec_features(spec)
     ]
 
 
@@ -281,7 +301,7 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
                 "window": feature.window_text(spec),
                 "description": feature.description,
             }
-            for feature in features.FEATURES
+            for feature in features.spec_features(spec)
         ],
         "input_columns": input_schema(spec),
         "split": {"kind": run.split, "description": SPLIT_DESCRIPTIONS.get(run.split, run.split), "seed": run.params.seed},

@@ -1,6 +1,9 @@
 """Command line: `python -m prospect_core COMMAND [spec flags]`.
 
-Every subcommand takes the same spec flags, named after the `TrainingSpec` fields. A user error
+Every subcommand that builds on a spec takes the same spec flags, named after the `TrainingSpec`
+fields, and `--spec FILE`, a JSON file of `TrainingSpec` fields (custom `attributes` included);
+explicit flags override the file. `spec --out FILE` writes the current spec as such a file, and
+`signals --out FILE` the Snowplow Signals definitions of its features (`prospect_core.signals`). A user error
 prints one line (`error: ...`) and exits with status 2; it never shows a traceback.
 """
 
@@ -66,9 +69,14 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+MAX_SPEC_FILE_BYTES = 256 * 1024
+
+
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training spec (defaults reproduce the tutorial)")
     defaults = TrainingSpec()
+    group.add_argument("--spec", metavar="FILE.json",
+                       help="a JSON file of TrainingSpec fields (see the spec command); flags override it")
     group.add_argument("--as-of", metavar="YYYY-MM-DD", help="build the set as if run on this date (default: today)")
     for name in SPEC_INTEGER_FLAGS:
         group.add_argument(_flag(name), metavar="N", help=f"default {getattr(defaults, name)}")
@@ -78,14 +86,37 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         "--excluded-events", metavar="A,B", help=f"default {','.join(defaults.excluded_events)}; '' for none"
     )
     group.add_argument("--events-table", help=f"default {defaults.events_table}")
+    group.add_argument("--exclude-after-first-target", action="store_true", default=None,
+                       help="leave out prediction points at or after each prospect's first target event")
     group.add_argument(
         _flag("max_negatives_per_positive"), metavar="N",
         help="keep every positive row and at most N negatives per positive (default: keep all; 0 = keep all)",
     )
 
 
+def read_spec_file(path_text: str) -> TrainingSpec:
+    """The spec in a JSON file of `TrainingSpec` fields, with a message naming what is wrong."""
+    import json
+
+    path = Path(path_text)
+    if not path.is_file():
+        raise SpecError(f"--spec {path} is not a file; write one with `python -m prospect_core spec --out FILE`")
+    if path.stat().st_size > MAX_SPEC_FILE_BYTES:
+        raise SpecError(f"--spec {path.name} is larger than {MAX_SPEC_FILE_BYTES // 1024} kB; a spec is a few lines of JSON")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SpecError(f"--spec {path.name} is not JSON text ({error}); expected an object of spec fields") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"--spec {path.name} must hold a JSON object of spec fields, got {type(data).__name__}")
+    try:
+        return TrainingSpec.from_dict(data)
+    except TypeError as error:  # a field of the wrong shape that the dataclass itself refuses
+        raise SpecError(f"--spec {path.name}: {error}") from None
+
+
 def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
-    """Build the spec from parsed flags; unset flags keep the spec's defaults."""
+    """Build the spec from `--spec` and parsed flags; unset flags keep the file's values or the defaults."""
     values: dict[str, object] = {}
     if args.as_of is not None:
         values["as_of"] = parse_date(args.as_of, field_name="--as-of")
@@ -108,6 +139,10 @@ def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
     for name in ("app_ids", "excluded_events"):
         if getattr(args, name) is not None:
             values[name] = _csv_list(getattr(args, name))
+    if args.exclude_after_first_target:
+        values["exclude_after_first_target"] = True
+    if getattr(args, "spec", None):
+        return read_spec_file(args.spec).replace(**values)
     return TrainingSpec(**values)
 
 
@@ -280,6 +315,53 @@ def run_train(args: argparse.Namespace) -> None:
     )
 
 
+def run_spec(args: argparse.Namespace) -> None:
+    import json
+
+    from prospect_core import safe_io
+
+    out = safe_io.output_path(args.out, what="the spec", follow_symlinks=args.follow_symlinks)
+    spec = spec_from_args(args)
+    safe_io.write_bytes(out, (json.dumps(spec.to_dict(), indent=2) + "\n").encode(), what="the spec",
+                        follow_symlinks=args.follow_symlinks)
+    print(f"spec written to {out} ({len(spec.attributes)} custom attribute(s))")
+
+
+def run_signals(args: argparse.Namespace) -> None:
+    import json
+
+    from prospect_core import safe_io
+    from prospect_core.signals import signals_document
+
+    out = safe_io.output_path(args.out, what="the Signals definitions", follow_symlinks=args.follow_symlinks)
+    spec = spec_from_args(args)
+    document = signals_document(spec, group_name=args.group_name, service_name=args.service_name,
+                                version=args.version, owner=args.owner)
+    if args.dataset:
+        import pandas as pd
+
+        from prospect_core.errors import DatasetError
+        from prospect_core.model import check_training_set
+        from prospect_core.signals import parity_report
+
+        path = Path(args.dataset)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"--dataset {path.name} is not a Parquet training set: {str(error).splitlines()[0][:200]}") from None
+        check_training_set(frame, spec)
+        document["parity"] = parity_report(frame, spec)
+        for row in document["parity"]:
+            if row["material"]:
+                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['input']} over 100, where "
+                      "Signals keeps only the latest 100 events or values: served values differ there", file=sys.stderr)
+    safe_io.write_bytes(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions",
+                        follow_symlinks=args.follow_symlinks)
+    group = document["attribute_group"]
+    print(f"Signals attribute group {group['name']} v{group['version']} ({len(group['attributes'])} attributes) "
+          f"and service {document['service']['name']} written to {out}")
+
+
 def add_follow_symlinks_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--follow-symlinks", action="store_true",
@@ -342,6 +424,25 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.set_defaults(handler=run_dataset)
     add_train_command(commands)
     add_service_command(commands)
+
+    spec = commands.add_parser("spec", help="write the spec (flags, --spec file) as a JSON file for --spec")
+    spec.add_argument("--out", required=True, help="JSON file to write")
+    add_follow_symlinks_argument(spec)
+    add_spec_arguments(spec)
+    spec.set_defaults(handler=run_spec)
+
+    signals = commands.add_parser("signals", help="write Snowplow Signals definitions of the spec's features")
+    signals.add_argument("--out", required=True, help="JSON file to write (attribute group, service, model inputs)")
+    signals.add_argument("--group-name", default="prospect_scoring", help="attribute group name (default prospect_scoring)")
+    signals.add_argument("--service-name", default="prospect_scoring_service",
+                         help="service name (default prospect_scoring_service)")
+    signals.add_argument("--version", type=_whole_number(1), default=1, help="attribute group version (default 1)")
+    signals.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
+    signals.add_argument("--dataset", metavar="FILE.parquet",
+                         help="a training set (dataset command): adds the parity report measured on it")
+    add_follow_symlinks_argument(signals)
+    add_spec_arguments(signals)
+    signals.set_defaults(handler=run_signals)
     return parser
 
 

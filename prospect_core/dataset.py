@@ -2,7 +2,7 @@
 
 Warehouses disagree on types (Snowflake returns counts as Decimal or NUMBER, DuckDB's aggregates
 can come back as HUGEINT objects), so every set passes through `normalize_training_set`: counts
-become int64, flags bool, categories strings (day of week stays an integer category), the target bool.
+become int64, flags bool, text categories strings (each feature's `dtype` says which), the target bool.
 It also applies the spec's negative downsampling (`downsample_negatives`), so every path to a
 training set (CLI, app, a saved Parquet file) gives the same rows for the same spec.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from prospect_core.errors import DatasetError
-from prospect_core.features import FEATURES, training_columns
+from prospect_core.features import spec_features, training_columns
 from prospect_core.spec import TrainingSpec
 
 
@@ -29,11 +29,11 @@ def normalize_training_set(frame: pd.DataFrame, spec: TrainingSpec) -> pd.DataFr
     frame["event_id"] = frame["event_id"].astype(str)
     frame["domain_userid"] = frame["domain_userid"].astype(str)
     frame["derived_tstamp"] = pd.to_datetime(frame["derived_tstamp"])
-    for feature in FEATURES:
+    for feature in spec_features(spec):
         column = feature.column(spec)
-        if feature.kind == "boolean":
+        if feature.dtype == "bool":
             frame[column] = frame[column].astype(bool)
-        elif feature.kind == "numeric" or feature.name == "day_of_week":
+        elif feature.dtype == "int64":
             frame[column] = frame[column].astype("int64")
         else:
             frame[column] = frame[column].fillna("").astype(str)

@@ -1,33 +1,60 @@
-"""The feature registry: every model input, once.
+"""The feature registry: every model input, once, derived from the attribute registry.
 
-Each feature mirrors a Snowplow Signals attribute computed as of an event (the prediction point):
-either a property of that event itself, or an aggregate over the user's strictly earlier events in
-the short or long history window. Column names carry the window's length (`num_sessions_l7d`), so
-they come from the spec; with the default spec they are the tutorial's names.
+Each feature is one (attribute, window) pair of `prospect_core.attributes`: a Snowplow Signals
+attribute computed as of an event (the prediction point), either a property of that event itself
+or an aggregate over the user's strictly earlier events in the short or long history window.
+Column names carry the window's length (`num_sessions_l7d`), so they come from the spec; with the
+default spec they are the tutorial's names. A spec's custom attributes (`TrainingSpec.attributes`)
+add features after the built-in ones of the same window.
 
 The SQL templates alias their columns from here, the pipeline takes its column lists from here, and
-the model card and the app label features from here.
+the model card, scoring and the app label and type features from here (`kind` says how the model
+treats a feature, `dtype` how it is stored: `day_of_week` is a category stored as an integer).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
+from prospect_core.attributes import BUILT_IN_ATTRIBUTES, PROPERTIES, Attribute, Dtype, Kind, Property, Window
 from prospect_core.spec import TrainingSpec
 
-Kind = Literal["numeric", "boolean", "categorical"]
-Window = Literal["event", "short", "long"]
-
 IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
+_WINDOW_ORDER = {"event": 0, "short": 1, "long": 2}
 
 
 @dataclass(frozen=True)
 class Feature:
-    name: str
-    kind: Kind
+    attribute: Attribute
     window: Window
-    description: str
+
+    @property
+    def name(self) -> str:
+        return self.attribute.name
+
+    @property
+    def kind(self) -> Kind:
+        return self.attribute.kind  # type: ignore[return-value]
+
+    @property
+    def dtype(self) -> Dtype:
+        return self.attribute.dtype  # type: ignore[return-value]
+
+    @property
+    def default(self) -> Any:
+        return self.attribute.default
+
+    @property
+    def value_property(self) -> Property | None:
+        """The property whose values the column holds (first/last), with the values it may take."""
+        if self.attribute.aggregation in ("first", "last"):
+            return PROPERTIES[self.attribute.property]
+        return None
+
+    @property
+    def description(self) -> str:
+        return self.attribute.label or self.attribute.name.replace("_", " ")
 
     @property
     def key(self) -> str:
@@ -48,45 +75,36 @@ class Feature:
         return f"earlier events in the last {days} days"
 
 
-def _history(window: Window) -> tuple[Feature, ...]:
-    """The counters both history windows share."""
-    return (
-        Feature("num_sessions", "numeric", window, "Distinct sessions with an event in the window"),
-        Feature("num_apps", "numeric", window, "Distinct app ids seen in the window"),
-        Feature("num_page_views", "numeric", window, "page_view events in the window"),
-        Feature("num_page_pings", "numeric", window, "page_ping heartbeats in the window (reading time)"),
-        Feature("num_pricing_views", "numeric", window, "page_view events on a URL containing 'pricing'"),
-        Feature("had_conversions", "boolean", window, "At least one submit_form event in the window"),
-    )
+def expand(attributes: tuple[Attribute, ...]) -> tuple[Feature, ...]:
+    """One feature per attribute and window, window by window (event, short, long), in attribute order."""
+    pairs = [(attribute, window) for attribute in attributes for window in attribute.windows]
+    ordered = sorted(enumerate(pairs), key=lambda item: (_WINDOW_ORDER[item[1][1]], item[0]))
+    return tuple(Feature(attribute, window) for _, (attribute, window) in ordered)
 
 
-FEATURES: tuple[Feature, ...] = (
-    Feature("latest_app_id", "categorical", "event", "App id of the event ('' when missing)"),
-    Feature("day_of_week", "categorical", "event", "ISO day of week of the event, 1 = Monday"),
-    Feature("latest_device_class", "categorical", "event", "YAUAA device class of the event ('' when missing)"),
-    *_history("short"),
-    Feature(
-        "num_form_engagements", "numeric", "short",
-        "focus_form and change_form events in the window (a count; the tutorial's SQL made it a boolean)",
-    ),
-    *_history("long"),
-    Feature("num_media_events", "numeric", "long", "Events carrying a media player context"),
-    Feature("first_refr_medium", "categorical", "long", "Referrer medium of the earliest event in the window that has one ('' if none)"),
-    Feature("first_mkt_medium", "categorical", "long", "Marketing medium of the earliest event in the window that has one ('' if none)"),
-    Feature("num_engaged_campaigns", "numeric", "long", "Distinct marketing campaigns in the window"),
-)
+def spec_attributes(spec: TrainingSpec) -> tuple[Attribute, ...]:
+    """The built-in attributes, then the spec's own."""
+    return (*BUILT_IN_ATTRIBUTES, *spec.attributes)
 
+
+def spec_features(spec: TrainingSpec) -> tuple[Feature, ...]:
+    """Every model input of `spec`, in column order."""
+    return expand(spec_attributes(spec)) if spec.attributes else FEATURES
+
+
+# The default spec's features: the tutorial's 20.
+FEATURES: tuple[Feature, ...] = expand(BUILT_IN_ATTRIBUTES)
 FEATURES_BY_KEY = {feature.key: feature for feature in FEATURES}
 
 
 def feature_columns(spec: TrainingSpec, kind: Kind | None = None) -> list[str]:
     """Column names in registry order, optionally only one kind."""
-    return [f.column(spec) for f in FEATURES if kind is None or f.kind == kind]
+    return [f.column(spec) for f in spec_features(spec) if kind is None or f.kind == kind]
 
 
 def column_aliases(spec: TrainingSpec) -> dict[str, str]:
     """`{'num_sessions_short': 'num_sessions_l7d', ...}`: what the SQL templates alias their columns to."""
-    return {key: feature.column(spec) for key, feature in FEATURES_BY_KEY.items()}
+    return {feature.key: feature.column(spec) for feature in spec_features(spec)}
 
 
 def training_columns(spec: TrainingSpec) -> list[str]:

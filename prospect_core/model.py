@@ -217,7 +217,7 @@ def check_training_set(df: pd.DataFrame, spec: TrainingSpec) -> None:
     if missing:
         raise DatasetError(
             f"the training set lacks column(s) {missing}; expected the identifiers, the "
-            f"{len(features.FEATURES)} features and the target {target!r} that the spec implies. Was it "
+            f"{len(features.feature_columns(spec))} features and the target {target!r} that the spec implies. Was it "
             "built with a different spec (window lengths, target event)? Use the same settings as when building it."
         )
     if len(df) == 0:

@@ -13,20 +13,19 @@ import numpy as np
 import pandas as pd
 
 from prospect_core.errors import DatasetError, shown
-from prospect_core.features import FEATURES, Feature
+from prospect_core.features import Feature, spec_features
 from prospect_core.spec import TrainingSpec
 
 SCORE_COLUMN = "score"
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 MAX_COUNT = 10**15  # far beyond any real count, and exact in float64 (larger numbers overflow int64 silently)
-DAYS_OF_WEEK = range(1, 8)  # ISO days, 1 = Monday, as the training SQL computes them (dayofweekiso)
 
 
 def typical_prospect(X: pd.DataFrame, spec: TrainingSpec) -> dict[str, Any]:
     """The median prospect: medians of counts, the most common value of flags and categories."""
     values: dict[str, Any] = {}
-    for feature in FEATURES:
+    for feature in spec_features(spec):
         column = X[feature.column(spec)]
         if feature.kind == "numeric":
             values[feature.column(spec)] = int(np.median(column)) if len(column) else 0
@@ -39,13 +38,13 @@ def category_options(X: pd.DataFrame, spec: TrainingSpec) -> dict[str, list[Any]
     """Values seen in training for each categorical feature, most common first."""
     return {
         f.column(spec): X[f.column(spec)].value_counts().index.tolist()
-        for f in FEATURES
+        for f in spec_features(spec)
         if f.kind == "categorical"
     }
 
 
 def _coerce(feature: Feature, column: str, values: pd.Series) -> pd.Series:
-    if feature.kind == "boolean":
+    if feature.dtype == "bool":
         text = values.astype(str).str.strip().str.lower()
         bad = ~text.isin(_TRUE | _FALSE)
         if bad.any():
@@ -54,7 +53,7 @@ def _coerce(feature: Feature, column: str, values: pd.Series) -> pd.Series:
                 f"in row {int(np.flatnonzero(bad)[0]) + 1}"
             )
         return text.isin(_TRUE)
-    if feature.kind == "numeric" or feature.name == "day_of_week":
+    if feature.dtype == "int64":
         numbers = pd.to_numeric(values, errors="coerce")
         bad = numbers.isna() | ~np.isfinite(numbers.astype(float)) | (numbers < 0) | (numbers > MAX_COUNT) | (numbers % 1 != 0)
         if bad.any():
@@ -62,11 +61,12 @@ def _coerce(feature: Feature, column: str, values: pd.Series) -> pd.Series:
                 f"column {column!r} must hold whole numbers >= 0 (at most {MAX_COUNT:,}), got {shown(values[bad].iloc[0])} "
                 f"in row {int(np.flatnonzero(bad)[0]) + 1}"
             )
-        if feature.name == "day_of_week":
-            outside = ~numbers.isin(DAYS_OF_WEEK)
+        prop = feature.value_property
+        if prop is not None and prop.values is not None:
+            outside = ~numbers.isin(prop.values)
             if outside.any():
                 raise DatasetError(
-                    f"column {column!r} must hold an ISO day of week from 1 (Monday) to 7 (Sunday), as in training, "
+                    f"column {column!r} must hold {prop.values_text}, as in training, "
                     f"got {shown(values[outside].iloc[0])} in row {int(np.flatnonzero(outside)[0]) + 1}"
                 )
         return numbers.astype("int64")
@@ -80,7 +80,7 @@ def _feature_name(column: object) -> str:
 
 def _check_distinct_columns(columns: pd.Index, spec: TrainingSpec) -> None:
     """Refuse two headers that both name one feature (`Foo` and ` foo`): which one to use would be a guess."""
-    wanted = {f.column(spec) for f in FEATURES}
+    wanted = {f.column(spec) for f in spec_features(spec)}
     first: dict[str, object] = {}
     for column in columns:
         name = _feature_name(column)
@@ -96,16 +96,17 @@ def prepare_rows(rows: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:
     """Feature rows in registry order and training dtypes; extra columns are ignored."""
     _check_distinct_columns(rows.columns, spec)
     rows = rows.rename(columns=_feature_name)
-    missing = [f.column(spec) for f in FEATURES if f.column(spec) not in rows.columns]
+    features = spec_features(spec)
+    missing = [f.column(spec) for f in features if f.column(spec) not in rows.columns]
     if missing:
         raise DatasetError(
             f"the rows lack feature column(s) {missing}; expected every model feature: "
-            f"{[f.column(spec) for f in FEATURES]}"
+            f"{[f.column(spec) for f in features]}"
         )
     if rows.empty:
         raise DatasetError("there are no rows to score; expected at least one row of feature values")
     return pd.DataFrame(
-        {f.column(spec): _coerce(f, f.column(spec), rows[f.column(spec)].reset_index(drop=True)) for f in FEATURES}
+        {f.column(spec): _coerce(f, f.column(spec), rows[f.column(spec)].reset_index(drop=True)) for f in features}
     )
 
 

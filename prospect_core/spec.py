@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from prospect_core.attributes import BUILT_IN_ATTRIBUTES, Attribute, validate_attributes
 from prospect_core.errors import SpecError
 
 MAX_DAYS = 3650
@@ -59,8 +60,15 @@ class TrainingSpec:
     events_table: str = "atomic.events"
     user_sample_percent: int = 100
     max_negatives_per_positive: int | None = None
+    # Custom attributes (see prospect_core.attributes), added to the tutorial's features; each
+    # becomes a column per window. Dicts in the JSON form are read into `Attribute`s.
+    attributes: tuple[Attribute, ...] = ()
+    # Snowplow's current notebook: leave out prediction points at or after the prospect's first
+    # target event (what a converted prospect does next is not what the model is for). Off: the seed's rows.
+    exclude_after_first_target: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "attributes", validate_attributes(self.attributes))
         # Accept any iterable of strings for the list fields, store tuples so the spec stays hashable.
         for name in ("app_ids", "excluded_events"):
             value = getattr(self, name)
@@ -138,6 +146,7 @@ class TrainingSpec:
         data["as_of"] = self.as_of.isoformat()
         data["app_ids"] = list(self.app_ids)
         data["excluded_events"] = list(self.excluded_events)
+        data["attributes"] = [attribute.to_dict() for attribute in self.attributes]
         return data
 
     @classmethod
@@ -230,6 +239,8 @@ def _validate(spec: TrainingSpec) -> None:
             "positive; remove it from excluded_events or pick another target event"
         )
 
+    if not isinstance(spec.exclude_after_first_target, bool):
+        raise SpecError(f"exclude_after_first_target must be true or false, got {_show(spec.exclude_after_first_target)}")
     _check_whole_number(spec, "user_sample_percent", 1, 100, "percent")
     ratio = spec.max_negatives_per_positive
     if ratio is not None and (
@@ -245,3 +256,26 @@ def _validate(spec: TrainingSpec) -> None:
             "events_table must be a table name like atomic.events or database.schema.events "
             f"(letters, digits, _ and $), got {_show(spec.events_table)}"
         )
+    _check_columns(spec)  # last: it reads the target column, so the target's fields must be valid
+
+
+def _window_column(name: str, window: str, spec: TrainingSpec) -> str:
+    # the same naming as features.Feature.column, which cannot be imported here (features imports spec)
+    if window == "event":
+        return name
+    return f"{name}_l{spec.short_window_days if window == 'short' else spec.long_window_days}d"
+
+
+def _check_columns(spec: TrainingSpec) -> None:
+    """Custom attributes' columns must not collide with any other column of the training set."""
+    taken = {"event_id", "domain_userid", "derived_tstamp", spec.target_column}
+    taken |= {_window_column(a.name, w, spec) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
+    for index, attribute in enumerate(spec.attributes):
+        for window in attribute.windows:
+            column = _window_column(attribute.name, window, spec)
+            if column in taken:
+                raise SpecError(
+                    f"attributes[{index}].name {attribute.name!r} gives the column {column!r}, which another "
+                    "column of the training set already has; choose another name"
+                )
+            taken.add(column)

@@ -30,6 +30,13 @@ Semantics kept from the tutorial, on purpose:
 - `first_seen` is computed from events inside the lookback scan, like the tutorial.
 Deliberate change: `num_form_engagements_l7d` counts focus_form/change_form events (the tutorial's
 SQL compared the count with 0, turning a counter into a boolean).
+
+The feature columns are not written in the templates: they iterate over `feature_plan(spec)`, the
+attribute registry (`prospect_core.attributes`, built-ins and the spec's own) sorted into what each
+formulation needs: event values, counters (count/any: a 0/1 flag a row, summed per window; packed
+into HUGEINT lanes in the fast DuckDB query), distinct counts (value islands, one pass each) and
+first/last values. `_AttributeSQL` writes an attribute's filter and value; its event names and
+criteria values are bound like the spec's other user text.
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ from typing import Any, Literal
 
 import jinja2
 
-from prospect_core.features import column_aliases
+from prospect_core.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion
+from prospect_core.features import Feature, column_aliases, spec_attributes, spec_features
 from prospect_core.spec import TrainingSpec
 
 DialectName = Literal["snowflake", "duckdb"]
@@ -63,11 +71,11 @@ TEMPLATES: dict[tuple[Formulation, DialectName], str] = {
 }
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-PRICING_URL_PATTERN = "%pricing%"
 # Width of the counter lanes packed into one HUGEINT sum by training_set_fast_duckdb.sql: five lanes
 # of 25 bits. Exact while no user has 2^25 (33.5 million) events in the lookback; the query stops
 # with LANE_LIMIT_MESSAGE for a user with more.
 LANE_BITS = 25
+LANES_PER_SUM = 5
 LANE_LIMIT_MESSAGE = "more events than the fast DuckDB query counts exactly"
 
 
@@ -206,13 +214,104 @@ def _environment() -> jinja2.Environment:
 
 
 def template_values(spec: TrainingSpec) -> dict[str, Any]:
-    """Values the templates may bind: user text and constants, never inlined into SQL text."""
-    return {
+    """Values the templates may bind: user text and constants, never inlined into SQL text.
+
+    Each attribute's event names and criteria values are `<name>_events` and `<name>_where_<i>`."""
+    values: dict[str, Any] = {
         "target_event": spec.target_event,
         "app_ids": list(spec.app_ids),
         "excluded_events": list(spec.excluded_events),
-        "pricing_url_pattern": PRICING_URL_PATTERN,
     }
+    for attribute in spec_attributes(spec):
+        if attribute.events:
+            values[f"{attribute.name}_events"] = list(attribute.events)
+        for index, criterion in enumerate(attribute.where):
+            value = criterion.value
+            values[f"{attribute.name}_where_{index}"] = list(value) if isinstance(value, tuple) else value
+    return values
+
+
+_COMPARISONS = {"eq": "=", "neq": "<>", "like": "like", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """The registry as the templates read it: which features need which kind of pass.
+
+    - `event`: the prediction point's own values; `counters`: count/any attributes (one flag a row,
+      summed over each window); `distinct`: count_distinct attributes (value islands);
+      `values`: first/last features (a null-skipping first or last value a window).
+    - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order.
+    """
+
+    features: tuple[Feature, ...]
+    event: tuple[Feature, ...]
+    counters: tuple[Attribute, ...]
+    distinct: tuple[Attribute, ...]
+    values: tuple[Feature, ...]
+    raw_columns: tuple[str, ...]
+
+    def in_window(self, window: str) -> tuple[Feature, ...]:
+        return tuple(feature for feature in self.features if feature.window == window)
+
+    def counters_in(self, window: str) -> list[Attribute]:
+        return [a for a in self.counters if window in a.windows]
+
+    def distinct_in(self, window: str) -> list[Attribute]:
+        return [a for a in self.distinct if window in a.windows]
+
+    # ----- what the fast DuckDB template packs -----
+    @property
+    def kind_bits(self) -> list[str]:
+        """Bits of `kinds`: one per counter, then the target."""
+        return [a.name for a in self.counters] + ["target"]
+
+    @property
+    def edge_bits(self) -> list[str]:
+        """Bits of `edges`: each distinct attribute's island starts and ends per window."""
+        return [f"{edge}_{a.name}_{w}" for a in self.distinct for w in ("short", "long") if w in a.windows
+                for edge in ("starts", "ends")]
+
+    def lane_sums(self, lanes: int) -> list[tuple[str, str, list[str]]]:
+        """(sum name, frame, flags): flags summed over one frame, at most `lanes` to a packed sum."""
+        groups = [(f"{w}_counts", f"{w}_history", [f"is_{a.name}" for a in self.counters_in(w)]) for w in ("short", "long")]
+        groups.append(("islands_started", "earlier",
+                       [f"starts_{a.name}_{w}" for w in ("short", "long") for a in self.distinct_in(w)]))
+        groups += [(f"islands_ended_{w}", f"before_{w}", [f"ends_{a.name}_{w}" for a in self.distinct_in(w)])
+                   for w in ("short", "long")]
+        sums = []
+        for name, frame, flags in groups:
+            for start in range(0, len(flags), lanes):
+                suffix = "" if start == 0 else f"_{start // lanes + 1}"
+                sums.append((name + suffix, frame, flags[start:start + lanes]))
+        return sums
+
+    def lane_index(self, lanes: int) -> dict[str, tuple[str, int]]:
+        """`'<frame>:<flag>'` -> (sum name, lane)."""
+        return {f"{frame}:{flag}": (name, index) for name, frame, flags in self.lane_sums(lanes)
+                for index, flag in enumerate(flags)}
+
+
+def feature_plan(spec: TrainingSpec) -> FeaturePlan:
+    features = spec_features(spec)
+    attributes = spec_attributes(spec)
+    read: set[str] = set()
+    for attribute in attributes:
+        if attribute.property:
+            read.add(PROPERTIES[attribute.property].source)
+        read.update(PROPERTIES[criterion.property].source for criterion in attribute.where)
+    # in the order of PROPERTIES, which is the table's column order
+    sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
+    layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
+    return FeaturePlan(
+        features=features,
+        event=tuple(f for f in features if f.window == "event"),
+        counters=tuple(a for a in attributes if a.aggregation in ("count", "any")),
+        distinct=tuple(a for a in attributes if a.aggregation == "count_distinct"),
+        values=tuple(f for f in features if f.window != "event" and f.attribute.aggregation in ("first", "last")),
+        raw_columns=tuple(layout),
+    )
+
 
 
 def render_training_sql(
@@ -257,17 +356,21 @@ def render_template(
     values = template_values(spec)
     params: dict[str, Any] = {}
 
+    def literal(value: Any) -> str:
+        # numbers were validated as finite numbers by the spec; text is escaped for the dialect
+        return macros.string_literal(value) if isinstance(value, str) else repr(value)
+
     def bind(name: str) -> str:
         value = values[name]
         if inline:
-            return macros.string_literal(value)
+            return literal(value)
         params[name] = value
         return macros.placeholder(name)
 
     def bind_list(name: str) -> str:
         items = values[name]
         if inline:
-            return ", ".join(macros.string_literal(item) for item in items)
+            return ", ".join(literal(item) for item in items)
         names = [f"{name}_{index}" for index in range(len(items))]
         params.update(zip(names, items))
         return ", ".join(macros.placeholder(item_name) for item_name in names)
@@ -276,6 +379,7 @@ def render_template(
         # `x not in ()` is not valid SQL; an empty exclusion list excludes nothing.
         return f"{column} not in ({bind_list(name)})" if values[name] else "true"
 
+    sql = _AttributeSQL(macros, bind, bind_list)
     as_of = macros.date_literal(spec.as_of)
     text = _environment().get_template(name).render(
         spec=spec,
@@ -298,6 +402,93 @@ def render_template(
         in_user_sample=macros.in_user_sample,
         cte_hint=macros.cte_hint,
         lane_bits=LANE_BITS,
+        lanes_per_sum=LANES_PER_SUM,
         lane_limit_message=LANE_LIMIT_MESSAGE,
+        plan=feature_plan(spec),
+        prop=sql.prop,
+        match=sql.match,
+        value_expr=sql.value_expr,
+        value_ref=sql.value_ref,
+        value_column=sql.value_column,
+        row_values=sql.row_values,
+        default_literal=sql.default_literal,
+        bit_type=_bit_type,
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)
+
+
+def _bit_type(bits: int) -> str:
+    """The narrowest integer type that holds `bits` flag bits shifted into place."""
+    return "integer" if bits <= 31 else "bigint" if bits <= 63 else "hugeint"
+
+
+class _AttributeSQL:
+    """SQL for an attribute's pieces, on a row alias (`eh.`) or none: its filter, its value, its default.
+
+    Values go through `bind`, so user text is a parameter (or an escaped literal when inlined)."""
+
+    def __init__(self, macros: Dialect, bind: Any, bind_list: Any) -> None:
+        self.macros, self.bind, self.bind_list = macros, bind, bind_list
+
+    def prop(self, name: str, prefix: str = "") -> str:
+        """A property of the row `prefix` names: a column, or an expression of one (device class, day of week)."""
+        if name == "device_class":
+            return self.macros.device_class(prefix + PROPERTIES[name].source)
+        if name == "day_of_week":
+            return self.macros.iso_day_of_week(prefix + PROPERTIES[name].source)
+        return prefix + name
+
+    def criterion(self, attribute: Attribute, index: int, criterion: Criterion, prefix: str) -> str:
+        column = self.prop(criterion.property, prefix)
+        key = f"{attribute.name}_where_{index}"
+        if criterion.operator == "is_not_null":
+            return f"{column} is not null"
+        if criterion.operator == "in":
+            return f"{column} in ({self.bind_list(key)})"
+        return f"{column} {_COMPARISONS[criterion.operator]} {self.bind(key)}"
+
+    def match(self, attribute: Attribute, prefix: str = "") -> str:
+        """The condition an event must meet to count, or '' when every event counts."""
+        parts = []
+        if attribute.events:
+            names = self.bind_list(f"{attribute.name}_events")
+            parts.append(f"{prefix}event_name = {names}" if len(attribute.events) == 1 else f"{prefix}event_name in ({names})")
+        parts += [self.criterion(attribute, i, c, prefix) for i, c in enumerate(attribute.where)]
+        return " and ".join(parts)
+
+    def value_expr(self, attribute: Attribute, prefix: str = "") -> str:
+        """The attribute's property on a matching event, NULL on any other."""
+        value = self.prop(attribute.property, prefix)
+        condition = self.match(attribute, prefix)
+        return f"case when {condition} then {value} end" if condition else value
+
+    @staticmethod
+    def from_base(attribute: Attribute) -> bool:
+        """Whether the value is computed where it is used, from a column every pass carries anyway."""
+        return not attribute.filtered and PROPERTIES[attribute.property].source in BASE_COLUMNS
+
+    @staticmethod
+    def value_column(attribute: Attribute) -> str:
+        """Name of the per-row column holding the value: the column itself when it is one, unfiltered."""
+        plain = not attribute.filtered and PROPERTIES[attribute.property].source == attribute.property
+        return attribute.property if plain else f"value_{attribute.name}"
+
+    def value_ref(self, attribute: Attribute, prefix: str = "") -> str:
+        """The value on a row of a CTE that has `row_values`' columns."""
+        return self.prop(attribute.property, prefix) if self.from_base(attribute) else prefix + self.value_column(attribute)
+
+    def row_values(self, plan: FeaturePlan) -> list[tuple[str, str]]:
+        """(expression, alias) per value column the passes carry, once each: event values, distinct
+        values and first/last values that are not computed from the base columns."""
+        attributes = [f.attribute for f in plan.event] + list(plan.distinct) + [f.attribute for f in plan.values]
+        columns: dict[str, str] = {}
+        for attribute in attributes:
+            if not self.from_base(attribute):
+                columns.setdefault(self.value_column(attribute), self.value_expr(attribute))
+        return [(expr, alias) for alias, expr in columns.items()]
+
+    def default_literal(self, feature: Feature) -> str:
+        default = feature.default
+        if isinstance(default, bool):
+            return "true" if default else "false"
+        return self.macros.string_literal(default) if isinstance(default, str) else repr(default)

@@ -1,13 +1,16 @@
 {#- The events every formulation reads: the as-of cut-off, the lookback scan, the cohort and the
     event filters. Included by each training_set_*.sql inside its `with`, so this logic lives once.
     Options a template may set before including it (all off by default):
-    - narrow_contexts: the two JSON contexts become `device_class` and `is_media_event` in the scan;
-    - narrow_urls: `page_url` becomes `is_pricing_page_view` in the scan;
+    - narrow_scan: instead of the raw columns the attributes read (`plan.raw_columns`: URLs, JSON
+      contexts, ...), the scan computes what the features need from them at once, so no later step
+      carries them: each value column (`row_values`: device class, filtered values) and, for each
+      counter with criteria, `matches_<name>`, whether the event counts for it;
+    - with_first_targets: the training-set templates set it; with the spec's
+      exclude_after_first_target it adds `first_targets` (each user's first target event);
     - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
       to sort and carry than the user id string), joined onto `events`, and `lookback_events`, the
       count of all its events in the scan. -#}
-{%- set narrow_contexts = narrow_contexts | default(false) %}
-{%- set narrow_urls = narrow_urls | default(false) %}
+{%- set narrow_scan = narrow_scan | default(false) %}
 {%- set numbered_users = numbered_users | default(false) %}
 events_in_lookback as {{ cte_hint }}(
     -- only the columns the features read: atomic.events has over a hundred. Two CTEs read this one;
@@ -20,22 +23,17 @@ events_in_lookback as {{ cte_hint }}(
         derived_tstamp,
         domain_userid,
         domain_sessionid,
-{%- if narrow_urls %}
-        (event_name = 'page_view' and coalesce(page_url like {{ bind("pricing_url_pattern") }}, false))
-            as is_pricing_page_view,
+{%- if narrow_scan %}
+{%- for expression, alias in row_values(plan) %}
+        {{ expression }}{{ (" as " ~ alias) if expression != alias }},
+{%- endfor %}
+{%- for attribute in plan.counters if attribute.where %}
+        coalesce({{ match(attribute) }}, false) as matches_{{ attribute.name }}{{ "," if not loop.last }}
+{%- endfor %}
 {%- else %}
-        page_url,
-{%- endif %}
-        refr_medium,
-        mkt_medium,
-        mkt_campaign,
-{%- if narrow_contexts %}
-        -- the two JSON contexts as narrow columns at once, so no later step carries JSON
-        {{ device_class("contexts_nl_basjes_yauaa_context_1") }} as device_class,
-        contexts_com_snowplowanalytics_snowplow_media_player_2 is not null as is_media_event
-{%- else %}
-        contexts_nl_basjes_yauaa_context_1,
-        contexts_com_snowplowanalytics_snowplow_media_player_2
+{%- for column in plan.raw_columns %}
+        {{ column }}{{ "," if not loop.last }}
+{%- endfor %}
 {%- endif %}
     from {{ events_table }}
     where derived_tstamp >= {{ days_before_as_of(spec.lookback_days) }}
@@ -89,3 +87,14 @@ events as (
         partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
     ) = 1
 )
+{%- if spec.exclude_after_first_target and with_first_targets | default(false) %},
+
+-- Each prospect's first target event in the scan: rows at or after it are left out (the spec's
+-- exclude_after_first_target), by `after_first_target_filter` at the end of each template.
+first_targets as (
+    select domain_userid, min(derived_tstamp) as first_target_at
+    from events
+    where event_name = {{ bind("target_event") }}
+    group by domain_userid
+)
+{%- endif %}

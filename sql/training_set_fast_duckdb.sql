@@ -12,48 +12,45 @@
 --
 -- Why it is fast: DuckDB builds a segment tree per framed aggregate, so the counters that share a
 -- frame are packed into {{ lane_bits }}-bit lanes of one HUGEINT sum and read back with shifts (five
--- counters a sum, eight aggregates in all). A lane is exact while it stays below 2^{{ lane_bits }};
+-- counters a sum; with the built-in features, eight aggregates in all). A lane is exact while it stays below 2^{{ lane_bits }};
 -- a lane never counts more than its user's events, so the query stops with an error for a user with
 -- that many events rather than return wrong counts. Every pass before the long window carries narrow
 -- columns: a user number instead of the id, the event's kinds and island edges as bits.
-{%- set sums = {
-    "short_counts": ("short_history", ["is_page_view", "is_page_ping", "is_pricing_view", "is_conversion",
-        "is_form_engagement"]),
-    "long_counts": ("long_history", ["is_page_view", "is_page_ping", "is_pricing_view", "is_conversion",
-        "is_media_event"]),
-    "islands_started": ("earlier", ["starts_session_short", "starts_app_short", "starts_session_long",
-        "starts_app_long", "starts_campaign_long"]),
-    "islands_ended_short": ("before_short", ["ends_session_short", "ends_app_short"]),
-    "islands_ended_long": ("before_long", ["ends_session_long", "ends_app_long", "ends_campaign_long"]),
-} %}
-{%- set kind_bits = ["page_view", "page_ping", "pricing_view", "conversion", "form_engagement", "media_event", "target"] %}
-{%- set edge_bits = [
-    "starts_session_short", "ends_session_short", "starts_session_long", "ends_session_long",
-    "starts_app_short", "ends_app_short", "starts_app_long", "ends_app_long",
-    "starts_campaign_long", "ends_campaign_long",
-] %}
+{#- From the registry (`plan`): each counter (count/any attribute) is a bit of `kinds`, each
+    distinct count's island edges are bits of `edges`, and the counters sharing a frame are packed
+    into sums of `lanes_per_sum` lanes; first/last values are one framed aggregate each. #}
 {%- set window_seconds = {"short": short_window_seconds, "long": long_window_seconds} %}
-{%- macro lane(total, flag) -%}
-((coalesce({{ total }}, 0) >> {{ lane_bits * sums[total][1].index(flag) }}) & {{ 2 ** lane_bits - 1 }})::bigint
+{%- set kind_bits = plan.kind_bits %}
+{%- set edge_bits = plan.edge_bits %}
+{%- set lane_of = plan.lane_index(lanes_per_sum) %}
+{%- macro lane(frame, flag) -%}
+{%- set total, index = lane_of[frame ~ ":" ~ flag] -%}
+((coalesce({{ total }}, 0) >> {{ lane_bits * index }}) & {{ 2 ** lane_bits - 1 }})::bigint
 {%- endmacro %}
-{#- The island edges of one value column, as bits added to `edges`: an occurrence starts an island
-    when the value's previous occurrence is more than N seconds (boundaries) back, ends one when the
-    next is more than N ahead. #}
-{%- macro island_edges(name, column, windows) -%}
-{%- for window in windows %}
+{#- The island edges of one distinct attribute, as bits added to `edges`: an occurrence starts an
+    island when the value's previous occurrence is more than N seconds (boundaries) back, ends one
+    when the next is more than N ahead. #}
+{%- macro island_edges(attribute) -%}
+{%- set column = value_ref(attribute) %}
+{%- for window in ("short", "long") if window in attribute.windows %}
 {%- for edge, neighbour, beyond in [("starts", "lag", "<"), ("ends", "lead", ">")] %}
-            + (({{ column }} is not null and ({{ neighbour }}(derived_tstamp) over same_{{ name }} is null
-                or date_trunc('second', {{ neighbour }}(derived_tstamp) over same_{{ name }})
+            + (({{ column }} is not null and ({{ neighbour }}(derived_tstamp) over same_{{ attribute.name }} is null
+                or date_trunc('second', {{ neighbour }}(derived_tstamp) over same_{{ attribute.name }})
                     {{ beyond }} date_trunc('second', derived_tstamp) {{ "-" if edge == "starts" else "+" }} interval {{ window_seconds[window] }} second)
-            )::integer << {{ edge_bits.index(edge ~ "_" ~ name ~ "_" ~ window) }})
+            )::{{ bit_type(edge_bits | length) }} << {{ edge_bits.index(edge ~ "_" ~ attribute.name ~ "_" ~ window) }})
 {%- endfor %}
 {%- endfor %}
 {%- endmacro %}
-{%- set narrow_contexts = true %}
-{%- set narrow_urls = true %}
+{#- Value columns an event or first/last feature reads: no island pass may drop them. #}
+{%- set kept_columns = [] %}
+{%- for feature in plan.event + plan.values %}{% set _ = kept_columns.append(value_column(feature.attribute)) %}{% endfor %}
+{%- set event_columns = [] %}
+{%- for feature in plan.event %}{% set _ = event_columns.append(value_column(feature.attribute)) %}{% endfor %}
+{%- set narrow_scan = true %}
 {%- set numbered_users = true %}
 with
 
+{%- set with_first_targets = true %}
 {% include "training_events.sql" %},
 
 -- Per event, what the windows need and nothing wider: the kinds of event it counts as, as bits.
@@ -64,42 +61,38 @@ per_event as (
         derived_tstamp,
         domain_sessionid,
         app_id,
-        mkt_campaign,
-        refr_medium,
-        mkt_medium,
-        device_class,
-        ((event_name = 'page_view')::integer << {{ kind_bits.index("page_view") }})
-            + ((event_name = 'page_ping')::integer << {{ kind_bits.index("page_ping") }})
-            + (is_pricing_page_view::integer << {{ kind_bits.index("pricing_view") }})
-            + ((event_name = 'submit_form')::integer << {{ kind_bits.index("conversion") }})
-            + ((event_name in ('focus_form', 'change_form'))::integer << {{ kind_bits.index("form_engagement") }})
-            + (is_media_event::integer << {{ kind_bits.index("media_event") }})
-            + ((event_name = {{ bind("target_event") }})::integer << {{ kind_bits.index("target") }}) as kinds
+{%- for expression, alias in row_values(plan) %}
+        {{ alias }},
+{%- endfor %}
+{%- for attribute in plan.counters %}
+        {{ "+ " if not loop.first }}(({{ ("matches_" ~ attribute.name) if attribute.where else (match(attribute) or "true") }})::{{ bit_type(kind_bits | length) }} << {{ loop.index0 }})
+{%- endfor %}
+            + ((event_name = {{ bind("target_event") }})::{{ bit_type(kind_bits | length) }} << {{ kind_bits.index("target") }}) as kinds
     from events
 ),
 
--- Island edges, one pass (one sort) per value column; each drops its column once it is done with it.
-session_edges as (
-    select
-        * exclude (domain_sessionid),
-        0 {{- island_edges("session", "domain_sessionid", ["short", "long"]) }} as edges
-    from per_event
-    window same_session as (partition by user_number, domain_sessionid order by derived_tstamp)
-),
+-- Island edges, one pass (one sort) per distinct attribute; each drops its value column once nothing
+-- later reads it.
+{%- set previous = namespace(name="per_event") %}
+{%- for attribute in plan.distinct %}
+{%- set column = value_column(attribute) %}
+{%- set later = [] %}
+{%- for other in plan.distinct[loop.index:] %}{% set _ = later.append(value_column(other)) %}{% endfor %}
+{%- set drop = column not in later and column not in kept_columns %}
 
-app_edges as (
+{{ attribute.name }}_edges as (
     select
-        * replace (edges {{- island_edges("app", "app_id", ["short", "long"]) }} as edges)
-    from session_edges
-    window same_app as (partition by user_number, app_id order by derived_tstamp)
+{%- if loop.first %}
+        *{{ (" exclude (" ~ column ~ ")") if drop }},
+        0 {{- island_edges(attribute) }} as edges
+{%- else %}
+        *{{ (" exclude (" ~ column ~ ")") if drop }} replace (edges {{- island_edges(attribute) }} as edges)
+{%- endif %}
+    from {{ previous.name }}
+    window same_{{ attribute.name }} as (partition by user_number, {{ value_ref(attribute) }} order by derived_tstamp)
 ),
-
-campaign_edges as (
-    select
-        * exclude (mkt_campaign) replace (edges {{- island_edges("campaign", "mkt_campaign", ["long"]) }} as edges)
-    from app_edges
-    window same_campaign as (partition by user_number, mkt_campaign order by derived_tstamp)
-),
+{%- set previous.name = attribute.name ~ "_edges" %}
+{%- endfor %}
 
 -- The bits as flags, and each row's frame reaches: back to the first second of each window, ahead
 -- to the last microsecond of the target window.
@@ -116,7 +109,7 @@ timeline as (
         derived_tstamp - (date_trunc('second', derived_tstamp) - interval {{ long_window_seconds }} second) as long_reach,
         (date_trunc('second', derived_tstamp) + interval {{ target_window_seconds + 1 }} second - interval 1 microsecond)
             - derived_tstamp as target_reach
-    from campaign_edges
+    from {{ previous.name }}
 ),
 
 window_totals as (
@@ -125,14 +118,19 @@ window_totals as (
         user_number,
         derived_tstamp,
         app_id,
-        device_class,
-{%- for name, (frame, flags) in sums.items() %}
+{%- for expression, alias in row_values(plan) if alias in event_columns %}
+        {{ alias }},
+{%- endfor %}
+{%- for name, frame, flags in plan.lane_sums(lanes_per_sum) %}
         sum(
             {%- for flag in flags %}({{ flag }}::hugeint << {{ lane_bits * loop.index0 }}){{ " + " if not loop.last }}{% endfor -%}
         ) over {{ frame }} as {{ name }},
 {%- endfor %}
-        min_by(refr_medium, case when refr_medium is not null then derived_tstamp end) over long_history as first_refr_medium,
-        min_by(mkt_medium, case when mkt_medium is not null then derived_tstamp end) over long_history as first_mkt_medium,
+{%- for feature in plan.values %}
+{%- set value = value_ref(feature.attribute) %}
+        {{ "min_by" if feature.attribute.aggregation == "first" else "max_by" }}({{ value }}, case when {{ value }} is not null then derived_tstamp end)
+            over {{ feature.window }}_history as {{ feature.key }},
+{%- endfor %}
         sum(is_target) over target_ahead as target_events_ahead
     from timeline
     window
@@ -150,33 +148,20 @@ final as (
         event_id,
         eligible_users.domain_userid,
         derived_tstamp,
-        coalesce(app_id, '') as {{ col.latest_app_id }},
-        {{ iso_day_of_week("derived_tstamp") }} as {{ col.day_of_week }},
-        coalesce(device_class, '') as {{ col.latest_device_class }},
-
-        {{ lane("islands_started", "starts_session_short") }} - {{ lane("islands_ended_short", "ends_session_short") }}
-            as {{ col.num_sessions_short }},
-        {{ lane("islands_started", "starts_app_short") }} - {{ lane("islands_ended_short", "ends_app_short") }}
-            as {{ col.num_apps_short }},
-        {{ lane("short_counts", "is_page_view") }} as {{ col.num_page_views_short }},
-        {{ lane("short_counts", "is_page_ping") }} as {{ col.num_page_pings_short }},
-        {{ lane("short_counts", "is_pricing_view") }} as {{ col.num_pricing_views_short }},
-        {{ lane("short_counts", "is_conversion") }} > 0 as {{ col.had_conversions_short }},
-        {{ lane("short_counts", "is_form_engagement") }} as {{ col.num_form_engagements_short }},
-
-        {{ lane("islands_started", "starts_session_long") }} - {{ lane("islands_ended_long", "ends_session_long") }}
-            as {{ col.num_sessions_long }},
-        {{ lane("islands_started", "starts_app_long") }} - {{ lane("islands_ended_long", "ends_app_long") }}
-            as {{ col.num_apps_long }},
-        {{ lane("long_counts", "is_page_view") }} as {{ col.num_page_views_long }},
-        {{ lane("long_counts", "is_page_ping") }} as {{ col.num_page_pings_long }},
-        {{ lane("long_counts", "is_pricing_view") }} as {{ col.num_pricing_views_long }},
-        {{ lane("long_counts", "is_conversion") }} > 0 as {{ col.had_conversions_long }},
-        {{ lane("long_counts", "is_media_event") }} as {{ col.num_media_events_long }},
-        coalesce(first_refr_medium, '') as {{ col.first_refr_medium_long }},
-        coalesce(first_mkt_medium, '') as {{ col.first_mkt_medium_long }},
-        {{ lane("islands_started", "starts_campaign_long") }} - {{ lane("islands_ended_long", "ends_campaign_long") }}
-            as {{ col.num_engaged_campaigns_long }},
+{%- for feature in plan.event %}
+        coalesce({{ value_ref(feature.attribute) }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- endfor %}
+{% for feature in plan.in_window("short") + plan.in_window("long") %}
+{%- set attribute = feature.attribute %}
+{%- if attribute.aggregation in ("count", "any") %}
+        {{ lane(feature.window ~ "_history", "is_" ~ attribute.name) }}{{ " > 0" if attribute.aggregation == "any" }} as {{ col[feature.key] }},
+{%- elif attribute.aggregation == "count_distinct" %}
+        {{ lane("earlier", "starts_" ~ attribute.name ~ "_" ~ feature.window) }} - {{ lane("before_" ~ feature.window, "ends_" ~ attribute.name ~ "_" ~ feature.window) }}
+            as {{ col[feature.key] }},
+{%- else %}
+        coalesce({{ feature.key }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- endif %}
+{%- endfor %}
 
         coalesce(target_events_ahead, 0) >= {{ spec.target_min_count }} as {{ target_column }}
     from window_totals
@@ -188,5 +173,9 @@ final as (
             || 'a bot: exclude it, or build with the portable formulation')
 )
 
-select * from final
+select final.* from final
+{%- if spec.exclude_after_first_target %}
+left join first_targets on final.domain_userid = first_targets.domain_userid
+where first_targets.first_target_at is null or final.derived_tstamp < first_targets.first_target_at
+{%- endif %}
 order by derived_tstamp, event_id

@@ -3,6 +3,7 @@
 -- Cost grows with the square of each user's event count; see training_set_fast.sql.
 with
 
+{%- set with_first_targets = true %}
 {% include "training_events.sql" %},
 
 targets_as_of_event as (
@@ -26,34 +27,30 @@ agg_as_of_event as (
         er.domain_userid,
         er.derived_tstamp,
 
-        coalesce(er.app_id, '') as {{ col.latest_app_id }},
-        {{ iso_day_of_week("er.derived_tstamp") }} as {{ col.day_of_week }},
-        coalesce({{ device_class("er.contexts_nl_basjes_yauaa_context_1") }}, '') as {{ col.latest_device_class }},
-
-        count(distinct case when {{ in_short }} then eh.domain_sessionid end) as {{ col.num_sessions_short }},
-        count(distinct case when {{ in_short }} then eh.app_id end) as {{ col.num_apps_short }},
-        count(case when {{ in_short }} and eh.event_name = 'page_view' then 1 end) as {{ col.num_page_views_short }},
-        count(case when {{ in_short }} and eh.event_name = 'page_ping' then 1 end) as {{ col.num_page_pings_short }},
-        count(case when {{ in_short }} and eh.event_name = 'page_view'
-            and eh.page_url like {{ bind("pricing_url_pattern") }} then 1 end) as {{ col.num_pricing_views_short }},
-        count(case when {{ in_short }} and eh.event_name = 'submit_form' then 1 end) > 0 as {{ col.had_conversions_short }},
-        count(case when {{ in_short }} and eh.event_name in ('focus_form', 'change_form') then 1 end)
-            as {{ col.num_form_engagements_short }},
-
-        count(distinct eh.domain_sessionid) as {{ col.num_sessions_long }},
-        count(distinct eh.app_id) as {{ col.num_apps_long }},
-        count(case when eh.event_name = 'page_view' then 1 end) as {{ col.num_page_views_long }},
-        count(case when eh.event_name = 'page_ping' then 1 end) as {{ col.num_page_pings_long }},
-        count(case when eh.event_name = 'page_view'
-            and eh.page_url like {{ bind("pricing_url_pattern") }} then 1 end) as {{ col.num_pricing_views_long }},
-        count(case when eh.event_name = 'submit_form' then 1 end) > 0 as {{ col.had_conversions_long }},
-        count(eh.contexts_com_snowplowanalytics_snowplow_media_player_2) as {{ col.num_media_events_long }},
-        -- earliest event in the window that has a value: an explicit null-skipping min_by, the same in both dialects
-        coalesce(min_by(eh.refr_medium, case when eh.refr_medium is not null then eh.derived_tstamp end), '')
-            as {{ col.first_refr_medium_long }},
-        coalesce(min_by(eh.mkt_medium, case when eh.mkt_medium is not null then eh.derived_tstamp end), '')
-            as {{ col.first_mkt_medium_long }},
-        count(distinct eh.mkt_campaign) as {{ col.num_engaged_campaigns_long }}
+{%- for feature in plan.event %}
+        coalesce({{ value_expr(feature.attribute, "er.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- endfor %}
+{% for feature in plan.in_window("short") + plan.in_window("long") %}
+{%- set window = feature.window %}
+{%- set attribute = feature.attribute %}
+{%- set comma = "" if loop.last else "," %}
+{#- the join holds the long window; the short one is a condition on it #}
+{%- set conditions = ([in_short] if window == "short" else []) + ([match(attribute, "eh.")] if attribute.filtered else []) %}
+{%- if attribute.aggregation in ("count", "any") %}
+        count(case when {{ (conditions or ["eh.event_id is not null"]) | join(" and ") }} then 1 end)
+            {{- " > 0" if attribute.aggregation == "any" }} as {{ col[feature.key] }}{{ comma }}
+{%- elif attribute.aggregation == "count_distinct" %}
+{%- if conditions %}
+        count(distinct case when {{ conditions | join(" and ") }} then {{ prop(attribute.property, "eh.") }} end) as {{ col[feature.key] }}{{ comma }}
+{%- else %}
+        count(distinct {{ prop(attribute.property, "eh.") }}) as {{ col[feature.key] }}{{ comma }}
+{%- endif %}
+{%- else %}
+        -- the {{ attribute.aggregation }} event in the window that has a value: an explicit null-skipping {{ "min_by" if attribute.aggregation == "first" else "max_by" }}, the same in both dialects
+        coalesce({{ "min_by" if attribute.aggregation == "first" else "max_by" }}({{ prop(attribute.property, "eh.") }}, case when {{ (conditions + [prop(attribute.property, "eh.") ~ " is not null"]) | join(" and ") }} then eh.derived_tstamp end), {{ default_literal(feature) }})
+            as {{ col[feature.key] }}{{ comma }}
+{%- endif %}
+{%- endfor %}
     from events as er
     left join events as eh
         on er.domain_userid = eh.domain_userid
@@ -70,5 +67,9 @@ final as (
     inner join targets_as_of_event as targets on agg.event_id = targets.event_id
 )
 
-select * from final
+select final.* from final
+{%- if spec.exclude_after_first_target %}
+left join first_targets on final.domain_userid = first_targets.domain_userid
+where first_targets.first_target_at is null or final.derived_tstamp < first_targets.first_target_at
+{%- endif %}
 order by derived_tstamp, event_id

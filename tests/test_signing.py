@@ -208,14 +208,14 @@ def hidden_in_the_categories(run, payload):
     import copy
 
     pipeline = copy.deepcopy(run.pipeline)
-    encoder = pipeline.named_steps["preprocessor"].named_transformers_["cat"]
+    encoder = pipeline.named_steps["preprocessor"].named_transformers_["cat"].named_steps["onehot"]
     encoder.categories_[0] = np.array(["website", payload], dtype=object)
     return pipeline
 
 
 def oddly_assembled(run):
     """Only allowed classes, but not the studio's shape: a bare scaler where the pipeline should be."""
-    return run.pipeline.named_steps["preprocessor"].named_transformers_["num"]
+    return run.pipeline.named_steps["preprocessor"].named_transformers_["num"].named_steps["scale"]
 
 
 # (case, builds the pickled value from (marker, run), expected message)
@@ -277,7 +277,7 @@ def test_the_allow_list_is_exactly_what_a_studio_pipeline_references(studio_pipe
 
     from joblib.numpy_pickle import NumpyUnpickler
 
-    from prospect_core.artifact import CALLABLE_GLOBALS, CLASS_GLOBALS, artifact_bytes
+    from prospect_core.artifact import CALLABLE_GLOBALS, CLASS_GLOBALS, REFERENCED_FUNCTIONS, artifact_bytes
 
     seen = set()
 
@@ -287,7 +287,7 @@ def test_the_allow_list_is_exactly_what_a_studio_pipeline_references(studio_pipe
             return super().find_class(module, name)
 
     Recording("", io.BytesIO(artifact_bytes(studio_pipeline.pipeline)), True).load()
-    assert seen <= CALLABLE_GLOBALS | CLASS_GLOBALS
+    assert seen <= CALLABLE_GLOBALS | CLASS_GLOBALS | REFERENCED_FUNCTIONS
     assert ("posix", "system") not in CALLABLE_GLOBALS | CLASS_GLOBALS and len(seen) >= 12
 
 
