@@ -10,6 +10,7 @@ prints one line (`error: ...`) and exits with status 2; it never shows a traceba
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_t
 from prospect_core.model import SPLITS, ModelParams, check_training_set, train_model
 from prospect_core.paths import demo_db_path
 from prospect_core.service_bundle import BundleError, card_beside, write_service_folder
+from prospect_core.signals import parity_report, signals_document
 from prospect_core.signing import signing_key
 from prospect_core.sources import open_source
 from prospect_core.spec import TrainingSpec, parse_date
@@ -96,8 +98,6 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_spec_file(path_text: str) -> TrainingSpec:
     """The spec in a JSON file of `TrainingSpec` fields, with a message naming what is wrong."""
-    import json
-
     path = Path(path_text)
     if not path.is_file():
         raise SpecError(f"--spec {path} is not a file; write one with `python -m prospect_core spec --out FILE`")
@@ -316,10 +316,6 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_spec(args: argparse.Namespace) -> None:
-    import json
-
-    from prospect_core import safe_io
-
     out = safe_io.output_path(args.out, what="the spec", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)
     safe_io.write_bytes(out, (json.dumps(spec.to_dict(), indent=2) + "\n").encode(), what="the spec",
@@ -328,22 +324,11 @@ def run_spec(args: argparse.Namespace) -> None:
 
 
 def run_signals(args: argparse.Namespace) -> None:
-    import json
-
-    from prospect_core import safe_io
-    from prospect_core.signals import signals_document
-
     out = safe_io.output_path(args.out, what="the Signals definitions", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)
     document = signals_document(spec, group_name=args.group_name, service_name=args.service_name,
                                 version=args.version, owner=args.owner)
     if args.dataset:
-        import pandas as pd
-
-        from prospect_core.errors import DatasetError
-        from prospect_core.model import check_training_set
-        from prospect_core.signals import parity_report
-
         path = Path(args.dataset)
         try:
             frame = pd.read_parquet(path)
