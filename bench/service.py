@@ -37,7 +37,7 @@ ANCHOR = dt.date(2025, 5, 14)
 def build_bundle(folder: Path) -> list[dict]:
     """Train on the demo data, write the bundle into `folder`; return test rows as /score payloads."""
     from prospect_core.artifact import artifact_bytes, model_card, sha256_hex
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
     from prospect_core.demo_data import write_demo_db
     from prospect_core.model import STUDIO_DEFAULTS, train_model
     from prospect_core.service_bundle import write_service_folder
@@ -49,7 +49,7 @@ def build_bundle(folder: Path) -> list[dict]:
     spec = TrainingSpec(as_of=ANCHOR)
     db = folder / "demo.duckdb"
     write_demo_db(db, anchor=ANCHOR)
-    run = train_model(build_training_set(DuckDBWarehouse(db), spec), spec, STUDIO_DEFAULTS, split="by_user")
+    run = train_model(query_training_set(DuckDBWarehouse(db), spec), spec, STUDIO_DEFAULTS, split="by_user")
     data = artifact_bytes(run.pipeline)
     card = model_card(run, sql_snowflake="-- not needed here", artifact_sha256=sha256_hex(data))
     card = sign_card(card, data, signing_key())

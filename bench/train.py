@@ -67,7 +67,7 @@ def peak_rss_mb() -> float:
 
 def worker(db: str) -> None:
     """In a child process: one pass through the stages, as JSON on the last stdout line."""
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
     from prospect_core.explain import explain_sample
     from prospect_core.evaluation import evaluate
     from prospect_core.model import STUDIO_DEFAULTS, train_model
@@ -82,7 +82,7 @@ def worker(db: str) -> None:
 
     result["start"] = {"seconds": 0.0, "peak_mb": peak_rss_mb()}
     started = time.perf_counter()
-    frame = build_training_set(DuckDBWarehouse(Path(db)), spec)
+    frame = query_training_set(DuckDBWarehouse(Path(db)), spec)
     record("training set", started)
     # train_model also scores and evaluates the test side; its own stage clock splits the two
     run = train_model(frame, spec, STUDIO_DEFAULTS, split=SPLIT)
@@ -151,13 +151,13 @@ def fit_worker(db: str, policy: str, threads: str) -> None:
     else:
         os.environ["OMP_WAIT_POLICY"] = policy
     from prospect_core import features
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
     from prospect_core.model import STUDIO_DEFAULTS, build_pipeline, fit_threads, split_dataset
     from prospect_core.spec import TrainingSpec
     from prospect_core.warehouse import DuckDBWarehouse
 
     spec = TrainingSpec(as_of=ANCHOR)
-    frame = build_training_set(DuckDBWarehouse(Path(db)), spec)
+    frame = query_training_set(DuckDBWarehouse(Path(db)), spec)
     X, y = frame[features.feature_columns(spec)], frame[spec.target_column].to_numpy().astype("int64")
     started = time.perf_counter()
     train, _ = split_dataset(frame, spec, SPLIT, seed=STUDIO_DEFAULTS.seed)

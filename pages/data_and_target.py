@@ -11,7 +11,6 @@ from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import render_training_sql
 
 studio.init_state()
-DEFAULTS = TrainingSpec()
 OTHER_EVENT = "Other event…"
 
 st.title("Data & target")
@@ -38,8 +37,8 @@ kind = st.radio(
 source = studio.choose_source(kind)
 if source is None:
     st.stop()
-st.session_state["source"] = source
-events_table = studio.spec().events_table
+studio.set_source(source)
+events_table = studio.current_spec().events_table
 if kind in ("duckdb", "snowflake"):
     events_table = st.text_input(
         "Events table", value=studio.default_events_table(kind), key=f"events_table_{kind}", persist_state="session",
@@ -48,7 +47,7 @@ if kind in ("duckdb", "snowflake"):
 
 # ----- spec --------------------------------------------------------------------------------------
 st.subheader("2 · Cohort, history and target")
-kept = studio.spec()
+kept = studio.current_spec()
 event_counts = studio.event_counts(source, kept)
 
 left, middle, right = st.columns(3)
@@ -141,7 +140,7 @@ try:
 except UserError as error:
     st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")
     spec = kept
-st.session_state["spec"] = spec
+studio.set_spec(spec)
 for notice in studio.source_notices(source, spec):
     st.info(notice, icon=":material/info:")
 target_notice = studio.target_event_notice(event_counts, spec)
@@ -167,9 +166,7 @@ if st.button("Build training set", type="primary", key="build", disabled=job is 
     except UserError as error:
         st.error(str(error), icon=":material/error:")
 if job is not None:
-    result = studio.follow_job(job, done="Training set ready")
-    if result is not None:
-        st.session_state["built"] = result
+    studio.follow_job(job, done="Training set ready")  # the set becomes this session's when it is done
 
 built = studio.built_set()
 if built is not None:

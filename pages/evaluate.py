@@ -3,7 +3,8 @@
 import streamlit as st
 
 from prospect_core import studio
-from prospect_core.evaluation import calibration_bins, confusion_at, gain_importance, lift_table
+from prospect_core.evaluation import calibration_bins, confusion_at, lift_table
+from prospect_core.explain import gain_importance
 from prospect_core.figures import (
     calibration_figure,
     confusion_figure,

@@ -9,7 +9,7 @@ from prospect_core.errors import UserError
 from prospect_core.explain import explain_row
 from prospect_core.features import FEATURES
 from prospect_core.figures import shap_waterfall_figure
-from prospect_core.scoring import category_options, csv_bytes, prepare_prospect, score_csv, typical_prospect
+from prospect_core.scoring import category_options, csv_bytes, prepare_prospect, score_csv, score_one, typical_prospect
 from prospect_core.service_bundle import call_examples, service_zip, service_zip_name
 
 studio.init_state()
@@ -18,7 +18,7 @@ st.title("Score & export")
 
 def load_model_section() -> studio.LoadedModel | None:
     """Upload a model exported by this studio, with its card; loaded only if this installation signed it."""
-    loaded = st.session_state.get("loaded_model")
+    loaded = st.session_state.get(studio.keys.LOADED_MODEL)
     with st.expander("Load a model exported earlier", expanded=not studio.runs() and loaded is None,
                      icon=":material/upload:"):
         st.caption(
@@ -33,10 +33,10 @@ def load_model_section() -> studio.LoadedModel | None:
             try:
                 loaded = studio.load_uploaded_model(artifact, card)
             except UserError as error:
-                st.session_state.pop("loaded_model", None)
+                st.session_state.pop(studio.keys.LOADED_MODEL, None)
                 st.error(f"Not loaded: {error}.", icon=":material/gpp_bad:")
                 return None
-            st.session_state["loaded_model"] = loaded
+            st.session_state[studio.keys.LOADED_MODEL] = loaded
         if loaded is not None:
             st.success(f"Loaded {loaded.label}; signature verified.", icon=":material/verified_user:")
     return loaded
@@ -139,8 +139,8 @@ try:
 except UserError as error:
     st.error(str(error), icon=":material/error:")
 else:
+    st.metric(f"Probability of {spec.target_column}", f"{score_one(run.pipeline, values, spec):.2%}")
     explanation = explain_row(run.pipeline, rows, 0)
-    st.metric(f"Probability of {spec.target_column}", f"{explanation.score:.2%}")
     st.plotly_chart(shap_waterfall_figure(explanation, title="Why this score"), key="what_if_waterfall")
 
 # ----- batch -------------------------------------------------------------------------------------

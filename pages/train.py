@@ -28,7 +28,6 @@ st.caption(
     f"({built.spec.target_column}) from {studio.source_label(built.source)}."
 )
 studio.show_build_notes(built)
-studio.show_build_notes(built)
 
 with st.form("train_form"):
     split = st.radio(

@@ -26,7 +26,7 @@ import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prospect_core import features
+from prospect_core import features, safe_io
 from prospect_core.errors import UserError, shown
 
 if TYPE_CHECKING:
@@ -60,8 +60,6 @@ def artifact_bytes(pipeline: Pipeline) -> bytes:
 
 def save_artifact(pipeline: Pipeline, path: str | os.PathLike[str], *, follow_symlinks: bool = False) -> str:
     """Write the pipeline to `path` atomically (see `safe_io`); return its SHA-256 hex."""
-    from prospect_core import safe_io
-
     data = artifact_bytes(pipeline)
     safe_io.write_bytes(path, data, what="the model artifact", follow_symlinks=follow_symlinks)
     return sha256_hex(data)

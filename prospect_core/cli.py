@@ -10,14 +10,30 @@ prints one line (`error: ...`) and exits with status 2; it never shows a traceba
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from prospect_core.errors import SpecError, UserError, shown
+import pandas as pd
+
+from prospect_core import safe_io
+from prospect_core.build import TrainingSet, build_training_set
+from prospect_core.dataset import normalize_training_set
+from prospect_core.demo_data import DEFAULT_DEMO_USERS, MAX_DEMO_USERS, write_demo_db
+from prospect_core.errors import DatasetError, SpecError, UserError, shown
+from prospect_core.export import export_run
+from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_training_rows
+from prospect_core.model import SPLITS, ModelParams, check_training_set, train_model
+from prospect_core.paths import demo_db_path
+from prospect_core.service_bundle import BundleError, card_beside, write_service_folder
+from prospect_core.signals import parity_report, signals_document
+from prospect_core.signing import signing_key
+from prospect_core.sources import open_source
 from prospect_core.spec import TrainingSpec, parse_date
-from prospect_core.training_sql import DIALECTS, FORMULATIONS
+from prospect_core.training_sql import DIALECTS, FORMULATIONS, render_training_sql
+from prospect_core.warehouse import Warehouse, null_timestamp_notices, target_event_notice
 
 SPEC_INTEGER_FLAGS = (
     "cohort_first_seen_from_days",
@@ -82,8 +98,6 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_spec_file(path_text: str) -> TrainingSpec:
     """The spec in a JSON file of `TrainingSpec` fields, with a message naming what is wrong."""
-    import json
-
     path = Path(path_text)
     if not path.is_file():
         raise SpecError(f"--spec {path} is not a file; write one with `python -m prospect_core spec --out FILE`")
@@ -147,10 +161,6 @@ def stage(message: str) -> Callable[[], None]:
 
 
 def run_demo_data(args: argparse.Namespace) -> None:
-    from prospect_core import safe_io
-    from prospect_core.demo_data import DEFAULT_DEMO_USERS, write_demo_db
-    from prospect_core.sources import demo_db_path
-
     path = Path(args.db) if args.db else demo_db_path()
     safe_io.output_path(path, what="the demo database", follow_symlinks=args.follow_symlinks)  # say so before any work
     done = stage(f"writing demo events to {path}")
@@ -161,41 +171,28 @@ def run_demo_data(args: argparse.Namespace) -> None:
 
 
 def run_sql(args: argparse.Namespace) -> None:
-    from prospect_core.training_sql import render_training_sql
-
     options = {"formulation": args.formulation} if args.formulation else {}
     print(render_training_sql(spec_from_args(args), args.dialect, inline=True, **options).text, end="")
 
 
 def run_dataset(args: argparse.Namespace) -> None:
-    from prospect_core import safe_io
-    from prospect_core.dataset import build_training_set, summarize
-    from prospect_core.sources import open_source
-
     spec = spec_from_args(args)
     out = safe_io.output_path(args.out, what="the training set", follow_symlinks=args.follow_symlinks)
     started = time.perf_counter()
-    warehouse = open_source(args.source, events_table=spec.events_table)
-    if args.events_table is None and getattr(warehouse, "events_table", None):
-        spec = spec.replace(events_table=warehouse.events_table)  # e.g. ENV_ATOMIC_TABLE for Snowflake
-    from prospect_core.warehouse import source_notices, target_event_notice
-
-    # what the file lacks, events without a timestamp, a target event that is not there (Submit_Form)
-    for notice in (*source_notices(warehouse, spec), target_event_notice(warehouse, spec)):
+    warehouse, spec = open_warehouse(args, spec)
+    # A DuckDB file's events without a timestamp, and a target event that is not there (Submit_Form);
+    # the build says what an events file lacked.
+    for notice in (*null_timestamp_notices(warehouse, spec), target_event_notice(warehouse, spec)):
         if notice:
-            print(f"notice: {notice}", file=sys.stderr)
-    done = stage(f"building the training set from {warehouse.label}")
-    frame = build_training_set(warehouse, spec, formulation=args.formulation)
-    done()
-    if frame.empty:
-        from prospect_core.errors import DatasetError
-
+            print_notice(notice)
+    built = build_from_warehouse(args, warehouse, spec)
+    if built.frame.empty:
         raise DatasetError(
             f"the training set is empty, so nothing was written: no prospect in {warehouse.label} was first seen "
             "in the cohort window on these apps. Widen the cohort window, check --app-ids, or move --as-of"
         )
-    safe_io.write_parquet(out, frame, what="the training set")
-    summary = summarize(frame, spec)
+    safe_io.write_parquet(out, built.frame, what="the training set")
+    summary = built.summary
     print(
         f"{summary.rows} rows ({summary.users} users), {summary.positives} positive "
         f"({summary.positive_rate:.2%} {spec.target_column}) written to {out} "
@@ -203,12 +200,40 @@ def run_dataset(args: argparse.Namespace) -> None:
     )
 
 
+def open_warehouse(args: argparse.Namespace, spec: TrainingSpec) -> tuple[Warehouse, TrainingSpec]:
+    """The warehouse behind --source, and the spec reading the events table its settings name, if any."""
+    warehouse = open_source(args.source, events_table=spec.events_table)
+    if args.events_table is None and warehouse.events_table:
+        spec = spec.replace(events_table=warehouse.events_table)  # e.g. ENV_ATOMIC_TABLE for Snowflake
+    return warehouse, spec
+
+
+def build_from_warehouse(args: argparse.Namespace, warehouse: Warehouse, spec: TrainingSpec) -> TrainingSet:
+    """The one build (preflight, row limit, query, cap, normalize), each step a line on stderr."""
+    limit = args.max_training_rows or max_training_rows()
+    done = stage(f"building the training set from {warehouse.label}")
+    built = build_training_set(warehouse, spec, max_rows=limit, formulation=args.formulation, notice=print_notice,
+                               progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    done()
+    return built
+
+
+def print_notice(notice: str) -> None:
+    print(f"notice: {notice}", file=sys.stderr)
+
+
+def add_max_training_rows_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-training-rows", type=_whole_number(1), metavar="N",
+        help=f"refuse a cohort estimated above N rows before querying it (default: {TRAINING_ROWS.env}, "
+        f"else {DEFAULT_MAX_TRAINING_ROWS:,}, the app's limit)",
+    )
+
+
 # ----- train (model core, issue 3) -------------------------------------------------------------------
 
 
 def add_train_command(commands: argparse._SubParsersAction) -> None:
-    from prospect_core.model import SPLITS, ModelParams
-
     defaults = ModelParams()
     train = commands.add_parser("train", help="train the XGBoost pipeline; write the joblib artifact and model card")
     data = train.add_mutually_exclusive_group()
@@ -219,6 +244,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     add_follow_symlinks_argument(train)
     train.add_argument("--split", choices=SPLITS, default="random", help="default random (the tutorial's)")
     train.add_argument("--formulation", choices=FORMULATIONS)
+    add_max_training_rows_argument(train)
     for name, kind in (("n_estimators", int), ("max_depth", int), ("learning_rate", float),
                        ("subsample", float), ("scale_pos_weight", float), ("seed", int)):
         train.add_argument(_flag(name), type=kind, default=getattr(defaults, name), metavar="N",
@@ -228,18 +254,6 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    import json
-
-    import pandas as pd
-
-    from prospect_core import safe_io
-    from prospect_core.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
-    from prospect_core.signing import sign_card, signing_key
-    from prospect_core.dataset import build_training_set, normalize_training_set
-    from prospect_core.errors import DatasetError
-    from prospect_core.model import ModelParams, check_training_set, train_model
-    from prospect_core.training_sql import render_training_sql
-
     params = ModelParams(**{name: getattr(args, name) for name in (
         "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
     spec = spec_from_args(args)
@@ -265,17 +279,10 @@ def run_train(args: argparse.Namespace) -> None:
             frame = normalize_training_set(frame, spec)
         except (TypeError, ValueError) as error:
             raise DatasetError(f"--dataset {path.name} has a column of the wrong type: {str(error).splitlines()[0][:200]}") from None
+        done()
     else:
-        from prospect_core.sources import open_source
-
-        warehouse = open_source(args.source, events_table=spec.events_table)
-        if args.events_table is None and getattr(warehouse, "events_table", None):
-            spec = spec.replace(events_table=warehouse.events_table)
-        for notice in getattr(warehouse, "notices", ()):
-            print(f"notice: {notice}", file=sys.stderr)
-        done = stage(f"building the training set from {warehouse.label}")
-        frame = build_training_set(warehouse, spec, formulation=args.formulation)
-    done()
+        warehouse, spec = open_warehouse(args, spec)
+        frame = build_from_warehouse(args, warehouse, spec).frame
 
     labels = {"check": "checking the training set", "split": f"splitting ({args.split})",
               "fit": f"fitting XGBoost ({params.n_estimators} trees)", "score": "scoring the test rows",
@@ -291,14 +298,11 @@ def run_train(args: argparse.Namespace) -> None:
     finish.pop()()
 
     done = stage("writing the artifact and model card")
-    data = artifact_bytes(run.pipeline)
-    digest = sha256_hex(data)
-    sql = render_training_sql(spec, "snowflake", inline=True).text
     # Signed with this installation's key, so the studio's "Load a model" accepts the pair (and only it).
-    card = sign_card(model_card(run, sql_snowflake=sql, artifact_sha256=digest), data, key)
-    safe_io.write_bytes(out, data, what="the model artifact")
-    safe_io.write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode(), what="the model card")
-    safe_io.write_bytes(markdown_path, model_card_markdown(card).encode(), what="the model card")
+    export = export_run(run, key)
+    safe_io.write_bytes(out, export.artifact, what="the model artifact")
+    safe_io.write_bytes(card_path, export.card_json, what="the model card")
+    safe_io.write_bytes(markdown_path, export.card_markdown.encode(), what="the model card")
     done()
 
     metrics = run.evaluation
@@ -306,16 +310,12 @@ def run_train(args: argparse.Namespace) -> None:
         f"{run.n_train:,} train / {run.n_test:,} test rows ({args.split} split), test base rate {metrics.base_rate:.2%}\n"
         f"ROC AUC {metrics.roc_auc:.3f}  PR AUC {metrics.pr_auc:.3f}  log loss {metrics.log_loss:.4f}  "
         f"Brier {metrics.brier:.4f}  F1@0.5 {metrics.f1:.3f}  best F1 {metrics.best_f1:.3f} at {metrics.best_f1_threshold:.2f}\n"
-        f"model written to {out} (sha256 {digest[:12]}...), card to {card_path} "
+        f"model written to {out} (sha256 {export.sha256[:12]}...), card to {card_path} "
         f"in {time.perf_counter() - started:.1f} s"
     )
 
 
 def run_spec(args: argparse.Namespace) -> None:
-    import json
-
-    from prospect_core import safe_io
-
     out = safe_io.output_path(args.out, what="the spec", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)
     safe_io.write_bytes(out, (json.dumps(spec.to_dict(), indent=2) + "\n").encode(), what="the spec",
@@ -324,22 +324,11 @@ def run_spec(args: argparse.Namespace) -> None:
 
 
 def run_signals(args: argparse.Namespace) -> None:
-    import json
-
-    from prospect_core import safe_io
-    from prospect_core.signals import signals_document
-
     out = safe_io.output_path(args.out, what="the Signals definitions", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)
     document = signals_document(spec, group_name=args.group_name, service_name=args.service_name,
                                 version=args.version, owner=args.owner)
     if args.dataset:
-        import pandas as pd
-
-        from prospect_core.errors import DatasetError
-        from prospect_core.model import check_training_set
-        from prospect_core.signals import parity_report
-
         path = Path(args.dataset)
         try:
             frame = pd.read_parquet(path)
@@ -378,8 +367,6 @@ def add_service_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_service(args: argparse.Namespace) -> None:
-    from prospect_core.service_bundle import BundleError, card_beside, write_service_folder
-
     def read(path: Path, flag: str) -> bytes:
         if not path.is_file():
             raise BundleError(f"{flag} {path} is not a file")
@@ -395,8 +382,6 @@ def run_service(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from prospect_core.demo_data import MAX_DEMO_USERS
-
     parser = argparse.ArgumentParser(prog="python -m prospect_core", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -418,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--source", default="demo", help="demo | duckdb:PATH | events:PATH | snowflake")
     dataset.add_argument("--out", required=True, help="Parquet file to write")
     dataset.add_argument("--formulation", choices=FORMULATIONS)
+    add_max_training_rows_argument(dataset)
     add_follow_symlinks_argument(dataset)
     add_spec_arguments(dataset)
     dataset.set_defaults(handler=run_dataset)

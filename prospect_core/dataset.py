@@ -1,4 +1,4 @@
-"""Build the training set from a warehouse and give it the dtypes the model expects.
+"""Give a training set the dtypes the model expects (prospect_core.build queries it).
 
 Warehouses disagree on types (Snowflake returns counts as Decimal or NUMBER, DuckDB's aggregates
 can come back as HUGEINT objects), so every set passes through `normalize_training_set`: counts
@@ -17,17 +17,6 @@ import pandas as pd
 from prospect_core.errors import DatasetError
 from prospect_core.features import spec_features, training_columns
 from prospect_core.spec import TrainingSpec
-from prospect_core.training_sql import Formulation, render_training_sql
-from prospect_core.warehouse import Warehouse
-
-
-def build_training_set(
-    warehouse: Warehouse, spec: TrainingSpec, *, formulation: Formulation | None = None
-) -> pd.DataFrame:
-    """Run the spec's training-set query on `warehouse`; one row per eligible event."""
-    options = {"formulation": formulation} if formulation else {}
-    rendered = render_training_sql(spec, warehouse.dialect, **options)
-    return normalize_training_set(warehouse.query(rendered.text, rendered.params), spec)
 
 
 def normalize_training_set(frame: pd.DataFrame, spec: TrainingSpec) -> pd.DataFrame:

@@ -19,13 +19,18 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import re
 from pathlib import Path
 from typing import NamedTuple
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from prospect_core import safe_io
+from prospect_core.atomic import EVENTS_COLUMNS
+from prospect_core.spec import TABLE_NAME
+from prospect_core.warehouse import sql_string
 
 DEFAULT_DEMO_USERS = 4000  # ~200k events; ~1,700 users in the default 60..30-day cohort
 MAX_DEMO_USERS = 200_000  # ~10M events, a few GB while generating; more would exhaust a shared machine
@@ -45,21 +50,8 @@ DAY_MS = 24 * HOUR_MS
 SESSION_TIMEOUT_MS = 30 * MINUTE_MS
 PING_INTERVAL_MS = 10 * SECOND_MS
 
-# Column names and DuckDB types, in atomic.events order; the one source for the table and the DDL.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("event_id", "varchar"),
-    ("app_id", "varchar"),
-    ("event_name", "varchar"),
-    ("derived_tstamp", "timestamp"),
-    ("domain_userid", "varchar"),
-    ("domain_sessionid", "varchar"),
-    ("page_url", "varchar"),
-    ("refr_medium", "varchar"),
-    ("mkt_medium", "varchar"),
-    ("mkt_campaign", "varchar"),
-    ("contexts_nl_basjes_yauaa_context_1", "json"),
-    ("contexts_com_snowplowanalytics_snowplow_media_player_2", "json"),
-)
+# Column names and DuckDB types, in atomic.events order (prospect_core.atomic): the table and the DDL.
+COLUMNS: tuple[tuple[str, str], ...] = tuple((column.name, column.sql_type) for column in EVENTS_COLUMNS)
 
 # Codes double as the tie-break order: at one millisecond a page_view sorts before what it triggered.
 EVENT_NAMES = (
@@ -164,8 +156,6 @@ DEVICES = (
     Device("Tablet", "Chrome", "Android", 2, -0.3),
 )
 
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]*"
-_TABLE_NAME = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER}){{0,2}}")
 _HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % byte for byte in range(256)), dtype=np.uint16)  # byte -> 2 hex chars
 
 
@@ -211,18 +201,14 @@ def write_demo_db(
     rename, so a reader (or a crash) never sees a half-written database at `path`; a `path` that is a
     device, FIFO, directory or (unless followed) symbolic link is refused before any work.
     """
-    from prospect_core import safe_io
-
-    if not _TABLE_NAME.fullmatch(table):
+    if not TABLE_NAME.fullmatch(table):
         raise ValueError(
             "table must be name, schema.name or catalog.schema.name with identifiers matching "
-            f"{_IDENTIFIER}, got {table!r}"
+            f"{TABLE_NAME.pattern}, got {table!r}"
         )
     _check_n_users(n_users)
     path = safe_io.output_path(path, what="the demo database", follow_symlinks=follow_symlinks)
     events = generate_events(n_users=n_users, seed=seed, anchor=anchor)
-
-    import duckdb
 
     parts = table.split(".")
     catalog = parts[0] if len(parts) == 3 else "demo"
@@ -231,7 +217,7 @@ def write_demo_db(
 
     def write(building: Path) -> None:
         with duckdb.connect() as connection:
-            connection.execute(f"attach '{_sql_string(str(building))}' as \"{catalog}\"")
+            connection.execute(f"attach {sql_string(str(building))} as \"{catalog}\"")
             connection.execute(f'use "{catalog}"')
             if len(parts) > 1:
                 schema = ".".join(f'"{part}"' for part in parts[:-1])
@@ -666,7 +652,3 @@ def _normalized(weights: list[float]) -> np.ndarray:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def _sql_string(text: str) -> str:
-    return text.replace("'", "''")

@@ -7,6 +7,8 @@ bug and is allowed to surface as one.
 
 from __future__ import annotations
 
+import errno
+
 
 class UserError(Exception):
     """A problem the user can fix by changing an input; the message says how."""
@@ -34,10 +36,14 @@ def shown(value: object, *, limit: int = 80, quote: bool = True) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
+def first_line(error: object) -> str:
+    """The first line of an exception's text: drivers put the gist there and a dump below it."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def write_failure(what: str, path: object, error: BaseException) -> str:
     """A message for a failed write of `what` at `path`: disk full, read-only or no permission, else the OS's words."""
-    import errno
-
     code = getattr(error, "errno", None)
     text = str(error)
     if code == errno.ENOSPC or "No space left" in text:
@@ -47,6 +53,5 @@ def write_failure(what: str, path: object, error: BaseException) -> str:
     elif code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
         reason = "permission denied; choose a location this user may write to"
     else:
-        first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-        reason = getattr(error, "strerror", None) or first_line
+        reason = getattr(error, "strerror", None) or first_line(error)
     return f"cannot write {what} at {path}: {reason}"

@@ -7,13 +7,11 @@ positive class), validated by one helper whose messages say what was expected an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
+from sklearn import metrics
 
 
 @dataclass(frozen=True)
@@ -141,8 +139,6 @@ def _check_threshold(threshold: float) -> float:
 
 def evaluate(*, y_true: Any, y_score: Any, threshold: float = 0.5) -> Evaluation:
     """All metrics of one scored test set; the at-threshold ones predict positive when score >= threshold."""
-    from sklearn import metrics
-
     y, score = check_scores(y_true, y_score)
     threshold = _check_threshold(threshold)
     y_pred = (score >= threshold).astype(np.int64)
@@ -258,23 +254,3 @@ def calibration_bins(*, y_true: Any, y_score: Any, n_bins: int = 10, strategy: s
             "fraction_positive": trues[keep] / counts[keep],
         }
     )
-
-
-def gain_importance(pipeline: Pipeline) -> pd.DataFrame:
-    """XGBoost total gain per raw feature (one-hot columns summed back), as a share of all gain.
-
-    Every input feature is listed, 0 for features the trees never split on. Columns: feature,
-    gain_share; sorted by gain_share, largest first.
-    """
-    from prospect_core.model import input_columns, transformed_sources
-
-    booster = pipeline.named_steps["classifier"].get_booster()
-    gains = booster.get_score(importance_type="total_gain")
-    sources = transformed_sources(pipeline)
-    names = booster.feature_names or [f"f{i}" for i in range(len(sources))]
-    per_feature = dict.fromkeys(input_columns(pipeline), 0.0)
-    for name, source in zip(names, sources):
-        per_feature[source] += float(gains.get(name, 0.0))
-    total = sum(per_feature.values())
-    table = pd.DataFrame({"feature": list(per_feature), "gain_share": [v / total if total else 0.0 for v in per_feature.values()]})
-    return table.sort_values("gain_share", ascending=False, kind="stable").reset_index(drop=True)

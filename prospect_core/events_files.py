@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,22 +42,18 @@ from typing import Callable, Literal
 import duckdb
 
 from prospect_core import safe_io
-from prospect_core.errors import SourceError, write_failure
+from prospect_core.atomic import DEFAULT_EVENTS_TABLE, JSON_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from prospect_core.errors import SourceError, first_line, write_failure
 from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits
-from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down
+from prospect_core.paths import events_cache_dir
+from prospect_core.spec import TrainingSpec
+from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down, sql_string
 
 FileFormat = Literal["csv", "parquet"]
 FileKind = Literal["csv", "csv.gz", "parquet", "duckdb"]
 
-REQUIRED_COLUMNS = ("event_id", "derived_tstamp", "domain_userid", "domain_sessionid", "event_name", "app_id")
-CONTEXT_COLUMNS = (
-    "contexts_nl_basjes_yauaa_context_1",
-    "contexts_com_snowplowanalytics_snowplow_media_player_2",
-)
-OPTIONAL_COLUMNS = ("page_url", "refr_medium", "mkt_medium", "mkt_campaign", *CONTEXT_COLUMNS)
+# The layout an export is loaded into (prospect_core.atomic): the required columns, then the optional ones.
 EVENTS_LAYOUT = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-
-DEFAULT_EVENTS_TABLE = "atomic.events"
 # Bump when the loaded layout changes, so cached databases from older code are not reused.
 LOADER_VERSION = 2
 CHUNK = 1 << 20  # bytes expanded between two checks of the size bound and of Cancel
@@ -150,13 +147,6 @@ def sniff_kind(path: Path) -> FileKind:
     return "csv"
 
 
-def default_cache_dir() -> Path:
-    """$PROSPECT_CACHE_DIR, else data/cache next to the demo database (git-ignored)."""
-    from prospect_core.sources import REPO_ROOT
-
-    return Path(os.environ.get("PROSPECT_CACHE_DIR") or REPO_ROOT / "data" / "cache")
-
-
 def load_events_file(
     path: str | os.PathLike[str],
     *,
@@ -180,7 +170,7 @@ def load_events_file(
     limits = limits or EventsFileLimits()
     control = control or LoadControl()
 
-    database = _cache_path(source, table, Path(cache_dir) if cache_dir else default_cache_dir())
+    database = _cache_path(source, table, Path(cache_dir) if cache_dir else events_cache_dir())
     if database.is_file():
         cached = _read_metadata(database, source)
         if cached is not None:
@@ -242,8 +232,6 @@ _CACHE_ENTRY = re.compile(r"[A-Za-z0-9_-]{0,60}-[0-9a-f]{16}")  # what _cache_pa
 
 def prune_cache(cache_dir: Path, *, max_age_seconds: float = CACHE_MAX_AGE_SECONDS) -> list[Path]:
     """Delete cached loads in `cache_dir` not used for `max_age_seconds`; the ones deleted."""
-    import time
-
     removed, cutoff = [], time.time() - max_age_seconds
     for entry in cache_dir.iterdir() if cache_dir.is_dir() else ():
         try:
@@ -281,8 +269,6 @@ def _too_many_rows(name: str, limits: EventsFileLimits) -> SourceError:
 
 
 def _check_table_name(table: str) -> None:
-    from prospect_core.spec import TrainingSpec
-
     TrainingSpec(events_table=table)  # the spec's identifier check, with its message
 
 
@@ -313,7 +299,7 @@ def _read_metadata(database: Path, source: Path) -> LoadedEvents | None:
 
 
 def _reader(source: Path, file_format: FileFormat) -> str:
-    path = _sql_string(str(source))
+    path = sql_string(str(source))
     if file_format == "parquet":
         return f"read_parquet({path})"
     # Every column as text: we parse timestamps and JSON ourselves, with messages naming the column.
@@ -366,7 +352,7 @@ def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path,
     if total > limits.rows:
         raise _too_many_rows(shown.name, limits)
     _check_timestamps(reading, shown, columns["derived_tstamp"])
-    for name in CONTEXT_COLUMNS:
+    for name in JSON_COLUMNS:
         if name in columns and columns[name][1] == "VARCHAR":
             _check_json(reading, shown, name, columns[name][0])
 
@@ -431,11 +417,11 @@ def _match_columns(source: Path, described: list[tuple[str, str]]) -> dict[str, 
 def _normalised(source: Path, name: str, column: tuple[str, str] | None) -> str:
     """SQL turning a file column into the layout's type."""
     if column is None:
-        return "cast(null as json)" if name in CONTEXT_COLUMNS else "cast(null as varchar)"
+        return "cast(null as json)" if name in JSON_COLUMNS else "cast(null as varchar)"
     quoted, kind = _identifier(column[0]), column[1]
     if name == "derived_tstamp":
         return _timestamp_expression(source, quoted, kind)
-    if name in CONTEXT_COLUMNS:
+    if name in JSON_COLUMNS:
         if kind == "JSON":
             return quoted
         if kind == "VARCHAR":
@@ -504,11 +490,3 @@ def _check_json(reading: Callable[..., list[tuple]], source: Path, layout_name: 
 
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]

@@ -1,4 +1,5 @@
-"""SHAP explanations of the fitted pipeline, grouped back to registry features.
+"""What drives the fitted pipeline: XGBoost's gain per feature, and SHAP explanations, both grouped back
+to registry features.
 
 `shap.TreeExplainer` runs on the fitted XGBoost classifier over the preprocessor's output; the SHAP
 values of a categorical feature's one-hot columns are summed, so every explanation speaks in the
@@ -67,7 +68,7 @@ class RowExplanation:
 
 
 def _explainer(pipeline: Pipeline) -> Any:
-    import shap
+    import shap  # heavy (numba, seconds to import): loaded on the first explanation, not at app start
 
     return shap.TreeExplainer(pipeline.named_steps["classifier"])
 
@@ -145,3 +146,20 @@ def shap_importance(sample: ShapSample) -> pd.DataFrame:
         {"feature": sample.features, "mean_abs_shap": mean_abs, "share": mean_abs / total if total else 0.0}
     )
     return table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
+
+def gain_importance(pipeline: Pipeline) -> pd.DataFrame:
+    """XGBoost total gain per raw feature (one-hot columns summed back), as a share of all gain.
+
+    Every input feature is listed, 0 for features the trees never split on. Columns: feature,
+    gain_share; sorted by gain_share, largest first.
+    """
+    booster = pipeline.named_steps["classifier"].get_booster()
+    gains = booster.get_score(importance_type="total_gain")
+    sources = transformed_sources(pipeline)
+    names = booster.feature_names or [f"f{i}" for i in range(len(sources))]
+    per_feature = dict.fromkeys(input_columns(pipeline), 0.0)
+    for name, source in zip(names, sources):
+        per_feature[source] += float(gains.get(name, 0.0))
+    total = sum(per_feature.values())
+    table = pd.DataFrame({"feature": list(per_feature), "gain_share": [v / total if total else 0.0 for v in per_feature.values()]})
+    return table.sort_values("gain_share", ascending=False, kind="stable").reset_index(drop=True)

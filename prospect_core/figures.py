@@ -7,16 +7,15 @@ the numbers back from the traces.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence, Union
+from typing import Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-if TYPE_CHECKING:
-    from prospect_core.evaluation import Confusion, Evaluation
-    from prospect_core.explain import RowExplanation, ShapSample
-    from prospect_core.spec import TrainingSpec
+from prospect_core.evaluation import Confusion, Evaluation
+from prospect_core.explain import RowExplanation, ShapSample, shap_importance
+from prospect_core.spec import TrainingSpec
 
 TEMPLATE = "plotly_white"
 HEIGHT = 420
@@ -198,8 +197,6 @@ def importance_figure(
 
 def shap_bar_figure(sample: ShapSample, *, top: int = 20, title: str = "Mean |SHAP| per feature") -> go.Figure:
     """Global SHAP importance: mean absolute contribution (log-odds) per feature."""
-    from prospect_core.explain import shap_importance
-
     return importance_figure(
         shap_importance(sample), value="mean_abs_shap", top=top, title=title, x_title="Mean |SHAP value| (log-odds)"
     )
@@ -233,8 +230,6 @@ def shap_beeswarm_figure(
     Colour is the feature's value scaled to its 5th-95th percentile (blue low, red high); text
     categories have no order, so their points are grey. Two traces: coloured points, grey points.
     """
-    from prospect_core.explain import shap_importance
-
     order = shap_importance(sample)["feature"].head(top).tolist()[::-1]
     rng = np.random.default_rng(seed)
     xs, ys, colours, hover = [], [], [], []

@@ -20,6 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from prospect_core.errors import UserError, write_failure
 
 T = TypeVar("T")
@@ -119,9 +122,6 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, what: str = "the f
 def write_parquet(path: str | os.PathLike[str], frame, *, what: str = "the training set",
                   follow_symlinks: bool = False) -> None:
     """Write a DataFrame as Parquet through `write_file`, checking the file reads back with every row."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     def verify(building: Path, _: None) -> str | None:
         try:
             rows = pq.read_metadata(building).num_rows

@@ -6,6 +6,7 @@ and coerced to the dtypes the pipeline was trained on, with messages that name t
 
 from __future__ import annotations
 
+import io
 from typing import Any, Mapping
 
 import numpy as np
@@ -134,8 +135,6 @@ def score_one(pipeline: Any, values: Mapping[str, Any], spec: TrainingSpec) -> f
 
 def score_csv(pipeline: Any, data: bytes, spec: TrainingSpec) -> pd.DataFrame:
     """Score an uploaded CSV of feature rows (one prospect a row, feature columns by name)."""
-    import io
-
     if not data.strip():
         raise DatasetError("the uploaded file is empty; expected a CSV with a header row of feature names")
     try:

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from prospect_core.artifact import ArtifactError
+from prospect_core.artifact import ArtifactError, load_artifact_bytes
 from prospect_core.errors import UserError, shown
 
 ALGORITHM = "HMAC-SHA256"
@@ -153,7 +153,5 @@ def verify(artifact: bytes, card_json: bytes | str, key: bytes) -> dict[str, Any
 def load_verified(artifact: bytes, card_json: bytes | str, key: bytes) -> tuple[Any, dict[str, Any]]:
     """`(pipeline, card)`: `artifact` is unpickled only after `verify` accepts it, and then only with the
     allow-list of `artifact.load_artifact_bytes`, so even a validly signed pickle cannot run code."""
-    from prospect_core.artifact import load_artifact_bytes
-
     card = verify(artifact, card_json, key)
     return load_artifact_bytes(artifact), card

@@ -15,8 +15,8 @@ The events table comes from an `events_table` key in the chosen source, else `EN
 Secrets (password, key passphrase, tokens) live only in `SnowflakeConfig`, whose repr/str hide
 them; messages and logs never carry them: every message built from a connector error is scrubbed.
 
-The connector is imported inside the functions that use it, so importing this module is cheap, and
-`streamlit` is only imported by `streamlit_secrets()`.
+The connector is imported inside the functions that use it, so importing this module is cheap. The
+app reads `st.secrets` itself (prospect_core.studio.config) and passes them in.
 """
 
 from __future__ import annotations
@@ -31,18 +31,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from prospect_core.errors import SourceError
+from prospect_core.errors import SourceError, first_line
+from prospect_core.spec import TABLE_NAME, TrainingSpec
 from prospect_core.training_sql import DialectName
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.warehouse import Preflight
+from prospect_core.warehouse import Preflight, run_preflight
 
 LOGGER = logging.getLogger(__name__)
 
@@ -153,28 +151,13 @@ class _ConnectKwargs(dict):
     __str__ = __repr__
 
 
-def streamlit_secrets() -> Mapping[str, Any] | None:
-    """`st.secrets` when running inside Streamlit, else None (streamlit imported only here)."""
-    try:
-        import streamlit as st
-        from streamlit import runtime
-    except ImportError:
-        return None
-    if not runtime.exists():
-        return None
-    try:
-        return _plain(st.secrets)
-    except (FileNotFoundError, OSError, ValueError):  # no secrets.toml, or one that does not parse
-        return None
-
-
 def resolve_config(
     secrets: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> SnowflakeConfig:
     """The connection settings, from the first source that names an account (see module docstring).
 
-    `secrets` is the whole `st.secrets` mapping (or `streamlit_secrets()`); `overrides` are the
+    `secrets` is the whole `st.secrets` mapping (the app passes `studio.config.streamlit_secrets()`); `overrides` are the
     session's form values, laid over whatever source is chosen (empty values are ignored).
     """
     loaders = (
@@ -267,9 +250,7 @@ def _whole_seconds(value: Any, where: str) -> int:
 
 
 def _check_events_table(table: str, where: str) -> None:
-    from prospect_core.spec import _TABLE_NAME
-
-    if not _TABLE_NAME.fullmatch(table):
+    if not TABLE_NAME.fullmatch(table):
         raise SourceError(
             f"events_table must be a table name like atomic.events or database.schema.events{where}, got {table!r}"
         )
@@ -308,7 +289,7 @@ def _from_streamlit_secrets(secrets: Mapping[str, Any] | None) -> tuple[dict[str
 def _connector_connections() -> tuple[dict[str, Any], str]:
     """(connections, default connection name) exactly as the connector reads them."""
     try:
-        from snowflake.connector.config_manager import CONFIG_MANAGER
+        from snowflake.connector.config_manager import CONFIG_MANAGER  # heavy and optional, as above
 
         connections = _plain(CONFIG_MANAGER["connections"] or {})
         default_name = str(CONFIG_MANAGER["default_connection_name"])
@@ -504,8 +485,7 @@ def _scrub(text: str, config: SnowflakeConfig) -> str:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "raw_msg", None) or error).strip()
-    return (text.splitlines() or [type(error).__name__])[0][:300]
+    return first_line(getattr(error, "raw_msg", None) or error)[:300]  # the connector keeps its own words in raw_msg
 
 
 # ----- the warehouse -----------------------------------------------------------------------------
@@ -558,7 +538,7 @@ class SnowflakeWarehouse:
             return self._connection
 
     def _connect_with_retry(self) -> Any:
-        import snowflake.connector
+        import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
         for attempt in range(1, self.connect_attempts + 1):
             try:
@@ -574,7 +554,7 @@ class SnowflakeWarehouse:
         raise AssertionError("unreachable")
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        import snowflake.connector
+        import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
         connection = self.connect()
         try:
@@ -594,8 +574,6 @@ class SnowflakeWarehouse:
 
     def preflight(self, spec: TrainingSpec) -> Preflight:
         """Table, columns and counts for `spec` before the big query (see `warehouse.run_preflight`)."""
-        from prospect_core.warehouse import run_preflight
-
         return run_preflight(self, spec)
 
     def cancel(self) -> bool:
@@ -603,7 +581,7 @@ class SnowflakeWarehouse:
         query_id = self._running_query_id
         if not query_id or self._connection is None:
             return False
-        import snowflake.connector
+        import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
         try:
             with self._connection.cursor() as cursor:
@@ -631,9 +609,6 @@ class SnowflakeWarehouse:
 
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
     """Lower-case columns; whole-number DECIMALs (NUMBER(38,0)) become int64, others float; timestamps in microseconds."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     columns = []
     for name, column in zip(table.column_names, table.columns):
         if pa.types.is_decimal(column.type):
@@ -656,7 +631,7 @@ def _table_in(sql: str) -> str | None:
 
 def test_connection(config: SnowflakeConfig) -> str:
     """Connect, ask Snowflake who we are, and say it in one line (raises SourceError with the cause)."""
-    import snowflake.connector
+    import snowflake.connector  # heavy and optional: only a Snowflake source loads it
 
     with SnowflakeWarehouse(config, connect_attempts=1) as warehouse:
         connection = warehouse.connect()

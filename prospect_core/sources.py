@@ -9,16 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
+import duckdb
+
+from prospect_core.demo_data import write_demo_db
 from prospect_core.errors import SourceError, write_failure
+from prospect_core.events_files import open_events_file
+from prospect_core.paths import DATA_DIR, REPO_ROOT, demo_db_path
+from prospect_core.snowflake import SnowflakeConfig, SnowflakeWarehouse, resolve_config
 from prospect_core.warehouse import DuckDBWarehouse, Warehouse
 
-if TYPE_CHECKING:
-    from prospect_core.snowflake import SnowflakeConfig
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_KINDS = ("demo", "duckdb:PATH", "events:PATH", "snowflake")
+
+
+def parse_source(source: str) -> tuple[str, str]:
+    """A source string's kind and argument: "duckdb:data/x.duckdb" -> ("duckdb", "data/x.duckdb")."""
+    kind, _, argument = source.partition(":")
+    return kind, argument
 
 
 DATA_DIRS_ENV, DATA_DIRS_SECRET = "PROSPECT_DATA_DIRS", "data_dirs"
@@ -29,7 +37,7 @@ def data_dirs(secrets: Mapping[str, Any] | None = None) -> tuple[Path, ...]:
     os.pathsep), else `data_dirs` in secrets (a list, or one path), else data/ in the repository."""
     raw: Any = os.environ.get(DATA_DIRS_ENV) or (secrets or {}).get(DATA_DIRS_SECRET)
     if not raw:
-        return (REPO_ROOT / "data",)
+        return (DATA_DIR,)
     items = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
     return tuple(Path(str(item)).expanduser().resolve() for item in items if str(item).strip())
 
@@ -59,11 +67,6 @@ def _shown(folder: Path) -> str:
     return f"{folder.relative_to(REPO_ROOT)}/" if folder.is_relative_to(REPO_ROOT) else str(folder)
 
 
-def demo_db_path() -> Path:
-    """Where the embedded demo database lives: $PROSPECT_DEMO_DB, else data/demo.duckdb (git-ignored)."""
-    return Path(os.environ.get("PROSPECT_DEMO_DB") or REPO_ROOT / "data" / "demo.duckdb")
-
-
 # The demo's prospects are first seen over the 70 days before the day it was written; the default
 # cohort (first seen 60 to 30 days before today) empties as it ages, so it is rewritten weekly.
 DEMO_MAX_AGE_DAYS = 7
@@ -81,10 +84,6 @@ def demo_db_is_current(path: Path | None = None) -> bool:
 def ensure_demo_db(path: Path | None = None, *, on_create: Callable[[], None] | None = None) -> Path:
     """Create the demo database on first use, or rewrite it when stale, anchored on today so the
     default cohort has users. The write is atomic: sessions reading the old file keep reading it."""
-    from prospect_core.demo_data import write_demo_db
-
-    import duckdb
-
     path = path or demo_db_path()
     if not demo_db_is_current(path):
         if on_create:
@@ -112,17 +111,13 @@ def open_source(
     (the app passes one built from `st.secrets` and the session's form); without it the source
     resolves one from connections.toml / environment variables.
     """
-    kind, _, argument = source.partition(":")
+    kind, argument = parse_source(source)
     if source == "demo":
         return DuckDBWarehouse(ensure_demo_db())
     if kind == "duckdb" and argument:
         return DuckDBWarehouse(Path(argument).expanduser())
     if kind == "events" and argument:
-        from prospect_core.events_files import open_events_file
-
         return open_events_file(argument, events_table=events_table)
     if source == "snowflake":
-        from prospect_core.snowflake import SnowflakeWarehouse, resolve_config
-
         return SnowflakeWarehouse(snowflake_config or resolve_config())
     raise SourceError(f"unknown source {source!r}; expected one of {', '.join(SOURCE_KINDS)}")

@@ -36,7 +36,7 @@ EARLIEST_AS_OF = dt.date(2000, 1, 1)
 
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
 # piece of user text that must become SQL text, so it is validated instead of escaped.
-_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
 
 
 def _today() -> dt.date:
@@ -251,7 +251,7 @@ def _validate(spec: TrainingSpec) -> None:
             f"{MAX_NEGATIVES_PER_POSITIVE}, or None to keep every negative, got {_show(ratio)}"
         )
 
-    if not isinstance(spec.events_table, str) or not _TABLE_NAME.fullmatch(spec.events_table):
+    if not isinstance(spec.events_table, str) or not TABLE_NAME.fullmatch(spec.events_table):
         raise SpecError(
             "events_table must be a table name like atomic.events or database.schema.events "
             f"(letters, digits, _ and $), got {_show(spec.events_table)}"

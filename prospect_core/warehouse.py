@@ -6,25 +6,31 @@ DataFrame with lower-case column names. Caching belongs to the app layer, not he
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol
+from typing import Any, Iterator, Mapping, Protocol
 
 import duckdb
 import pandas as pd
 
-from prospect_core.errors import SourceError
-from prospect_core.training_sql import LANE_LIMIT_MESSAGE, DialectName
-
-if TYPE_CHECKING:
-    from prospect_core.spec import TrainingSpec
+from prospect_core import atomic
+from prospect_core.errors import SourceError, first_line
+from prospect_core.spec import TrainingSpec
+from prospect_core.training_sql import LANE_LIMIT_MESSAGE, DialectName, render_template
 
 
 class Warehouse(Protocol):
+    """Everything the build, the CLI and the app ask of a source of events."""
+
     dialect: DialectName
+    # The events table this source's own settings name (Snowflake's ENV_ATOMIC_TABLE, the table a file
+    # was loaded into), which then replaces the spec's default; None when the spec says where to read.
+    events_table: str | None
+    notices: tuple[str, ...]  # what the user should know about these events before building, said once
 
     @property
     def label(self) -> str:
@@ -32,6 +38,9 @@ class Warehouse(Protocol):
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run one query and return its rows."""
+
+    def preflight(self, spec: TrainingSpec) -> Preflight:
+        """The cheap checks and counts before the training-set query (`run_preflight`)."""
 
     def cancel(self) -> bool:
         """Stop the query running in another thread; False when none is running."""
@@ -41,6 +50,8 @@ class DuckDBWarehouse:
     """A DuckDB database file, opened read-only for each query so several sessions can share it."""
 
     dialect: DialectName = "duckdb"
+    events_table: str | None = None
+    notices: tuple[str, ...] = ()
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         self.path = Path(path)
@@ -89,13 +100,13 @@ class DuckDBWarehouse:
             except duckdb.InterruptException:
                 raise SourceError("the query was cancelled; press the button again to rerun it") from None
             except duckdb.CatalogException as error:
-                raise SourceError(f"the query refers to something missing in {self.path.name}: {_first_line(error)}") from None
+                raise SourceError(f"the query refers to something missing in {self.path.name}: {first_line(error)}") from None
             except duckdb.BinderException as error:
-                raise SourceError(f"the events table in {self.path.name} lacks a column the query needs: {_first_line(error)}") from None
+                raise SourceError(f"the events table in {self.path.name} lacks a column the query needs: {first_line(error)}") from None
             except duckdb.InvalidInputException as error:
                 if LANE_LIMIT_MESSAGE not in str(error):
                     raise _failed_while_running(self.path, error) from None
-                raise SourceError(f"cannot build this training set with the fast query: {_first_line(error).removeprefix('Invalid Input Error: ')}") from None
+                raise SourceError(f"cannot build this training set with the fast query: {first_line(error).removeprefix('Invalid Input Error: ')}") from None
             except duckdb.Error as error:  # anything else failing mid-query: I/O, memory, conversion, a bad page
                 raise _failed_while_running(self.path, error) from None
             finally:
@@ -257,14 +268,12 @@ def _nodes(tree: Any) -> Iterator[dict]:
 
 def _failed_while_running(path: Path, error: Exception) -> SourceError:
     return SourceError(
-        f"the query on {path.name} failed while running: {_first_line(error)}. Nothing was kept; "
+        f"the query on {path.name} failed while running: {first_line(error)}. Nothing was kept; "
         "check the file (is it complete, is the disk healthy?) and build again"
     )
 
 
 def _open_failure(path: Path, error: Exception) -> str:
-    import re
-
     text = str(error)
     if "Could not set lock" in text or "Conflicting lock" in text:
         holder = re.search(r"PID (\d+)", text)
@@ -276,21 +285,18 @@ def _open_failure(path: Path, error: Exception) -> str:
                 "file written by DuckDB")
     if "Permission denied" in text:
         return f"cannot open DuckDB file {path.name}: permission denied; this user may not read it"
-    return f"cannot open DuckDB file {path.name}: {_first_line(error)}"
+    return f"cannot open DuckDB file {path.name}: {first_line(error)}"
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+def sql_string(text: str) -> str:
+    """`text` as a quoted SQL string literal, for the few statements that take no bind parameter (ATTACH)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 # ----- preflight ---------------------------------------------------------------------------------
 
 # Columns the training-set SQL reads; a table without one of them cannot be used.
-TRAINING_SQL_COLUMNS = (
-    "event_id", "derived_tstamp", "domain_userid", "domain_sessionid", "event_name", "app_id", "page_url",
-    "refr_medium", "mkt_medium", "mkt_campaign", "contexts_nl_basjes_yauaa_context_1",
-    "contexts_com_snowplowanalytics_snowplow_media_player_2",
-)
+TRAINING_SQL_COLUMNS = atomic.COLUMN_NAMES
 # Rough in-memory size of one training-set row (ids, timestamp, 20 features, target) in pandas.
 BYTES_PER_TRAINING_ROW = 400
 
@@ -343,8 +349,6 @@ def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
     Raises SourceError when the table cannot be read (missing, no access); reports missing columns
     in the result instead of running the counts.
     """
-    from prospect_core.training_sql import render_template
-
     table = spec.events_table  # validated as an identifier by the spec
     columns = {str(column).lower() for column in warehouse.query(f"select * from {table} limit 0").columns}
     missing = tuple(column for column in TRAINING_SQL_COLUMNS if column not in columns)
@@ -366,8 +370,6 @@ EVENT_NAMES_SHOWN = 200
 
 def event_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
     """Events per name in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
-    from prospect_core.training_sql import render_template
-
     rendered = render_template("event_counts.sql", spec, warehouse.dialect)
     return warehouse.query(rendered.text, rendered.params)
 
@@ -378,8 +380,6 @@ def missing_event_notice(event: str, names: list[str]) -> str | None:
     A near miss (letter case, spaces around it, a typo) names the likely event. Nothing is said when
     the source holds no events at all (the preflight says that) or when the list of names is cut off.
     """
-    import difflib
-
     if not names or event in names or len(names) >= EVENT_NAMES_SHOWN:
         return None
     by_key = {name.strip().casefold(): name for name in names}
@@ -410,12 +410,11 @@ def null_timestamp_notice(events: int, without_tstamp: int, table: str) -> str |
             "every count and of the training set")
 
 
-def source_notices(warehouse: Warehouse, spec: TrainingSpec) -> tuple[str, ...]:
-    """What the user should know about the events before building: the warehouse's own notices (an
-    events file says what it lacked when loaded), else, for a DuckDB file, events without a timestamp."""
-    notices = tuple(getattr(warehouse, "notices", ()))
-    if notices or not isinstance(warehouse, DuckDBWarehouse) or hasattr(warehouse, "loaded"):
-        return notices
+def null_timestamp_notices(warehouse: Warehouse, spec: TrainingSpec) -> tuple[str, ...]:
+    """For a DuckDB file: how many events lack derived_tstamp. A loaded events file counted them when it
+    was loaded (its `notices` say so), and Snowflake is not scanned for this."""
+    if warehouse.events_table is not None or not isinstance(warehouse, DuckDBWarehouse):
+        return ()
     row = warehouse.query(null_timestamp_sql(spec)).iloc[0]
     notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec.events_table)
     return (notice,) if notice else ()

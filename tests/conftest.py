@@ -10,6 +10,7 @@ import duckdb
 import fakesnow
 import pytest
 
+from prospect_core import atomic
 from prospect_core.warehouse import DuckDBWarehouse
 
 AS_OF = dt.date(2025, 5, 14)
@@ -18,20 +19,7 @@ AS_OF = dt.date(2025, 5, 14)
 # package: a second call in the same process would call a module. Keep the function from the start.
 start_fakesnow_server = fakesnow.server
 
-EVENTS_COLUMNS = {
-    "event_id": "varchar",
-    "app_id": "varchar",
-    "event_name": "varchar",
-    "derived_tstamp": "timestamp",
-    "domain_userid": "varchar",
-    "domain_sessionid": "varchar",
-    "page_url": "varchar",
-    "refr_medium": "varchar",
-    "mkt_medium": "varchar",
-    "mkt_campaign": "varchar",
-    "contexts_nl_basjes_yauaa_context_1": "json",
-    "contexts_com_snowplowanalytics_snowplow_media_player_2": "json",
-}
+EVENTS_COLUMNS = atomic.COLUMN_TYPES  # name -> DuckDB type, the layout every reader of the events table shares
 
 
 def write_events_db(path: Path, rows: Iterable[Mapping[str, Any]], table: str = "atomic.events") -> Path:

@@ -17,7 +17,7 @@ import snowplow_signals as sp
 
 from prospect_core import cli
 from prospect_core.attributes import BUILT_IN_ATTRIBUTES, PROPERTIES, Attribute, Criterion
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.demo_data import COLUMNS, write_demo_db
 from prospect_core.events_files import EVENTS_LAYOUT, open_events_file
 from prospect_core.features import FEATURES, feature_columns, spec_features
@@ -105,7 +105,7 @@ def test_example_spec_builds_identically_and_matches_a_hand_written_query(demo_d
             connection.sql(f"copy (select * from atomic.events) to '{export}' (format parquet)")
         warehouse = open_events_file(export, cache_dir=tmp_path / "cache")
         table = f"read_parquet('{export}')"
-    frames = {f: build_training_set(warehouse, spec, formulation=f) for f in FORMULATIONS}
+    frames = {f: query_training_set(warehouse, spec, formulation=f) for f in FORMULATIONS}
     seed = frames["seed"]
     assert len(seed) > 500 and seed["num_customers_views_l30d"].sum() > 50
     assert (seed["num_customers_views_l30d"] >= seed["num_customers_views_l7d"]).all()
@@ -116,13 +116,13 @@ def test_example_spec_builds_identically_and_matches_a_hand_written_query(demo_d
     actual = seed.set_index("event_id")[NEW_COLUMNS].sort_index()
     pd.testing.assert_frame_equal(actual, expected.astype("int64"), check_names=False)
     # the built-in columns are the default spec's, unchanged
-    default = build_training_set(warehouse, spec.replace(attributes=()), formulation="fast")
+    default = query_training_set(warehouse, spec.replace(attributes=()), formulation="fast")
     pd.testing.assert_frame_equal(seed.drop(columns=NEW_COLUMNS), default)
 
 
 def test_a_model_trains_on_the_example_and_signals_reads_it_back(demo_db, tmp_path):
     spec = demo_spec(demo_db)
-    frame = build_training_set(DuckDBWarehouse(demo_db), spec)
+    frame = query_training_set(DuckDBWarehouse(demo_db), spec)
     run = train_model(frame, spec, ModelParams(n_estimators=10, max_depth=3))
     assert 0.5 < run.evaluation.roc_auc <= 1
     assert set(NEW_COLUMNS) <= set(run.pipeline.named_steps["preprocessor"].transformers_[0][2])
@@ -179,7 +179,7 @@ EVERY_KIND = (
 def test_every_aggregation_gives_the_same_rows_in_every_formulation(tmp_path, seed):
     spec = TrainingSpec(as_of=AS_OF, attributes=EVERY_KIND)
     warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", generate_events(seed)))
-    frames = {f: build_training_set(warehouse, spec, formulation=f) for f in FORMULATIONS}
+    frames = {f: query_training_set(warehouse, spec, formulation=f) for f in FORMULATIONS}
     for formulation in ("fast", "portable"):
         pd.testing.assert_frame_equal(frames[formulation], frames["seed"])
     seed_frame = frames["seed"]
@@ -217,7 +217,7 @@ def test_exclude_after_first_target_drops_exactly_the_later_rows(tmp_path, seed)
     rows = generate_events(seed)
     warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", rows))
     spec = TrainingSpec(as_of=AS_OF)
-    full = build_training_set(warehouse, spec)
+    full = query_training_set(warehouse, spec)
     events = pd.DataFrame(rows)
     start = pd.Timestamp(AS_OF) - pd.Timedelta(days=spec.lookback_days)
     read = events[(events.derived_tstamp >= start) & (events.derived_tstamp < pd.Timestamp(AS_OF) + pd.Timedelta(days=1))
@@ -228,7 +228,7 @@ def test_exclude_after_first_target_drops_exactly_the_later_rows(tmp_path, seed)
     assert 0 < len(expected) < len(full) and expected[spec.target_column].any()
     excluding = spec.replace(exclude_after_first_target=True)
     for formulation in FORMULATIONS:
-        pd.testing.assert_frame_equal(build_training_set(warehouse, excluding, formulation=formulation), expected)
+        pd.testing.assert_frame_equal(query_training_set(warehouse, excluding, formulation=formulation), expected)
 
 
 def test_exclude_after_first_target_is_a_cli_flag(capsys):
@@ -246,7 +246,7 @@ def test_parity_report_measures_rows_beyond_the_stream_limit(tmp_path, capsys):
     rows = generate_bench_events(6_000, as_of=AS_OF, seed=5, heavy_users=3, heavy_user_events=1_500)
     warehouse = DuckDBWarehouse(write_events_db(tmp_path / "heavy.duckdb", rows.to_dict("records")))
     spec = TrainingSpec(as_of=AS_OF)
-    frame = build_training_set(warehouse, spec)
+    frame = query_training_set(warehouse, spec)
     report = {row["input"]: row for row in parity_report(frame, spec)}
     assert list(report) == feature_columns(spec)
     expected = float((frame["num_page_views_l30d"] > 100).mean())
@@ -276,9 +276,9 @@ def test_the_most_attributes_a_spec_may_add_still_give_the_seed_rows(tmp_path):
                              where=(Criterion("day_of_week", "gte", 1 + i % 7),)) for i in range(MAX_ATTRIBUTES - half)]
     spec = TrainingSpec(as_of=AS_OF, attributes=tuple(attributes))
     warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", generate_events(3, n_users=25)))
-    seed = build_training_set(warehouse, spec, formulation="seed")
+    seed = query_training_set(warehouse, spec, formulation="seed")
     assert len(feature_columns(spec)) == 60 and seed["sessions_0_l30d"].sum() > 0
     fast_sql = render_training_sql(spec, "duckdb", formulation="fast").text
     assert ")::hugeint << 65)" in fast_sql and "short_counts_2" in fast_sql
     for formulation in ("fast", "portable"):
-        pd.testing.assert_frame_equal(build_training_set(warehouse, spec, formulation=formulation), seed)
+        pd.testing.assert_frame_equal(query_training_set(warehouse, spec, formulation=formulation), seed)

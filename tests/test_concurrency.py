@@ -46,13 +46,13 @@ def wait_all(pages, make_locator) -> float:
 
 def single_user_auc(db, hours: int) -> float:
     """What one user alone gets for this spec: the core's build and training, no app involved."""
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
     from prospect_core.model import STUDIO_DEFAULTS, train_model
     from prospect_core.spec import TrainingSpec
     from prospect_core.warehouse import DuckDBWarehouse
 
     spec = TrainingSpec(target_window_minutes=hours * 60)
-    frame = build_training_set(DuckDBWarehouse(db), spec)
+    frame = query_training_set(DuckDBWarehouse(db), spec)
     return train_model(frame, spec, STUDIO_DEFAULTS, split="by_user").evaluation.roc_auc
 
 

@@ -8,7 +8,8 @@ from numpy.testing import assert_allclose
 from sklearn import metrics
 from sklearn.calibration import calibration_curve
 
-from prospect_core.evaluation import calibration_bins, confusion_at, evaluate, gain_importance, lift_table
+from prospect_core.evaluation import calibration_bins, confusion_at, evaluate, lift_table
+from prospect_core.explain import gain_importance
 
 Y_TRUE = np.array([0, 0, 1, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0])
 Y_SCORE = np.array(

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.errors import SourceError
 from prospect_core.events_files import OPTIONAL_COLUMNS, load_events_file, open_events_file
 from prospect_core.spec import TrainingSpec
@@ -36,7 +36,7 @@ def events_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def expected(events_db) -> pd.DataFrame:
-    return build_training_set(DuckDBWarehouse(events_db), SPEC)
+    return query_training_set(DuckDBWarehouse(events_db), SPEC)
 
 
 def export(events_db: Path, out: Path, *, upper: bool, columns: list[str] | None = None,
@@ -84,7 +84,7 @@ def test_export_gives_the_training_set_of_the_same_events(tmp_path, events_db, e
     out = export(events_db, tmp_path / options.pop("name"), **options)
     warehouse = open_events_file(out)
     assert warehouse.notices == ()
-    actual = build_training_set(warehouse, SPEC)
+    actual = query_training_set(warehouse, SPEC)
     assert len(expected) > 100 and expected[SPEC.target_column].any()
     pd.testing.assert_frame_equal(actual, expected)
 
@@ -103,7 +103,7 @@ def test_only_required_columns_plus_page_url_reads_the_rest_as_null(tmp_path, ev
         rows = connection.execute(f"select {', '.join(columns)} from atomic.events").fetchall()
     reference = write_events_db(tmp_path / "reference.duckdb", [dict(zip(columns, row)) for row in rows])
     pd.testing.assert_frame_equal(
-        build_training_set(warehouse, SPEC), build_training_set(DuckDBWarehouse(reference), SPEC)
+        query_training_set(warehouse, SPEC), query_training_set(DuckDBWarehouse(reference), SPEC)
     )
 
 
@@ -121,7 +121,7 @@ def test_events_table_name_follows_the_caller(tmp_path, events_db, expected):
     out = export(events_db, tmp_path / "export.parquet", upper=False, tstamp="typed")
     spec = SPEC.replace(events_table="snowplow_db.atomic.events")
     warehouse = open_events_file(out, events_table=spec.events_table)
-    actual = build_training_set(warehouse, spec)
+    actual = query_training_set(warehouse, spec)
     pd.testing.assert_frame_equal(actual, expected)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from prospect_core import training_sql
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.errors import SourceError
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import DEFAULT_FORMULATION, FORMULATIONS, TEMPLATES, render_training_sql
@@ -82,7 +82,7 @@ def test_fast_snowflake_sql_uses_only_documented_window_frames():
 def test_snowflake_rendering_gives_the_duckdb_rows(tmp_path, spec_name, formulation):
     spec = SPECS[spec_name]
     rows = generate_events(seed=3, n_users=25)
-    expected = build_training_set(DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", rows)), spec)
+    expected = query_training_set(DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", rows)), spec)
     actual = snowflake_training_set(rows, spec, formulation)
     assert len(expected) > 100 and expected[spec.target_column].any()
     pd.testing.assert_frame_equal(actual, expected)
@@ -95,11 +95,11 @@ def test_heavy_users_get_the_seed_rows(tmp_path):
     frame = generate_bench_events(8_000, as_of=AS_OF, seed=5, heavy_users=3, heavy_user_events=1_500)
     path = write_events_db(tmp_path / "heavy.duckdb", frame.to_dict("records"))
     warehouse = DuckDBWarehouse(path)
-    seed = build_training_set(warehouse, SPEC, formulation="seed")
+    seed = query_training_set(warehouse, SPEC, formulation="seed")
     heavy_rows = seed.groupby("domain_userid").size().max()
     assert heavy_rows > 500 and seed[SPEC.target_column].any()
     for formulation in ("fast", "portable"):
-        pd.testing.assert_frame_equal(build_training_set(warehouse, SPEC, formulation=formulation), seed)
+        pd.testing.assert_frame_equal(query_training_set(warehouse, SPEC, formulation=formulation), seed)
 
 
 def _burst(user: str, count: int, start: dt.datetime) -> list[dict]:
@@ -118,18 +118,18 @@ def test_packed_lanes_are_exact_up_to_their_bound_and_refuse_beyond_it(tmp_path,
               event("o-2", start + dt.timedelta(minutes=5), user="o", session="o-s2", name="submit_form")]
 
     at_bound = DuckDBWarehouse(write_events_db(tmp_path / "seven.duckdb", _burst("bot", 7, start) + others))
-    fast = build_training_set(at_bound, SPEC, formulation="fast")
-    pd.testing.assert_frame_equal(fast, build_training_set(at_bound, SPEC, formulation="seed"))
+    fast = query_training_set(at_bound, SPEC, formulation="fast")
+    pd.testing.assert_frame_equal(fast, query_training_set(at_bound, SPEC, formulation="seed"))
     last = fast[fast["event_id"] == "bot-6"].iloc[0]
     assert (last["num_page_views_l7d"], last["num_page_views_l30d"], last["num_page_pings_l7d"]) == (6, 6, 0)
 
     beyond = DuckDBWarehouse(write_events_db(tmp_path / "eight.duckdb", _burst("bot", 8, start) + others))
     with pytest.raises(SourceError) as raised:
-        build_training_set(beyond, SPEC, formulation="fast")
+        query_training_set(beyond, SPEC, formulation="fast")
     assert str(raised.value) == (
         "cannot build this training set with the fast query: user bot has 8 events in the lookback, more events "
         "than the fast DuckDB query counts exactly (7); it is most likely a bot: exclude it, or build with the "
         "portable formulation"
     )
-    pd.testing.assert_frame_equal(build_training_set(beyond, SPEC, formulation="portable"),
-                                  build_training_set(beyond, SPEC, formulation="seed"))
+    pd.testing.assert_frame_equal(query_training_set(beyond, SPEC, formulation="portable"),
+                                  query_training_set(beyond, SPEC, formulation="seed"))

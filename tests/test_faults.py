@@ -368,7 +368,7 @@ def test_training_survives_leaving_the_page_and_a_second_click_starts_no_second_
 
 def test_start_job_refuses_a_second_job_of_a_kind(monkeypatch):
     """The core layer itself refuses a second job, so two quick clicks cannot race past the page's check."""
-    monkeypatch.setattr(studio.st, "session_state", {})
+    monkeypatch.setattr(studio.jobs.st, "session_state", {})
     gate = threading.Event()
     first = studio.start_job("train", "Training", lambda report: gate.wait(60))
     try:

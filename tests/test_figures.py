@@ -11,7 +11,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from prospect_core import figures
-from prospect_core.evaluation import calibration_bins, confusion_at, evaluate, gain_importance, lift_table
+from prospect_core.evaluation import calibration_bins, confusion_at, evaluate, lift_table
+from prospect_core.explain import gain_importance
 from prospect_core.explain import explain_row, explain_sample
 from prospect_core.model import ModelParams, TrainingRun, train_model
 from prospect_core.spec import TrainingSpec

@@ -119,3 +119,25 @@ def test_a_bad_limit_in_the_app_is_an_error_not_a_crash(app, monkeypatch):
     build(app)
     assert not app.exception
     assert any("PROSPECT_MAX_TRAINING_ROWS must be a whole number" in text for text in messages(app)), messages(app)
+
+
+def test_the_cli_refuses_a_cohort_over_its_limit_with_the_apps_message(app, monkeypatch, small_demo_db, tmp_path, capsys):
+    """One build path: `dataset --max-training-rows` (default: the app's limit) refuses before the query, in the app's words."""
+    from prospect_core.cli import main
+
+    monkeypatch.setenv("PROSPECT_MAX_TRAINING_ROWS", "500")
+    build(app)
+    in_app = next(text for text in messages(app) if "above the limit of 500 rows per build" in text)
+
+    out = tmp_path / "set.parquet"
+    spec_flags = ["--as-of", app.session_state["spec"].as_of.isoformat()]
+    assert main(["dataset", "--source", f"duckdb:{small_demo_db}", "--out", str(out), *spec_flags]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {in_app}"  # the limit from the environment, as the app
+    assert not out.exists()
+
+    monkeypatch.delenv("PROSPECT_MAX_TRAINING_ROWS")
+    assert main(["dataset", "--source", f"duckdb:{small_demo_db}", "--out", str(out), *spec_flags,
+                 "--max-training-rows", "500"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: {in_app}"  # the same limit from the flag
+    assert main(["dataset", "--source", f"duckdb:{small_demo_db}", "--out", str(out), *spec_flags]) == 0
+    assert len(pd.read_parquet(out)) > 500  # the default limit (2,000,000) lets it through

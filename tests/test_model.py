@@ -337,13 +337,13 @@ def test_training_is_reproducible_and_learns_the_signal(frame: pd.DataFrame) -> 
 
 @pytest.fixture(scope="module")
 def demo_set(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
     from prospect_core.demo_data import write_demo_db
     from prospect_core.warehouse import DuckDBWarehouse
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     write_demo_db(path, n_users=600, seed=0, anchor=SPEC.as_of)
-    return build_training_set(DuckDBWarehouse(path), SPEC)
+    return query_training_set(DuckDBWarehouse(path), SPEC)
 
 
 @pytest.mark.parametrize("split", SPLITS)

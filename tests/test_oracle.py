@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.features import FEATURES
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import FORMULATIONS
@@ -166,6 +166,6 @@ def test_training_set_equals_the_tutorial_query(tmp_path, seed, spec_name, formu
     spec = SPECS[spec_name]
     path = write_events_db(tmp_path / "events.duckdb", generate_events(seed))
     expected = comparable(run_oracle(path, spec), spec)
-    actual = comparable(build_training_set(DuckDBWarehouse(path), spec, formulation=formulation), spec)
+    actual = comparable(query_training_set(DuckDBWarehouse(path), spec, formulation=formulation), spec)
     assert len(expected) > 300 and expected[spec.target_column].any()
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False)

@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 
 from prospect_core.artifact import model_card, model_card_markdown
-from prospect_core.dataset import build_training_set, downsample_negatives
+from prospect_core.build import query_training_set
+from prospect_core.dataset import downsample_negatives
 from prospect_core.errors import SpecError
 from prospect_core.model import ModelParams, train_model
 from prospect_core.spec import TrainingSpec
@@ -62,7 +63,7 @@ def big_cohort(tmp_path_factory) -> tuple[list[str], DuckDBWarehouse]:
 
 
 def sampled_users(warehouse: DuckDBWarehouse, spec: TrainingSpec, formulation: str | None = None) -> set[str]:
-    return set(build_training_set(warehouse, spec, formulation=formulation)["domain_userid"])
+    return set(query_training_set(warehouse, spec, formulation=formulation)["domain_userid"])
 
 
 # ----- spec ------------------------------------------------------------------------------------------
@@ -144,8 +145,8 @@ def test_sampled_rows_are_the_unsampled_rows_of_the_sampled_users(tmp_path):
     from tests.test_oracle import generate_events
 
     warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", generate_events(seed=4, n_users=60)))
-    full = build_training_set(warehouse, SPEC)
-    sampled = build_training_set(warehouse, SPEC.replace(user_sample_percent=50))
+    full = query_training_set(warehouse, SPEC)
+    sampled = query_training_set(warehouse, SPEC.replace(user_sample_percent=50))
     assert 0 < len(sampled) < len(full)
     expected = full[full["domain_userid"].map(lambda user: sampled_by_rule(user, 50))]
     key = ["event_id"]
@@ -216,11 +217,11 @@ def test_build_training_set_applies_the_spec_downsampling(tmp_path):
     from tests.test_oracle import generate_events
 
     warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", generate_events(seed=5, n_users=60)))
-    full = build_training_set(warehouse, SPEC)
+    full = query_training_set(warehouse, SPEC)
     spec = SPEC.replace(max_negatives_per_positive=1)
     positives = int(full[SPEC.target_column].sum())
     assert 0 < positives < len(full) - positives
-    kept = build_training_set(warehouse, spec)
+    kept = query_training_set(warehouse, spec)
     assert int(kept[SPEC.target_column].sum()) == positives and len(kept) == 2 * positives
 
 

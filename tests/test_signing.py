@@ -311,7 +311,7 @@ def test_loading_an_upload_with_a_short_secrets_key_is_refused(monkeypatch, stud
     artifact = artifact_bytes(studio_pipeline.pipeline)
     weak = b"a"
     card = json.dumps(sign_card(card_for(artifact), artifact, weak)).encode()  # what an attacker forges offline
-    monkeypatch.setattr(studio, "secrets", lambda: {"artifact_signing_key": "a"})
+    monkeypatch.setattr(studio.config, "secrets", lambda: {"artifact_signing_key": "a"})
     upload, card_upload = io.BytesIO(artifact), io.BytesIO(card)
     upload.name, card_upload.name = "model.joblib", "model.card.json"
     with pytest.raises(signing.UserError, match=r"too short \(1 bytes"):

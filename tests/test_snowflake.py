@@ -13,7 +13,8 @@ import snowflake.connector
 from snowflake.connector.errors import DatabaseError, ForbiddenError, OperationalError, ProgrammingError
 
 from prospect_core import snowflake as sf
-from prospect_core.dataset import build_training_set, normalize_training_set
+from prospect_core.build import query_training_set
+from prospect_core.dataset import normalize_training_set
 from prospect_core.errors import SourceError
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import FORMULATIONS, SQL_DIR
@@ -451,8 +452,8 @@ def test_snowflake_sql_through_the_connector_equals_the_duckdb_path(fakesnow_eve
     snowflake_warehouse, references = fakesnow_events
     table = TABLE_FOR.get(formulation, "snowplow.atomic.events")
     spec = TrainingSpec(as_of=AS_OF, events_table=table)
-    actual = build_training_set(snowflake_warehouse, spec, formulation=formulation)
-    expected = build_training_set(references[table], spec.replace(events_table="atomic.events"), formulation=formulation)
+    actual = query_training_set(snowflake_warehouse, spec, formulation=formulation)
+    expected = query_training_set(references[table], spec.replace(events_table="atomic.events"), formulation=formulation)
     assert len(expected) > 100 and expected[spec.target_column].any() and expected["latest_device_class"].ne("").any()
     pd.testing.assert_frame_equal(actual, expected)
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from prospect_core import snowflake as sf
-from prospect_core.dataset import build_training_set, summarize
+from prospect_core.build import query_training_set
+from prospect_core.dataset import summarize
 from prospect_core.errors import SourceError
 from prospect_core.events_files import EventsFileWarehouse
 from prospect_core.sources import open_source
@@ -60,14 +61,14 @@ def test_duckdb_file_with_list_of_struct_contexts_gives_the_same_training_set(tm
         )
         kind = connection.execute("select typeof(contexts_nl_basjes_yauaa_context_1) from atomic.events limit 1").fetchone()[0]
     assert kind.startswith("STRUCT")
-    expected = build_training_set(DuckDBWarehouse(events_db), SPEC)
-    pd.testing.assert_frame_equal(build_training_set(DuckDBWarehouse(nested), SPEC), expected)
+    expected = query_training_set(DuckDBWarehouse(events_db), SPEC)
+    pd.testing.assert_frame_equal(query_training_set(DuckDBWarehouse(nested), SPEC), expected)
 
 
 def test_preflight_counts_what_the_training_set_will_hold(events_db):
     warehouse = DuckDBWarehouse(events_db)
     preflight = warehouse.preflight(SPEC)
-    summary = summarize(build_training_set(warehouse, SPEC), SPEC)
+    summary = summarize(query_training_set(warehouse, SPEC), SPEC)
     assert preflight.ok and preflight.missing_columns == ()
     assert preflight.training_rows == summary.rows
     assert preflight.eligible_users >= summary.users
@@ -115,7 +116,7 @@ def test_a_stale_demo_database_is_rewritten_anchored_on_today(tmp_path):
     with duckdb.connect(str(path), read_only=True) as connection:
         newest = connection.execute("select max(derived_tstamp)::date from atomic.events").fetchall()[0][0]
     assert old_anchor < newest <= dt.date.today()
-    cohort = summarize(build_training_set(open_source(f"duckdb:{path}"), TrainingSpec()), TrainingSpec())
+    cohort = summarize(query_training_set(open_source(f"duckdb:{path}"), TrainingSpec()), TrainingSpec())
     assert cohort.users > 100  # the default cohort has prospects again
 
 

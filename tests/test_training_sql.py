@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 import sqlglot
 
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import FORMULATIONS, render_training_sql
 from tests.conftest import AS_OF, event
@@ -30,7 +30,7 @@ def build(request, events_warehouse):
     """Build the set with each formulation: they must agree on every edge."""
 
     def run(rows, spec=SPEC):
-        frame = build_training_set(events_warehouse(rows), spec, formulation=request.param)
+        frame = query_training_set(events_warehouse(rows), spec, formulation=request.param)
         return frame.set_index("event_id")
 
     return run
@@ -209,7 +209,7 @@ def test_hostile_text_is_data_and_the_table_survives(events_warehouse):
     hostile = "x'); drop table atomic.events; --\\ $$ /* é 🙂"
     warehouse = events_warehouse([event("a", T0), event("b", T0 + dt.timedelta(minutes=1), name=hostile)])
     spec = SPEC.replace(target_event=hostile, app_ids=("website", hostile), excluded_events=(hostile + "'",))
-    frame = build_training_set(warehouse, spec).set_index("event_id")
+    frame = query_training_set(warehouse, spec).set_index("event_id")
     assert bool(frame.loc["a", spec.target_column])
     assert warehouse.query("select count(*) as n from atomic.events")["n"].iloc[0] == 2
     inlined = render_training_sql(spec, "duckdb", inline=True)

@@ -75,10 +75,10 @@ def tiny_demo_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def fitted_run(tiny_demo_db):
     """A five-tree model trained on the tiny demo: enough to score uploads, quick to fit."""
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
     from prospect_core.model import ModelParams, train_model
     from prospect_core.warehouse import DuckDBWarehouse
 
     spec = TrainingSpec()
-    frame = build_training_set(DuckDBWarehouse(tiny_demo_db), spec)
+    frame = query_training_set(DuckDBWarehouse(tiny_demo_db), spec)
     return train_model(frame, spec, ModelParams(n_estimators=5, max_depth=2), split="random")

@@ -17,7 +17,7 @@ import sqlglot
 
 from prospect_core.attributes import MAX_ATTRIBUTES
 from prospect_core.cli import main
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.errors import SpecError
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import FORMULATIONS, render_training_sql
@@ -107,7 +107,7 @@ def test_hostile_values_are_data(hostile_db, formulation):
     spec = TrainingSpec.from_dict({"as_of": SPEC.as_of.isoformat(), "attributes": attributes})
     warehouse = DuckDBWarehouse(hostile_db)
     before = events_table_rows(hostile_db)
-    frame = build_training_set(warehouse, spec, formulation=formulation)
+    frame = query_training_set(warehouse, spec, formulation=formulation)
     inlined = render_training_sql(spec, "duckdb", formulation=formulation, inline=True)
     assert len(frame) > 3 and events_table_rows(hostile_db) == before
     custom = [column for column in frame.columns if column.startswith(("a", "eq_all", "neq_one")) and column[-1] == "d"]

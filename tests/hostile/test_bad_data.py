@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.errors import DatasetError
 from prospect_core.model import ModelParams, check_training_set, train_model
 from prospect_core.training_sql import FORMULATIONS
@@ -33,7 +33,7 @@ def warehouse_of(tmp_path, rows, *, alter: str | None = None) -> DuckDBWarehouse
 
 
 def every_formulation(warehouse, spec=SPEC) -> dict[str, pd.DataFrame]:
-    return {name: build_training_set(warehouse, spec, formulation=name) for name in FORMULATIONS}
+    return {name: query_training_set(warehouse, spec, formulation=name) for name in FORMULATIONS}
 
 
 def assert_all_equal(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -130,8 +130,9 @@ def test_dataset_with_a_hostile_target_that_happened_has_positives(capsys, tmp_p
 
 DATASET_CASES = [
     ("missing table", ["--events-table", "atomic.nowhere"], r"the query refers to something missing in hostile\.duckdb"),
-    ("cohort with no users", ["--as-of", "2001-01-01"], "the training set is empty, so nothing was written"),
-    ("app id nobody uses", ["--app-ids", "'; drop table atomic.events; --"], "the training set is empty"),
+    # the preflight, as in the app, says why before the training-set query runs
+    ("cohort with no users", ["--as-of", "2001-01-01"], "atomic.events has no events in the lookback window"),
+    ("app id nobody uses", ["--app-ids", "'; drop table atomic.events; --"], "no user was first seen in the cohort window"),
 ]
 
 

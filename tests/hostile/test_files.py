@@ -14,7 +14,7 @@ import re
 import pandas as pd
 import pytest
 
-from prospect_core.dataset import build_training_set
+from prospect_core.build import query_training_set
 from prospect_core.errors import SourceError, SpecError, UserError
 from prospect_core.events_files import load_events_file, open_events_file
 from prospect_core.features import FEATURES
@@ -79,7 +79,7 @@ def test_hostile_cells_in_an_events_export_are_plain_data(tmp_path):
     path = tmp_path / "hostile.csv"
     path.write_bytes(csv(*rows))
     warehouse = open_events_file(path, cache_dir=tmp_path / "cache")
-    frame = build_training_set(warehouse, SPEC.replace(target_event=hostile)).set_index("event_id")
+    frame = query_training_set(warehouse, SPEC.replace(target_event=hostile)).set_index("event_id")
     assert set(frame.index) == {FORMULA, "+1", 'a"b', "c"}
     assert bool(frame.loc[FORMULA, SPEC.replace(target_event=hostile).target_column])
     stored = warehouse.query("select event_name, derived_tstamp from atomic.events order by derived_tstamp")

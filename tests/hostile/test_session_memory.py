@@ -54,7 +54,7 @@ def held(state: SessionState) -> list[Held]:
 def registry(clock: Clock, connected: set[str], *, grace: int = 120, sets: int = 8, runs: int = 24,
              forgotten: list[str] | None = None) -> SessionMemory:
     return SessionMemory(grace_seconds=lambda: grace, max_sets=lambda: sets, max_runs=lambda: runs,
-                         is_connected=lambda session_id: session_id in connected, release=studio._release,
+                         is_connected=lambda session_id: session_id in connected, release=studio.state._release,
                          forget=(forgotten if forgotten is not None else []).append, clock=clock)
 
 

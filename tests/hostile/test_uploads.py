@@ -94,7 +94,7 @@ def test_a_view_that_does_more_than_select_from_the_file_is_refused_with_the_rea
 
 
 def test_a_plain_view_over_a_table_of_the_file_is_read_like_the_table(tmp_path, tiny_demo_db):
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
 
     path = tmp_path / "viewed.duckdb"
     path.write_bytes(tiny_demo_db.read_bytes())
@@ -103,8 +103,8 @@ def test_a_plain_view_over_a_table_of_the_file_is_read_like_the_table(tmp_path, 
         connection.execute("create view atomic.events as with e as (select * from atomic.raw_events) "
                            "select * from e where event_id is not null")
     spec = SPEC.replace(as_of=dt.date.today())
-    viewed = build_training_set(DuckDBWarehouse(path), spec)
-    assert len(viewed) > 100 and viewed.equals(build_training_set(DuckDBWarehouse(tiny_demo_db), spec))
+    viewed = query_training_set(DuckDBWarehouse(path), spec)
+    assert len(viewed) > 100 and viewed.equals(query_training_set(DuckDBWarehouse(tiny_demo_db), spec))
 
 
 # ----- finding 1: the path box and the upload folder ------------------------------------------------

@@ -1,0 +1,81 @@
+"""The Streamlit layer: everything the pages share, and the only part of prospect_core that imports streamlit.
+
+Pages import this package, never each other, and call what is re-exported here:
+
+| module | holds |
+| --- | --- |
+| keys.py | every `st.session_state` key the studio uses |
+| config.py | `st.secrets`, the limits and signing key read from it, Snowflake settings with the session's form |
+| state.py | this session's training set and runs, and the server's memory bound on them |
+| jobs.py | background jobs the pages poll (no domain imports) |
+| data.py | the warehouse behind a source string, its cached queries, events files loaded in a job |
+| uploads.py | each session's private upload folder |
+| actions.py | build, train, explain and export, each a call into the core |
+| widgets.py | the source chooser, the Snowflake panel, run pickers, the sidebar, notes and tables |
+"""
+
+from prospect_core.export import ExportBundle, LoadedModel
+from prospect_core.studio import config, keys, state
+from prospect_core.studio.actions import (
+    TRAINING_STAGES,
+    export_bundle,
+    load_uploaded_model,
+    shap_sample,
+    start_build,
+    start_training,
+)
+from prospect_core.studio.config import (
+    max_training_rows,
+    secrets,
+    shap_max_rows,
+    signing_key,
+    snowflake_config,
+    snowflake_configured,
+    snowflake_problem,
+)
+from prospect_core.studio.data import (
+    app_id_options,
+    default_events_table,
+    dialect_of,
+    event_counts,
+    event_options,
+    loaded_events,
+    open_warehouse,
+    run_query,
+    source_label,
+    source_notices,
+    target_event_notice,
+)
+from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
+from prospect_core.studio.state import (
+    MAX_RUNS,
+    MEMORY,
+    BuiltSet,
+    StudioRun,
+    add_run,
+    built_set,
+    current_source,
+    current_spec,
+    init_state,
+    runs,
+    set_source,
+    set_spec,
+)
+from prospect_core.studio.uploads import UPLOAD_ROOT, UploadFolder, sweep_uploads, upload_folder
+from prospect_core.studio.widgets import (
+    FEW_POSITIVE_PROSPECTS,
+    FEW_TEST_POSITIVE_PROSPECTS,
+    RARE_POSITIVES,
+    choose_source,
+    counted,
+    ensure_demo_database,
+    prospect_choices,
+    render_sidebar,
+    runs_table,
+    selected_run,
+    show_build_notes,
+    snowflake_connection_panel,
+    top_feature_index,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,72 @@
+"""What the buttons do: build, train, explain and export, each a few lines that call the core.
+
+Build and train run as background jobs (jobs.py); their results go into this session's state
+(state.py) when they are done. Export and explanation are computed once per run and kept with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import streamlit as st
+
+from prospect_core import model
+from prospect_core.build import TrainingSet, build_training_set
+from prospect_core.explain import ShapSample, explain_sample
+from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
+from prospect_core.model import ModelParams, TrainingRun
+from prospect_core.spec import TrainingSpec
+from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
+from prospect_core.studio.data import cached_query, open_warehouse, source_label
+from prospect_core.studio.jobs import Job, start_job
+from prospect_core.studio.state import BuiltSet, StudioRun, add_run, set_built
+
+
+def start_build(source: str, spec: TrainingSpec) -> Job:
+    """Preflight, query and type-check the training set in the background (prospect_core.build)."""
+    warehouse = open_warehouse(source, spec)
+    limit = max_training_rows()
+
+    def work(report: Callable[[str], None]) -> BuiltSet:
+        built = build_training_set(warehouse, spec, max_rows=limit, query=cached_query(source), progress=report)
+        return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=built.notes)
+
+    return start_job("build", f"Building the training set from {source_label(source)}", work,
+                     cancel=warehouse.cancel, deliver=set_built)
+
+
+TRAINING_STAGES = {"check": "Checking the training set", "split": "Splitting train and test rows",
+                   "fit": "Fitting XGBoost", "score": "Scoring the test rows", "evaluate": "Computing metrics"}
+
+
+def start_training(built: BuiltSet, params: ModelParams, split: str) -> Job:
+    def work(report: Callable[[str], None]) -> TrainingRun:
+        return model.train_model(built.frame, built.spec, params, split=split,
+                                 progress=lambda stage: report(f"{TRAINING_STAGES.get(stage, stage)}…"))
+
+    return start_job("train", "Training", work, deliver=lambda run: add_run(run, built.source))
+
+
+def shap_sample(record: StudioRun) -> ShapSample:
+    """The run's SHAP sample, computed once per run on first use and kept with it."""
+    if record.shap is None:
+        with st.spinner("Computing SHAP values on a sample of test rows…"):
+            record.shap = explain_sample(record.run.pipeline, record.run.X_test, max_rows=shap_max_rows())
+    return record.shap
+
+
+def export_bundle(record: StudioRun) -> ExportBundle:
+    """The run's artifact and model card (signed by this installation), serialised once per run."""
+    if "export" not in record.extras:
+        record.extras["export"] = export_run(record.run, signing_key())
+    return record.extras["export"]
+
+
+def load_uploaded_model(artifact: Any, card: Any) -> LoadedModel:
+    """Verify an uploaded joblib file and its model card, then load it; UserError when refused.
+
+    Nothing is unpickled unless the card carries this installation's signature over both files, and
+    then only the classes a studio pipeline is made of (see `export.load_model`).
+    """
+    return load_model(artifact.getvalue(), card.getvalue(), signing_key(), name=Path(artifact.name).name)

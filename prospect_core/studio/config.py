@@ -1,0 +1,70 @@
+"""What the operator configured: `st.secrets`, the limits read from it, the signing key, Snowflake.
+
+Every value is read when asked for, so a changed secrets.toml or environment applies on the next
+page, and a bad one is an error on that page rather than a server that does not start.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import streamlit as st
+from streamlit import runtime
+
+from prospect_core import limits, signing
+from prospect_core.errors import UserError
+from prospect_core.snowflake import SnowflakeConfig, resolve_config
+from prospect_core.studio import keys
+
+
+def streamlit_secrets() -> Mapping[str, Any] | None:
+    """`st.secrets` as nested plain dicts when running inside Streamlit, else None."""
+    if not runtime.exists():
+        return None
+    try:
+        return st.secrets.to_dict()
+    except (FileNotFoundError, OSError, ValueError):  # no secrets.toml, or one that does not parse
+        return None
+
+
+def secrets() -> dict[str, Any]:
+    """`st.secrets` as a plain dict; empty without a secrets.toml (or with one that does not parse)."""
+    return dict(streamlit_secrets() or {})
+
+
+def max_training_rows() -> int:
+    return limits.max_training_rows(secrets())
+
+
+def shap_max_rows() -> int:
+    return limits.shap_max_rows(secrets())
+
+
+def signing_key() -> bytes:
+    """This installation's model signing key: `artifact_signing_key` in secrets, else the key file."""
+    return signing.signing_key(secrets().get(signing.SECRET_NAME))
+
+
+def snowflake_config() -> SnowflakeConfig | None:
+    """Settings from secrets, connections.toml or the environment, with this session's form on top.
+
+    None when no account is configured anywhere, or the settings cannot be used (`snowflake_problem`
+    says why). The form's values live in session state only.
+    """
+    return _resolve_snowflake()[0]
+
+
+def snowflake_problem() -> str | None:
+    """Why the Snowflake settings (this session's form included) cannot be used; None when they can."""
+    return _resolve_snowflake()[1]
+
+
+def snowflake_configured() -> bool:
+    return snowflake_config() is not None
+
+
+def _resolve_snowflake() -> tuple[SnowflakeConfig | None, str | None]:
+    try:
+        return resolve_config(streamlit_secrets(), st.session_state.get(keys.SNOWFLAKE_OVERRIDES)), None
+    except UserError as error:
+        return None, str(error)

@@ -1,0 +1,186 @@
+"""The events behind the pages: the warehouse of a source string, its cached queries, events files.
+
+What is expensive and identical for everyone (a query's result for the same source and SQL) lives
+in `st.cache_data`, keyed by the source and its version (a changed file must not serve old rows).
+An events file is loaded in this session's background job, never inside the page script.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+import streamlit as st
+
+from prospect_core.errors import SourceError, UserError
+from prospect_core.events_files import EventsFileWarehouse, LoadControl, LoadedEvents, load_events_file
+from prospect_core.limits import events_file_limits
+from prospect_core.paths import UPLOAD_ROOT, demo_db_path
+from prospect_core.snowflake import MISSING_CONFIG, SnowflakeWarehouse
+from prospect_core.sources import open_source, parse_source
+from prospect_core.spec import TrainingSpec
+from prospect_core.studio import keys
+from prospect_core.studio.config import secrets, snowflake_config
+from prospect_core.studio.jobs import follow_job, pending_job, start_job
+from prospect_core.studio.state import current_spec
+from prospect_core.training_sql import render_template
+from prospect_core.warehouse import Warehouse, missing_event_notice, null_timestamp_notice, null_timestamp_sql
+
+def source_label(source: str) -> str:
+    kind, argument = parse_source(source)
+    names = {"demo": "Demo events (embedded DuckDB)", "duckdb": "DuckDB file", "events": "Events export",
+             "snowflake": "Snowflake"}
+    return names.get(kind, source) + (f" · {Path(argument).name}" if argument else "")
+
+
+def _source_version(source: str) -> str:
+    """Part of the cache key: a DuckDB or events file that changed must not serve old rows."""
+    kind, argument = parse_source(source)
+    if kind == "snowflake":  # which account, user, role and database; never the secrets
+        config = snowflake_config()
+        return repr(sorted(config.describe().items())) if config else ""
+    path = demo_db_path() if kind == "demo" else Path(argument) if kind in ("duckdb", "events") else None
+    if path is not None and path.exists():
+        stat = path.stat()
+        return f"{stat.st_mtime_ns}:{stat.st_size}"
+    return ""
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _query(source: str, version: str, sql: str, params: tuple[tuple[str, Any], ...], _warehouse: Warehouse) -> pd.DataFrame:
+    # `_warehouse` is not part of the key (leading underscore): the source and its version are.
+    return _warehouse.query(sql, dict(params))
+
+
+def run_query(source: str, warehouse: Warehouse, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    """A query's rows, cached by (source, SQL, values) for every session of this server."""
+    return _query(source, _source_version(source), sql, tuple(sorted(params.items())), warehouse)
+
+
+def cached_query(source: str) -> Callable[[Warehouse, str, Mapping[str, Any]], pd.DataFrame]:
+    """The build's query step through this server's cache (prospect_core.build takes it)."""
+    return lambda warehouse, sql, params: run_query(source, warehouse, sql, params)
+
+
+def dialect_of(source: str) -> str:
+    return "snowflake" if source == "snowflake" else "duckdb"
+
+
+def open_warehouse(source: str, spec: TrainingSpec, *, automatic: bool = False) -> Warehouse:
+    """The warehouse behind `source`; raises UserError with what is wrong.
+
+    `automatic`: opened as the page draws, not at a click. For Snowflake that connection is kept for
+    the session and its settings, so redrawing the page does not log in again, and after a failed
+    login it is not tried again on its own (see `snowflake.LoginBackoff`).
+    """
+    kind, argument = parse_source(source)
+    if kind == "events" and loaded_events(argument) is not None:  # loaded in this session's background job
+        return EventsFileWarehouse(loaded_events(argument))
+    if kind == "events" and Path(argument).is_relative_to(UPLOAD_ROOT):  # never loaded inside the page script
+        raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
+    if source != "snowflake":
+        return open_source(source, events_table=spec.events_table)
+    config = snowflake_config()
+    if not automatic:
+        return open_source(source, events_table=spec.events_table, snowflake_config=config)
+    if config is None:
+        raise SourceError(MISSING_CONFIG)
+    kept = st.session_state.get(keys.SNOWFLAKE_AUTOMATIC)
+    if kept is None or kept.config != config or kept.config.secrets != config.secrets:
+        kept = st.session_state[keys.SNOWFLAKE_AUTOMATIC] = SnowflakeWarehouse(config, connect_attempts=1, automatic=True)
+    return kept
+
+
+def loaded_events(path: str | Path) -> LoadedEvents | None:
+    """This session's load of the events file at `path` into the spec's events table, or None."""
+    loaded = st.session_state.get(keys.EVENTS_LOADED)
+    if loaded is None or str(loaded.source_file) != str(path) or loaded.events_table != current_spec().events_table:
+        return None
+    return loaded
+
+
+def load_events(path: Path) -> LoadedEvents | None:
+    """The events file at `path` loaded in a cancellable background job; None (with a reason) until then."""
+    job = pending_job("load")  # also confirms a load that finished on the previous run
+    loaded = loaded_events(path)
+    if loaded is not None:
+        return loaded
+    failed = st.session_state.get(keys.EVENTS_LOAD_FAILED)
+    if job is None and failed and failed[0] == (str(path), current_spec().events_table):
+        st.error(failed[1], icon=":material/error:")  # said again on every rerun, never loaded again
+        return None
+    if job is None:
+        try:
+            limits = events_file_limits(secrets())
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+            return None
+        control, cache, table = LoadControl(), path.parent / "cache", current_spec().events_table
+
+        def work(report: Callable[[str], None]) -> LoadedEvents:
+            report(f"Reading {path.name} (at most {limits.megabytes:,} MB decompressed, {limits.rows:,} events)…")
+            return load_events_file(path, events_table=table, cache_dir=cache, limits=limits, control=control)
+
+        def deliver(result: LoadedEvents) -> None:
+            st.session_state[keys.EVENTS_LOADED] = result
+
+        job = start_job("load", f"Loading {path.name}", work, cancel=control.cancel, deliver=deliver)
+        st.session_state[keys.EVENTS_LOADING] = (str(path), table)
+    follow_job(job, done=f"{job.title.removeprefix('Loading ')} loaded")  # reruns the page once delivered
+    error = job.future.exception() if job.future.done() else None
+    if isinstance(error, UserError):  # remembered for the file that failed, which may not be `path`
+        st.session_state[keys.EVENTS_LOAD_FAILED] = (st.session_state.get(keys.EVENTS_LOADING), str(error))
+    return None
+
+
+def default_events_table(kind: str) -> str:
+    """The Snowflake settings' events table (e.g. ENV_ATOMIC_TABLE) when set, else the spec's."""
+    config = snowflake_config() if kind == "snowflake" else None
+    return (config.events_table if config is not None and config.events_table else None) or current_spec().events_table
+
+
+def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
+    """Events per name in the spec's lookback scan, most frequent first; None if the source can't be read.
+
+    The picker then falls back to free text. For a file the reason is shown at once (a file this
+    server refuses to read says why); Snowflake reports its errors on Test connection and on build.
+    """
+    rendered = render_template("event_counts.sql", spec, dialect_of(source))
+    try:
+        frame = run_query(source, open_warehouse(source, spec, automatic=True), rendered.text, rendered.params)
+    except UserError as error:
+        if source != "snowflake":
+            st.error(str(error), icon=":material/error:")
+        return None
+    return frame.astype({"event_name": str, "events": "int64"})
+
+
+def source_notices(source: str, spec: TrainingSpec) -> tuple[str, ...]:
+    """What to know about a DuckDB file's events before building (events without derived_tstamp).
+
+    An events file says the same once, when it is loaded; Snowflake is not scanned for this.
+    """
+    if parse_source(source)[0] not in ("demo", "duckdb"):
+        return ()
+    try:
+        row = run_query(source, open_warehouse(source, spec), null_timestamp_sql(spec), {}).iloc[0]
+    except UserError:
+        return ()  # event_counts has said why
+    notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec.events_table)
+    return (notice,) if notice else ()
+
+
+def target_event_notice(counts: pd.DataFrame | None, spec: TrainingSpec) -> str | None:
+    """"no event named X; did you mean Y?" when the target event is not in the source's events."""
+    return None if counts is None else missing_event_notice(spec.target_event, counts["event_name"].tolist())
+
+
+def event_options(counts: pd.DataFrame | None, must_include: Iterable[str]) -> list[str]:
+    """Event names for pickers: those present in the source, most frequent first, plus the current ones."""
+    names = [] if counts is None else counts["event_name"].tolist()
+    return names + [name for name in must_include if name not in names]
+
+
+def app_id_options(spec: TrainingSpec) -> list[str]:
+    return list(dict.fromkeys([*TrainingSpec().app_ids, *spec.app_ids]))

@@ -1,0 +1,31 @@
+"""Every `st.session_state` key the studio uses, in one place.
+
+Widgets keep their own keys (`key=` on the page that draws them); these are the records the studio
+layer reads and writes. No imports: jobs.py and state.py both read them.
+"""
+
+SOURCE = "source"  # the source string of the chosen events, e.g. "duckdb:data/events.duckdb"
+SPEC = "spec"  # the last valid TrainingSpec (widgets that fail validation do not replace it)
+BUILT = "built"  # the BuiltSet, or None
+RUNS = "runs"  # StudioRun records, oldest first
+RUN_COUNTER = "run_counter"  # the number of the last run
+MEMORY_NOTES = "memory_notes"  # what the server's memory bound released, said on the next page
+SNOWFLAKE_OVERRIDES = "snowflake_overrides"  # this session's connection form, in memory only
+SNOWFLAKE_AUTOMATIC = "snowflake_automatic"  # the connection opened as pages draw (one login per setting)
+UPLOAD_FOLDER = "upload_folder"  # this session's UploadFolder
+EVENTS_UPLOAD_ID = "events_upload_id"  # the upload already saved, so a rerun does not save it again
+EVENTS_PATH = "events_path"  # where that upload was saved
+EVENTS_LOADED = "events_loaded"  # the LoadedEvents of this session's events file
+EVENTS_LOADING = "events_loading"  # (path, events table) of the load running in the background
+EVENTS_LOAD_FAILED = "events_load_failed"  # ((path, events table), message) of the last failed load
+LOADED_MODEL = "loaded_model"  # a LoadedModel uploaded on Score & export
+
+
+def job(kind: str) -> str:
+    """This session's running (or finished, uncollected) job of `kind`: "build", "train" or "load"."""
+    return f"job_{kind}"
+
+
+def finished(kind: str) -> str:
+    """The confirmation of a job of `kind` that finished on the previous run, shown once."""
+    return f"finished_{kind}"

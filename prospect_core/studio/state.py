@@ -1,0 +1,252 @@
+"""This session's records (the training set, the runs) and the server's bound on what sessions hold.
+
+What a user builds lives in `st.session_state` (one browser session, never shared); the key names
+are in keys.py. `MEMORY` (one per server, prospect_core/session_memory.py) knows which session holds
+which set and runs, lets them go when a session has been disconnected past the grace period, and
+keeps the whole server under its caps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import gc
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.state import SessionState
+
+from prospect_core import limits
+from prospect_core.dataset import DatasetSummary
+from prospect_core.errors import UserError
+from prospect_core.explain import ShapSample
+from prospect_core.model import TrainingRun
+from prospect_core.session_memory import EVERYTHING, RUN, SET, Held, SessionMemory
+from prospect_core.spec import TrainingSpec
+from prospect_core.studio import keys
+from prospect_core.studio.config import secrets
+
+MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
+
+
+@dataclass
+class BuiltSet:
+    """The training set a session built, with what built it."""
+
+    source: str
+    spec: TrainingSpec
+    frame: pd.DataFrame
+    summary: DatasetSummary
+    seconds: float
+    notes: tuple[str, ...] = ()  # what the user should know about it, e.g. that it was sampled to the row limit
+
+
+@dataclass
+class StudioRun:
+    """One training run as the app keeps it: the core's run plus what the app adds lazily."""
+
+    number: int
+    source: str
+    run: TrainingRun
+    created: dt.datetime
+    shap: ShapSample | None = None  # computed on first visit to Explain
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        params = self.run.params
+        return f"Run {self.number} · {self.run.split} · {params.n_estimators} trees, depth {params.max_depth}"
+
+
+def init_state() -> None:
+    state = st.session_state
+    state.setdefault(keys.SOURCE, "demo")
+    state.setdefault(keys.SPEC, TrainingSpec())
+    state.setdefault(keys.BUILT, None)
+    state.setdefault(keys.RUNS, [])
+    state.setdefault(keys.RUN_COUNTER, 0)
+    _check_in_with_memory()
+
+
+def current_spec() -> TrainingSpec:
+    """The last valid spec of this session (widgets that fail validation do not replace it)."""
+    init_state()
+    return st.session_state[keys.SPEC]
+
+
+def current_source() -> str:
+    init_state()
+    return st.session_state[keys.SOURCE]
+
+
+def set_source(source: str) -> None:
+    st.session_state[keys.SOURCE] = source
+
+
+def set_spec(spec: TrainingSpec) -> None:
+    st.session_state[keys.SPEC] = spec
+
+
+def built_set() -> BuiltSet | None:
+    init_state()
+    return st.session_state[keys.BUILT]
+
+
+def set_built(built: BuiltSet) -> None:
+    st.session_state[keys.BUILT] = built
+    _admit(Held(SET))
+
+
+def runs() -> list[StudioRun]:
+    init_state()
+    return st.session_state[keys.RUNS]
+
+
+def add_run(run: TrainingRun, source: str) -> StudioRun:
+    state = st.session_state
+    state[keys.RUN_COUNTER] += 1
+    record = StudioRun(number=state[keys.RUN_COUNTER], source=source, run=run, created=dt.datetime.now())
+    state[keys.RUNS] = [*state[keys.RUNS], record][-MAX_RUNS:]
+    _admit(Held(RUN, record.number))
+    return record
+
+
+# ----- memory held for sessions ------------------------------------------------------------------
+
+
+def _memory_limit(name: str) -> Callable[[], int]:
+    """A reader of the limit `limits.<name>`; a bad setting is logged, and its default used, so that
+    an operator's typo cannot break every page (it is read on every script run, and by the sweeper)."""
+
+    def read() -> int:
+        try:
+            return getattr(limits, name)(secrets())
+        except UserError as error:
+            bound = {"session_grace_seconds": limits.SESSION_GRACE, "max_live_sets": limits.LIVE_SETS,
+                     "max_live_runs": limits.LIVE_RUNS}[name]
+            logging.getLogger(__name__).warning("%s; using the default, %d", error, bound.default)
+            return bound.default
+
+    return read
+
+
+def _connected(session_id: str) -> bool:
+    return runtime.exists() and bool(runtime.get_instance().is_active_session(session_id))
+
+
+def _release(state: Any, items: Iterable[Any], why: str) -> None:
+    """Take released objects out of a session's state and leave it a note saying so (any thread)."""
+    kinds = {item.kind for item in items}
+    everything = EVERYTHING in kinds
+    held_runs = _get(state, keys.RUNS) or []
+    numbers = {record.number for record in held_runs} if everything else {item.number for item in items if item.kind == RUN}
+    notes = []
+    if (everything or SET in kinds) and _get(state, keys.BUILT) is not None:
+        _set(state, keys.BUILT, None)
+        notes.append(f"This training set was {why}; build it again on **Data & target**.")
+    gone = [record.number for record in held_runs if record.number in numbers]
+    if gone:
+        _set(state, keys.RUNS, [record for record in held_runs if record.number not in numbers])
+        names = ", ".join(str(number) for number in gone)
+        notes.append(f"Run{'s' if len(gone) > 1 else ''} {names} {'were' if len(gone) > 1 else 'was'} {why}; "
+                     "train again on **Train**.")
+    if everything:
+        for kind in ("build", "train"):
+            job = _get(state, keys.job(kind))
+            if job is not None and job.cancel is not None and not job.future.done():
+                with contextlib.suppress(UserError):  # nobody is left to tell; the job's result is dropped anyway
+                    job.cancel()
+            _set(state, keys.job(kind), None)
+    if notes:
+        _set(state, keys.MEMORY_NOTES, [*(_get(state, keys.MEMORY_NOTES) or []), *notes])
+
+
+def _get(state: Any, key: str) -> Any:
+    try:
+        return state[key]
+    except KeyError:
+        return None
+
+
+def _set(state: Any, key: str, value: Any) -> None:
+    # A disconnected session's state is Streamlit's own SessionState, changed outside any script run.
+    # It keeps values from earlier runs apart from values set since (merged when the next run starts):
+    # deleting the key drops both, and `reset_state_value` needs no script context (item assignment
+    # would log that one is missing).
+    reset = getattr(type(state), "reset_state_value", None)
+    if reset is None:
+        state[key] = value
+        return
+    if _get(state, key) is not None:
+        del state[key]
+    reset(state, key, value)
+
+
+def _forget(session_id: str) -> None:
+    """Have Streamlit close a session gone past the grace period now, not whenever its store next reaps.
+
+    Its store keeps more than session state: the widgets' formatting callbacks keep the last run's
+    page variables alive, and with them that run's training set and runs. `clear_user_info_for_session`
+    is Streamlit's thread-safe way to close a stored session (it is what logging out does); a session
+    that has reconnected meanwhile stays open (this app keeps no user info to clear).
+    """
+    if runtime.exists():
+        runtime.get_instance().clear_user_info_for_session(session_id)
+
+
+def _server_state(session_id: str) -> Any:
+    """This session's state as the server keeps it across reconnections; None under AppTest."""
+    app_session = runtime.get_instance().get_app_session(session_id) if runtime.exists() else None
+    state = getattr(app_session, "session_state", None)
+    return state if isinstance(state, SessionState) else None
+
+
+def _session_id() -> str | None:
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+def _return_freed_memory() -> None:
+    """Hand what a release freed back to the system, so that the server's RSS goes down with it."""
+    gc.collect()  # fitted pipelines and frames can sit in reference cycles
+    try:  # glibc keeps freed heap pages for the process unless asked; other C libraries have no such call
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _make_memory() -> SessionMemory:
+    return SessionMemory(grace_seconds=_memory_limit("session_grace_seconds"), max_sets=_memory_limit("max_live_sets"),
+                         max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release,
+                         forget=_forget, after_release=_return_freed_memory)
+
+
+MEMORY = _make_memory()
+
+
+def _check_in_with_memory() -> None:
+    """Tell `MEMORY` what this session holds; take out what the cap released; say what was released."""
+    session_id = _session_id()
+    if session_id is None:
+        return
+    state = st.session_state
+    held = ([Held(SET)] if state[keys.BUILT] is not None else []) + [Held(RUN, record.number) for record in state[keys.RUNS]]
+    taken = MEMORY.touch(session_id, _server_state(session_id), held)
+    for item, why in taken.items():
+        _release(state, [item], why)
+    MEMORY.start_sweeper(lambda: min(30.0, max(1.0, _memory_limit("session_grace_seconds")() / 4)))
+    for note in state.get(keys.MEMORY_NOTES) or []:
+        st.warning(note, icon=":material/memory:")
+    state[keys.MEMORY_NOTES] = []
+
+
+def _admit(item: Held) -> None:
+    session_id = _session_id()
+    if session_id is not None:
+        MEMORY.admit(session_id, item)

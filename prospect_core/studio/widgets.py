@@ -1,0 +1,268 @@
+"""The studio's shared widgets: the source chooser, the Snowflake panel, run pickers, the sidebar,
+notes and tables. Pages compose these; what a widget's button does is in actions.py.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from prospect_core import snowflake
+from prospect_core.errors import UserError, write_failure
+from prospect_core.events_files import sniff_kind
+from prospect_core.explain import ShapSample
+from prospect_core.sources import data_dirs, demo_db_is_current, ensure_demo_db, file_in_data_dirs
+from prospect_core.studio import keys
+from prospect_core.studio.config import max_training_rows, secrets, snowflake_config, snowflake_problem
+from prospect_core.studio.data import load_events, source_label
+from prospect_core.studio.jobs import Job
+from prospect_core.studio.state import BuiltSet, StudioRun, built_set, current_source, current_spec, init_state, runs
+from prospect_core.studio.uploads import display_name, save_upload, upload_folder
+
+RARE_POSITIVES = 20  # below this many positive rows a model cannot be judged reliably
+# Each conversion makes dozens of positive rows (every event in the hour before it), so what a model
+# learns from is the number of prospects behind them. Below these, say so.
+FEW_POSITIVE_PROSPECTS = 20  # in the training set
+FEW_TEST_POSITIVE_PROSPECTS = 10  # in a model's test rows
+
+
+def selected_run(label: str = "Run") -> StudioRun | None:
+    """A run picker (latest first); None, with a hint, when the session has no run yet."""
+    by_number = {record.number: record for record in reversed(runs())}
+    if not by_number:
+        st.info("No model yet. Build a training set on **Data & target**, then train one on **Train**.")
+        return None
+    # Pick by number: a widget may hand back a copy of an option, and runs are mutated in place
+    # (their SHAP sample and export are computed once and kept on the record).
+    number = st.selectbox(label, list(by_number), format_func=lambda n: by_number[n].label, key=f"pick_{label}")
+    return by_number[number]
+
+
+def counted(number: int, noun: str) -> str:
+    """"1 prospect", "4 prospects": a count and its noun, for messages."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _duckdb_path_source(text: str) -> str | None:
+    try:
+        return f"duckdb:{file_in_data_dirs(text, data_dirs(secrets()))}"
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+
+
+def choose_source(kind: str) -> str | None:
+    """Widgets for the chosen kind of source; its source string, or None until it is usable."""
+    if kind == "demo":
+        ensure_demo_database()
+        return "demo"
+    if kind == "duckdb":
+        text = st.text_input(
+            "DuckDB file path", key="duckdb_path", persist_state="session", placeholder="data/events.duckdb",
+            help="A DuckDB database in this server's data folders (data/ unless `data_dirs` is set in secrets), "
+            "with the atomic events table named in the spec (atomic.events by default).",
+        )
+        if not text.strip():
+            st.info("Enter the path of a DuckDB file in this server's data folders, or upload one under Events "
+                    "export, to continue.")
+            return None
+        return _duckdb_path_source(text)
+    if kind == "events":
+        upload = st.file_uploader(
+            "Events export", type=["csv", "gz", "parquet", "duckdb"], key="events_upload",
+            help="Atomic events as CSV, CSV.gz or Parquet (column names in any case), or a DuckDB database; "
+            "the type is read from the file's content, not its name.",
+        )
+        if upload is not None and upload.file_id != st.session_state.get(keys.EVENTS_UPLOAD_ID):
+            try:
+                st.session_state[keys.EVENTS_PATH] = str(save_upload(upload))
+            except OSError as error:  # a full disk, or an upload folder that is not ours
+                st.error(write_failure(f"the upload {display_name(upload.name)}", "the server's upload folder", error),
+                         icon=":material/error:")
+                return None
+            st.session_state[keys.EVENTS_UPLOAD_ID] = upload.file_id
+            st.session_state.pop(keys.EVENTS_LOAD_FAILED, None)  # a new upload is a new try
+        path_text = st.session_state.get(keys.EVENTS_PATH)
+        if not path_text or not Path(path_text).is_file():
+            st.info("Upload a CSV, CSV.gz or Parquet export of your atomic events (or a DuckDB database) to continue.")
+            return None
+        path = Path(path_text)
+        upload_folder()  # in use: keep it from the TTL sweep
+        try:
+            file_kind = sniff_kind(path)
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+            return None
+        if file_kind == "duckdb":
+            st.caption(f"{path.name} is a DuckDB database (read from its content): its tables are read as a DuckDB file.")
+            return f"duckdb:{path}"
+        loaded = load_events(path)
+        if loaded is None:
+            return None
+        for notice in loaded.notices:
+            st.info(notice, icon=":material/info:")
+        return f"events:{path}"
+    return "snowflake" if snowflake_connection_panel() else None
+
+
+AUTH_METHODS = {"password": "Password", "keypair": "Key pair (private key file)", "externalbrowser": "Browser SSO"}
+
+
+def snowflake_connection_panel() -> bool:
+    """Show where the Snowflake settings come from, a form to override them for this session only, and
+    a Test connection button. True when a connection is configured."""
+    config = snowflake_config()
+    overrides = st.session_state.get(keys.SNOWFLAKE_OVERRIDES)
+    with st.expander("Snowflake connection", expanded=config is None, icon=":material/ac_unit:"):
+        if config is not None:
+            st.dataframe(pd.DataFrame(config.describe().items(), columns=["setting", "value"]), hide_index=True)
+            paused = snowflake.LOGINS.refusal(config, automatic=True)
+            if paused:
+                st.warning(f"{paused[0].upper()}{paused[1:]}.", icon=":material/lock_clock:")
+        elif overrides:
+            st.error(f"This session's settings cannot be used: {snowflake_problem()}.", icon=":material/error:")
+        else:
+            st.info(
+                "No Snowflake settings found. Add `[connections.snowflake]` to `.streamlit/secrets.toml` (see "
+                "`secrets.toml.example`), set SNOWFLAKE_* or the tutorial's ENV_SF_* variables, or fill in the form."
+            )
+        with st.form("snowflake_form"):
+            st.caption("Overrides for this browser session only: kept in memory, never written to disk. Another "
+                       "account, user or authentication never uses the password, key or token of the server's "
+                       "settings: give your own.")
+            left, right = st.columns(2)
+            values = {
+                "account": left.text_input("Account", placeholder="myorg-myaccount"),
+                "user": right.text_input("User"),
+                "role": left.text_input("Role"),
+                "warehouse": right.text_input("Warehouse"),
+                "database": left.text_input("Database"),
+                "schema": right.text_input("Schema"),
+                "events_table": left.text_input("Events table", placeholder="snowplow_db.atomic.events"),
+            }
+            method = right.selectbox("Authentication", list(AUTH_METHODS), format_func=AUTH_METHODS.get)
+            if method == "password":
+                values["password"] = right.text_input("Password", type="password")
+            elif method == "keypair":
+                values["private_key_file"] = right.text_input("Private key file (.p8)")
+                values["private_key_file_pwd"] = right.text_input("Key passphrase", type="password")
+            else:
+                values["authenticator"] = "externalbrowser"
+            if st.form_submit_button("Use for this session"):
+                st.session_state[keys.SNOWFLAKE_OVERRIDES] = {k: v for k, v in values.items() if v}
+                st.rerun()
+        if overrides and st.button("Forget this session's overrides"):
+            st.session_state.pop(keys.SNOWFLAKE_OVERRIDES)
+            st.rerun()
+        if config is not None and st.button("Test connection", icon=":material/lan:"):
+            try:
+                with st.spinner("Connecting…"):
+                    st.success(snowflake.test_connection(config), icon=":material/check_circle:")
+            except UserError as error:
+                st.error(str(error), icon=":material/error:")
+    return config is not None
+
+
+def ensure_demo_database() -> None:
+    """Create the demo database on first run, with a visible progress indication."""
+    if demo_db_is_current():
+        return
+    with st.status("Creating the demo database (on first run, then weekly)…", expanded=True) as status:
+        st.write("Simulating Snowplow events for a few thousand prospects…")
+        started = time.perf_counter()
+        try:
+            ensure_demo_db()
+        except UserError as error:
+            status.update(label="The demo database could not be created", state="error")
+            st.error(str(error), icon=":material/error:")
+            st.stop()
+        status.update(label=f"Demo database ready in {time.perf_counter() - started:.1f} s", state="complete")
+
+
+# ----- shared chrome -------------------------------------------------------------------------------
+
+
+def show_build_notes(built: BuiltSet) -> None:
+    """What the user should know about a built set: sampled to the row limit, and the limit itself."""
+    for note in built.notes:
+        st.info(note, icon=":material/filter_alt:")
+    if built.notes:
+        return
+    limit = max_training_rows()
+    if built.summary.rows > limit // 2:  # near the limit: say where it is before the next build hits it
+        st.info(f"{built.summary.rows:,} rows, close to this server's limit of {limit:,} training rows per build "
+                "(PROSPECT_MAX_TRAINING_ROWS or `max_training_rows` in secrets).", icon=":material/filter_alt:")
+
+
+def render_sidebar() -> None:
+    init_state()
+    current, source = current_spec(), current_source()
+    with st.sidebar:
+        st.caption("DATA SOURCE")
+        st.markdown(f"**{source_label(source)}**")
+        st.caption("CURRENT SPEC")
+        st.markdown(
+            f"Target **{current.target_column}**  \n"
+            f"Cohort: first seen {current.cohort_first_seen_from_days}–{current.cohort_first_seen_to_days} "
+            f"days before **{current.as_of}**  \n"
+            f"History: {current.short_window_days} d and {current.long_window_days} d"
+        )
+        built = built_set()
+        if built is not None:
+            stale = " (settings changed since)" if built.spec != current or built.source != source else ""
+            st.caption("TRAINING SET")
+            st.markdown(
+                f"{built.summary.rows:,} rows · {built.summary.positive_rate:.2%} positive{stale}"
+            )
+        for kind, page in (("build", "Data & target"), ("train", "Train")):
+            job: Job | None = st.session_state.get(keys.job(kind))
+            if job is not None:
+                state = "finished; open" if job.future.done() else f"running ({job.elapsed:.0f} s); see"
+                st.caption(f"{job.title}: {state} **{page}**", help="Jobs keep running while you visit other pages.")
+        if runs():
+            st.caption("MODELS THIS SESSION")
+            for record in reversed(runs()):
+                st.markdown(f"{record.label} — AUC {record.run.evaluation.roc_auc:.3f}")
+
+
+def runs_table(records: list[StudioRun]) -> pd.DataFrame:
+    """One row per run: what it was trained on and how it scored, for side-by-side comparison."""
+    rows = []
+    for record in records:
+        run, evaluation = record.run, record.run.evaluation
+        rows.append({
+            "run": record.label,
+            "target": run.spec.target_column,
+            "split": run.split,
+            "train rows": run.n_train,
+            "test rows": run.n_test,
+            "base rate": evaluation.base_rate,
+            "ROC AUC": evaluation.roc_auc,
+            "PR AUC": evaluation.pr_auc,
+            "log loss": evaluation.log_loss,
+            "Brier": evaluation.brier,
+            "best F1": evaluation.best_f1,
+            "seconds": sum(run.timings.values()),
+        })
+    return pd.DataFrame(rows).round(4)
+
+
+def prospect_choices(record: StudioRun, limit: int = 500) -> dict[int, str]:
+    """Test rows to explain, highest score first: position -> label with score and outcome."""
+    run = record.run
+    order = np.argsort(-run.y_score, kind="stable")[:limit]
+    return {
+        int(position): f"score {run.y_score[position]:.3f} · {'converted' if run.y_test[position] else 'did not convert'}"
+        f" · prospect {str(run.test_ids['domain_userid'].iloc[position])[:12]}"
+        for position in order
+    }
+
+
+def top_feature_index(sample: ShapSample) -> int:
+    """Position in `sample.features` of the feature with the largest mean |SHAP|."""
+    return int(np.argmax(np.abs(sample.values).mean(axis=0)))

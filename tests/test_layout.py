@@ -1,0 +1,42 @@
+"""The package's layout holds: every module imports on its own, and only the studio imports streamlit."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "prospect_core"
+MODULES = sorted(
+    ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+    for path in PACKAGE.rglob("*.py") if path.name != "__main__.py"
+)
+
+
+def test_the_module_list_is_the_package():
+    assert {"prospect_core", "prospect_core.build", "prospect_core.export", "prospect_core.studio",
+            "prospect_core.studio.jobs"} <= set(MODULES)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_module_imports_in_a_fresh_process(module):
+    """A cycle hidden by import order shows up when a module is the first one imported."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True,
+                          cwd=PACKAGE.parent, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_nothing_outside_the_studio_imports_streamlit():
+    importing = re.compile(r"^\s*(import streamlit|from streamlit\b)", re.M)
+    outside = [path.relative_to(PACKAGE.parent) for path in PACKAGE.rglob("*.py")
+               if PACKAGE / "studio" not in path.parents and importing.search(path.read_text())]
+    assert outside == []
+
+
+def test_the_jobs_module_knows_no_domain():
+    """Background jobs run any work; they import nothing of the core but its errors and the key names."""
+    imports = re.findall(r"^from (prospect_core\S*) import", (PACKAGE / "studio" / "jobs.py").read_text(), re.M)
+    assert sorted(imports) == ["prospect_core.errors", "prospect_core.studio"]
