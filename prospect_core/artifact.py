@@ -103,6 +103,8 @@ CLASS_GLOBALS = frozenset({
     ("sklearn.preprocessing._data", "StandardScaler"),
     ("sklearn.preprocessing._encoders", "OneHotEncoder"),
     ("sklearn.preprocessing._function_transformer", "FunctionTransformer"),  # what 'passthrough' becomes when fitted
+    ("sklearn.impute._base", "SimpleImputer"),  # each branch fills missing values first (model._missing_as_zero)
+    ("numpy", "asarray"),  # named as a FunctionTransformer's func, never called by the pickle; see _studio_step
     ("xgboost.sklearn", "XGBClassifier"),
     ("xgboost.core", "Booster"),
 })
@@ -213,7 +215,6 @@ def _check_studio_pipeline(pipeline: Any) -> None:
 def _is_studio_pipeline(pipeline: Any) -> bool:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
     from xgboost import XGBClassifier
 
     if type(pipeline) is not Pipeline:
@@ -225,11 +226,29 @@ def _is_studio_pipeline(pipeline: Any) -> bool:
         return (
             (first, second) == ("preprocessor", "classifier") and pipeline.memory is None
             and type(preprocessor) is ColumnTransformer and type(classifier) is XGBClassifier
-            and all(transformer.func is None and transformer.inverse_func is None
-                    for transformer in transformers if isinstance(transformer, FunctionTransformer))
+            and all(_studio_step(transformer) for transformer in transformers)
         )
     except (AttributeError, TypeError, ValueError):
         return False
+
+
+def _studio_step(step: Any) -> bool:
+    """A ColumnTransformer branch as `model.build_pipeline` makes it: 'drop'/'passthrough', a stock
+    transformer, or a Pipeline of them; a FunctionTransformer runs no function but `np.asarray(X,
+    dtype=float64)` (the file chose its func and arguments, and predict calls them)."""
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    if isinstance(step, str):
+        return step in ("drop", "passthrough")
+    if type(step) is Pipeline:
+        return step.memory is None and all(_studio_step(inner) for _, inner in step.steps)
+    if type(step) is FunctionTransformer:
+        plain = step.func is None
+        as_float = step.func is np.asarray and step.kw_args == {"dtype": np.float64}
+        return (plain or as_float) and step.inverse_func is None and not step.inv_kw_args
+    return True  # any other class got here through CLASS_GLOBALS: a plain data class
 
 
 def load_artifact(path: str | os.PathLike[str]) -> Pipeline:
