@@ -223,7 +223,7 @@ def other_function_arguments(run):
     import copy
 
     pipeline = copy.deepcopy(run.pipeline)
-    pipeline.named_steps["preprocessor"].named_transformers_["num"][0].kw_args = {"dtype": object}
+    pipeline.named_steps["preprocessor"].named_transformers_["num"][0].kw_args = {"dtype": np.float64, "copy": True}
     return pipeline
 
 
