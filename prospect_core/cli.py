@@ -188,6 +188,11 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
                        ("subsample", float), ("scale_pos_weight", float), ("seed", int)):
         train.add_argument(_flag(name), type=kind, default=getattr(defaults, name), metavar="N",
                            help=f"default {getattr(defaults, name)}")
+    track = train.add_mutually_exclusive_group()
+    track.add_argument("--tracking-uri", help="MLflow store to log the run to (default: $MLFLOW_TRACKING_URI, else "
+                       "sqlite:///data/mlruns.db with artifacts in data/mlartifacts)")
+    track.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
+    train.add_argument("--workspace", default="cli", help="workspace id the run is logged under (default cli)")
     add_spec_arguments(train)
     train.set_defaults(handler=run_train)
 
@@ -274,6 +279,26 @@ def run_train(args: argparse.Namespace) -> None:
         f"model written to {out} (sha256 {digest[:12]}...), card to {card_path} "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    if not args.no_track:
+        log_to_tracking(args, run, data, card, model_card_markdown(card))
+
+
+def log_to_tracking(args: argparse.Namespace, run: object, artifact: bytes, card: dict, markdown: str) -> None:
+    """Log the run to the MLflow store; the files are written already, so a store fault is a warning."""
+    import json
+
+    from prospect_core.tracking import NotSavedError, check_workspace_id, resolve_store
+
+    check_workspace_id(args.workspace)
+    store = resolve_store(tracking_uri=args.tracking_uri)
+    source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
+    try:
+        run_id = store.log_run(run, artifact=artifact, card_json=json.dumps(card, indent=2).encode(),
+                               card_markdown=markdown, source_label=source, workspace=args.workspace)
+    except NotSavedError as error:
+        print(f"warning: run {error} (the model files above are written; rerun to log it)", file=sys.stderr)
+        return
+    print(f"run {run_id} logged to {store.label}")
 
 
 def add_follow_symlinks_argument(parser: argparse.ArgumentParser) -> None:
