@@ -213,6 +213,10 @@ def run_train(args: argparse.Namespace) -> None:
     params = ModelParams(**{name: getattr(args, name) for name in (
         "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
     spec = spec_from_args(args)
+    if not args.no_track:
+        from prospect_core.tracking import check_workspace_id
+
+        check_workspace_id(args.workspace)  # before the minutes of building and fitting
     # Every output path and the signing key are checked before the minutes of building and fitting.
     follow = args.follow_symlinks
     out = safe_io.output_path(args.out, what="the model artifact", follow_symlinks=follow)
@@ -220,6 +224,10 @@ def run_train(args: argparse.Namespace) -> None:
     card_path = safe_io.output_path(args.card or default_card, what="the model card", follow_symlinks=follow)
     markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
     key = signing_key()
+    if not args.no_track:  # mlflow's imports run beside the build and fit instead of after them
+        from prospect_core.tracking import resolve_store, warm_up
+
+        warm_up(resolve_store(tracking_uri=args.tracking_uri))
     started = time.perf_counter()
     if args.dataset:
         path = Path(args.dataset)
@@ -289,7 +297,6 @@ def log_to_tracking(args: argparse.Namespace, run: object, artifact: bytes, card
 
     from prospect_core.tracking import NotSavedError, check_workspace_id, resolve_store
 
-    check_workspace_id(args.workspace)
     store = resolve_store(tracking_uri=args.tracking_uri)
     source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
     try:

@@ -451,6 +451,26 @@ class RunStore:
         return None
 
 
+def warm_up(store: RunStore) -> threading.Thread:
+    """Import mlflow and open `store` in a background thread, so a train that ends with `log_run` pays
+    for neither: the imports alone take about 2 s, which a fit of several seconds hides. Errors are
+    left for `log_run` to report."""
+
+    def work() -> None:
+        try:
+            import mlflow.sklearn  # noqa: F401
+            from mlflow.models import infer_signature  # noqa: F401
+
+            with _SAVE_LOCK:
+                store._experiment_id(store._client(create=True), create=True)
+        except Exception:  # noqa: BLE001 — log_run meets the same fault and says it as "not saved"
+            pass
+
+    thread = threading.Thread(target=work, name="prospect-tracking-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def resolve_store(secrets: Mapping[str, Any] | None = None, *, tracking_uri: str | None = None) -> RunStore:
     """The run store to use: `tracking_uri` when given, else $MLFLOW_TRACKING_URI, else `tracking_uri`
     in secrets (the app passes st.secrets), else the embedded SQLite store under data/."""
