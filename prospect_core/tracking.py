@@ -483,6 +483,10 @@ def resolve_store(secrets: Mapping[str, Any] | None = None, *, tracking_uri: str
             f"the tracking URI must be an MLflow tracking URI such as http://host:5000 or "
             f"sqlite:///path/mlruns.db, got {shown(re.sub(r'//[^/@]*@', '//', uri))}"
         )
+    if uri.startswith("sqlite:///"):
+        # Else MLflow keeps a SQLite store's artifacts in ./mlruns of whatever folder the process runs in.
+        database = Path(uri.removeprefix("sqlite:///")).resolve()
+        return RunStore(uri, (database.parent / "mlartifacts").as_uri())
     return RunStore(uri)
 
 

@@ -321,7 +321,7 @@ def test_the_store_location_defaults_to_data_and_follows_configuration(monkeypat
     assert default.tracking_uri == f"sqlite:///{ROOT / 'data' / 'mlruns.db'}"
     assert default.artifact_location == (ROOT / "data" / "mlartifacts").as_uri()
     assert tracking.resolve_store({"tracking_uri": "http://mlflow.team:5000"}) == RunStore("http://mlflow.team:5000")
-    assert tracking.resolve_store(tracking_uri="sqlite:///x.db").tracking_uri == "sqlite:///x.db"
+    assert tracking.resolve_store(tracking_uri="sqlite:///x.db") == RunStore("sqlite:///x.db", (Path.cwd() / "mlartifacts").as_uri())
     with pytest.raises(tracking.UserError, match=r"must be an MLflow tracking URI .*got 'ftp://host/'"):
         tracking.resolve_store({"tracking_uri": "ftp://user:secret@host/"})
     assert RunStore("https://user:pw@mlflow.team").label == "https://mlflow.team"  # no credentials in messages
@@ -350,3 +350,4 @@ def test_cli_train_logs_the_run_unless_told_not_to(tmp_path: Path, monkeypatch, 
     assert (summary.state, summary.source, summary.split) == ("ready", "dataset set.parquet", "random")
     loaded = store.load_run(summary.run_id, signing_key())
     assert loaded.card == json.loads((tmp_path / "a.joblib.card.json").read_text())
+    assert list((tmp_path / "runs" / "mlartifacts").rglob("model.joblib"))  # beside the database, not ./mlruns
