@@ -221,33 +221,34 @@ def _is_studio_pipeline(pipeline: Any) -> bool:
         return False
     try:  # the state came from the file: any attribute may be missing or of another shape
         (first, preprocessor), (second, classifier) = pipeline.steps
-        branches = [transformer for _, transformer, _ in
-                    [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]]
-        steps = [step for branch in branches
-                 for step in ([s for _, s in branch.steps] if type(branch) is Pipeline else [branch])]
+        transformers = [transformer for _, transformer, _ in
+                        [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]]
         return (
             (first, second) == ("preprocessor", "classifier") and pipeline.memory is None
             and type(preprocessor) is ColumnTransformer and type(classifier) is XGBClassifier
-            and all(branch.memory is None for branch in branches if type(branch) is Pipeline)
-            and all(_is_studio_step(step) for step in steps)
+            and all(_studio_step(transformer) for transformer in transformers)
         )
     except (AttributeError, TypeError, ValueError):
         return False
 
 
-def _is_studio_step(step: Any) -> bool:
-    """A branch step: a plain transformer, or a FunctionTransformer that is 'passthrough' or the fill
-    step's float conversion (`np.asarray(dtype=float64)`), never another function."""
+def _studio_step(step: Any) -> bool:
+    """A ColumnTransformer branch as `model.build_pipeline` makes it: 'drop'/'passthrough', a stock
+    transformer, or a Pipeline of them; a FunctionTransformer runs no function but `np.asarray(X,
+    dtype=float64)` (the file chose its func and arguments, and predict calls them)."""
     import numpy as np
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    if isinstance(step, str):  # 'passthrough' / 'drop'
-        return step in ("passthrough", "drop")
-    if not isinstance(step, FunctionTransformer):
-        return True
-    if step.inverse_func is not None:
-        return False
-    return step.func is None or (step.func is np.asarray and step.kw_args == {"dtype": np.float64})
+    if isinstance(step, str):
+        return step in ("drop", "passthrough")
+    if type(step) is Pipeline:
+        return step.memory is None and all(_studio_step(inner) for _, inner in step.steps)
+    if type(step) is FunctionTransformer:
+        plain = step.func is None
+        as_float = step.func is np.asarray and step.kw_args == {"dtype": np.float64}
+        return (plain or as_float) and step.inverse_func is None and not step.inv_kw_args
+    return True  # any other class got here through CLASS_GLOBALS: a plain data class
 
 
 def load_artifact(path: str | os.PathLike[str]) -> Pipeline:

@@ -249,6 +249,11 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
                        ("subsample", float), ("scale_pos_weight", float), ("seed", int)):
         train.add_argument(_flag(name), type=kind, default=getattr(defaults, name), metavar="N",
                            help=f"default {getattr(defaults, name)}")
+    track = train.add_mutually_exclusive_group()
+    track.add_argument("--tracking-uri", help="MLflow store to log the run to (default: $MLFLOW_TRACKING_URI, else "
+                       "sqlite:///data/mlruns.db with artifacts in data/mlartifacts)")
+    track.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
+    train.add_argument("--workspace", default="cli", help="workspace id the run is logged under (default cli)")
     add_spec_arguments(train)
     train.set_defaults(handler=run_train)
 
@@ -257,6 +262,10 @@ def run_train(args: argparse.Namespace) -> None:
     params = ModelParams(**{name: getattr(args, name) for name in (
         "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
     spec = spec_from_args(args)
+    if not args.no_track:
+        from prospect_core.tracking import check_workspace_id
+
+        check_workspace_id(args.workspace)  # before the minutes of building and fitting
     # Every output path and the signing key are checked before the minutes of building and fitting.
     follow = args.follow_symlinks
     out = safe_io.output_path(args.out, what="the model artifact", follow_symlinks=follow)
@@ -264,6 +273,10 @@ def run_train(args: argparse.Namespace) -> None:
     card_path = safe_io.output_path(args.card or default_card, what="the model card", follow_symlinks=follow)
     markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
     key = signing_key()
+    if not args.no_track:  # mlflow's imports run beside the build and fit instead of after them
+        from prospect_core.tracking import resolve_store, warm_up
+
+        warm_up(resolve_store(tracking_uri=args.tracking_uri))
     started = time.perf_counter()
     if args.dataset:
         path = Path(args.dataset)
@@ -313,6 +326,25 @@ def run_train(args: argparse.Namespace) -> None:
         f"model written to {out} (sha256 {export.sha256[:12]}...), card to {card_path} "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    if not args.no_track:
+        log_to_tracking(args, run, data, card, model_card_markdown(card))
+
+
+def log_to_tracking(args: argparse.Namespace, run: object, artifact: bytes, card: dict, markdown: str) -> None:
+    """Log the run to the MLflow store; the files are written already, so a store fault is a warning."""
+    import json
+
+    from prospect_core.tracking import NotSavedError, check_workspace_id, resolve_store
+
+    store = resolve_store(tracking_uri=args.tracking_uri)
+    source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
+    try:
+        run_id = store.log_run(run, artifact=artifact, card_json=json.dumps(card, indent=2).encode(),
+                               card_markdown=markdown, source_label=source, workspace=args.workspace)
+    except NotSavedError as error:
+        print(f"warning: run {error} (the model files above are written; rerun to log it)", file=sys.stderr)
+        return
+    print(f"run {run_id} logged to {store.label}")
 
 
 def run_spec(args: argparse.Namespace) -> None:

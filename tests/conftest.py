@@ -124,3 +124,10 @@ def fresh_snowflake_login_backoff(monkeypatch):
     from prospect_core import snowflake
 
     monkeypatch.setattr(snowflake, "LOGINS", snowflake.LoginBackoff())
+
+
+@pytest.fixture(autouse=True)
+def _runs_to_a_temp_store(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`train` logs every run to MLflow (issue 16): in tests, to one SQLite store in the session's temp
+    folder, never to the repository's data/mlruns.db."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path_factory.getbasetemp() / 'mlruns.db'}")

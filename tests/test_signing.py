@@ -208,14 +208,23 @@ def hidden_in_the_categories(run, payload):
     import copy
 
     pipeline = copy.deepcopy(run.pipeline)
-    encoder = pipeline.named_steps["preprocessor"].named_transformers_["cat"].named_steps["onehot"]
+    encoder = pipeline.named_steps["preprocessor"].named_transformers_["cat"][-1]  # the branch ends in the encoder
     encoder.categories_[0] = np.array(["website", payload], dtype=object)
     return pipeline
 
 
 def oddly_assembled(run):
     """Only allowed classes, but not the studio's shape: a bare scaler where the pipeline should be."""
-    return run.pipeline.named_steps["preprocessor"].named_transformers_["num"].named_steps["scale"]
+    return run.pipeline.named_steps["preprocessor"].named_transformers_["num"][-1]
+
+
+def other_function_arguments(run):
+    """The studio pipeline whose np.asarray step is given other arguments: predict would call it with them."""
+    import copy
+
+    pipeline = copy.deepcopy(run.pipeline)
+    pipeline.named_steps["preprocessor"].named_transformers_["num"][0].kw_args = {"dtype": np.float64, "copy": True}
+    return pipeline
 
 
 # (case, builds the pickled value from (marker, run), expected message)
@@ -233,6 +242,7 @@ SIGNED_HOSTILE_PICKLES = [
      r"refers to joblib\.numpy_pickle_compat\.NDArrayWrapper"),
     ("a forged array shape", lambda marker, run: NumpyArrayWrapper(np.ndarray, (10**12,), "C", np.dtype("f8")), r"declares an array of 8,000,000,000,000 bytes"),
     ("allowed classes, wrong shape", lambda marker, run: oddly_assembled(run), r"holds a StandardScaler that is not a studio pipeline"),
+    ("np.asarray with other arguments", lambda marker, run: other_function_arguments(run), r"holds a Pipeline that is not a studio pipeline"),
 ]
 
 
