@@ -23,15 +23,16 @@ from prospect_core.build import TrainingSet, build_training_set
 from prospect_core.dataset import normalize_training_set
 from prospect_core.demo_data import DEFAULT_DEMO_USERS, MAX_DEMO_USERS, write_demo_db
 from prospect_core.errors import DatasetError, SpecError, UserError, shown
-from prospect_core.export import export_run
+from prospect_core.export import ExportBundle, export_run
 from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_training_rows
-from prospect_core.model import SPLITS, ModelParams, check_training_set, train_model
+from prospect_core.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
 from prospect_core.paths import demo_db_path
 from prospect_core.service_bundle import BundleError, card_beside, write_service_folder
 from prospect_core.signals import parity_report, signals_document
 from prospect_core.signing import signing_key
 from prospect_core.sources import open_source
 from prospect_core.spec import TrainingSpec, parse_date
+from prospect_core.tracking import NotSavedError, check_workspace_id, resolve_store, warm_up
 from prospect_core.training_sql import DIALECTS, FORMULATIONS, render_training_sql
 from prospect_core.warehouse import Warehouse, null_timestamp_notices, target_event_notice
 
@@ -263,8 +264,6 @@ def run_train(args: argparse.Namespace) -> None:
         "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
     spec = spec_from_args(args)
     if not args.no_track:
-        from prospect_core.tracking import check_workspace_id
-
         check_workspace_id(args.workspace)  # before the minutes of building and fitting
     # Every output path and the signing key are checked before the minutes of building and fitting.
     follow = args.follow_symlinks
@@ -274,8 +273,6 @@ def run_train(args: argparse.Namespace) -> None:
     markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
     key = signing_key()
     if not args.no_track:  # mlflow's imports run beside the build and fit instead of after them
-        from prospect_core.tracking import resolve_store, warm_up
-
         warm_up(resolve_store(tracking_uri=args.tracking_uri))
     started = time.perf_counter()
     if args.dataset:
@@ -327,20 +324,17 @@ def run_train(args: argparse.Namespace) -> None:
         f"in {time.perf_counter() - started:.1f} s"
     )
     if not args.no_track:
-        log_to_tracking(args, run, data, card, model_card_markdown(card))
+        log_to_tracking(args, run, export)
 
 
-def log_to_tracking(args: argparse.Namespace, run: object, artifact: bytes, card: dict, markdown: str) -> None:
+def log_to_tracking(args: argparse.Namespace, run: TrainingRun, export: ExportBundle) -> None:
     """Log the run to the MLflow store; the files are written already, so a store fault is a warning."""
-    import json
-
-    from prospect_core.tracking import NotSavedError, check_workspace_id, resolve_store
 
     store = resolve_store(tracking_uri=args.tracking_uri)
     source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
     try:
-        run_id = store.log_run(run, artifact=artifact, card_json=json.dumps(card, indent=2).encode(),
-                               card_markdown=markdown, source_label=source, workspace=args.workspace)
+        run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
+                               card_markdown=export.card_markdown, source_label=source, workspace=args.workspace)
     except NotSavedError as error:
         print(f"warning: run {error} (the model files above are written; rerun to log it)", file=sys.stderr)
         return
