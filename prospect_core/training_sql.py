@@ -38,7 +38,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import jinja2
 
@@ -249,8 +249,13 @@ def render_template(
     *,
     inline: bool = False,
     events_table: str | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> RenderedSQL:
-    """Render any template in `sql/` for `spec` with the dialect's macros."""
+    """Render any template in `sql/` for `spec` with the dialect's macros.
+
+    `context` adds template variables of the caller's own (numbers and names it has validated;
+    user text still goes through `bind`).
+    """
     if dialect not in DIALECT_BY_NAME:
         raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
     macros = DIALECT_BY_NAME[dialect]
@@ -299,5 +304,6 @@ def render_template(
         cte_hint=macros.cte_hint,
         lane_bits=LANE_BITS,
         lane_limit_message=LANE_LIMIT_MESSAGE,
+        **(context or {}),
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)
