@@ -218,10 +218,10 @@ def test_snowflake_form_through_fakesnow_equals_duckdb(events_warehouse, spec):
 
 
 def test_snowflake_form_on_demo_events_equals_the_training_set(demo_warehouse, tmp_path):
-    """Eighty demo prospects' events (all events of each) through fakesnow, against the training set."""
+    """Thirty demo prospects' events (all events of each) through fakesnow, against the training set."""
     frame = demo_warehouse.query(
         "select * from atomic.events where domain_userid in "
-        "(select distinct domain_userid from atomic.events order by 1 limit 80)"
+        "(select distinct domain_userid from atomic.events order by 1 limit 30)"
     )
     rows = [
         {**row, "derived_tstamp": row["derived_tstamp"].to_pydatetime()}
