@@ -14,13 +14,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 if TYPE_CHECKING:
-    from prospect_core.evaluation import Confusion, Evaluation
+    from prospect_core.evaluation import Confusion, Evaluation, ProfitCurve
     from prospect_core.explain import RowExplanation, ShapSample
     from prospect_core.spec import TrainingSpec
+    from prospect_core.target_explorer import TargetLadder
 
 TEMPLATE = "plotly_white"
 HEIGHT = 420
 WEBGL_MIN_POINTS = 1_000
+MAX_CURVE_POINTS = 800
 POSITIVE, NEGATIVE, NEUTRAL = "#d62728", "#1f77b4", "#7f7f7f"
 CHANCE = dict(color=NEUTRAL, dash="dash", width=1)
 
@@ -163,20 +165,28 @@ def gains_figure(table: pd.DataFrame, *, title: str = "Cumulative gains") -> go.
 
 
 def calibration_figure(table: pd.DataFrame, *, title: str = "Calibration") -> go.Figure:
-    """Observed positive rate against mean predicted probability per bin, with the perfect diagonal."""
+    """Observed positive rate against mean predicted probability per bin, with the perfect diagonal.
+
+    Both axes stop a little past the largest value (not at 1): with rare targets every bin sits
+    near 0, and on a 0-1 square their markers pile on top of each other.
+    """
+    top = max(float(table["mean_predicted"].max()), float(table["fraction_positive"].max()), 0.0)
+    limit = min(1.0, max(0.1, np.ceil(top * 1.1 * 10) / 10))
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
             x=table["mean_predicted"], y=table["fraction_positive"], mode="lines+markers", name="model",
-            customdata=table["rows"], line=dict(color=POSITIVE),
-            # marker area follows the rows in the bin: a bin of a few rows should not look as certain
-            marker=dict(size=6 + 14 * np.sqrt(table["rows"] / max(table["rows"].max(), 1))),
+            customdata=table["rows"], line=dict(color=POSITIVE, width=1.5),
+            # marker area follows the rows in the bin (a bin of a few rows should not look as certain),
+            # small and outlined so neighbouring bins stay apart
+            marker=dict(size=5 + 6 * np.sqrt(table["rows"] / max(table["rows"].max(), 1)), opacity=0.85,
+                        line=dict(color="white", width=1)),
             hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>%{customdata:,} rows<extra></extra>",
         )
     )
-    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=CHANCE))
-    figure.update_xaxes(range=[0, 1])
-    figure.update_yaxes(range=[0, 1.02])
+    figure.add_trace(go.Scatter(x=[0, limit], y=[0, limit], mode="lines", name="perfectly calibrated", line=CHANCE))
+    figure.update_xaxes(range=[0, limit])
+    figure.update_yaxes(range=[0, limit * 1.02])
     return _layout(figure, title=title, x_title="Mean predicted probability", y_title="Observed conversion rate")
 
 
@@ -320,7 +330,8 @@ def shap_dependence_figure(
     if color_by is not None:
         sample.column(color_by)  # validates the name
         marker.update(color=_normalised(sample.data[color_by]), colorscale=[[0, NEGATIVE], [1, POSITIVE]],
-                      cmin=0, cmax=1, colorbar=dict(title=color_by, tickvals=[0, 1], ticktext=["low", "high"]))
+                      cmin=0, cmax=1, colorbar=dict(title=dict(text=color_by, side="right"), tickvals=[0, 1],
+                                                    ticktext=["low", "high"], len=0.9))
     if is_numeric:
         x, text = raw.to_numpy(dtype=float), raw.astype(str).to_numpy()
     else:  # categories: one column of points each, spread sideways so they do not hide each other
@@ -331,10 +342,15 @@ def shap_dependence_figure(
         text = labels.to_numpy()
     figure = go.Figure(
         _scatter_class(len(values))(
-            x=x, y=values, mode="markers", marker=marker, name=feature, text=text,
+            x=x, y=values, mode="markers", marker=marker, name=feature, text=text, cliponaxis=False,
             hovertemplate=f"{feature} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
         )
     )
+    # an explicit range with room above the highest point: left to autorange (and the app's theme),
+    # the top markers sat on the plot's edge, cut in half
+    low, high = min(float(np.min(values)), 0.0), max(float(np.max(values)), 0.0)
+    pad = 0.08 * (high - low or 1.0)
+    figure.update_yaxes(range=[low - pad, high + pad])
     if not is_numeric:
         figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=categories)
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
@@ -382,7 +398,11 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
         ("short history window", -short_days, short_days, "#6baed6", f"last {_days_text(short_days)}"),
         ("target window", 0.0, target_drawn, POSITIVE, target_label),
     ]
-    x_range = [-long_days * 1.05, target_drawn + long_days * 0.75]
+    # the axis ends where the target's label does (its longest line, at the plot's narrowest), not
+    # a fixed share of the long window past it: that left 20-30 empty days on the right
+    label_share = (LABEL_PX_PER_CHAR * max(len(line) for line in target_label.split("<br>")) + 16) / TIMELINE_PLOT_PX
+    left = -long_days * 1.05
+    x_range = [left, (target_drawn - label_share * left) / (1 - label_share)]
     figure = go.Figure()
     for name, start, length, colour, label in rows:
         outside = name == "target window"
@@ -425,3 +445,69 @@ def class_balance_figure(negatives: int, positives: int, *, title: str = "Class 
     )
     figure.update_yaxes(range=[0, max(negatives, positives, 1) * 1.2])
     return _layout(figure, title=title, x_title="Target", y_title="Rows", height=320)
+
+
+# ----- the target explorer and thresholds in business terms -----------------------------------------
+
+
+def target_explorer_figure(ladder: TargetLadder, *, title: str = "Which targets are learnable") -> go.Figure:
+    """Positive rate against target window, one line per explored event; the spec's event in red.
+
+    Each point's customdata is (event, window minutes, positive moments, positive prospects), so a
+    click can set the target; the spec's own window is the dashed line.
+    """
+    from prospect_core.wording import window_label
+
+    windows = list(ladder.windows)
+    labels = [window_label(minutes) for minutes in windows]
+    figure = go.Figure()
+    for event in ladder.events:
+        rows = ladder.table[ladder.table["event_name"] == event]
+        chosen = event == ladder.spec.target_event
+        figure.add_trace(
+            go.Scatter(
+                x=[labels[windows.index(minutes)] for minutes in rows["target_window_minutes"]], y=rows["positive_rate"],
+                mode="lines+markers", name=event + (" (target)" if chosen else ""),
+                line=dict(color=POSITIVE, width=3) if chosen else dict(width=1.5),
+                marker=dict(size=9 if chosen else 6),
+                customdata=np.c_[rows["event_name"], rows["target_window_minutes"], rows["positive_points"], rows["positive_prospects"]],
+                hovertemplate="%{customdata[0]} within %{x}<br>%{y:.1%} of moments positive<br>"
+                              "%{customdata[2]:,} positive moments from %{customdata[3]:,} prospects<extra></extra>",
+            )
+        )
+    spec_position = windows.index(ladder.spec.target_window_minutes)
+    figure.add_vline(x=spec_position, line=CHANCE, annotation_text="current window", annotation_position="top")
+    figure.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return _layout(figure, title=title, x_title="Target window (how soon after the moment)", y_title="Moments that reach the target")
+
+
+def profit_figure(curve: ProfitCurve, *, currency: str = "", title: str = "Expected profit by threshold") -> go.Figure:
+    """Expected profit a day against threshold, the best threshold marked (none when none pays).
+
+    At most MAX_CURVE_POINTS points are drawn (the curve has one per distinct test score); the best
+    is always among them.
+    """
+    keep = np.unique(np.r_[np.linspace(0, len(curve.thresholds) - 1, min(len(curve.thresholds), MAX_CURVE_POINTS)).astype(int),
+                           int(np.argmax(curve.profit_per_day))])
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=curve.thresholds[keep], y=curve.profit_per_day[keep], mode="lines", name="expected profit a day",
+            line=dict(color=NEGATIVE), customdata=np.c_[curve.flagged_share[keep], curve.caught_share[keep]],
+            hovertemplate=f"threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<br>flags %{{customdata[0]:.1%}} of moments, "
+                          "catches %{customdata[1]:.0%}<extra></extra>",
+        )
+    )
+    figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
+    if curve.best is not None:
+        best = curve.best
+        figure.add_trace(
+            go.Scatter(
+                x=[best.threshold], y=[best.profit_per_day], mode="markers+text", name=f"best threshold {best.threshold:.3f}",
+                marker=dict(color=POSITIVE, size=12, symbol="diamond"), text=[f"{currency}{best.profit_per_day:,.0f} a day"],
+                textposition="top center", cliponaxis=False,
+            )
+        )
+    figure.update_xaxes(range=[0, 1])
+    return _layout(figure, title=title, x_title="Score threshold (flag at or above)", y_title=f"Expected profit a day{f' ({currency})' if currency else ''}")
