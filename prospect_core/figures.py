@@ -360,15 +360,6 @@ def shap_dependence_figure(
 # ----- the spec ------------------------------------------------------------------------------------
 
 
-def _minutes_text(minutes: int) -> str:
-    """`60 minutes`, `180 minutes (3 h)`, `10080 minutes (7 days)`."""
-    if minutes >= 2 * 24 * 60 and minutes % (24 * 60) == 0:
-        return f"{minutes} minutes ({minutes // (24 * 60)} days)"
-    if minutes >= 120 and minutes % 60 == 0:
-        return f"{minutes} minutes ({minutes // 60} h)"
-    return f"{minutes} minutes"
-
-
 # The timeline's plot area is at least this wide in the page's column, and a 12 px label takes about
 # this much per character: enough to tell whether a label fits inside its bar.
 TIMELINE_PLOT_PX = 480
@@ -390,7 +381,10 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     target_drawn = max(target_days, long_days * 0.12)
     # the target's label sits right of its bar, one part a line; a long event name is shortened to fit
     event = spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026"
-    target_label = (f"next {_minutes_text(spec.target_window_minutes)}:<br>'{event}'"
+    from prospect_core.wording import window_text
+
+    # the window in words ("next 7 days"), not minutes: a long label pushed the axis far right
+    target_label = (f"next {window_text(spec.target_window_minutes)}:<br>'{event}'"
                     + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
                     + ("<br>(not to scale)" if target_drawn > target_days else ""))
     rows = [
@@ -398,26 +392,24 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
         ("short history window", -short_days, short_days, "#6baed6", f"last {_days_text(short_days)}"),
         ("target window", 0.0, target_drawn, POSITIVE, target_label),
     ]
-    # the axis ends where the target's label does (its longest line, at the plot's narrowest), not
-    # a fixed share of the long window past it: that left 20-30 empty days on the right
-    label_share = (LABEL_PX_PER_CHAR * max(len(line) for line in target_label.split("<br>")) + 16) / TIMELINE_PLOT_PX
-    left = -long_days * 1.05
-    x_range = [left, (target_drawn - label_share * left) / (1 - label_share)]
+    # the target's label sits left of the prediction point, in its row's empty history side, so the
+    # axis can end just past the target bar (room for a label on the right left 20-30 empty days)
+    x_range = [-long_days * 1.05, target_drawn + long_days * 0.04]
     figure = go.Figure()
     for name, start, length, colour, label in rows:
-        outside = name == "target window"
+        is_target = name == "target window"
         # a history label that would not fit in its bar goes to the bar's left, where its row is empty
-        fits = outside or length / (x_range[1] - x_range[0]) * TIMELINE_PLOT_PX >= LABEL_PX_PER_CHAR * len(label) + 12
+        fits = not is_target and length / (x_range[1] - x_range[0]) * TIMELINE_PLOT_PX >= LABEL_PX_PER_CHAR * len(label) + 12
         figure.add_trace(
             go.Bar(
                 y=[name], x=[length], base=[start], orientation="h", name=name, marker_color=colour,
-                text=[label], textposition=("outside" if outside else "inside") if fits else "none",
-                insidetextanchor="middle", textfont=dict(size=12, color="#333333" if outside else "white"),
+                text=[label], textposition="inside" if fits else "none",
+                insidetextanchor="middle", textfont=dict(size=12, color="white"),
                 cliponaxis=False, constraintext="none", hoverinfo="text", hovertext=[label],
             )
         )
         if not fits:
-            figure.add_annotation(x=start, y=name, text=label, xanchor="right", showarrow=False, xshift=-6,
+            figure.add_annotation(x=start, y=name, text=label, xanchor="right", showarrow=False, xshift=-12 if is_target else -6,
                                   font=dict(size=12, color="#333333"))
     figure.add_trace(
         go.Scatter(
