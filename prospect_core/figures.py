@@ -342,7 +342,7 @@ def shap_dependence_figure(
         text = labels.to_numpy()
     figure = go.Figure(
         _scatter_class(len(values))(
-            x=x, y=values, mode="markers", marker=marker, name=feature, text=text, cliponaxis=False,
+            x=x, y=values, mode="markers", marker=marker, name=feature, text=text,
             hovertemplate=f"{feature} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
         )
     )

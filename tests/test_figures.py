@@ -304,3 +304,11 @@ def test_profit_figure_thins_a_long_curve_but_keeps_the_best() -> None:
     line = figures.profit_figure(curve).data[0]
     assert len(curve.thresholds) > 4000 and len(line.x) <= figures.MAX_CURVE_POINTS + 1
     assert curve.best.threshold in set(line.x) and curve.best.profit_per_day == max(line.y)
+
+
+def test_dependence_plot_builds_with_webgl_points(run: TrainingRun, monkeypatch) -> None:
+    # a real sample of 1,000+ rows is slow to explain; lower our own WebGL switch instead
+    monkeypatch.setattr(figures, "WEBGL_MIN_POINTS", 10)
+    sample = explain_sample(run.pipeline, run.X_test, max_rows=50)
+    figure = figures.shap_dependence_figure(sample, "num_pricing_views_l7d")
+    assert isinstance(figure.data[0], go.Scattergl) and figure.layout.yaxis.range[1] > sample.column("num_pricing_views_l7d").max()
