@@ -5,6 +5,7 @@ import streamlit as st
 from prospect_core import studio
 from prospect_core.evaluation import calibration_bins, confusion_at, lift_table
 from prospect_core.explain import gain_importance
+from prospect_core.wording import format_metric
 from prospect_core.figures import (
     calibration_figure,
     confusion_figure,
@@ -64,7 +65,7 @@ def threshold_section() -> None:
     confusion = confusion_at(y_true=run.y_test, y_score=run.y_score, threshold=threshold)
     chart, numbers = st.columns([3, 2])
     chart.plotly_chart(confusion_figure(confusion), key="confusion")
-    numbers.metric("Precision", f"{confusion.precision:.3f}", help="Of the flagged, the share that converted")
+    numbers.metric("Precision", format_metric(confusion.precision), help="Of the flagged, the share that converted")
     numbers.metric("Recall", f"{confusion.recall:.3f}", help="Of those who converted, the share flagged")
     numbers.metric("Flagged", f"{confusion.predicted_positive_share:.2%}", help="Share of test rows flagged")
     numbers.metric("False positive rate", f"{confusion.false_positive_rate:.3f}")

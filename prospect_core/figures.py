@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from prospect_core.evaluation import Confusion, Evaluation
+from prospect_core.evaluation import Confusion, Evaluation, ProfitCurve
 from prospect_core.explain import RowExplanation, ShapSample, shap_importance
 from prospect_core.spec import TrainingSpec
+from prospect_core.target_explorer import TargetLadder
 
 TEMPLATE = "plotly_white"
 HEIGHT = 420
 WEBGL_MIN_POINTS = 1_000
+MAX_CURVE_POINTS = 800
 POSITIVE, NEGATIVE, NEUTRAL = "#d62728", "#1f77b4", "#7f7f7f"
 CHANCE = dict(color=NEUTRAL, dash="dash", width=1)
 
@@ -162,20 +164,28 @@ def gains_figure(table: pd.DataFrame, *, title: str = "Cumulative gains") -> go.
 
 
 def calibration_figure(table: pd.DataFrame, *, title: str = "Calibration") -> go.Figure:
-    """Observed positive rate against mean predicted probability per bin, with the perfect diagonal."""
+    """Observed positive rate against mean predicted probability per bin, with the perfect diagonal.
+
+    Both axes stop a little past the largest value (not at 1): with rare targets every bin sits
+    near 0, and on a 0-1 square their markers pile on top of each other.
+    """
+    top = max(float(table["mean_predicted"].max()), float(table["fraction_positive"].max()), 0.0)
+    limit = min(1.0, max(0.1, np.ceil(top * 1.1 * 10) / 10))
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
             x=table["mean_predicted"], y=table["fraction_positive"], mode="lines+markers", name="model",
-            customdata=table["rows"], line=dict(color=POSITIVE),
-            # marker area follows the rows in the bin: a bin of a few rows should not look as certain
-            marker=dict(size=6 + 14 * np.sqrt(table["rows"] / max(table["rows"].max(), 1))),
+            customdata=table["rows"], line=dict(color=POSITIVE, width=1.5),
+            # marker area follows the rows in the bin (a bin of a few rows should not look as certain),
+            # small and outlined so neighbouring bins stay apart
+            marker=dict(size=5 + 6 * np.sqrt(table["rows"] / max(table["rows"].max(), 1)), opacity=0.85,
+                        line=dict(color="white", width=1)),
             hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>%{customdata:,} rows<extra></extra>",
         )
     )
-    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line=CHANCE))
-    figure.update_xaxes(range=[0, 1])
-    figure.update_yaxes(range=[0, 1.02])
+    figure.add_trace(go.Scatter(x=[0, limit], y=[0, limit], mode="lines", name="perfectly calibrated", line=CHANCE))
+    figure.update_xaxes(range=[0, limit])
+    figure.update_yaxes(range=[0, limit * 1.02])
     return _layout(figure, title=title, x_title="Mean predicted probability", y_title="Observed conversion rate")
 
 
@@ -315,7 +325,8 @@ def shap_dependence_figure(
     if color_by is not None:
         sample.column(color_by)  # validates the name
         marker.update(color=_normalised(sample.data[color_by]), colorscale=[[0, NEGATIVE], [1, POSITIVE]],
-                      cmin=0, cmax=1, colorbar=dict(title=color_by, tickvals=[0, 1], ticktext=["low", "high"]))
+                      cmin=0, cmax=1, colorbar=dict(title=dict(text=color_by, side="right"), tickvals=[0, 1],
+                                                    ticktext=["low", "high"], len=0.9))
     if is_numeric:
         x, text = raw.to_numpy(dtype=float), raw.astype(str).to_numpy()
     else:  # categories: one column of points each, spread sideways so they do not hide each other
@@ -330,6 +341,11 @@ def shap_dependence_figure(
             hovertemplate=f"{feature} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
         )
     )
+    # an explicit range with room above the highest point: left to autorange (and the app's theme),
+    # the top markers sat on the plot's edge, cut in half
+    low, high = min(float(np.min(values)), 0.0), max(float(np.max(values)), 0.0)
+    pad = 0.08 * (high - low or 1.0)
+    figure.update_yaxes(range=[low - pad, high + pad])
     if not is_numeric:
         figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=categories)
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
@@ -337,15 +353,6 @@ def shap_dependence_figure(
 
 
 # ----- the spec ------------------------------------------------------------------------------------
-
-
-def _minutes_text(minutes: int) -> str:
-    """`60 minutes`, `180 minutes (3 h)`, `10080 minutes (7 days)`."""
-    if minutes >= 2 * 24 * 60 and minutes % (24 * 60) == 0:
-        return f"{minutes} minutes ({minutes // (24 * 60)} days)"
-    if minutes >= 120 and minutes % 60 == 0:
-        return f"{minutes} minutes ({minutes // 60} h)"
-    return f"{minutes} minutes"
 
 
 # The timeline's plot area is at least this wide in the page's column, and a 12 px label takes about
@@ -369,7 +376,10 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     target_drawn = max(target_days, long_days * 0.12)
     # the target's label sits right of its bar, one part a line; a long event name is shortened to fit
     event = spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026"
-    target_label = (f"next {_minutes_text(spec.target_window_minutes)}:<br>'{event}'"
+    from prospect_core.wording import window_text
+
+    # the window in words ("next 7 days"), not minutes: a long label pushed the axis far right
+    target_label = (f"next {window_text(spec.target_window_minutes)}:<br>'{event}'"
                     + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
                     + ("<br>(not to scale)" if target_drawn > target_days else ""))
     rows = [
@@ -377,22 +387,24 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
         ("short history window", -short_days, short_days, "#6baed6", f"last {_days_text(short_days)}"),
         ("target window", 0.0, target_drawn, POSITIVE, target_label),
     ]
-    x_range = [-long_days * 1.05, target_drawn + long_days * 0.75]
+    # the target's label sits left of the prediction point, in its row's empty history side, so the
+    # axis can end just past the target bar (room for a label on the right left 20-30 empty days)
+    x_range = [-long_days * 1.05, target_drawn + long_days * 0.04]
     figure = go.Figure()
     for name, start, length, colour, label in rows:
-        outside = name == "target window"
+        is_target = name == "target window"
         # a history label that would not fit in its bar goes to the bar's left, where its row is empty
-        fits = outside or length / (x_range[1] - x_range[0]) * TIMELINE_PLOT_PX >= LABEL_PX_PER_CHAR * len(label) + 12
+        fits = not is_target and length / (x_range[1] - x_range[0]) * TIMELINE_PLOT_PX >= LABEL_PX_PER_CHAR * len(label) + 12
         figure.add_trace(
             go.Bar(
                 y=[name], x=[length], base=[start], orientation="h", name=name, marker_color=colour,
-                text=[label], textposition=("outside" if outside else "inside") if fits else "none",
-                insidetextanchor="middle", textfont=dict(size=12, color="#333333" if outside else "white"),
+                text=[label], textposition="inside" if fits else "none",
+                insidetextanchor="middle", textfont=dict(size=12, color="white"),
                 cliponaxis=False, constraintext="none", hoverinfo="text", hovertext=[label],
             )
         )
         if not fits:
-            figure.add_annotation(x=start, y=name, text=label, xanchor="right", showarrow=False, xshift=-6,
+            figure.add_annotation(x=start, y=name, text=label, xanchor="right", showarrow=False, xshift=-12 if is_target else -6,
                                   font=dict(size=12, color="#333333"))
     figure.add_trace(
         go.Scatter(
@@ -420,3 +432,69 @@ def class_balance_figure(negatives: int, positives: int, *, title: str = "Class 
     )
     figure.update_yaxes(range=[0, max(negatives, positives, 1) * 1.2])
     return _layout(figure, title=title, x_title="Target", y_title="Rows", height=320)
+
+
+# ----- the target explorer and thresholds in business terms -----------------------------------------
+
+
+def target_explorer_figure(ladder: TargetLadder, *, title: str = "Which targets are learnable") -> go.Figure:
+    """Positive rate against target window, one line per explored event; the spec's event in red.
+
+    Each point's customdata is (event, window minutes, positive moments, positive prospects), so a
+    click can set the target; the spec's own window is the dashed line.
+    """
+    from prospect_core.wording import window_label
+
+    windows = list(ladder.windows)
+    labels = [window_label(minutes) for minutes in windows]
+    figure = go.Figure()
+    for event in ladder.events:
+        rows = ladder.table[ladder.table["event_name"] == event]
+        chosen = event == ladder.spec.target_event
+        figure.add_trace(
+            go.Scatter(
+                x=[labels[windows.index(minutes)] for minutes in rows["target_window_minutes"]], y=rows["positive_rate"],
+                mode="lines+markers", name=event + (" (target)" if chosen else ""),
+                line=dict(color=POSITIVE, width=3) if chosen else dict(width=1.5),
+                marker=dict(size=9 if chosen else 6),
+                customdata=np.c_[rows["event_name"], rows["target_window_minutes"], rows["positive_points"], rows["positive_prospects"]],
+                hovertemplate="%{customdata[0]} within %{x}<br>%{y:.1%} of moments positive<br>"
+                              "%{customdata[2]:,} positive moments from %{customdata[3]:,} prospects<extra></extra>",
+            )
+        )
+    spec_position = windows.index(ladder.spec.target_window_minutes)
+    figure.add_vline(x=spec_position, line=CHANCE, annotation_text="current window", annotation_position="top")
+    figure.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return _layout(figure, title=title, x_title="Target window (how soon after the moment)", y_title="Moments that reach the target")
+
+
+def profit_figure(curve: ProfitCurve, *, currency: str = "", title: str = "Expected profit by threshold") -> go.Figure:
+    """Expected profit a day against threshold, the best threshold marked (none when none pays).
+
+    At most MAX_CURVE_POINTS points are drawn (the curve has one per distinct test score); the best
+    is always among them.
+    """
+    keep = np.unique(np.r_[np.linspace(0, len(curve.thresholds) - 1, min(len(curve.thresholds), MAX_CURVE_POINTS)).astype(int),
+                           int(np.argmax(curve.profit_per_day))])
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=curve.thresholds[keep], y=curve.profit_per_day[keep], mode="lines", name="expected profit a day",
+            line=dict(color=NEGATIVE), customdata=np.c_[curve.flagged_share[keep], curve.caught_share[keep]],
+            hovertemplate=f"threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<br>flags %{{customdata[0]:.1%}} of moments, "
+                          "catches %{customdata[1]:.0%}<extra></extra>",
+        )
+    )
+    figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
+    if curve.best is not None:
+        best = curve.best
+        figure.add_trace(
+            go.Scatter(
+                x=[best.threshold], y=[best.profit_per_day], mode="markers+text", name=f"best threshold {best.threshold:.3f}",
+                marker=dict(color=POSITIVE, size=12, symbol="diamond"), text=[f"{currency}{best.profit_per_day:,.0f} a day"],
+                textposition="top center", cliponaxis=False,
+            )
+        )
+    figure.update_xaxes(range=[0, 1])
+    return _layout(figure, title=title, x_title="Score threshold (flag at or above)", y_title=f"Expected profit a day{f' ({currency})' if currency else ''}")

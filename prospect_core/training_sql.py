@@ -45,7 +45,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import jinja2
 
@@ -348,8 +348,13 @@ def render_template(
     *,
     inline: bool = False,
     events_table: str | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> RenderedSQL:
-    """Render any template in `sql/` for `spec` with the dialect's macros."""
+    """Render any template in `sql/` for `spec` with the dialect's macros.
+
+    `context` adds template variables of the caller's own (numbers and names it has validated;
+    user text still goes through `bind`).
+    """
     if dialect not in DIALECT_BY_NAME:
         raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
     macros = DIALECT_BY_NAME[dialect]
@@ -413,6 +418,7 @@ def render_template(
         row_values=sql.row_values,
         default_literal=sql.default_literal,
         bit_type=_bit_type,
+        **(context or {}),
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)
 

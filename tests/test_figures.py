@@ -179,7 +179,7 @@ def test_timeline_figure_draws_the_specs_windows() -> None:
     assert (by_name["long history window"].base[0], by_name["long history window"].x[0]) == (-14, 14)
     assert (by_name["short history window"].base[0], by_name["short history window"].x[0]) == (-3, 3)
     assert by_name["target window"].base[0] == 0
-    assert by_name["target window"].text[0] == "next 120 minutes (2 h):<br>'submit_form'<br>(not to scale)"
+    assert by_name["target window"].text[0] == "next 2 hours:<br>'submit_form'<br>(not to scale)"
     assert "last 14 days" in by_name["long history window"].text[0]
     (marker,) = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
     assert list(marker.x) == [0, 0]
@@ -204,7 +204,112 @@ def test_timeline_labels_a_history_bar_too_short_for_its_text_beside_it() -> Non
     by_name = {trace.name: trace for trace in figure.data if isinstance(trace, go.Bar)}
     assert by_name["long history window"].textposition == "inside"
     assert by_name["short history window"].textposition == "none"
-    (beside,) = figure.layout.annotations
+    (beside,) = [note for note in figure.layout.annotations if note.y != "target window"]
     long_name = figures.timeline_figure(TrainingSpec(as_of=dt.date(2025, 5, 14), target_event="a" * 30))
     assert "'" + "a" * 23 + "\u2026'" in long_name.data[2].text[0]
     assert (beside.text, beside.x, beside.y, beside.xanchor) == ("last 1 day", -1, "short history window", "right")
+
+
+# ----- issue 15: the slips and the new figures -----------------------------------------------------
+
+
+def test_calibration_axes_stop_just_past_the_data_so_rare_target_bins_stay_apart() -> None:
+    import pandas as pd
+
+    table = pd.DataFrame({"bin_low": [0, 0.1], "bin_high": [0.1, 0.2], "rows": [90, 10],
+                          "mean_predicted": [0.03, 0.12], "fraction_positive": [0.02, 0.18]})
+    figure = figures.calibration_figure(table)
+    assert_allclose(figure.layout.xaxis.range, [0, 0.2])  # 0.18 x 1.1, up to the next tenth
+    assert list(figure.data[1].x) == [0, 0.2] and list(figure.data[1].y) == [0, 0.2]
+    assert max(figure.data[0].marker.size) <= 11
+    full = figures.calibration_figure(calibration_bins(y_true=Y_TRUE, y_score=Y_SCORE, n_bins=5))
+    assert full.layout.xaxis.range[1] == 1.0
+
+
+@pytest.mark.parametrize(("long_days", "minutes"), [(30, 60), (14, 120), (90, 7 * 24 * 60), (30, 90)])
+def test_timeline_axis_ends_just_past_the_target_bar(long_days: int, minutes: int) -> None:
+    spec = TrainingSpec(as_of=dt.date(2025, 5, 14), short_window_days=3, long_window_days=long_days, target_window_minutes=minutes)
+    figure = figures.timeline_figure(spec)
+    target = next(trace for trace in figure.data if trace.name == "target window")
+    drawn_end = target.base[0] + target.x[0]
+    low, high = figure.layout.xaxis.range
+    assert_allclose([low, high], [-1.05 * long_days, drawn_end + 0.04 * long_days])  # was 0.75 x long days past it
+    # its label sits left of the prediction point, in the target row's empty side
+    (label,) = [note for note in figure.layout.annotations if note.y == "target window"]
+    assert (label.x, label.xanchor, label.text) == (0, "right", target.text[0]) and target.textposition == "none"
+
+
+def test_dependence_plot_leaves_room_above_its_highest_point(run: TrainingRun) -> None:
+    sample = explain_sample(run.pipeline, run.X_test, max_rows=100)
+    for feature in ("num_pricing_views_l7d", "latest_device_class"):
+        figure = figures.shap_dependence_figure(sample, feature)
+        values = sample.column(feature)
+        low, high = figure.layout.yaxis.range
+        span = max(values.max(), 0) - min(values.min(), 0)
+        assert_allclose([low, high], [min(values.min(), 0) - 0.08 * span, max(values.max(), 0) + 0.08 * span])
+
+
+def test_target_explorer_figure_draws_the_ladder(tmp_path) -> None:
+    import pandas as pd
+
+    from prospect_core.target_explorer import normalize_ladder
+
+    spec = TrainingSpec(as_of=dt.date(2025, 5, 14), target_window_minutes=90)
+    minutes = [15, 60, 90, 360, 1440, 10080]
+    rows = [
+        {"event_name": event, "candidate_rank": rank, "target_window_minutes": m, "prediction_points": 100, "prospects": 10,
+         "positive_points": points, "positive_prospects": points // 4, "positive_rate": points / 100}
+        for rank, event in enumerate(["submit_form", "page_view"])
+        for m, points in zip(minutes, [4 * (i + 1) * (rank + 1) for i in range(6)])
+    ]
+    ladder = normalize_ladder(pd.DataFrame(rows).sample(frac=1, random_state=0), spec)
+    figure = figures.target_explorer_figure(ladder)
+    chosen, other = figure.data
+    assert (chosen.name, other.name) == ("submit_form (target)", "page_view")
+    assert list(chosen.x) == ["15 min", "1 h", "90 min", "6 h", "24 h", "7 days"]
+    assert_allclose(chosen.y, [0.04, 0.08, 0.12, 0.16, 0.20, 0.24])
+    assert_allclose(other.y, [0.08, 0.16, 0.24, 0.32, 0.40, 0.48])
+    assert [tuple(point) for point in other.customdata[:2]] == [("page_view", 15, 8, 2), ("page_view", 60, 16, 4)]
+    (line,) = figure.layout.shapes
+    assert line.x0 == 2  # the spec's 90 minutes, third on the ladder
+    _check_common(figure)
+
+
+def test_profit_figure_marks_the_best_threshold() -> None:
+    from prospect_core.evaluation import profit_by_threshold
+
+    times = np.datetime64("2025-05-01") + np.arange(20).astype("timedelta64[h]")
+    curve = profit_by_threshold(y_true=Y_TRUE, y_score=Y_SCORE, prospect_ids=np.arange(20).astype(str), timestamps=times,
+                                value_per_conversion=10, cost_per_flag=3)
+    figure = figures.profit_figure(curve, currency="$")
+    line, best = figure.data
+    assert_allclose(line.x, curve.thresholds)  # 20 points: all drawn
+    assert_allclose(line.y, curve.profit_per_day)
+    assert (best.x[0], best.y[0]) == (curve.best.threshold, curve.best.profit_per_day)
+    assert best.name == f"best threshold {curve.best.threshold:.3f}"
+    _check_common(figure)
+    losing = profit_by_threshold(y_true=Y_TRUE, y_score=Y_SCORE, prospect_ids=np.arange(20).astype(str), timestamps=times,
+                                 value_per_conversion=1, cost_per_flag=3)
+    assert len(figures.profit_figure(losing).data) == 1
+
+
+def test_profit_figure_thins_a_long_curve_but_keeps_the_best() -> None:
+    from prospect_core.evaluation import profit_by_threshold
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(5000) < 0.1).astype(int)
+    score = np.clip(0.3 * y + 0.7 * rng.random(5000), 0, 1)
+    curve = profit_by_threshold(y_true=y, y_score=score, prospect_ids=rng.integers(0, 500, 5000).astype(str),
+                                timestamps=np.datetime64("2025-05-01") + rng.integers(0, 86400 * 7, 5000).astype("timedelta64[s]"),
+                                value_per_conversion=50, cost_per_flag=4)
+    line = figures.profit_figure(curve).data[0]
+    assert len(curve.thresholds) > 4000 and len(line.x) <= figures.MAX_CURVE_POINTS + 1
+    assert curve.best.threshold in set(line.x) and curve.best.profit_per_day == max(line.y)
+
+
+def test_dependence_plot_builds_with_webgl_points(run: TrainingRun, monkeypatch) -> None:
+    # a real sample of 1,000+ rows is slow to explain; lower our own WebGL switch instead
+    monkeypatch.setattr(figures, "WEBGL_MIN_POINTS", 10)
+    sample = explain_sample(run.pipeline, run.X_test, max_rows=50)
+    figure = figures.shap_dependence_figure(sample, "num_pricing_views_l7d")
+    assert isinstance(figure.data[0], go.Scattergl) and figure.layout.yaxis.range[1] > sample.column("num_pricing_views_l7d").max()
