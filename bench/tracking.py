@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="processes per mode")
     args = parser.parse_args()
 
-    from prospect_core.dataset import build_training_set
+    from prospect_core.build import query_training_set
     from prospect_core.demo_data import write_demo_db
     from prospect_core.spec import TrainingSpec
     from prospect_core.warehouse import DuckDBWarehouse
@@ -97,7 +97,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tracking-") as temp:
         temp_path = Path(temp)
         write_demo_db(temp_path / "demo.duckdb", anchor=ANCHOR)
-        frame = build_training_set(DuckDBWarehouse(temp_path / "demo.duckdb"), TrainingSpec(as_of=ANCHOR))
+        frame = query_training_set(DuckDBWarehouse(temp_path / "demo.duckdb"), TrainingSpec(as_of=ANCHOR))
         frame.to_parquet(temp_path / "set.parquet")
         folder = temp_path / "store"
         new_store = measure(folder, temp_path / "set.parquet", args.logs, "cold")

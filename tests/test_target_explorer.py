@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from prospect_core.dataset import build_training_set, summarize
+from prospect_core.build import query_training_set
+from prospect_core.dataset import summarize
 from prospect_core.demo_data import write_demo_db
 from prospect_core.spec import TrainingSpec
 from prospect_core.target_explorer import (
@@ -85,7 +86,7 @@ def test_target_min_count(events_warehouse, min_count, expected):
     spec = SPEC.replace(target_min_count=min_count)
     ladder = explore_targets(events_warehouse(EDGE_ROWS), spec)
     assert positives(ladder, "submit_form") == expected
-    frame = build_training_set(events_warehouse(EDGE_ROWS), spec)
+    frame = query_training_set(events_warehouse(EDGE_ROWS), spec)
     assert ladder.spec_row["positive_points"] == frame[spec.target_column].sum()
 
 
@@ -122,7 +123,7 @@ def test_cohort_sample_and_exclusions_follow_the_spec(events_warehouse):
     spec = SPEC.replace(excluded_events=("link_click", "page_view"))
     ladder = explore_targets(events_warehouse(rows), spec)
     assert "page_view" not in ladder.events
-    assert set(ladder.table["prediction_points"]) == {summarize(build_training_set(events_warehouse(rows), spec), spec).rows}
+    assert set(ladder.table["prediction_points"]) == {summarize(query_training_set(events_warehouse(rows), spec), spec).rows}
 
 
 # ----- agreement with the training set on the demo data ---------------------------------------------
@@ -139,7 +140,7 @@ DEMO_SPECS = [
 @pytest.mark.parametrize("spec", DEMO_SPECS, ids=lambda spec: spec.target_column)
 def test_the_specs_window_gives_the_training_sets_positives_on_demo_data(demo_warehouse, spec):
     ladder = explore_targets(demo_warehouse, spec)
-    summary = summarize(build_training_set(demo_warehouse, spec), spec)
+    summary = summarize(query_training_set(demo_warehouse, spec), spec)
     row = ladder.spec_row
     assert (row["positive_points"], row["positive_prospects"]) == (summary.positives, summary.positive_users)
     assert summary.positives > 0
@@ -154,7 +155,7 @@ def test_every_explored_target_matches_its_own_training_set_on_demo_data(demo_wa
     for event_name in ladder.events:
         for minutes in ladder.windows:
             spec = SPEC.replace(target_event=event_name, target_window_minutes=minutes)
-            summary = summarize(build_training_set(demo_warehouse, spec), spec)
+            summary = summarize(query_training_set(demo_warehouse, spec), spec)
             row = ladder.row(event_name, minutes)
             assert (row["positive_points"], row["positive_prospects"]) == (summary.positives, summary.positive_users), (event_name, minutes)
     # a longer window never has fewer positives
@@ -231,7 +232,7 @@ def test_snowflake_form_on_demo_events_equals_the_training_set(demo_warehouse, t
     same_rows = DuckDBWarehouse(write_events_db(tmp_path / "same.duckdb", rows))
     table = snowflake_explorer(rows, SPEC, top_events=2)
     pd.testing.assert_frame_equal(table, explore_targets(same_rows, SPEC, top_events=2).table)
-    summary = summarize(build_training_set(same_rows, SPEC), SPEC)
+    summary = summarize(query_training_set(same_rows, SPEC), SPEC)
     spec_row = table[(table["event_name"] == SPEC.target_event) & (table["target_window_minutes"] == SPEC.target_window_minutes)]
     assert summary.positives > 0
     assert spec_row[["positive_points", "positive_prospects"]].values.tolist() == [[summary.positives, summary.positive_users]]
