@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import duckdb
 import fakesnow
+import pandas as pd
 import pytest
 
 from prospect_core import atomic
@@ -86,16 +87,14 @@ def signing_key_file(tmp_path_factory):
         os.environ["PROSPECT_SIGNING_KEY_FILE"] = previous
 
 
-def snowflake_training_set(rows: Iterable[Mapping[str, Any]], spec: Any, formulation: str | None = None) -> Any:
-    """Our Snowflake-dialect SQL run through the real connector API on fakesnow, over `rows`.
+def run_on_fakesnow(rows: Iterable[Mapping[str, Any]], rendered: Any) -> pd.DataFrame:
+    """Snowflake-dialect SQL (a RenderedSQL) run through the real connector API on fakesnow, over `rows`
+    loaded into atomic.events.
 
     fakesnow translates Snowflake SQL onto DuckDB: this checks our text, macros and bind
     parameters, not Snowflake's own engine.
     """
     import snowflake.connector
-
-    from prospect_core.dataset import normalize_training_set
-    from prospect_core.training_sql import render_training_sql
 
     columns = list(EVENTS_COLUMNS)
     types = {"varchar": "varchar", "timestamp": "timestamp_ntz", "json": "variant"}
@@ -110,12 +109,19 @@ def snowflake_training_set(rows: Iterable[Mapping[str, Any]], spec: Any, formula
             cursor.executemany(
                 f"insert into atomic.events select {values}", [[row.get(name) for name in columns] for row in rows]
             )
-            options = {"formulation": formulation} if formulation else {}
-            rendered = render_training_sql(spec, "snowflake", **options)
             cursor.execute(rendered.text, rendered.params)
-            return normalize_training_set(cursor.fetch_pandas_all(), spec)
+            return cursor.fetch_pandas_all()
         finally:
             connection.close()
+
+
+def snowflake_training_set(rows: Iterable[Mapping[str, Any]], spec: Any, formulation: str | None = None) -> Any:
+    """Our Snowflake-dialect training-set SQL run on fakesnow over `rows`, normalised as the app does."""
+    from prospect_core.dataset import normalize_training_set
+    from prospect_core.training_sql import render_training_sql
+
+    options = {"formulation": formulation} if formulation else {}
+    return normalize_training_set(run_on_fakesnow(rows, render_training_sql(spec, "snowflake", **options)), spec)
 
 
 @pytest.fixture(autouse=True)

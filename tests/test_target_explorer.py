@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import fakesnow
 import pandas as pd
 import pytest
 import sqlglot
@@ -22,7 +21,7 @@ from prospect_core.target_explorer import (
     render_target_explorer_sql,
 )
 from prospect_core.warehouse import DuckDBWarehouse
-from tests.conftest import AS_OF, EVENTS_COLUMNS, event, write_events_db
+from tests.conftest import AS_OF, EVENTS_COLUMNS, event, run_on_fakesnow, write_events_db
 
 SPEC = TrainingSpec(as_of=AS_OF)
 T0 = dt.datetime(2025, 4, 1, 10, 0, 0)
@@ -192,22 +191,7 @@ def test_snowflake_sql_parses(inline):
 
 def snowflake_explorer(rows, spec: TrainingSpec, **options) -> pd.DataFrame:
     """The explorer's Snowflake SQL through the real connector on fakesnow (as conftest's training set)."""
-    import snowflake.connector
-
-    columns = list(EVENTS_COLUMNS)
-    types = {"varchar": "varchar", "timestamp": "timestamp_ntz", "json": "variant"}
-    with fakesnow.patch():
-        connection = snowflake.connector.connect(database="prospects", schema="atomic")
-        try:
-            cursor = connection.cursor()
-            cursor.execute("create table atomic.events (" + ", ".join(f"{name} {types[kind]}" for name, kind in EVENTS_COLUMNS.items()) + ")")
-            values = ", ".join("parse_json(%s)" if EVENTS_COLUMNS[name] == "json" else "%s" for name in columns)
-            cursor.executemany(f"insert into atomic.events select {values}", [[row.get(name) for name in columns] for row in rows])
-            rendered = render_target_explorer_sql(spec, "snowflake", **options)
-            cursor.execute(rendered.text, rendered.params)
-            return normalize_ladder(cursor.fetch_pandas_all(), spec).table
-        finally:
-            connection.close()
+    return normalize_ladder(run_on_fakesnow(rows, render_target_explorer_sql(spec, "snowflake", **options)), spec).table
 
 
 @pytest.mark.parametrize("spec", [SPEC, SPEC.replace(target_min_count=2, target_window_minutes=300), SPEC.replace(target_event=HOSTILE)],
