@@ -390,7 +390,7 @@ def _parity_lines(card: dict[str, Any]) -> list[str]:
         lines += [f"> **Warning:** {share:.1%} of rows have `{column}` over {limit}, where Signals keeps only "
                   f"the latest {limit} events or values: served scores differ from what the model learned there.", ""]
     lines += [f"Share over {limit}: rows whose window holds more than {limit} matching events or values, measured "
-              f"on the {parity['rows']:,} {parity['measured_on']}.", "",
+              f"on the {parity['measured_on']} ({parity['rows']:,} rows).", "",
               f"| input | parity | why | share over {limit} |", "| --- | --- | --- | --- |"]
     for row in parity["inputs"]:
         share = "n/a" if row["share_over_limit"] is None else f"{row['share_over_limit']:.2%}"

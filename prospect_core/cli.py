@@ -344,7 +344,8 @@ def log_to_tracking(args: argparse.Namespace, run: TrainingRun, export: ExportBu
     source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
     try:
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
-                               card_markdown=export.card_markdown, source_label=source, workspace=args.workspace)
+                               card_markdown=export.card_markdown, source_label=source, workspace=args.workspace,
+                               definitions=export.signals_json)
     except NotSavedError as error:
         print(f"warning: run {error} (the model files above are written; rerun to log it)", file=sys.stderr)
         return

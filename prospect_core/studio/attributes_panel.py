@@ -88,8 +88,8 @@ def _attribute_form(spec: TrainingSpec) -> None:
     draft = editing or Attribute("", "count", events=("page_view",))
     suffix = f"{choice}_{st.session_state.get(keys.ATTRIBUTE_FORM_ROUND, 0)}"  # fresh widgets per attribute
     criterion = draft.where[0] if draft.where else None
-    windows = {"event": "The event itself", "short": f"Short window ({spec.short_window_days} days)",
-               "long": f"Long window ({spec.long_window_days} days)"}
+    windows = {"event": "The event itself", "short": f"Last {spec.short_window_days} days",
+               "long": f"Last {spec.long_window_days} days"}
     with st.form(f"attribute_form_{suffix}", border=True):
         left, middle, right = st.columns(3)
         left.text_input("Name", draft.name, key=f"attr_name_{suffix}", placeholder="num_customers_views",

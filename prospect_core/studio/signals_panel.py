@@ -52,11 +52,12 @@ def signals_definitions(export: ExportBundle, spec: TrainingSpec) -> tuple[bytes
 def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
     """Names, the **Download Signals definitions** button, and the parity report, with its warning."""
     material = [row for row in export.parity if row["material"]]
-    for row in material:
+    if material:
+        shares = ", ".join(f"**{row['input']}** on {row['share_over_limit']:.1%} of rows" for row in material)
         st.warning(
-            f"{row['share_over_limit']:.1%} of training rows have **{row['input']}** over {STREAM_EVENT_LIMIT}: "
-            f"Snowplow Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values there, so served scores "
-            "differ from what the model learned for those prospects.", icon=":material/warning:",
+            f"Snowplow Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values of a windowed attribute, "
+            f"and the training set goes over that for {shares}: for those prospects, served scores differ from what "
+            "the model learned. See the parity report below.", icon=":material/warning:",
         )
     with st.expander("Snowplow Signals definitions", icon=":material/sensors:", expanded=bool(material)):
         st.caption("The attribute group and service that compute this model's inputs in real time, made with "
@@ -76,9 +77,10 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
                 mime="application/json", key="download_signals", icon=":material/download:",
             )
         report, document = st.tabs(["Parity report", "Definitions (JSON)"])
-        report.caption(f"How Signals serves each input; the last column is the share of the "
-                       f"{export.card['parity']['rows']:,} {export.card['parity']['measured_on']} whose window "
-                       f"holds more than {STREAM_EVENT_LIMIT} matching events or values.")
+        measured = export.card["parity"]
+        report.caption(f"How Signals serves each input. The last column is the share of rows whose window holds "
+                       f"more than {STREAM_EVENT_LIMIT} matching events or values, measured on the "
+                       f"{measured['measured_on']} ({measured['rows']:,} rows).")
         report.dataframe(parity_table(export.parity), hide_index=True, key="parity_table")
         if definitions is not None:
             document.code(definitions.decode(), language="json", height=320)
