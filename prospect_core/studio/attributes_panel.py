@@ -33,8 +33,8 @@ COMPUTES = {
     "last": "Last value of a property",
     "any": "Whether any event matched",
 }
-OPERATOR_WORDS = {"eq": "equals", "neq": "differs from", "like": "is like (% = anything)", "in": "is one of",
-                  "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "is_not_null": "is present"}
+OPERATOR_WORDS = {"eq": "equals", "neq": "differs from", "like": "matches, % = anything", "in": "is one of",
+                  "gt": "greater than", "gte": "at least", "lt": "less than", "lte": "at most", "is_not_null": "is present"}
 # The validator's field names, in the form's words.
 FIELD_WORDS = {"name": "Name", "label": "Label", "aggregation": "Computes", "events": "Events",
                "property": "Property", "windows": "Windows", "where.property": "Criterion property",
@@ -108,7 +108,7 @@ def _attribute_form(spec: TrainingSpec) -> None:
         right.selectbox("Criterion property", criteria, index=criteria.index(criterion.property if criterion else NO_CRITERION),
                         key=f"attr_where_property_{suffix}", help="Count only events whose property matches.")
         right.selectbox("Criterion operator", OPERATORS, index=OPERATORS.index(criterion.operator if criterion else "like"),
-                        format_func=lambda op: f"{op} ({OPERATOR_WORDS[op]})", key=f"attr_where_operator_{suffix}")
+                        format_func=lambda op: f"{OPERATOR_WORDS[op]} ({op})", key=f"attr_where_operator_{suffix}")
         shown = criterion.value if criterion else ""
         right.text_input("Criterion value", ", ".join(map(str, shown)) if isinstance(shown, tuple) else
                          "" if shown is None else str(shown), key=f"attr_where_value_{suffix}",
