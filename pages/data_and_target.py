@@ -136,6 +136,7 @@ try:
         events_table=events_table.strip(),
         user_sample_percent=int(sample_percent),
         max_negatives_per_positive=int(max_negatives) or None,
+        attributes=studio.custom_attributes(),
     )
 except UserError as error:
     st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")
@@ -157,6 +158,7 @@ dialect = st.segmented_control(
 )
 with st.expander(f"SQL for {spec.target_column} ({dialect})", expanded=False):
     st.code(render_training_sql(spec, dialect, inline=True).text, language="sql")
+studio.attributes_section(spec, dialect)
 
 # ----- build -------------------------------------------------------------------------------------
 job = studio.pending_job("build")

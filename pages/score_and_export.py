@@ -7,7 +7,6 @@ import streamlit as st
 from prospect_core import studio
 from prospect_core.errors import UserError
 from prospect_core.explain import explain_row
-from prospect_core.features import FEATURES
 from prospect_core.figures import shap_waterfall_figure
 from prospect_core.scoring import category_options, csv_bytes, prepare_prospect, score_csv, score_one, typical_prospect
 from prospect_core.service_bundle import call_examples, service_zip, service_zip_name
@@ -43,7 +42,7 @@ def load_model_section() -> studio.LoadedModel | None:
 
 
 def score_csv_section(pipeline, spec, key: str) -> None:
-    st.caption(f"One prospect a row, with a column for each feature: {', '.join(f.column(spec) for f in FEATURES)}.")
+    st.caption(studio.batch_caption(spec))
     upload = st.file_uploader("Feature rows (CSV)", type=["csv"], key=f"batch_upload{key}")
     if upload is None:
         return
@@ -77,6 +76,7 @@ except UserError as error:  # e.g. a signing key in secrets too short to sign wi
     st.error(f"Cannot export the model: {error}.", icon=":material/key_off:")
     export = None
 if export is not None:
+    definitions, _ = studio.signals_definitions(export, spec)
     left, right, service, _ = st.columns([1, 1, 1, 1])
     left.download_button(
         "Download model (.joblib)", export.artifact, file_name=export.artifact_name,
@@ -87,11 +87,12 @@ if export is not None:
         key="download_card",
     )
     service.download_button(
-        "Download scoring service", partial(service_zip, export.artifact, export.card_json),  # zipped on click
+        "Download scoring service", partial(service_zip, export.artifact, export.card_json, definitions),  # zipped on click
         file_name=service_zip_name(export.sha256), mime="application/zip", key="download_service",
         help="A FastAPI service for this model with Snowplow's POST /predict contract: the model, its card, "
-        "service.py, pinned requirements.txt and a README (`uvicorn service:app`).",
+        "service.py, pinned requirements.txt, the Signals definitions and a README (`uvicorn service:app`).",
     )
+    studio.signals_section(export, spec)
     st.caption(
         "The joblib file is a scikit-learn Pipeline: `joblib.load(path).predict_proba(rows)[:, 1]` with scikit-learn, "
         "xgboost and pandas installed. Loading a joblib file runs code from it: load only files you trust. "
@@ -116,23 +117,8 @@ st.subheader("What if: score one prospect")
 st.caption("Starts at the median prospect of the test set; change any value and press **Score prospect**.")
 defaults = typical_prospect(run.X_test, spec)
 categories = category_options(run.X_test, spec)
-WINDOW_TITLES = {"event": "The event", "short": f"Last {spec.short_window_days} days", "long": f"Last {spec.long_window_days} days"}
 with st.form("what_if"):
-    values = {}
-    for column, (window, title) in zip(st.columns(3), WINDOW_TITLES.items()):
-        column.markdown(f"**{title}**")
-        for feature in (f for f in FEATURES if f.window == window):
-            name = feature.column(spec)
-            if feature.kind == "numeric":
-                values[name] = column.number_input(name, 0, 1_000_000, int(defaults[name]), help=feature.description)
-            elif feature.kind == "boolean":
-                values[name] = column.toggle(name, bool(defaults[name]), help=feature.description)
-            else:
-                options = categories[name] or [defaults[name]]
-                values[name] = column.selectbox(
-                    name, options, index=options.index(defaults[name]), help=feature.description,
-                    format_func=lambda value: "(none)" if value == "" else str(value),
-                )
+    values = studio.what_if_inputs(spec, defaults, categories)
     st.form_submit_button("Score prospect", type="primary")
 try:
     rows = prepare_prospect(values, spec)

@@ -371,10 +371,31 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Features", "", "| column | kind | window | description |", "| --- | --- | --- | --- |"]
     for feature in card["features"]:
         lines.append(f"| `{feature['column']}` | {feature['kind']} | {feature['window']} | {feature['description']} |")
+    lines += _parity_lines(card)
     params = ", ".join(f"{name}={value}" for name, value in card["params"].items())
     versions = ", ".join(f"{name} {version}" for name, version in card["libraries"].items())
     lines += ["", f"Parameters: {params}.", "", f"Libraries: {versions}.", ""]
     return "\n".join(lines)
+
+
+def _parity_lines(card: dict[str, Any]) -> list[str]:
+    """The card's parity section: how Snowplow Signals serves each input, and where it would differ."""
+    parity = card.get("parity")
+    if not parity:
+        return []
+    limit = parity["stream_event_limit"]
+    lines = ["", "## Parity with Snowplow Signals", ""]
+    for column in parity["material"]:
+        share = next(row["share_over_limit"] for row in parity["inputs"] if row["input"] == column)
+        lines += [f"> **Warning:** {share:.1%} of rows have `{column}` over {limit}, where Signals keeps only "
+                  f"the latest {limit} events or values: served scores differ from what the model learned there.", ""]
+    lines += [f"Share over {limit}: rows whose window holds more than {limit} matching events or values, measured "
+              f"on the {parity['measured_on']} ({parity['rows']:,} rows).", "",
+              f"| input | parity | why | share over {limit} |", "| --- | --- | --- | --- |"]
+    for row in parity["inputs"]:
+        share = "n/a" if row["share_over_limit"] is None else f"{row['share_over_limit']:.2%}"
+        lines.append(f"| `{row['input']}` | {row['parity']} | {row['why']} | {share} |")
+    return lines
 
 
 def _sampling_line(card: dict[str, Any]) -> str:

@@ -23,11 +23,12 @@ from prospect_core.build import TrainingSet, build_training_set
 from prospect_core.dataset import normalize_training_set
 from prospect_core.demo_data import DEFAULT_DEMO_USERS, MAX_DEMO_USERS, write_demo_db
 from prospect_core.errors import DatasetError, SpecError, UserError, shown
-from prospect_core.export import ExportBundle, export_run
+from prospect_core.export import ExportBundle, export_run, signals_json
 from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_training_rows
 from prospect_core.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
 from prospect_core.paths import demo_db_path
-from prospect_core.service_bundle import BundleError, card_beside, write_service_folder
+from prospect_core.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
+                                          write_service_folder)
 from prospect_core.signals import parity_report, signals_document
 from prospect_core.signing import signing_key
 from prospect_core.sources import open_source
@@ -250,6 +251,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
                        ("subsample", float), ("scale_pos_weight", float), ("seed", int)):
         train.add_argument(_flag(name), type=kind, default=getattr(defaults, name), metavar="N",
                            help=f"default {getattr(defaults, name)}")
+    add_signals_name_arguments(train)
     track = train.add_mutually_exclusive_group()
     track.add_argument("--tracking-uri", help="MLflow store to log the run to (default: $MLFLOW_TRACKING_URI, else "
                        "sqlite:///data/mlruns.db with artifacts in data/mlartifacts)")
@@ -271,6 +273,9 @@ def run_train(args: argparse.Namespace) -> None:
     default_card = Path(args.out).with_name(Path(args.out).name + ".card.json")
     card_path = safe_io.output_path(args.card or default_card, what="the model card", follow_symlinks=follow)
     markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
+    signals_path = safe_io.output_path(definitions_path(Path(args.out)), what="the Signals definitions",
+                                       follow_symlinks=follow)
+    signals_json(spec, **signals_options(args))  # a bad group name or owner is said before the build
     key = signing_key()
     if not args.no_track:  # mlflow's imports run beside the build and fit instead of after them
         warm_up(resolve_store(tracking_uri=args.tracking_uri))
@@ -309,18 +314,23 @@ def run_train(args: argparse.Namespace) -> None:
 
     done = stage("writing the artifact and model card")
     # Signed with this installation's key, so the studio's "Load a model" accepts the pair (and only it).
-    export = export_run(run, key)
+    export = export_run(run, key, training_frame=frame, **signals_options(args))
     safe_io.write_bytes(out, export.artifact, what="the model artifact")
     safe_io.write_bytes(card_path, export.card_json, what="the model card")
     safe_io.write_bytes(markdown_path, export.card_markdown.encode(), what="the model card")
+    safe_io.write_bytes(signals_path, export.signals_json, what="the Signals definitions")
     done()
+    for column in export.card["parity"]["material"]:
+        print(f"warning: {column} is over 100 on a material share of rows, where Signals keeps only the latest "
+              "100 events or values: served scores differ there (see the card's parity section)", file=sys.stderr)
 
     metrics = run.evaluation
     print(
         f"{run.n_train:,} train / {run.n_test:,} test rows ({args.split} split), test base rate {metrics.base_rate:.2%}\n"
         f"ROC AUC {metrics.roc_auc:.3f}  PR AUC {metrics.pr_auc:.3f}  log loss {metrics.log_loss:.4f}  "
         f"Brier {metrics.brier:.4f}  F1@0.5 {metrics.f1:.3f}  best F1 {metrics.best_f1:.3f} at {metrics.best_f1_threshold:.2f}\n"
-        f"model written to {out} (sha256 {export.sha256[:12]}...), card to {card_path} "
+        f"model written to {out} (sha256 {export.sha256[:12]}...), card to {card_path}, Signals definitions to "
+        f"{signals_path} "
         f"in {time.perf_counter() - started:.1f} s"
     )
     if not args.no_track:
@@ -334,7 +344,8 @@ def log_to_tracking(args: argparse.Namespace, run: TrainingRun, export: ExportBu
     source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
     try:
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
-                               card_markdown=export.card_markdown, source_label=source, workspace=args.workspace)
+                               card_markdown=export.card_markdown, source_label=source, workspace=args.workspace,
+                               definitions=export.signals_json)
     except NotSavedError as error:
         print(f"warning: run {error} (the model files above are written; rerun to log it)", file=sys.stderr)
         return
@@ -352,8 +363,7 @@ def run_spec(args: argparse.Namespace) -> None:
 def run_signals(args: argparse.Namespace) -> None:
     out = safe_io.output_path(args.out, what="the Signals definitions", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)
-    document = signals_document(spec, group_name=args.group_name, service_name=args.service_name,
-                                version=args.version, owner=args.owner)
+    document = signals_document(spec, **signals_options(args))
     if args.dataset:
         path = Path(args.dataset)
         try:
@@ -373,6 +383,19 @@ def run_signals(args: argparse.Namespace) -> None:
           f"and service {document['service']['name']} written to {out}")
 
 
+def add_signals_name_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group-name", default="prospect_scoring", help="Signals attribute group name (default prospect_scoring)")
+    parser.add_argument("--service-name", default="prospect_scoring_service",
+                        help="Signals service name (default prospect_scoring_service)")
+    parser.add_argument("--version", type=_whole_number(1), default=1, help="attribute group version (default 1)")
+    parser.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
+
+
+def signals_options(args: argparse.Namespace) -> dict[str, object]:
+    return {"group_name": args.group_name, "service_name": args.service_name, "version": args.version,
+            "owner": args.owner}
+
+
 def add_follow_symlinks_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--follow-symlinks", action="store_true",
@@ -388,7 +411,8 @@ def add_service_command(commands: argparse._SubParsersAction) -> None:
     service.add_argument("--model", required=True, help="the exported joblib file")
     service.add_argument("--out", required=True, help="folder to write the service into (created if missing)")
     service.add_argument("--card", help="the model card (default: the .card.json next to the model)")
-    service.add_argument("--definitions", help="Signals definitions JSON to include (optional)")
+    service.add_argument("--definitions", help="Signals definitions JSON to include (default: the .signals.json "
+                         "that train writes next to the model, when there is one)")
     service.set_defaults(handler=run_service)
 
 
@@ -401,7 +425,9 @@ def run_service(args: argparse.Namespace) -> None:
     model = Path(args.model)
     artifact = read(model, "--model")
     card = read(Path(args.card), "--card") if args.card else read(card_beside(model), "--card")
-    definitions = read(Path(args.definitions), "--definitions") if args.definitions else None
+    beside = definitions_beside(model)
+    definitions = (read(Path(args.definitions), "--definitions") if args.definitions
+                   else beside.read_bytes() if beside else None)
     written = write_service_folder(args.out, artifact, card, definitions)
     print(f"scoring service written to {args.out}: {', '.join(path.name for path in written)}\n"
           f"run it with: cd {args.out} && pip install -r requirements.txt && uvicorn service:app")
@@ -444,11 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     signals = commands.add_parser("signals", help="write Snowplow Signals definitions of the spec's features")
     signals.add_argument("--out", required=True, help="JSON file to write (attribute group, service, model inputs)")
-    signals.add_argument("--group-name", default="prospect_scoring", help="attribute group name (default prospect_scoring)")
-    signals.add_argument("--service-name", default="prospect_scoring_service",
-                         help="service name (default prospect_scoring_service)")
-    signals.add_argument("--version", type=_whole_number(1), default=1, help="attribute group version (default 1)")
-    signals.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
+    add_signals_name_arguments(signals)
     signals.add_argument("--dataset", metavar="FILE.parquet",
                          help="a training set (dataset command): adds the parity report measured on it")
     add_follow_symlinks_argument(signals)

@@ -1,8 +1,9 @@
 """The one way a trained model leaves the studio, and the one way it comes back.
 
 `export_run` serialises a run's pipeline, writes its model card (with the Snowflake SQL that builds
-its training set) and signs the card with this installation's key; the app offers the result for
-download and the CLI writes it to files. `load_model` is the way back: nothing is unpickled unless the
+its training set and the Signals parity report) and signs the card with this installation's key, and
+writes the Snowplow Signals definitions of the run's inputs (`signals.signals_document`); the app
+offers the result for download and the CLI writes it to files. `load_model` is the way back: nothing is unpickled unless the
 card carries this installation's signature over both files, and then only the classes a studio
 pipeline is made of (`artifact.load_artifact_bytes`), so a signed pickle asking for anything else is
 refused by name without running it.
@@ -14,11 +15,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from prospect_core.artifact import ArtifactError, artifact_bytes, model_card, model_card_markdown, sha256_hex
 from prospect_core.errors import UserError, shown
 from prospect_core.model import TrainingRun
+from prospect_core.signals import MATERIAL_SHARE, STREAM_EVENT_LIMIT, parity_report, signals_document
 from prospect_core.signing import load_verified, sign_card
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import render_training_sql
@@ -33,6 +36,8 @@ class ExportBundle:
     card: dict[str, Any]
     card_json: bytes
     card_markdown: str
+    signals_json: bytes  # the Signals definitions (default names), with the parity report
+    parity: list[dict[str, Any]]
 
     @property
     def artifact_name(self) -> str:
@@ -42,16 +47,52 @@ class ExportBundle:
     def card_name(self) -> str:
         return f"prospect_model_{self.sha256[:8]}.card.json"
 
+    @property
+    def signals_name(self) -> str:
+        return f"prospect_model_{self.sha256[:8]}.signals.json"
 
-def export_run(run: TrainingRun, key: bytes) -> ExportBundle:
-    """Serialise `run`'s pipeline and sign its model card with `key` (see `signing.signing_key`)."""
+
+def export_run(run: TrainingRun, key: bytes, *, training_frame: pd.DataFrame | None = None,
+               **signals_options: Any) -> ExportBundle:
+    """Serialise `run`'s pipeline, sign its model card with `key` (see `signing.signing_key`) and write
+    its Signals definitions (`signals_options`: group_name, service_name, version, owner).
+
+    The parity report is measured on `training_frame` (the run's training set) when given, else on
+    the run's test rows, which is what a run keeps."""
     data = artifact_bytes(run.pipeline)
     digest = sha256_hex(data)
     sql = render_training_sql(run.spec, "snowflake", inline=True).text
-    card = sign_card(model_card(run, sql_snowflake=sql, artifact_sha256=digest), data, key)
+    measured_on = training_frame if training_frame is not None else run.X_test
+    parity = parity_report(measured_on, run.spec)
+    card = model_card(run, sql_snowflake=sql, artifact_sha256=digest)
+    card["parity"] = parity_section(parity, rows=len(measured_on),
+                                    measured_on="training set" if training_frame is not None else "test rows")
+    card = sign_card(card, data, key)
     return ExportBundle(artifact=data, sha256=digest, card=card,
                         card_json=(json.dumps(card, indent=2) + "\n").encode("utf-8"),
-                        card_markdown=model_card_markdown(card))
+                        card_markdown=model_card_markdown(card),
+                        signals_json=signals_json(run.spec, parity, **signals_options), parity=parity)
+
+
+def parity_section(parity: list[dict[str, Any]], *, rows: int, measured_on: str) -> dict[str, Any]:
+    """The card's parity section: one row per model input, and what was measured on which rows."""
+    return {
+        "stream_event_limit": STREAM_EVENT_LIMIT,
+        "material_share": MATERIAL_SHARE,
+        "measured_on": measured_on,
+        "rows": rows,
+        "inputs": parity,
+        "material": [row["input"] for row in parity if row["material"]],
+    }
+
+
+def signals_json(spec: TrainingSpec, parity: list[dict[str, Any]] | None = None, **options: Any) -> bytes:
+    """The Signals definitions file (`signals.signals_document`) of `spec`, with `parity` when given;
+    `SpecError` names a bad group or service name, version or owner."""
+    document = signals_document(spec, **options)
+    if parity is not None:
+        document["parity"] = parity
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from typing import Any
 from prospect_core.artifact import sha256_hex
 from prospect_core.safe_io import write_bytes
 from prospect_core.errors import UserError
+from prospect_core.features import Feature, spec_features
+from prospect_core.spec import TrainingSpec
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model.card.json"
@@ -100,6 +102,19 @@ def card_beside(model: Path) -> Path:
     )
 
 
+def definitions_path(model: Path) -> Path:
+    """Where `train` writes a model's Signals definitions: `model.joblib.signals.json`."""
+    return model.with_name(model.name + ".signals.json")
+
+
+def definitions_beside(model: Path) -> Path | None:
+    """The Signals definitions next to a model (`train`'s name, or the app's `model.signals.json`), if any."""
+    for candidate in (definitions_path(model), model.with_suffix(".signals.json")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _checked_card(artifact: bytes, card_json: bytes) -> dict[str, Any]:
     card = _checked_card_json(card_json)
     if card["artifact"].get("sha256") != sha256_hex(artifact):
@@ -156,9 +171,24 @@ def requirements(card: dict[str, Any]) -> str:
 
 
 def example_attributes(card: dict[str, Any]) -> dict[str, Any]:
-    """A `/score` payload with every input at its default (day_of_week on a Monday)."""
-    defaults = {"int64": 0, "bool": False, "str": ""}
-    return {c["name"]: 1 if c["name"] == "day_of_week" else defaults[c["dtype"]] for c in card["input_columns"]}
+    """A `/score` payload with every input at its default, or at the first value its property may take
+    when the default is not one (`day_of_week`'s 0 is no weekday: Monday, 1), from the card's spec."""
+    spec = _card_spec(card)
+    return {feature.column(spec): _example_value(feature) for feature in spec_features(spec)}
+
+
+def _example_value(feature: Feature) -> Any:
+    prop = feature.value_property
+    if prop is not None and prop.values is not None and feature.default not in prop.values:
+        return prop.values[0]
+    return feature.default
+
+
+def _card_spec(card: dict[str, Any]) -> TrainingSpec:
+    try:
+        return TrainingSpec.from_dict({k: tuple(v) if isinstance(v, list) else v for k, v in card["spec"].items()})
+    except (KeyError, TypeError, AttributeError, UserError) as error:
+        raise BundleError(f"the model card's spec cannot be read ({str(error)[:200]}); export the model again") from None
 
 
 _URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/\-]*)?$")

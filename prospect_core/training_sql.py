@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
@@ -498,3 +499,11 @@ class _AttributeSQL:
         if isinstance(default, bool):
             return "true" if default else "false"
         return self.macros.string_literal(default) if isinstance(default, str) else repr(default)
+
+
+def attribute_fragment(spec: TrainingSpec, name: str, dialect: DialectName = "duckdb") -> str:
+    """The lines of `spec`'s training-set SQL (as printed, for `dialect`) that compute attribute `name`:
+    what a person reads to see how one attribute becomes columns."""
+    mention = re.compile(rf"(?<![A-Za-z0-9_])(?:is_|matches_)?{re.escape(name)}(?:_total|_l\d+d|_short|_long)?(?![A-Za-z0-9_])")
+    lines = render_training_sql(spec, dialect, inline=True).text.splitlines()
+    return "\n".join(line.strip() for line in lines if mention.search(line))

@@ -12,6 +12,8 @@ Pages import this package, never each other, and call what is re-exported here:
 | uploads.py | each session's private upload folder |
 | actions.py | build, train, explain and export, each a call into the core |
 | widgets.py | the source chooser, the Snowflake panel, run pickers, the sidebar, notes and tables |
+| attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
+| signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
 """
 
 from prospect_core.export import ExportBundle, LoadedModel
@@ -24,6 +26,7 @@ from prospect_core.studio.actions import (
     start_build,
     start_training,
 )
+from prospect_core.studio.attributes_panel import attributes_section, custom_attributes
 from prospect_core.studio.config import (
     max_training_rows,
     secrets,
@@ -47,6 +50,7 @@ from prospect_core.studio.data import (
     target_event_notice,
 )
 from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
+from prospect_core.studio.signals_panel import batch_caption, signals_definitions, signals_section, what_if_inputs
 from prospect_core.studio.state import (
     MAX_RUNS,
     MEMORY,

@@ -20,7 +20,7 @@ from prospect_core.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
 from prospect_core.studio.data import cached_query, open_warehouse, source_label
 from prospect_core.studio.jobs import Job, start_job
-from prospect_core.studio.state import BuiltSet, StudioRun, add_run, set_built
+from prospect_core.studio.state import BuiltSet, StudioRun, add_run, built_set, set_built
 
 
 def start_build(source: str, spec: TrainingSpec) -> Job:
@@ -59,7 +59,10 @@ def shap_sample(record: StudioRun) -> ShapSample:
 def export_bundle(record: StudioRun) -> ExportBundle:
     """The run's artifact and model card (signed by this installation), serialised once per run."""
     if "export" not in record.extras:
-        record.extras["export"] = export_run(record.run, signing_key())
+        # The parity report is measured on the whole training set while it is this session's set.
+        built = built_set()
+        frame = built.frame if built is not None and built.spec == record.run.spec and built.source == record.source else None
+        record.extras["export"] = export_run(record.run, signing_key(), training_frame=frame)
     return record.extras["export"]
 
 

@@ -19,6 +19,9 @@ EVENTS_LOADED = "events_loaded"  # the LoadedEvents of this session's events fil
 EVENTS_LOADING = "events_loading"  # (path, events table) of the load running in the background
 EVENTS_LOAD_FAILED = "events_load_failed"  # ((path, events table), message) of the last failed load
 LOADED_MODEL = "loaded_model"  # a LoadedModel uploaded on Score & export
+CUSTOM_ATTRIBUTES = "custom_attributes"  # the custom Attributes of Data & target's form, validated
+ATTRIBUTE_ERROR = "attribute_error"  # why the form's last attribute was refused, shown once
+ATTRIBUTE_FORM_ROUND = "attribute_form_round"  # bumped after a save, so the form's widgets start afresh
 
 
 def job(kind: str) -> str:

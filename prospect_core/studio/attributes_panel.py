@@ -1,0 +1,182 @@
+"""Data & target's Attributes section: the model's inputs, and a form to add, edit or remove custom ones.
+
+The custom attributes live in session state as validated `Attribute`s (`keys.CUSTOM_ATTRIBUTES`);
+the page passes `custom_attributes()` into the `TrainingSpec` it builds from its widgets, so the
+timeline, the SQL and the build all follow them. The form saves through a callback, which runs
+before the page script: the rerun that follows already builds the spec with the change. An
+invalid attribute is refused with the field named in the form's words, and the list stays as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from prospect_core.attributes import AGGREGATIONS, OPERATORS, PROPERTIES, Attribute, attribute_from_dict
+from prospect_core.errors import UserError
+from prospect_core.features import spec_features
+from prospect_core.spec import TrainingSpec
+from prospect_core.studio import keys
+from prospect_core.studio.state import current_spec
+from prospect_core.training_sql import attribute_fragment
+
+NEW = "New attribute"
+NO_CRITERION = "(no criterion)"
+NO_PROPERTY = "(none)"
+COMPUTES = {
+    "count": "Count of matching events",
+    "count_distinct": "Distinct values of a property",
+    "first": "First value of a property",
+    "last": "Last value of a property",
+    "any": "Whether any event matched",
+}
+OPERATOR_WORDS = {"eq": "equals", "neq": "differs from", "like": "matches, % = anything", "in": "is one of",
+                  "gt": "greater than", "gte": "at least", "lt": "less than", "lte": "at most", "is_not_null": "is present"}
+# The validator's field names, in the form's words.
+FIELD_WORDS = {"name": "Name", "label": "Label", "aggregation": "Computes", "events": "Events",
+               "property": "Property", "windows": "Windows", "where.property": "Criterion property",
+               "where.operator": "Criterion operator", "where.value": "Criterion value", "where": "Criterion"}
+_FIELD = re.compile(r"attributes\[\d+\]\.(\w+)(?:\[\d+\])?(?:\.(\w+))?(?:\[\d+\])?")
+
+
+def custom_attributes() -> tuple[Attribute, ...]:
+    """This session's custom attributes, as the page puts them into its TrainingSpec."""
+    if keys.CUSTOM_ATTRIBUTES not in st.session_state:
+        st.session_state[keys.CUSTOM_ATTRIBUTES] = current_spec().attributes
+    return st.session_state[keys.CUSTOM_ATTRIBUTES]
+
+
+def in_form_words(message: str) -> str:
+    """`attributes[20].where[0].value must be ...` -> `Criterion value must be ...`."""
+    def replace(match: re.Match[str]) -> str:
+        field, sub = match.group(1), match.group(2)
+        return FIELD_WORDS.get(f"{field}.{sub}" if sub else field, FIELD_WORDS.get(field, field))
+    text = _FIELD.sub(replace, message, count=1)
+    return text[0].upper() + text[1:]
+
+
+def attributes_section(spec: TrainingSpec, dialect: str) -> None:
+    """The model's inputs with their labels, the custom attributes' columns and SQL, and the form."""
+    st.subheader("Attributes: the model's inputs")
+    st.caption("Each attribute becomes one model input per window. The tutorial's are built in; add your own "
+               "(for example page views of your customers pages) and they flow into the SQL, the model, the "
+               "model card and the Snowplow Signals definitions.")
+    features = spec_features(spec)
+    customs = {attribute.name for attribute in spec.attributes}
+    with st.expander(f"{len(features)} model inputs", icon=":material/list:"):
+        st.dataframe(pd.DataFrame({
+            "input": [f.column(spec) for f in features],
+            "meaning": [f.description for f in features],
+            "from": [f.window_text(spec) for f in features],
+            "attribute": ["custom" if f.name in customs else "built-in" for f in features],
+        }), hide_index=True, key="attribute_inputs")
+    for attribute in spec.attributes:
+        columns = [f.column(spec) for f in features if f.attribute.name == attribute.name]
+        st.markdown(f"**{attribute.label or attribute.name}** → " + ", ".join(f"`{c}`" for c in columns))
+        st.code(attribute_fragment(spec, attribute.name, dialect), language="sql")
+    _attribute_form(spec)
+
+
+def _attribute_form(spec: TrainingSpec) -> None:
+    names = [attribute.name for attribute in custom_attributes()]
+    choice = st.selectbox("Add or edit", [NEW, *names], key="attribute_choice",
+                          help="Pick a custom attribute to change or remove it, or add a new one.")
+    editing = next((a for a in custom_attributes() if a.name == choice), None)
+    draft = editing or Attribute("", "count", events=("page_view",))
+    suffix = f"{choice}_{st.session_state.get(keys.ATTRIBUTE_FORM_ROUND, 0)}"  # fresh widgets per attribute
+    criterion = draft.where[0] if draft.where else None
+    windows = {"event": "The event itself", "short": f"Last {spec.short_window_days} days",
+               "long": f"Last {spec.long_window_days} days"}
+    with st.form(f"attribute_form_{suffix}", border=True):
+        left, middle, right = st.columns(3)
+        left.text_input("Name", draft.name, key=f"attr_name_{suffix}", placeholder="num_customers_views",
+                        help="Lower-case letters, digits and _; the column names add the window (_l7d).")
+        left.text_input("Label", draft.label, key=f"attr_label_{suffix}", help="What people read, e.g. in the card.")
+        left.selectbox("Computes", AGGREGATIONS, index=AGGREGATIONS.index(draft.aggregation),
+                       format_func=COMPUTES.get, key=f"attr_aggregation_{suffix}")
+        middle.text_input("Events", ", ".join(draft.events), key=f"attr_events_{suffix}",
+                          help="Event names, separated by commas; leave empty to read every event.")
+        properties = [NO_PROPERTY, *(n for n, p in PROPERTIES.items() if p.type == "text")]
+        middle.selectbox("Property", properties, index=properties.index(draft.property or NO_PROPERTY),
+                         key=f"attr_property_{suffix}", help="Whose values are counted or taken (distinct, first, last).")
+        middle.multiselect("Windows", list(windows), default=list(draft.windows), format_func=windows.get,
+                           key=f"attr_windows_{suffix}")
+        criteria = [NO_CRITERION, *PROPERTIES]
+        right.selectbox("Criterion property", criteria, index=criteria.index(criterion.property if criterion else NO_CRITERION),
+                        key=f"attr_where_property_{suffix}", help="Count only events whose property matches.")
+        right.selectbox("Criterion operator", OPERATORS, index=OPERATORS.index(criterion.operator if criterion else "like"),
+                        format_func=lambda op: f"{OPERATOR_WORDS[op]} ({op})", key=f"attr_where_operator_{suffix}")
+        shown = criterion.value if criterion else ""
+        right.text_input("Criterion value", ", ".join(map(str, shown)) if isinstance(shown, tuple) else
+                         "" if shown is None else str(shown), key=f"attr_where_value_{suffix}",
+                         help="Text, a number, or for 'is one of' values separated by commas; empty for 'is present'.")
+        save, remove, _ = st.columns([1, 1, 3])
+        save.form_submit_button("Save attribute" if editing else "Add attribute", type="primary",
+                                on_click=_save, args=(suffix, editing.name if editing else None))
+        if editing is not None:
+            remove.form_submit_button("Remove attribute", on_click=_remove, args=(editing.name,))
+    problem = st.session_state.pop(keys.ATTRIBUTE_ERROR, None)
+    if problem:
+        st.error(f"{problem}. The attributes are kept as they were until this is fixed.", icon=":material/error:")
+
+
+def _form_attribute(suffix: str) -> dict[str, Any]:
+    """The form's values as the attribute's JSON form, for `attribute_from_dict` to read and check."""
+    value = lambda name: st.session_state.get(f"attr_{name}_{suffix}")  # noqa: E731
+    data: dict[str, Any] = {
+        "name": (value("name") or "").strip(),
+        "aggregation": value("aggregation"),
+        "events": [e.strip() for e in (value("events") or "").split(",") if e.strip()],
+        "windows": list(value("windows") or ()),
+    }
+    if value("label"):
+        data["label"] = value("label").strip()
+    if value("property") not in (None, NO_PROPERTY):
+        data["property"] = value("property")
+    prop = value("where_property")
+    if prop not in (None, NO_CRITERION):
+        operator, text = value("where_operator"), (value("where_value") or "").strip()
+        criterion: dict[str, Any] = {"property": prop, "operator": operator}
+        if operator == "in":
+            criterion["value"] = [_typed(prop, item.strip()) for item in text.split(",") if item.strip()]
+        elif operator != "is_not_null" or text:
+            criterion["value"] = _typed(prop, text)
+        data["where"] = [criterion]
+    return data
+
+
+def _typed(prop: str, text: str) -> Any:
+    """A number for numeric properties when the text is one; anything else goes to validation as typed."""
+    if PROPERTIES[prop].type == "number":
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                return text
+    return text
+
+
+def _save(suffix: str, replacing: str | None) -> None:
+    current = list(custom_attributes())
+    position = next((i for i, a in enumerate(current) if a.name == replacing), len(current))
+    try:
+        attribute = attribute_from_dict(_form_attribute(suffix), position=position)
+        updated = current[:position] + [attribute] + current[position + 1:]
+        checked = current_spec().replace(attributes=tuple(updated)).attributes  # every rule, columns included
+    except UserError as error:
+        st.session_state[keys.ATTRIBUTE_ERROR] = in_form_words(str(error))
+        return
+    st.session_state[keys.CUSTOM_ATTRIBUTES] = checked
+    st.session_state["attribute_choice"] = attribute.name
+    st.session_state[keys.ATTRIBUTE_FORM_ROUND] = st.session_state.get(keys.ATTRIBUTE_FORM_ROUND, 0) + 1
+
+
+def _remove(name: str) -> None:
+    st.session_state[keys.CUSTOM_ATTRIBUTES] = tuple(a for a in custom_attributes() if a.name != name)
+    st.session_state["attribute_choice"] = NEW
+    st.session_state[keys.ATTRIBUTE_FORM_ROUND] = st.session_state.get(keys.ATTRIBUTE_FORM_ROUND, 0) + 1

@@ -1,0 +1,132 @@
+"""Score & export's Signals parts: the definitions' names and download, the parity report, and the
+what-if form and batch caption drawn from the run's own inputs (custom attributes included).
+
+The definitions come from `export.signals_json`, the file `train` writes next to the model; the
+scoring-service zip carries the same bytes, so what the marketer downloads is what the service reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from prospect_core.errors import UserError
+from prospect_core.export import ExportBundle, signals_json
+from prospect_core.features import spec_features
+from prospect_core.signals import STREAM_EVENT_LIMIT
+from prospect_core.spec import TrainingSpec
+
+# option -> (widget key, label, default)
+OPTIONS = {
+    "group_name": ("signals_group_name", "Attribute group name", "prospect_scoring"),
+    "service_name": ("signals_service_name", "Service name", "prospect_scoring_service"),
+    "version": ("signals_version", "Version", 1),
+    "owner": ("signals_owner", "Owner email", "owner@example.com"),
+}
+# The core's field words, in the form's words.
+_FIELD_WORDS = {"the attribute group name": "Attribute group name", "the service name": "Service name",
+                "the version": "Version", "the owner": "Owner email"}
+
+
+def _options() -> dict[str, Any]:
+    return {name: st.session_state.get(key, default) for name, (key, _, default) in OPTIONS.items()}
+
+
+def signals_definitions(export: ExportBundle, spec: TrainingSpec) -> tuple[bytes | None, str | None]:
+    """(the definitions file under the page's names, None) or (None, why the names are refused)."""
+    options = _options()
+    if options == {name: default for name, (_, _, default) in OPTIONS.items()}:
+        return export.signals_json, None
+    try:
+        return signals_json(spec, export.parity, **options), None
+    except UserError as error:
+        message = str(error)
+        for words, label in _FIELD_WORDS.items():
+            if message.startswith(words):
+                message = label + message[len(words):]
+        return None, message
+
+
+def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
+    """Names, the **Download Signals definitions** button, and the parity report, with its warning."""
+    material = [row for row in export.parity if row["material"]]
+    if material:
+        shares = ", ".join(f"**{row['input']}** on {row['share_over_limit']:.1%} of rows" for row in material)
+        st.warning(
+            f"Snowplow Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values of a windowed attribute, "
+            f"and the training set goes over that for {shares}: for those prospects, served scores differ from what "
+            "the model learned. See the parity report below.", icon=":material/warning:",
+        )
+    with st.expander("Snowplow Signals definitions", icon=":material/sensors:", expanded=bool(material)):
+        st.caption("The attribute group and service that compute this model's inputs in real time, made with "
+                   "the snowplow-signals SDK: publish them, then the scoring service's /predict reads them.")
+        group, service, version, owner = st.columns([2, 2, 1, 2])
+        for column, (name, (key, label, default)) in zip((group, service, version, owner), OPTIONS.items()):
+            if name == "version":
+                column.number_input(label, 1, 1_000_000, default, key=key)
+            else:
+                column.text_input(label, default, key=key)
+        definitions, problem = signals_definitions(export, spec)
+        if problem:
+            st.error(f"{problem}.", icon=":material/error:")
+        else:
+            st.download_button(
+                "Download Signals definitions", definitions, file_name=export.signals_name,
+                mime="application/json", key="download_signals", icon=":material/download:",
+            )
+        report, document = st.tabs(["Parity report", "Definitions (JSON)"])
+        measured = export.card["parity"]
+        report.caption(f"How Signals serves each input. The last column is the share of rows whose window holds "
+                       f"more than {STREAM_EVENT_LIMIT} matching events or values, measured on the "
+                       f"{measured['measured_on']} ({measured['rows']:,} rows).")
+        report.dataframe(parity_table(export.parity), hide_index=True, key="parity_table")
+        if definitions is not None:
+            document.code(definitions.decode(), language="json", height=320)
+
+
+def parity_table(parity: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "input": [row["input"] for row in parity],
+        "parity": [row["parity"] for row in parity],
+        "why": [row["why"] for row in parity],
+        f"rows over {STREAM_EVENT_LIMIT}": [
+            "n/a" if row["share_over_limit"] is None else f"{row['share_over_limit']:.2%}" for row in parity
+        ],
+    })
+
+
+def batch_caption(spec: TrainingSpec) -> str:
+    return f"One prospect a row, with a column for each model input: {', '.join(f.column(spec) for f in spec_features(spec))}."
+
+
+def what_if_inputs(spec: TrainingSpec, defaults: dict[str, Any], categories: dict[str, list[Any]]) -> dict[str, Any]:
+    """The what-if form's widgets (call inside the form): one per model input, by window, labelled in
+    words, with the column name in the tooltip. Returns the values by column."""
+    titles = {"event": "The event", "short": f"Last {spec.short_window_days} days",
+              "long": f"Last {spec.long_window_days} days"}
+    values: dict[str, Any] = {}
+    features = spec_features(spec)
+    for column, (window, title) in zip(st.columns(3), titles.items()):
+        column.markdown(f"**{title}**")
+        for feature in (f for f in features if f.window == window):
+            name = feature.column(spec)
+            label, tip, key = _short_label(feature.description), f"`{name}`: {feature.description}", f"what_if_{name}"
+            if feature.kind == "numeric":
+                values[name] = column.number_input(label, 0, 1_000_000, int(defaults[name]), help=tip, key=key)
+            elif feature.kind == "boolean":
+                values[name] = column.toggle(label, bool(defaults[name]), help=tip, key=key)
+            else:
+                options = categories[name] or [defaults[name]]
+                values[name] = column.selectbox(
+                    label, options, index=options.index(defaults[name]), help=tip, key=key,
+                    format_func=lambda value: "(none)" if value == "" else str(value),
+                )
+    return values
+
+
+def _short_label(description: str) -> str:
+    """A label short enough for a form field: the description up to its first parenthesis."""
+    text = description.split(" (")[0]
+    return text if len(text) <= 60 else text[:57] + "…"
