@@ -18,7 +18,7 @@ from prospect_core.export import ExportBundle, LoadedModel, export_run, load_mod
 from prospect_core.model import ModelParams, TrainingRun
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
-from prospect_core.studio.data import cached_query, open_warehouse, source_label
+from prospect_core.studio.data import open_warehouse, shared_training_set, source_label
 from prospect_core.studio.jobs import Job, start_job
 from prospect_core.studio.state import BuiltSet, StudioRun, add_run, set_built
 
@@ -29,7 +29,7 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
     limit = max_training_rows()
 
     def work(report: Callable[[str], None]) -> BuiltSet:
-        built = build_training_set(warehouse, spec, max_rows=limit, query=cached_query(source), progress=report)
+        built = build_training_set(warehouse, spec, max_rows=limit, load=shared_training_set(source), progress=report)
         return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=built.notes)
 
     return start_job("build", f"Building the training set from {source_label(source)}", work,
