@@ -2,12 +2,13 @@
 
 `build_training_set` checks before it queries: the warehouse's notices, the preflight (is the table
 a Snowplow atomic events table, does the cohort have anyone, about how many rows), the row limit
-(a set estimated above it is refused before the query runs), then the query, the cap (a seeded
-sample when the estimate was low) and `normalize_training_set`. Each step is reported through
+(a set estimated above it is refused before the query runs), then the load: the query, the cap (a
+seeded sample when the estimate was low) and `normalize_training_set`. Each step is reported through
 `progress`, so the app shows it in its job panel and the CLI on stderr.
 
-The query step is injectable: the app passes one that goes through its `st.cache_data`, so the
-cache holds query results only and every check above runs on every build.
+The load step is injectable: the app passes one that goes through its server-wide cache, so the
+cache holds the normalised frame (the one copy every session's set refers to) and every check
+above runs on every build.
 """
 
 from __future__ import annotations
@@ -22,16 +23,33 @@ from prospect_core.dataset import DatasetSummary, normalize_training_set, summar
 from prospect_core.errors import SourceError
 from prospect_core.limits import cap_rows, check_estimate
 from prospect_core.spec import TrainingSpec
-from prospect_core.training_sql import Formulation, render_training_sql
+from prospect_core.training_sql import Formulation, RenderedSQL, render_training_sql
 from prospect_core.warehouse import Preflight, Warehouse
 
-Query = Callable[[Warehouse, str, Mapping[str, Any]], pd.DataFrame]
 Progress = Callable[[str], None]
 
 
-def direct_query(warehouse: Warehouse, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
-    """The query step with no cache: run it on the warehouse."""
-    return warehouse.query(sql, params)
+@dataclass(frozen=True)
+class LoadedSet:
+    """The training-set query's rows, capped to the row limit and normalised."""
+
+    frame: pd.DataFrame
+    note: str | None = None  # that it was sampled to the row limit
+
+
+def load_training_set(
+    warehouse: Warehouse, spec: TrainingSpec, sql: str, params: Mapping[str, Any], max_rows: int
+) -> LoadedSet:
+    """The load step with no cache: query, cap to `max_rows`, normalise for `spec`.
+
+    What comes back depends only on these arguments (the warehouse's rows for `sql`), so a cache
+    keyed by the source, its version, the SQL, its values, the spec and `max_rows` may hold it.
+    """
+    frame, note = cap_rows(warehouse.query(sql, params), max_rows, seed=0)
+    return LoadedSet(normalize_training_set(frame, spec), note)
+
+
+Load = Callable[[Warehouse, TrainingSpec, str, Mapping[str, Any], int], LoadedSet]
 
 
 @dataclass(frozen=True)
@@ -51,7 +69,7 @@ def build_training_set(
     *,
     max_rows: int,
     formulation: Formulation | None = None,
-    query: Query = direct_query,
+    load: Load = load_training_set,
     progress: Progress | None = None,
     notice: Progress | None = None,
 ) -> TrainingSet:
@@ -72,14 +90,13 @@ def build_training_set(
         raise SourceError(preflight.problems[0])
     report(preflight.summary())
     check_estimate(preflight.training_rows, max_rows)  # refuse before the rows reach memory
-    report("Running the training-set query…")
-    frame = _query(warehouse, spec, formulation, query)
-    frame, note = cap_rows(frame, max_rows, seed=0)
-    if note:
-        report(note)
-    report(f"Checking columns and types of {len(frame):,} rows…")
-    frame = normalize_training_set(frame, spec)
-    return TrainingSet(frame, summarize(frame, spec), preflight, notes=(note,) if note else (),
+    report("Running the training-set query, then checking its columns and types…")
+    rendered = _render(warehouse, spec, formulation)
+    loaded = load(warehouse, spec, rendered.text, rendered.params, max_rows)
+    if loaded.note:
+        report(loaded.note)
+    frame = loaded.frame
+    return TrainingSet(frame, summarize(frame, spec), preflight, notes=(loaded.note,) if loaded.note else (),
                        seconds=time.perf_counter() - started)
 
 
@@ -91,10 +108,10 @@ def query_training_set(
     For callers that know their events (tests, benchmarks, the oracle comparisons); people's builds go
     through `build_training_set`.
     """
-    return normalize_training_set(_query(warehouse, spec, formulation, direct_query), spec)
+    rendered = _render(warehouse, spec, formulation)
+    return normalize_training_set(warehouse.query(rendered.text, rendered.params), spec)
 
 
-def _query(warehouse: Warehouse, spec: TrainingSpec, formulation: Formulation | None, query: Query) -> pd.DataFrame:
+def _render(warehouse: Warehouse, spec: TrainingSpec, formulation: Formulation | None) -> RenderedSQL:
     options = {"formulation": formulation} if formulation else {}
-    rendered = render_training_sql(spec, warehouse.dialect, **options)
-    return query(warehouse, rendered.text, rendered.params)
+    return render_training_sql(spec, warehouse.dialect, **options)

@@ -307,6 +307,10 @@ def _number_prospects(prospects: pd.Series | np.ndarray) -> tuple[np.ndarray, np
     ("0" and "0\\x00") would merge into one prospect and land on both sides; such ids (never seen
     from Snowplow, but possible in an export) take numpy's exact, slower path.
     """
+    if isinstance(prospects, pd.Series) and isinstance(prospects.dtype, pd.StringDtype) and prospects.dtype.storage == "pyarrow":
+        # Arrow compares and sorts bytes (code point order, as Python does), so NULs are safe: no
+        # Python string per row (the studio's training sets, prospect_core.dataset.TEXT, take this path)
+        return pd.factorize(prospects, sort=True, use_na_sentinel=False)
     values = np.asarray(prospects, dtype=object)
     if "\x00" in "".join(map(str, values)):  # object sort: numpy's fixed-width strings drop trailing NULs too
         ids, users = np.unique(values, return_inverse=True)

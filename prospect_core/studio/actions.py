@@ -18,9 +18,9 @@ from prospect_core.export import ExportBundle, LoadedModel, export_run, load_mod
 from prospect_core.model import ModelParams, TrainingRun
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
-from prospect_core.studio.data import cached_query, open_warehouse, source_label
+from prospect_core.studio.data import open_warehouse, shared_training_set, source_label
 from prospect_core.studio.jobs import Job, start_job
-from prospect_core.studio.state import BuiltSet, StudioRun, add_run, built_set, set_built
+from prospect_core.studio.state import BuiltSet, StudioRun, add_run, built_set, return_freed_memory, set_built
 
 
 def start_build(source: str, spec: TrainingSpec) -> Job:
@@ -29,7 +29,8 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
     limit = max_training_rows()
 
     def work(report: Callable[[str], None]) -> BuiltSet:
-        built = build_training_set(warehouse, spec, max_rows=limit, query=cached_query(source), progress=report)
+        built = build_training_set(warehouse, spec, max_rows=limit, load=shared_training_set(source), progress=report)
+        return_freed_memory()  # the query's Arrow result and the raw frame: gone, but glibc keeps their pages
         return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=built.notes)
 
     return start_job("build", f"Building the training set from {source_label(source)}", work,
@@ -42,8 +43,10 @@ TRAINING_STAGES = {"check": "Checking the training set", "split": "Splitting tra
 
 def start_training(built: BuiltSet, params: ModelParams, split: str) -> Job:
     def work(report: Callable[[str], None]) -> TrainingRun:
-        return model.train_model(built.frame, built.spec, params, split=split,
-                                 progress=lambda stage: report(f"{TRAINING_STAGES.get(stage, stage)}…"))
+        run = model.train_model(built.frame, built.spec, params, split=split,
+                                progress=lambda stage: report(f"{TRAINING_STAGES.get(stage, stage)}…"))
+        return_freed_memory()  # the fit's train matrices (hundreds of MB at 1M events) are freed by now
+        return run
 
     return start_job("train", "Training", work, deliver=lambda run: add_run(run, built.source))
 

@@ -1,18 +1,22 @@
 """The events behind the pages: the warehouse of a source string, its cached queries, events files.
 
-What is expensive and identical for everyone (a query's result for the same source and SQL) lives
-in `st.cache_data`, keyed by the source and its version (a changed file must not serve old rows).
+What is expensive and identical for everyone is shared, keyed by the source and its version (a
+changed file must not serve old rows): small query results (event counts, notices) in
+`st.cache_data`; training sets, the big one, in `shared_training_set` (one copy per server).
 An events file is loaded in this session's background job, never inside the page script.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping
 
 import pandas as pd
 import streamlit as st
 
+from prospect_core.build import Load, LoadedSet, load_training_set
 from prospect_core.errors import SourceError, UserError
 from prospect_core.events_files import EventsFileWarehouse, LoadControl, LoadedEvents, load_events_file
 from prospect_core.limits import events_file_limits
@@ -58,9 +62,36 @@ def run_query(source: str, warehouse: Warehouse, sql: str, params: Mapping[str, 
     return _query(source, _source_version(source), sql, tuple(sorted(params.items())), warehouse)
 
 
-def cached_query(source: str) -> Callable[[Warehouse, str, Mapping[str, Any]], pd.DataFrame]:
-    """The build's query step through this server's cache (prospect_core.build takes it)."""
-    return lambda warehouse, sql, params: run_query(source, warehouse, sql, params)
+# Training sets: one copy per server, held exactly as long as some session's set refers to it.
+# Not `st.cache_data`: it keeps a pickle of the frame and gives every hit its own unpickled copy (a
+# 1M-event set three times over for one user). Not `st.cache_resource` either: it would keep frames
+# the sessions have let go (prospect_core/session_memory.py's grace period and caps) until evicted.
+# So a weak map from the key to the normalised frame: every session building the same set gets the
+# same object (read-only by convention: nothing in the studio writes to a built frame), and it is
+# freed when the last BuiltSet referring to it is released.
+_SHARED_SETS: weakref.WeakValueDictionary[Hashable, pd.DataFrame] = weakref.WeakValueDictionary()
+_SHARED_NOTES: dict[Hashable, str | None] = {}  # the row-limit note of each key, a few bytes each
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_training_set(source: str) -> Load:
+    """The build's load step (query, cap, normalise) through this server's shared training sets."""
+
+    def load(warehouse: Warehouse, spec: TrainingSpec, sql: str, params: Mapping[str, Any], max_rows: int) -> LoadedSet:
+        key = (source, _source_version(source), sql, tuple(sorted(params.items())), spec, max_rows)
+        with _SHARED_LOCK:
+            frame = _SHARED_SETS.get(key)
+            if frame is not None:
+                return LoadedSet(frame, _SHARED_NOTES.get(key))
+        loaded = load_training_set(warehouse, spec, sql, params, max_rows)  # outside the lock: minutes
+        with _SHARED_LOCK:
+            frame = _SHARED_SETS.setdefault(key, loaded.frame)  # a session that loaded it meanwhile wins
+            _SHARED_NOTES[key] = loaded.note
+            for gone in [held for held in _SHARED_NOTES if held not in _SHARED_SETS]:
+                del _SHARED_NOTES[gone]
+        return LoadedSet(frame, loaded.note)
+
+    return load
 
 
 def dialect_of(source: str) -> str:

@@ -212,7 +212,7 @@ def _session_id() -> str | None:
     return ctx.session_id if ctx is not None else None
 
 
-def _return_freed_memory() -> None:
+def return_freed_memory() -> None:
     """Hand what a release freed back to the system, so that the server's RSS goes down with it."""
     gc.collect()  # fitted pipelines and frames can sit in reference cycles
     try:  # glibc keeps freed heap pages for the process unless asked; other C libraries have no such call
@@ -224,7 +224,7 @@ def _return_freed_memory() -> None:
 def _make_memory() -> SessionMemory:
     return SessionMemory(grace_seconds=_memory_limit("session_grace_seconds"), max_sets=_memory_limit("max_live_sets"),
                          max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release,
-                         forget=_forget, after_release=_return_freed_memory)
+                         forget=_forget, after_release=return_freed_memory)
 
 
 MEMORY = _make_memory()
