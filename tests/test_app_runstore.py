@@ -4,12 +4,15 @@ cannot take a run (not saved, then Retry saving)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from prospect_core.tracking import RunStore, resolve_store
+from prospect_core.tracking import resolve_store
 from tests.test_app import APP, TIMEOUT, build, messages, metric, small_demo_db  # noqa: F401 — the fixture
 
 
@@ -97,27 +100,39 @@ def test_the_all_runs_toggle_lists_other_workspaces_and_a_run_can_be_deleted(sto
     assert resolve_store().list_runs(None) == []
 
 
-def test_a_store_that_cannot_take_the_run_keeps_it_not_saved_and_retry_saves_it_once_fixed(
-        store_uri, tmp_path, monkeypatch):
-    writable = resolve_store()
-    writable.list_runs(None)  # nothing yet
-    read_only = tmp_path / "ro"
-    read_only.mkdir()
-    RunStore.local(read_only)._experiment_id(RunStore.local(read_only)._client(create=True), create=True)
-    # SQLite opened read-only (the database file is there, its tables made): every write is refused.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{read_only / 'mlruns.db'}?mode=ro&uri=true")
-    at = train(build(session()))
-    record = at.session_state["runs"][-1]
-    assert record.extras["run_id"] is None
-    assert "read-only" in record.extras["not_saved"]
-    warning = next(w.value for w in at.warning if "not saved: " in w.value)
-    assert record.label in warning and "read-only" in warning
-    assert float(metric(at, "ROC AUC")) == pytest.approx(record.run.evaluation.roc_auc, abs=5e-4)  # still usable
-    assert RunStore.local(read_only).list_runs(None) == []
+def read_only(folder: Path, on: bool) -> None:
+    """Make the store folder read-only, or writable again: file modes for a user, the immutable flag
+    for root (who writes through file modes)."""
+    paths = [folder, *folder.rglob("*")]
+    if os.geteuid() == 0:
+        if not shutil.which("chattr"):
+            pytest.skip("running as root without chattr: cannot make a folder read-only for root")
+        subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)], check=True)
+    else:
+        for path in paths:
+            path.chmod(path.stat().st_mode & ~0o222 if on else path.stat().st_mode | 0o200)
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)  # the operator fixes the store
+
+def test_a_read_only_store_keeps_the_run_not_saved_and_retry_saves_it_once_fixed(store_uri, tmp_path):
+    store = resolve_store()
+    store._experiment_id(store._client(create=True), create=True)  # the store exists, its tables made
+    folder = Path(store_uri.removeprefix("sqlite:///")).parent
+    (folder / "mlartifacts").mkdir(exist_ok=True)
+    read_only(folder, True)
+    try:
+        at = train(build(session()))
+        record = at.session_state["runs"][-1]
+        assert record.extras["run_id"] is None
+        assert "read-only" in record.extras["not_saved"], record.extras["not_saved"]
+        warning = next(w.value for w in at.warning if "not saved: " in w.value)
+        assert record.label in warning and "read-only" in warning
+        assert float(metric(at, "ROC AUC")) == pytest.approx(record.run.evaluation.roc_auc, abs=5e-4)  # still usable
+    finally:
+        read_only(folder, False)  # the operator fixes the store
+    assert store.list_runs(None) == []
+
     next(b for b in at.button if b.label == "Retry saving").click().run()
     assert not at.exception, messages(at)
     assert record.extras["not_saved"] is None and record.extras["run_id"]
     assert not [w for w in at.warning if "not saved: " in w.value]
-    assert [s.run_id for s in writable.list_runs(at.session_state["workspace"])] == [record.extras["run_id"]]
+    assert [s.run_id for s in store.list_runs(at.session_state["workspace"])] == [record.extras["run_id"]]
