@@ -61,6 +61,7 @@ def test_a_trained_run_is_saved_and_a_fresh_session_with_the_link_draws_evaluate
     restored = again.session_state["runs"]
     assert [r.extras["run_id"] for r in restored] == [record.extras["run_id"]]
     assert again.session_state["built"] is None  # the training set is not stored
+    assert again.session_state["spec"] == record.run.spec  # the spec is back
     again.switch_page("pages/evaluate.py").run()
     assert not again.exception and not again.error, messages(again)
     assert float(metric(again, "ROC AUC")) == pytest.approx(record.run.evaluation.roc_auc, abs=5e-4)

@@ -97,7 +97,6 @@ def evaluate_both_runs(page) -> None:
     page.get_by_role("option", name=re.compile(r"^Run 1 ")).click()
     page.locator(".js-plotly-plot .legend", has_text="Run 1").first.wait_for()
     page.locator(".js-plotly-plot").nth(CHARTS_ON_EVALUATE - 1).wait_for()
-    assert page.locator(".js-plotly-plot").count() == CHARTS_ON_EVALUATE
 
 
 def shot(page, name: str) -> None:
@@ -127,7 +126,8 @@ def test_two_runs_come_back_after_a_reload_and_after_a_server_restart(server, br
     shot(page, "train")
 
     page.reload()  # a new session: only the link's workspace ties it to the runs
-    page.get_by_role("heading", name="Data & target").wait_for()
+    page.get_by_role("heading", name="Train").wait_for()
+    page.get_by_role("button", name="Rebuild training set").wait_for()  # runs back, their training set not
     page.get_by_text("MODELS THIS SESSION").wait_for()
     assert sidebar_runs(page) == ["2", "1"]
     assert f"workspace={workspace}" in page.url

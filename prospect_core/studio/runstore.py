@@ -29,7 +29,7 @@ from prospect_core.export import ExportBundle, export_run
 from prospect_core.model import TrainingRun, split_dataset
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
-from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs
+from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
 
 WORKSPACE_PARAM = "workspace"
 # A remote MLflow server that is down must fail a save in seconds, not after MLflow's default seven
@@ -87,11 +87,15 @@ def open_workspace() -> None:
     st.session_state[keys.UNLOADABLE] = [summary for summary in summaries if summary.state != "ready"]
     held = {record.extras.get("run_id") for record in runs()}
     ready = [summary for summary in summaries if summary.state == "ready" and summary.run_id not in held]
+    restored = []
     for summary in reversed(ready[:MAX_RUNS]):  # oldest first, as runs are kept
         try:
-            restore(store, summary.run_id)
+            restored.append(restore(store, summary.run_id))
         except UserError as error:
             st.warning(f"Run {summary.name} was not restored: {error}.", icon=":material/gpp_bad:")
+    if restored and built_set() is None:  # a new session: the spec and source of its latest run
+        set_spec(restored[-1].run.spec)
+        set_source(restored[-1].source)
 
 
 def restore(store: tracking.RunStore, run_id: str) -> StudioRun:
