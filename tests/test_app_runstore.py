@@ -137,3 +137,21 @@ def test_a_read_only_store_keeps_the_run_not_saved_and_retry_saves_it_once_fixed
     assert record.extras["not_saved"] is None and record.extras["run_id"]
     assert not [w for w in at.warning if "not saved: " in w.value]
     assert [s.run_id for s in store.list_runs(at.session_state["workspace"])] == [record.extras["run_id"]]
+
+
+def test_a_run_whose_card_no_longer_verifies_is_listed_as_unverifiable_and_never_loaded(store_uri):
+    at = train(build(session()))
+    workspace, run_id = at.session_state["workspace"], at.session_state["runs"][-1].extras["run_id"]
+    folder = Path(store_uri.removeprefix("sqlite:///")).parent
+    (artifact,) = folder.glob(f"mlartifacts/{run_id}/artifacts/studio/model.joblib")
+    artifact.write_bytes(artifact.read_bytes() + b"\0")  # the joblib no longer matches its signed card
+
+    again = session(workspace)
+    assert again.session_state["runs"] == []
+    again.switch_page("pages/evaluate.py").run()
+    assert not again.exception, messages(again)
+    warning = next(w.value for w in again.warning if "is unverifiable and is not loaded" in w.value)
+    assert "joblib file changed" in warning, warning
+    again.toggle(key="all_runs_Model").set_value(True).run()
+    assert any("UNVERIFIABLE" in option for option in again.selectbox(key="pick_all_Model").options)
+    assert any("cannot be opened" in w.value for w in again.warning) and again.session_state["runs"] == []

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -61,7 +62,14 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path):
+def server():
+    # A private folder, not pytest's tmp_path: other pytest sessions on this machine (same user) prune
+    # old basetemps, and the store must outlive this test's server restart.
+    with tempfile.TemporaryDirectory(prefix="runstore-browser-") as folder:
+        yield from _server(Path(folder))
+
+
+def _server(tmp_path: Path):
     db = tmp_path / "demo.duckdb"
     write_demo_db(db, n_users=600, seed=3)
     running = Server(tmp_path, db, f"sqlite:///{tmp_path / 'store' / 'mlruns.db'}")
