@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -39,7 +40,9 @@ HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BA
 for _name, _value in HTTP_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 
-_WARMED: set[str] = set()  # tracking URIs whose mlflow import and store opening have been started
+# tracking URI -> the thread importing mlflow and opening that store, started on the first page
+_WARMING: dict[str, threading.Thread] = {}
+_WARM_UP_WAIT_S = 60.0
 _LIST_SECONDS = 30.0  # how long the all-runs list is reused before the store is asked again
 
 
@@ -49,9 +52,16 @@ _LIST_SECONDS = 30.0  # how long the all-runs list is reused before the store is
 def run_store() -> tracking.RunStore:
     """The store this server logs to: MLFLOW_TRACKING_URI, `tracking_uri` in secrets, else data/mlruns.db."""
     store = tracking.resolve_store(streamlit_secrets())
-    if store.tracking_uri not in _WARMED:  # mlflow's imports (seconds) run beside the user's first steps
-        _WARMED.add(store.tracking_uri)
-        tracking.warm_up(store)
+    if store.tracking_uri not in _WARMING:  # mlflow's imports (seconds) run beside the user's first steps
+        _WARMING[store.tracking_uri] = tracking.warm_up(store)
+    return store
+
+
+def _warmed(store: tracking.RunStore) -> tracking.RunStore:
+    """`store` once its warm-up is done: two threads importing mlflow at once can see it half-imported."""
+    thread = _WARMING.get(store.tracking_uri)
+    if thread is not None:
+        thread.join(_WARM_UP_WAIT_S)
     return store
 
 
@@ -67,6 +77,8 @@ def workspace_id() -> str:
             st.warning(f"{error}. Started a new workspace.", icon=":material/link_off:")
             workspace = tracking.new_workspace_id()
         state[keys.WORKSPACE] = workspace
+        if workspace != asked:  # a new workspace has no saved runs to look for
+            state[keys.RESTORED] = workspace
     if st.query_params.get(WORKSPACE_PARAM) != workspace:  # a page switch may drop it: put it back
         st.query_params[WORKSPACE_PARAM] = workspace
     return workspace
@@ -79,7 +91,7 @@ def open_workspace() -> None:
         return
     st.session_state[keys.RESTORED] = workspace
     try:
-        store = run_store()
+        store = _warmed(run_store())
         summaries = store.list_runs(workspace, verify_key=signing_key())
     except UserError as error:
         st.warning(f"This workspace's saved runs cannot be listed: {error}.", icon=":material/cloud_off:")
@@ -141,6 +153,7 @@ def saver(source: str) -> Callable[[TrainingRun, Callable[[str], None]], Trained
     def save(run: TrainingRun, report: Callable[[str], None]) -> Trained:
         report("Saving the run to the run store…")
         started = time.perf_counter()
+        _warmed(store)
         export, run_id, reason = _log(store, key, run, source, workspace, None)
         return Trained(run, export, run_id, reason, time.perf_counter() - started)
 
@@ -232,7 +245,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
     cached = st.session_state.get(keys.ALL_RUNS)
     try:
         if cached is None or time.monotonic() - cached[0] > _LIST_SECONDS:
-            cached = (time.monotonic(), run_store().list_runs(None, verify_key=signing_key()))
+            cached = (time.monotonic(), _warmed(run_store()).list_runs(None, verify_key=signing_key()))
             st.session_state[keys.ALL_RUNS] = cached
     except UserError as error:
         st.error(f"The run store cannot be listed: {error}.", icon=":material/cloud_off:")
