@@ -152,7 +152,7 @@ def test_two_runs_come_back_after_a_reload_and_after_a_server_restart(server, br
     evaluate_both_runs(page)
     shot(page, "evaluate")
 
-    page.get_by_role("switch", name="All runs in the store").first.check()  # the all-runs toggle
+    page.get_by_text("All runs in the store", exact=True).first.click()  # the all-runs toggle
     page.get_by_text(f"workspace {workspace}").first.wait_for()
     shot(page, "evaluate_all_runs")
 
