@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from prospect_core.studio import render_sidebar
+from prospect_core.studio import open_workspace, render_sidebar
 
 st.set_page_config(page_title="Prospect Scoring Studio", page_icon=":material/target:", layout="wide")
 
@@ -15,5 +15,6 @@ page = st.navigation(
         st.Page("pages/score_and_export.py", title="Score & export", icon=":material/download:"),
     ]
 )
+open_workspace()  # the workspace in the URL; a new session gets its saved runs back
 render_sidebar()
 page.run()

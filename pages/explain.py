@@ -17,6 +17,8 @@ record = studio.selected_run("Model")
 if record is None:
     st.stop()
 run = record.run
+if not studio.ensure_test_rows(record):  # a restored run: its test rows come from a rebuilt training set
+    st.stop()
 sample = studio.shap_sample(record)
 if len(sample.rows) < run.n_test:
     st.info(

@@ -115,6 +115,8 @@ if export is not None:
 # ----- what-if -----------------------------------------------------------------------------------
 st.subheader("What if: score one prospect")
 st.caption("Starts at the median prospect of the test set; change any value and press **Score prospect**.")
+if not studio.ensure_test_rows(record):  # a restored run: its test rows come from a rebuilt training set
+    st.stop()
 defaults = typical_prospect(run.X_test, spec)
 categories = category_options(run.X_test, spec)
 with st.form("what_if"):

@@ -22,6 +22,8 @@ built = studio.built_set()
 if built is None:
     st.info("No training set yet. Build one on **Data & target** first.")
     st.page_link("pages/data_and_target.py", label="Go to Data & target", icon=":material/database:")
+    if studio.runs():  # runs restored from the run store: offer their training set back
+        studio.ensure_test_rows(studio.runs()[-1])
     st.stop()
 st.caption(
     f"Training set: {built.summary.rows:,} rows, {built.summary.positive_rate:.2%} positive "
@@ -87,6 +89,7 @@ records = studio.runs()
 if records:
     latest = records[-1].run.evaluation
     st.subheader(f"{records[-1].label}")
+    studio.save_status(records[-1])
     cols = st.columns(5)
     cols[0].metric("ROC AUC", f"{latest.roc_auc:.3f}", help="0.5 = chance, 1 = perfect ranking")
     cols[1].metric("PR AUC", f"{latest.pr_auc:.3f}", help=f"Base rate {latest.base_rate:.2%}")

@@ -257,7 +257,9 @@ class RunStore:
             # missing values. The schema records what the studio trained on, so the hint is noise.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
             signature = infer_signature(example, run.pipeline.predict_proba(example))
-        previous = mlflow.get_tracking_uri() if _tracking_uri_was_set() else None
+        # set_tracking_uri also writes $MLFLOW_TRACKING_URI: both are put back exactly as they were, or
+        # the next resolve_store in this process (the app's next save) would follow this store.
+        previous = _tracking_uri_setting()
         mlflow.set_tracking_uri(self.tracking_uri)
         try:
             mlflow.start_run(run_id=run_id)
@@ -275,10 +277,7 @@ class RunStore:
                 # Still RUNNING: log_run marks the run complete (and FINISHED) after its last file.
                 mlflow.end_run(status="RUNNING")
         finally:
-            if previous:
-                mlflow.set_tracking_uri(previous)
-            else:
-                _reset_tracking_uri()
+            _restore_tracking_uri_setting(previous)
 
     # ----- reading ------------------------------------------------------------------------------
     def list_runs(self, workspace: str | None = None, *, verify_key: bytes | None = None) -> list[RunSummary]:
@@ -528,16 +527,21 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _tracking_uri_was_set() -> bool:
+def _tracking_uri_setting() -> tuple[str | None, str | None]:
+    """MLflow's process-global tracking URI and $MLFLOW_TRACKING_URI, as they are now."""
     from mlflow.tracking._tracking_service import utils
 
-    return utils._tracking_uri is not None or bool(os.environ.get(TRACKING_URI_ENV))
+    return utils._tracking_uri, os.environ.get(TRACKING_URI_ENV)
 
 
-def _reset_tracking_uri() -> None:
+def _restore_tracking_uri_setting(previous: tuple[str | None, str | None]) -> None:
     from mlflow.tracking._tracking_service import utils
 
-    utils._tracking_uri = None
+    utils._tracking_uri, environment = previous
+    if environment is None:
+        os.environ.pop(TRACKING_URI_ENV, None)
+    else:
+        os.environ[TRACKING_URI_ENV] = environment
 
 
 def _forget(store: RunStore, run_id: str) -> None:

@@ -10,6 +10,7 @@ Pages import this package, never each other, and call what is re-exported here:
 | jobs.py | background jobs the pages poll (no domain imports) |
 | data.py | the warehouse behind a source string, its cached queries, events files loaded in a job |
 | uploads.py | each session's private upload folder |
+| runstore.py | the run store: runs saved as they finish, the URL's workspace restored, the run picker |
 | actions.py | build, train, explain and export, each a call into the core |
 | widgets.py | the source chooser, the Snowflake panel, run pickers, the sidebar, notes and tables |
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
@@ -50,6 +51,7 @@ from prospect_core.studio.data import (
     target_event_notice,
 )
 from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
+from prospect_core.studio.runstore import ensure_test_rows, open_workspace, save_status, workspace_id
 from prospect_core.studio.signals_panel import batch_caption, signals_definitions, signals_section, what_if_inputs
 from prospect_core.studio.state import (
     MAX_RUNS,

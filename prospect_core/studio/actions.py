@@ -15,12 +15,13 @@ from prospect_core import model
 from prospect_core.build import TrainingSet, build_training_set
 from prospect_core.explain import ShapSample, explain_sample
 from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
-from prospect_core.model import ModelParams, TrainingRun
+from prospect_core.model import ModelParams
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
 from prospect_core.studio.data import open_warehouse, shared_training_set, source_label
 from prospect_core.studio.jobs import Job, start_job
-from prospect_core.studio.state import BuiltSet, StudioRun, add_run, built_set, return_freed_memory, set_built
+from prospect_core.studio.runstore import Trained, deliver_trained, saver
+from prospect_core.studio.state import BuiltSet, StudioRun, built_set, return_freed_memory, set_built
 
 
 def start_build(source: str, spec: TrainingSpec) -> Job:
@@ -42,13 +43,15 @@ TRAINING_STAGES = {"check": "Checking the training set", "split": "Splitting tra
 
 
 def start_training(built: BuiltSet, params: ModelParams, split: str) -> Job:
-    def work(report: Callable[[str], None]) -> TrainingRun:
+    save = saver(built.source, built.frame)  # the run store, key and workspace, read in the page's thread
+
+    def work(report: Callable[[str], None]) -> Trained:
         run = model.train_model(built.frame, built.spec, params, split=split,
                                 progress=lambda stage: report(f"{TRAINING_STAGES.get(stage, stage)}…"))
         return_freed_memory()  # the fit's train matrices (hundreds of MB at 1M events) are freed by now
-        return run
+        return save(run, report)  # in the job, after the fit: the page never waits on the store
 
-    return start_job("train", "Training", work, deliver=lambda run: add_run(run, built.source))
+    return start_job("train", "Training", work, deliver=lambda trained: deliver_trained(trained, built.source))
 
 
 def shap_sample(record: StudioRun) -> ShapSample:

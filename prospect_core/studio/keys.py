@@ -32,3 +32,7 @@ def job(kind: str) -> str:
 def finished(kind: str) -> str:
     """The confirmation of a job of `kind` that finished on the previous run, shown once."""
     return f"finished_{kind}"
+WORKSPACE = "workspace"  # this session's workspace id, also in the URL (?workspace=)
+RESTORED = "restored_workspace"  # the workspace whose saved runs this session has loaded back
+UNLOADABLE = "unloadable_runs"  # RunSummary of this workspace's incomplete or unverifiable runs
+ALL_RUNS = "all_runs_listed"  # (monotonic time, RunSummary list) of the store's runs, for the all-runs picker

@@ -21,6 +21,7 @@ from prospect_core.studio import keys
 from prospect_core.studio.config import max_training_rows, secrets, snowflake_config, snowflake_problem
 from prospect_core.studio.data import load_events, source_label
 from prospect_core.studio.jobs import Job
+from prospect_core.studio.runstore import pick_run
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, current_source, current_spec, init_state, runs
 from prospect_core.studio.uploads import display_name, save_upload, upload_folder
 
@@ -32,15 +33,8 @@ FEW_TEST_POSITIVE_PROSPECTS = 10  # in a model's test rows
 
 
 def selected_run(label: str = "Run") -> StudioRun | None:
-    """A run picker (latest first); None, with a hint, when the session has no run yet."""
-    by_number = {record.number: record for record in reversed(runs())}
-    if not by_number:
-        st.info("No model yet. Build a training set on **Data & target**, then train one on **Train**.")
-        return None
-    # Pick by number: a widget may hand back a copy of an option, and runs are mutated in place
-    # (their SHAP sample and export are computed once and kept on the record).
-    number = st.selectbox(label, list(by_number), format_func=lambda n: by_number[n].label, key=f"pick_{label}")
-    return by_number[number]
+    """A run picker: this workspace's runs, latest first, or every stored run; None, with a hint, when none."""
+    return pick_run(label)
 
 
 def counted(number: int, noun: str) -> str:

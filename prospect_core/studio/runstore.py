@@ -1,0 +1,336 @@
+"""The run store in the app (issue 16): each finished run saved, a workspace's runs restored.
+
+- A training job saves its run right after the fit (`save_trained`, in the job's thread) through
+  `tracking.RunStore.log_run`, with the bytes of `export.export_run`: the same call as the CLI's.
+  A save that fails keeps the run in memory, marked "not saved: <reason>", with a Retry saving button.
+- The URL carries a workspace id (`?workspace=…`, created on first visit). A session that starts
+  (a reload, a new tab with the link, after a server restart) loads the workspace's newest runs back,
+  each verified against its signed card before it is unpickled. Workspaces are labels, not access
+  control: anyone with a link, or who asks for all runs, sees them.
+- A restored run has its labels, scores and evaluation but not its test rows' features (the training
+  set is not stored): pages that need them offer "Rebuild training set", which builds the run's spec
+  from its source again and takes the run's test rows from it by the same seeded split.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from prospect_core import features, tracking
+from prospect_core.errors import UserError
+from prospect_core.export import ExportBundle, export_run
+from prospect_core.model import TrainingRun, split_dataset
+from prospect_core.studio import keys
+from prospect_core.studio.config import signing_key, streamlit_secrets
+from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
+
+WORKSPACE_PARAM = "workspace"
+# A remote MLflow server that is down must fail a save in seconds, not after MLflow's default seven
+# retries with backoff (minutes); an operator's own settings win.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+for _name, _value in HTTP_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
+
+# tracking URI -> the thread importing mlflow and opening that store, started on the first page
+_WARMING: dict[str, threading.Thread] = {}
+_WARM_UP_WAIT_S = 60.0
+_LIST_SECONDS = 30.0  # how long the all-runs list is reused before the store is asked again
+
+
+# ----- the store and the workspace ----------------------------------------------------------------
+
+
+def run_store() -> tracking.RunStore:
+    """The store this server logs to: MLFLOW_TRACKING_URI, `tracking_uri` in secrets, else data/mlruns.db."""
+    store = tracking.resolve_store(streamlit_secrets())
+    if store.tracking_uri not in _WARMING:  # mlflow's imports (seconds) run beside the user's first steps
+        _WARMING[store.tracking_uri] = tracking.warm_up(store)
+    return store
+
+
+def _warmed(store: tracking.RunStore) -> tracking.RunStore:
+    """`store` once its warm-up is done: two threads importing mlflow at once can see it half-imported."""
+    thread = _WARMING.get(store.tracking_uri)
+    if thread is not None:
+        thread.join(_WARM_UP_WAIT_S)
+    return store
+
+
+def workspace_id() -> str:
+    """This session's workspace id, kept in the URL (created on first visit)."""
+    state = st.session_state
+    workspace = state.get(keys.WORKSPACE)
+    if workspace is None:
+        asked = st.query_params.get(WORKSPACE_PARAM)
+        try:
+            workspace = tracking.check_workspace_id(asked) if asked else tracking.new_workspace_id()
+        except UserError as error:
+            st.warning(f"{error}. Started a new workspace.", icon=":material/link_off:")
+            workspace = tracking.new_workspace_id()
+        state[keys.WORKSPACE] = workspace
+        if workspace != asked:  # a new workspace has no saved runs to look for
+            state[keys.RESTORED] = workspace
+    if st.query_params.get(WORKSPACE_PARAM) != workspace:  # a page switch may drop it: put it back
+        st.query_params[WORKSPACE_PARAM] = workspace
+    return workspace
+
+
+def open_workspace() -> None:
+    """On every script run: the workspace in the URL; on a session's first run, its runs restored."""
+    workspace = workspace_id()
+    if st.session_state.get(keys.RESTORED) == workspace:
+        return
+    st.session_state[keys.RESTORED] = workspace
+    try:
+        store = _warmed(run_store())
+        summaries = store.list_runs(workspace, verify_key=signing_key())
+    except UserError as error:
+        st.warning(f"This workspace's saved runs cannot be listed: {error}.", icon=":material/cloud_off:")
+        return
+    st.session_state[keys.UNLOADABLE] = [summary for summary in summaries if summary.state != "ready"]
+    held = {record.extras.get("run_id") for record in runs()}
+    ready = [summary for summary in summaries if summary.state == "ready" and summary.run_id not in held]
+    restored = []
+    for summary in reversed(ready[:MAX_RUNS]):  # oldest first, as runs are kept
+        try:
+            restored.append(restore(store, summary.run_id))
+        except UserError as error:
+            st.warning(f"Run {summary.name} was not restored: {error}.", icon=":material/gpp_bad:")
+    if restored and built_set() is None:  # a new session: the spec and source of its latest run
+        set_spec(restored[-1].run.spec)
+        set_source(restored[-1].source)
+
+
+def restore(store: tracking.RunStore, run_id: str) -> StudioRun:
+    """Load a stored run (verified before unpickling) into this session's runs."""
+    stored = store.load_run(run_id, signing_key())
+    metrics = stored.metrics
+    run = TrainingRun(
+        pipeline=stored.pipeline, spec=stored.spec, params=stored.params, split=stored.split,
+        X_test=None,  # not stored: rebuilt on demand (ensure_test_rows)
+        y_test=stored.y_test, y_score=stored.y_score, test_ids=stored.test_ids,
+        n_train=int(metrics.get("n_train", 0)), n_test=len(stored.y_test),
+        positives_train=int(metrics.get("positives_train", 0)), positives_test=int(stored.y_test.sum()),
+        evaluation=stored.evaluation,
+    )
+    record = add_run(run, stored.source or "demo")  # the source tag is the source string, as the CLI logs it
+    record.extras.update(run_id=run_id, workspace=stored.workspace, restored=True)
+    return record
+
+
+# ----- saving -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Trained:
+    """A training job's result: the run, its export, and how saving it went."""
+
+    run: TrainingRun
+    export: ExportBundle | None
+    run_id: str | None
+    not_saved: str | None  # the reason, when the save failed
+    save_seconds: float
+
+
+def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[TrainingRun, Callable[[str], None]], Trained]:
+    """What a training job calls after its fit; reads the store, key and workspace now, in the page's thread.
+
+    `training_frame`, the set the run was fitted on, is what the card's parity report is measured on."""
+    workspace = workspace_id()
+    try:
+        store, key = run_store(), signing_key()
+    except UserError as error:
+        problem = str(error)
+        return lambda run, report: Trained(run, None, None, problem, 0.0)
+
+    def save(run: TrainingRun, report: Callable[[str], None]) -> Trained:
+        report("Saving the run to the run store…")
+        started = time.perf_counter()
+        _warmed(store)
+        export, run_id, reason = _log(store, key, run, source, workspace, None, training_frame)
+        return Trained(run, export, run_id, reason, time.perf_counter() - started)
+
+    return save
+
+
+def deliver_trained(trained: Trained, source: str) -> StudioRun:
+    """Into this session's runs, with the save's outcome (no `st.*` call: see jobs.follow_job)."""
+    record = add_run(trained.run, source)
+    record.extras.update(run_id=trained.run_id, not_saved=trained.not_saved, save_seconds=trained.save_seconds,
+                         workspace=st.session_state.get(keys.WORKSPACE))
+    if trained.export is not None:
+        record.extras["export"] = trained.export
+    return record
+
+
+def _log(store: tracking.RunStore, key: bytes, run: TrainingRun, source: str, workspace: str,
+         export: ExportBundle | None, training_frame: pd.DataFrame | None = None,
+         ) -> tuple[ExportBundle | None, str | None, str | None]:
+    try:
+        export = export or export_run(run, key, training_frame=training_frame)
+        run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
+                               card_markdown=export.card_markdown, source_label=source, workspace=workspace,
+                               definitions=export.signals_json)
+    except UserError as error:  # NotSavedError, or a signing key too short to sign with
+        reason = error.reason if isinstance(error, tracking.NotSavedError) else str(error)
+        return export, None, reason
+    return export, run_id, None
+
+
+def retry_saving(record: StudioRun) -> None:
+    workspace = record.extras.get("workspace") or workspace_id()
+    with st.spinner("Saving the run to the run store…"):
+        export, run_id, reason = _log(run_store(), signing_key(), record.run, record.source, workspace,
+                                      record.extras.get("export"))
+    record.extras.update(run_id=run_id, not_saved=reason)
+    if export is not None:
+        record.extras["export"] = export
+
+
+def save_status(record: StudioRun) -> None:
+    """Where the run is saved, or "not saved: <reason>" with a Retry saving button."""
+    reason = record.extras.get("not_saved")
+    if reason:
+        st.warning(f"{record.label}: not saved: {reason}. It stays usable in this session until the page is closed.",
+                   icon=":material/cloud_off:")
+        if st.button("Retry saving", key=f"retry_save_{record.number}", icon=":material/refresh:"):
+            retry_saving(record)
+            st.rerun()
+    elif record.extras.get("run_id"):
+        restored = "restored from" if record.extras.get("restored") else "saved in"
+        st.caption(f"{record.label}: {restored} the run store as MLflow run {record.extras['run_id'][:8]}… "
+                   f"(workspace {record.extras.get('workspace')}).")
+
+
+# ----- the run picker ------------------------------------------------------------------------------
+
+
+def pick_run(label: str) -> StudioRun | None:
+    """This workspace's runs (latest first); a toggle lists every run in the store; a run can be deleted."""
+    show_all = st.toggle("All runs in the store", key=f"all_runs_{label}",
+                         help="Every workspace's runs. Workspaces are not access control: anyone with the link "
+                         "to a workspace, or who turns this on, can open its runs.")
+    record = _pick_from_store(label) if show_all else _pick_from_session(label)
+    if record is None:
+        return None
+    save_status(record)
+    with st.popover("Delete run", icon=":material/delete:"):
+        st.caption(f"{record.label} leaves this session and the run store (`mlflow gc` frees its files).")
+        if st.button("Delete this run", key=f"delete_{label}_{record.number}", type="primary"):
+            delete(record)
+            st.rerun()
+    return record
+
+
+def _pick_from_session(label: str) -> StudioRun | None:
+    by_number = {record.number: record for record in reversed(runs())}
+    for summary in st.session_state.get(keys.UNLOADABLE) or []:
+        st.warning(f"Saved run {summary.name} is {summary.state} and is not loaded: {summary.reason}.",
+                   icon=":material/gpp_bad:")
+    if not by_number:
+        st.info("No model yet. Build a training set on **Data & target**, then train one on **Train**.")
+        return None
+    # Pick by number: a widget may hand back a copy of an option, and runs are mutated in place
+    # (their SHAP sample and export are computed once and kept on the record).
+    number = st.selectbox(label, list(by_number), format_func=lambda n: by_number[n].label, key=f"pick_{label}")
+    return by_number[number]
+
+
+def _pick_from_store(label: str) -> StudioRun | None:
+    cached = st.session_state.get(keys.ALL_RUNS)
+    try:
+        if cached is None or time.monotonic() - cached[0] > _LIST_SECONDS:
+            cached = (time.monotonic(), _warmed(run_store()).list_runs(None, verify_key=signing_key()))
+            st.session_state[keys.ALL_RUNS] = cached
+    except UserError as error:
+        st.error(f"The run store cannot be listed: {error}.", icon=":material/cloud_off:")
+        return None
+    summaries = {summary.run_id: summary for summary in cached[1]}
+    if not summaries:
+        st.info("The run store holds no run yet.")
+        return None
+
+    def describe(run_id: str) -> str:
+        summary = summaries[run_id]
+        when = dt.datetime.fromtimestamp(summary.started_ms / 1000).strftime("%Y-%m-%d %H:%M")
+        auc = f" · AUC {summary.roc_auc:.3f}" if summary.roc_auc is not None else ""
+        state = "" if summary.state == "ready" else f" · {summary.state.upper()}"
+        return f"{summary.name} · workspace {summary.workspace} · {when}{auc}{state}"
+
+    run_id = st.selectbox(f"{label} (all workspaces)", list(summaries), format_func=describe, key=f"pick_all_{label}")
+    summary = summaries[run_id]
+    if summary.state != "ready":
+        st.warning(f"This run is {summary.state} and cannot be opened: {summary.reason}.", icon=":material/gpp_bad:")
+        return None
+    held = next((record for record in runs() if record.extras.get("run_id") == run_id), None)
+    if held is not None:
+        return held
+    try:
+        with st.spinner("Loading the run (its signed card checked first)…"):
+            return restore(run_store(), run_id)
+    except UserError as error:
+        st.error(f"Not loaded: {error}.", icon=":material/gpp_bad:")
+        return None
+
+
+def delete(record: StudioRun) -> None:
+    run_id = record.extras.get("run_id")
+    if run_id:
+        try:
+            run_store().delete_run(run_id)
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+            return
+    st.session_state[keys.RUNS] = [held for held in runs() if held is not record]
+    st.session_state.pop(keys.ALL_RUNS, None)
+
+
+# ----- a restored run's test rows -----------------------------------------------------------------
+
+
+def ensure_test_rows(record: StudioRun) -> bool:
+    """True when the run has its test rows' features; else take them from a matching training set, or
+    offer "Rebuild training set" (False: the page stops until it is built)."""
+    run = record.run
+    if run.X_test is not None:
+        return True
+    built = built_set()
+    if built is not None and built.spec == run.spec and built.source == record.source:
+        train, test = split_dataset(built.frame, run.spec, run.split, seed=run.params.seed)
+        y = built.frame[run.spec.target_column].astype(bool).to_numpy()
+        if len(test) == run.n_test and np.array_equal(y[test], np.asarray(run.y_test, dtype=bool)):
+            run.X_test = built.frame[features.feature_columns(run.spec)].iloc[test].reset_index(drop=True)
+            return True
+        st.warning("The rebuilt training set differs from the one this run was trained on (its events changed "
+                   "since), so its test rows cannot be recovered. Train again to explain this target.",
+                   icon=":material/warning:")
+        return False
+    from prospect_core.studio.actions import start_build  # actions imports this module
+    from prospect_core.studio.jobs import follow_job, pending_job
+
+    job = pending_job("build")
+    if job is not None:
+        follow_job(job, done="Training set rebuilt")
+        return False
+    st.info(f"{record.label} was restored from the run store, which keeps its scores but not its training set. "
+            "Rebuild the training set (its spec, from its source) to see its test rows here.",
+            icon=":material/restore:")
+    if st.button("Rebuild training set", key=f"rebuild_{record.number}", type="primary", icon=":material/construction:"):
+        try:
+            st.session_state[keys.SOURCE], st.session_state[keys.SPEC] = record.source, run.spec
+            start_build(record.source, run.spec)
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+            return False
+        st.rerun()
+    return False
