@@ -15,5 +15,7 @@ page = st.navigation(
         st.Page("pages/score_and_export.py", title="Score & export", icon=":material/download:"),
     ]
 )
-render_sidebar()
-page.run()
+try:
+    page.run()
+finally:  # after the page (also when it stops early), so the sidebar shows what the page just set
+    render_sidebar()

@@ -1,5 +1,6 @@
 """Data & target: choose the events, define the cohort, windows and target, build the training set."""
 
+import dataclasses
 import datetime as dt
 
 import streamlit as st
@@ -48,7 +49,6 @@ if kind in ("duckdb", "snowflake"):
 # ----- spec --------------------------------------------------------------------------------------
 st.subheader("2 · Cohort, history and target")
 kept = studio.current_spec()
-event_counts = studio.event_counts(source, kept)
 
 left, middle, right = st.columns(3)
 with left:
@@ -81,6 +81,13 @@ with left:
         help="Keep every positive row and at most this many negative rows per positive, chosen by a hash "
         "of event_id. Rates and metrics are then on sampled data.",
     )
+# The pickers below count events over the cohort just entered, not the one of the previous run.
+try:
+    counted_spec = dataclasses.replace(kept, as_of=as_of, cohort_first_seen_from_days=int(cohort_from),
+                                       cohort_first_seen_to_days=int(cohort_to), app_ids=tuple(app_ids))
+except UserError:
+    counted_spec = kept
+event_counts = studio.event_counts(source, counted_spec)
 with middle:
     st.markdown("**History windows**")
     short_days = st.number_input(
@@ -98,7 +105,9 @@ with middle:
     )
 with right:
     st.markdown("**Target**")
-    options = studio.event_options(event_counts, [kept.target_event]) + [OTHER_EVENT]
+    # Excluded events are dropped before anything is counted: they cannot be a target.
+    options = [name for name in studio.event_options(event_counts, []) if name not in excluded]
+    options += ([] if kept.target_event in options else [kept.target_event]) + [OTHER_EVENT]
     counts = dict(zip(event_counts["event_name"], event_counts["events"])) if event_counts is not None else {}
     picked = st.selectbox(
         "Target event", options, index=options.index(kept.target_event), key="target_pick",
@@ -137,9 +146,11 @@ try:
         user_sample_percent=int(sample_percent),
         max_negatives_per_positive=int(max_negatives) or None,
     )
+    settings_valid = True
 except UserError as error:
-    st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")
-    spec = kept
+    st.error(f"{studio.marketer.in_screen_words(str(error))}. The last valid settings are kept, and Build waits, "
+             "until this is fixed.", icon=":material/error:")
+    spec, settings_valid = kept, False
 studio.set_spec(spec)
 for notice in studio.source_notices(source, spec):
     st.info(notice, icon=":material/info:")
@@ -151,16 +162,18 @@ st.plotly_chart(timeline_figure(spec), key="timeline")
 
 # ----- SQL ---------------------------------------------------------------------------------------
 st.subheader("3 · Training-set SQL")
-dialect = st.segmented_control(
-    "Dialect", ["snowflake", "duckdb"], default="snowflake" if kind == "snowflake" else "duckdb",
-    format_func={"snowflake": "Snowflake", "duckdb": "DuckDB"}.get, key="dialect", required=True,
+source_dialect = studio.dialect_of(source)
+dialect = st.segmented_control(  # keyed by the source's dialect, so a new source starts at its own
+    "Dialect", ["snowflake", "duckdb"], default=source_dialect,
+    format_func={"snowflake": "Snowflake", "duckdb": "DuckDB"}.get, key=f"dialect_{source_dialect}", required=True,
 )
 with st.expander(f"SQL for {spec.target_column} ({dialect})", expanded=False):
     st.code(render_training_sql(spec, dialect, inline=True).text, language="sql")
 
 # ----- build -------------------------------------------------------------------------------------
 job = studio.pending_job("build")
-if st.button("Build training set", type="primary", key="build", disabled=job is not None):
+if st.button("Build training set", type="primary", key="build", disabled=job is not None or not settings_valid,
+             help=None if settings_valid else "Fix the settings above first."):
     try:
         job = studio.start_build(source, spec)
     except UserError as error:
@@ -200,7 +213,7 @@ if built is not None:
     elif summary.positive_users < studio.FEW_POSITIVE_PROSPECTS:
         prospects = studio.counted(summary.positive_users, "prospect")
         st.warning(
-            f"The {summary.positives:,} positive rows come from only {prospects}: a model learns those few, and its test "
+            f"The {summary.positives:,} positive moments come from only {prospects}: a model learns those few, and its test "
             "metrics swing with one or two of them. Widen the cohort window, sample more prospects or pick a more "
             "common target.", icon=":material/error:",
         )

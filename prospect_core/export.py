@@ -43,12 +43,18 @@ class ExportBundle:
         return f"prospect_model_{self.sha256[:8]}.card.json"
 
 
-def export_run(run: TrainingRun, key: bytes) -> ExportBundle:
-    """Serialise `run`'s pipeline and sign its model card with `key` (see `signing.signing_key`)."""
+def export_run(run: TrainingRun, key: bytes, *, recommended_threshold: dict[str, Any] | None = None) -> ExportBundle:
+    """Serialise `run`'s pipeline and sign its model card with `key` (see `signing.signing_key`).
+
+    `recommended_threshold` (evaluation.recommended_threshold_section) goes into the card, signed with it.
+    """
     data = artifact_bytes(run.pipeline)
     digest = sha256_hex(data)
     sql = render_training_sql(run.spec, "snowflake", inline=True).text
-    card = sign_card(model_card(run, sql_snowflake=sql, artifact_sha256=digest), data, key)
+    card = model_card(run, sql_snowflake=sql, artifact_sha256=digest)
+    if recommended_threshold is not None:
+        card["recommended_threshold"] = recommended_threshold
+    card = sign_card(card, data, key)
     return ExportBundle(artifact=data, sha256=digest, card=card,
                         card_json=(json.dumps(card, indent=2) + "\n").encode("utf-8"),
                         card_markdown=model_card_markdown(card))

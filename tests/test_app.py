@@ -82,7 +82,16 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert prospects == run.test_ids["domain_userid"][run.y_test == 1].nunique() and prospects > 0
     few = [text for text in messages(app) if "these metrics say little" in text]
     assert len(few) == (1 if prospects < 10 else 0)
-    assert f"positive from {prospects:,} prospect" in app.caption[0].value
+    assert f"positive moments from {prospects:,} prospect" in app.caption[0].value
+    assert "prospects who submitted a form within 1 hour" in app.caption[0].value  # the target's words
+    assert "converted" not in " ".join(m.help or "" for m in app.metric)
+    by_prospect = next(m for m in app.metric if m.label == "ROC AUC by prospect")
+    assert 0.5 < float(by_prospect.value) <= 1
+    app.number_input(key="profit_1_value").set_value(500.0).run()
+    app.number_input(key="profit_1_cost").set_value(2.0).run()
+    recommended = app.session_state["runs"][0].extras["recommended"]
+    assert 0 < recommended["value"] < 1 and recommended["inputs"]["value_per_conversion"] == 500.0
+    assert any(m.value.startswith("Flag the top") for m in app.markdown)
     slider = app.slider[0]
     slider.set_value(0.9).run()
     precision_high = float(metric(app, "Recall"))
@@ -92,6 +101,11 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     app.switch_page("pages/explain.py").run()
     assert not app.exception and not app.error, messages(app)
     assert app.session_state["runs"][0].shap is not None
+    prospect_box = app.selectbox(key="explain_1_prospect")
+    labels = prospect_box.options  # as shown: each label holds the prospect's id
+    assert len(labels) == len(set(labels)) == run.test_ids["domain_userid"].nunique()  # one entry a prospect
+    moments = next(box for box in app.selectbox if box.key.startswith("explain_1_moment_"))
+    assert len(moments.options) == (run.test_ids["domain_userid"] == prospect_box.value).sum()
 
     app.switch_page("pages/score_and_export.py").run()
     assert not app.exception and not app.error, messages(app)
@@ -99,6 +113,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     card = json.loads(export.card_json)
     assert card["artifact"]["sha256"] == export.sha256
     assert card["target"]["column"] == "target_had_submit_form_next1h"
+    assert card["recommended_threshold"]["value"] == recommended["value"]  # chosen on Evaluate, signed in the card
     assert "%(" not in card["sql"]["text"] and "target_had_submit_form_next1h" in card["sql"]["text"]
     assert metric(app, "Probability of target_had_submit_form_next1h").endswith("%")
 
@@ -106,7 +121,8 @@ def test_full_flow_build_train_evaluate_explain_export(app):
 def test_invalid_window_shows_an_error_and_keeps_the_settings(app):
     app.number_input(key="short_days").set_value(40).run()
     assert not app.exception
-    assert any("short_window_days must be shorter than long_window_days" in text for text in messages(app))
+    assert any("“Short window” must be shorter than “Long window”" in text for text in messages(app)), messages(app)
+    assert app.button(key="build").disabled
     assert app.session_state["spec"].short_window_days == 7  # last valid spec kept
     assert app.number_input(key="short_days").value == 40  # the user's input kept
     app.switch_page("pages/train.py").run()
@@ -125,3 +141,47 @@ def test_target_that_never_happens_is_flagged_before_training(app):
     expected = "target column 'target_had_never_fired_event_next1h' has only one class (0 True"
     assert any(expected in text for text in messages(app)), messages(app)
     assert app.session_state["runs"] == []
+
+
+def test_inverted_cohort_disables_build_and_names_the_fields_as_on_screen(app):
+    app.number_input(key="cohort_from").set_value(10).run()
+    app.number_input(key="cohort_to").set_value(30).run()
+    text = " ".join(messages(app))
+    assert "“First seen from”" in text and "cohort_first_seen_from_days" not in text
+    assert app.button(key="build").disabled
+    app.number_input(key="cohort_to").set_value(3).run()
+    assert not app.button(key="build").disabled
+
+
+def test_excluded_events_are_not_offered_as_targets(app):
+    excluded = app.session_state["spec"].excluded_events
+    assert excluded and not set(excluded) & set(app.selectbox(key="target_pick").options)
+    assert len(app.multiselect(key="excluded").value) == len(excluded)
+
+
+def test_split_caption_follows_the_split_picked(app):
+    build(app)
+    app.switch_page("pages/train.py").run()
+    app.radio(key="split").set_value("random").run()
+    assert any(c.value.startswith("Random 80/20") for c in app.caption)
+    app.button[0].click().run()
+    label = app.session_state["runs"][0].label
+    assert "Demo events" in label and "submit_form ×1 in 1 h" in label and "Random" in label
+    table = app.dataframe[0].value
+    assert {"source", "target", "window", "split"} <= set(table.columns) and table["split"][0] == "Random"
+
+
+def test_key_pair_fields_follow_the_authentication_picked(app):
+    app.radio(key="source_kind").set_value("snowflake").run()
+    app.selectbox(key="snowflake_auth").set_value("keypair").run()
+    labels = [box.label for box in app.text_input]
+    assert "Private key file (.p8)" in labels and "Password" not in labels
+
+
+def test_sql_dialect_follows_the_source_after_using_the_snowflake_form(app):
+    assert any("(duckdb)" in e.label for e in app.expander)
+    app.radio(key="source_kind").set_value("snowflake").run()
+    app.session_state["snowflake_overrides"] = {"account": "nowhere-test", "user": "u", "password": "p"}
+    app.run()
+    labels = [e.label for e in app.expander if e.label.startswith("SQL for")]
+    assert labels and "(snowflake)" in labels[0], labels

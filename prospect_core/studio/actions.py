@@ -18,7 +18,7 @@ from prospect_core.export import ExportBundle, LoadedModel, export_run, load_mod
 from prospect_core.model import ModelParams, TrainingRun
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
-from prospect_core.studio.data import cached_query, open_warehouse, source_label
+from prospect_core.studio.data import cached_query, loaded_events, open_warehouse, source_label
 from prospect_core.studio.jobs import Job, start_job
 from prospect_core.studio.state import BuiltSet, StudioRun, add_run, set_built
 
@@ -27,10 +27,14 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
     """Preflight, query and type-check the training set in the background (prospect_core.build)."""
     warehouse = open_warehouse(source, spec)
     limit = max_training_rows()
+    # What the events export lacked is said with the set (and its runs), not only while it loads.
+    kind, _, path = source.partition(":")
+    loaded = loaded_events(path) if kind == "events" else None
+    file_notes = loaded.notices if loaded is not None else ()
 
     def work(report: Callable[[str], None]) -> BuiltSet:
         built = build_training_set(warehouse, spec, max_rows=limit, query=cached_query(source), progress=report)
-        return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=built.notes)
+        return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=(*file_notes, *built.notes))
 
     return start_job("build", f"Building the training set from {source_label(source)}", work,
                      cancel=warehouse.cancel, deliver=set_built)
@@ -45,7 +49,7 @@ def start_training(built: BuiltSet, params: ModelParams, split: str) -> Job:
         return model.train_model(built.frame, built.spec, params, split=split,
                                  progress=lambda stage: report(f"{TRAINING_STAGES.get(stage, stage)}…"))
 
-    return start_job("train", "Training", work, deliver=lambda run: add_run(run, built.source))
+    return start_job("train", "Training", work, deliver=lambda run: add_run(run, built.source, notes=built.notes))
 
 
 def shap_sample(record: StudioRun) -> ShapSample:
@@ -59,7 +63,8 @@ def shap_sample(record: StudioRun) -> ShapSample:
 def export_bundle(record: StudioRun) -> ExportBundle:
     """The run's artifact and model card (signed by this installation), serialised once per run."""
     if "export" not in record.extras:
-        record.extras["export"] = export_run(record.run, signing_key())
+        record.extras["export"] = export_run(record.run, signing_key(),
+                                             recommended_threshold=record.extras.get("recommended"))
     return record.extras["export"]
 
 

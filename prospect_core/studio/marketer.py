@@ -1,0 +1,146 @@
+"""What issue 15 adds to the pages: on-screen words for spec errors, runs told apart, scores first,
+the Explain picker by prospect, the by-prospect view and thresholds in business terms.
+
+Pages call these; the numbers come from prospect_core.evaluation, the words from prospect_core.wording.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from prospect_core import evaluation
+from prospect_core.scoring import SCORE_COLUMN
+from prospect_core.spec import TrainingSpec
+from prospect_core.wording import counted, format_metric, target_wording, window_label
+
+# The spec's field names as the Data & target page labels them: errors speak the page's words.
+FIELD_LABELS = {
+    "cohort_first_seen_from_days": "First seen from",
+    "cohort_first_seen_to_days": "First seen until",
+    "short_window_days": "Short window",
+    "long_window_days": "Long window",
+    "target_min_count": "At least this many times",
+    "target_window_minutes": "Within the next",
+    "target_event": "Target event",
+    "user_sample_percent": "Sample prospects (%)",
+    "max_negatives_per_positive": "Max negatives per positive",
+    "excluded_events": "Excluded events",
+    "events_table": "Events table",
+    "app_ids": "Apps that define the cohort",
+    "as_of": "As-of date",
+}
+_FIELD_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, FIELD_LABELS), key=len, reverse=True)) + r")\b")
+
+SPLIT_NAMES = {"by_user": "By prospect", "random": "Random", "out_of_time": "Out of time"}
+FLAG_COLUMN = "flagged"
+
+# Until the run store lands, a reload starts a new session: say so. (One line, easy to remove.)
+RELOAD_LOSES_WORK = "A reload or a page opened by its URL starts a new session: this session's training set and runs are lost."
+
+
+def in_screen_words(message: str) -> str:
+    """A spec error with each field name replaced by its on-screen label, in quotes."""
+    return _FIELD_PATTERN.sub(lambda match: f"“{FIELD_LABELS[match.group(1)]}”", message)
+
+
+def split_name(split: str) -> str:
+    return SPLIT_NAMES.get(split, split)
+
+
+def run_description(number: int, source: str, spec: TrainingSpec, split: str) -> str:
+    """`Run 2 · Demo events · submit_form ×1 in 1 h · history 7/30 d · By prospect`: runs told apart."""
+    target = f"{spec.target_event} ×{spec.target_min_count} in {window_label(spec.target_window_minutes)}"
+    return (f"Run {number} · {source} · {target} · history {spec.short_window_days}/{spec.long_window_days} d"
+            f" · {split_name(split)}")
+
+
+def scores_first(scored: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
+    """Scored rows with the score (and the flag at `threshold`) first, highest score first."""
+    frame = scored.copy()
+    first = [SCORE_COLUMN]
+    if threshold is not None:
+        frame[FLAG_COLUMN] = frame[SCORE_COLUMN] >= threshold
+        first.append(FLAG_COLUMN)
+    frame = frame[first + [column for column in frame.columns if column not in first]]
+    return frame.sort_values(SCORE_COLUMN, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def pick_moment(run, key: str) -> int:
+    """Explain's picker: a prospect (one entry each, best score first), then one of their moments.
+
+    Returns the moment's row in the test set.
+    """
+    spec = run.spec
+    prospects = evaluation.prospect_choices(
+        y_true=run.y_test, y_score=run.y_score, prospect_ids=run.test_ids["domain_userid"],
+        reached=target_wording(spec), not_reached=f"never {target_wording(spec, reached=False).removeprefix('did not ')}",
+    ).head(500)
+    labels = dict(zip(prospects["domain_userid"], prospects["label"]))
+    prospect = st.selectbox("Prospect (highest best score first)", list(labels), format_func=labels.get,
+                            key=f"{key}_prospect")
+    moments = evaluation.prospect_moments(
+        y_true=run.y_test, y_score=run.y_score, test_ids=run.test_ids, prospect=prospect,
+        reached=target_wording(spec), not_reached=target_wording(spec, reached=False),
+    )
+    by_position = dict(zip(moments["position"].astype(int), moments["label"]))
+    highest = int(moments.loc[moments["score"].idxmax(), "position"])
+    options = list(by_position)
+    return st.selectbox(f"Moment ({counted(len(options), 'moment')} of this prospect, in time order)", options,
+                        index=options.index(highest), format_func=by_position.get, key=f"{key}_moment_{prospect}")
+
+
+def by_prospect_view(run) -> None:
+    """Each prospect's highest test score against whether they ever reached the target."""
+    result = evaluation.evaluate_by_prospect(y_true=run.y_test, y_score=run.y_score,
+                                             prospect_ids=run.test_ids["domain_userid"])
+    st.subheader("By prospect")
+    st.caption(
+        f"Each of the {result.prospects:,} test prospects by their highest score, against whether they ever "
+        f"{target_wording(run.spec).split(' within ')[0]} ({counted(result.converted_prospects, 'prospect')} did)."
+    )
+    left, right = st.columns([1, 2])
+    left.metric("ROC AUC by prospect", format_metric(result.roc_auc),
+                help="How well prospects' best scores rank those who reached the target above those who did not")
+    caught = result.caught.assign(
+        top=lambda t: (t["top_share"] * 100).map(lambda share: f"top {share:g} %"),
+        caught=lambda t: (t["caught_share"] * 100).map(lambda share: f"{share:.0f} %"),
+    )[["top", "prospects_flagged", "converted_caught", "caught", "lift"]].rename(columns={
+        "top": "prospects flagged (by best score)", "prospects_flagged": "prospects",
+        "converted_caught": "reaching the target", "caught": "share of those caught", "lift": "lift",
+    })
+    right.dataframe(caught.round(2), hide_index=True)
+
+
+def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluation.ProfitCurve | None:
+    """Value, cost and traffic in; the profit curve, the best threshold and its sentence out.
+
+    The chosen threshold is kept with the run (`record_extras["recommended"]`) for its model card.
+    """
+    st.subheader("Thresholds in business terms")
+    left, middle, right = st.columns(3)
+    value = left.number_input(evaluation.VALUE_LABEL, 0.0, 1e9, 100.0, step=10.0, key=f"{key}_value",
+                              help="What one prospect reaching the target is worth to you")
+    cost = middle.number_input(evaluation.COST_LABEL, 0.0, 1e9, 5.0, step=1.0, key=f"{key}_cost",
+                               help="What acting on one flagged prospect costs (a call, an offer)")
+    traffic = right.number_input(f"{evaluation.TRAFFIC_LABEL} (0 = from the test set)", 0, 10**9, 0, key=f"{key}_traffic",
+                                 help="How many prediction points (events of cohort prospects) a day to scale to")
+    try:
+        curve = evaluation.profit_by_threshold(
+            y_true=run.y_test, y_score=run.y_score, prospect_ids=run.test_ids["domain_userid"],
+            timestamps=run.test_ids["derived_tstamp"], value_per_conversion=value, cost_per_flag=cost,
+            moments_per_day=float(traffic) or None,
+        )
+    except (ValueError, TypeError) as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    from prospect_core.figures import profit_figure  # plotly figures: only when this section draws
+
+    st.plotly_chart(profit_figure(curve), key=f"{key}_profit")
+    st.markdown(evaluation.threshold_sentence(curve, conversions=f"prospects who {target_wording(run.spec)}"))
+    if record_extras.get("recommended") != evaluation.recommended_threshold_section(curve):
+        record_extras["recommended"] = evaluation.recommended_threshold_section(curve)
+        record_extras.pop("export", None)  # the card names the threshold: export again with it
+    return curve
