@@ -48,7 +48,7 @@ if kind in ("duckdb", "snowflake"):
 
 # ----- spec --------------------------------------------------------------------------------------
 st.subheader("2 · Cohort, history and target")
-kept = studio.current_spec()
+kept = studio.marketer.apply_picked_target(studio.current_spec())
 
 left, middle, right = st.columns(3)
 with left:
@@ -159,6 +159,7 @@ if target_notice:
     st.warning(target_notice[0].upper() + target_notice[1:], icon=":material/help:")
 
 st.plotly_chart(timeline_figure(spec), key="timeline")
+studio.marketer.target_explorer_section(source, spec)
 
 # ----- SQL ---------------------------------------------------------------------------------------
 st.subheader("3 · Training-set SQL")

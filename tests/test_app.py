@@ -185,3 +185,21 @@ def test_sql_dialect_follows_the_source_after_using_the_snowflake_form(app):
     app.run()
     labels = [e.label for e in app.expander if e.label.startswith("SQL for")]
     assert labels and "(snowflake)" in labels[0], labels
+
+
+def test_target_explorer_counts_the_cohort_and_a_pick_sets_the_target(app):
+    app.button(key="explore_button").click().run()
+    assert not app.exception and not app.error, messages(app)
+    table = app.dataframe[0].value
+    own = table[(table["Event"] == "submit_form") & (table["Within"] == "1 h")]
+    assert len(own) == 1
+    day_of_page_views = table[(table["Event"] == "page_view") & (table["Within"] == "24 h")]
+    app.session_state["picked_target"] = ("page_view", 24 * 60)  # what a click on that point or row sets
+    app.run()
+    assert app.selectbox(key="target_pick").value == "page_view"
+    assert (app.number_input(key="window_amount").value, app.selectbox(key="window_unit").value) == (24, "hours")
+    spec = app.session_state["spec"]
+    assert (spec.target_event, spec.target_window_minutes) == ("page_view", 24 * 60)
+    build(app)
+    # the explorer's count for that target is the training set's own
+    assert app.session_state["built"].summary.positives == int(day_of_page_views["Positive moments"].iloc[0]) > 0

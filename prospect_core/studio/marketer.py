@@ -6,14 +6,17 @@ Pages call these; the numbers come from prospect_core.evaluation, the words from
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pandas as pd
 import streamlit as st
 
 from prospect_core import evaluation
+from prospect_core.errors import UserError
 from prospect_core.scoring import SCORE_COLUMN
 from prospect_core.spec import TrainingSpec
+from prospect_core.target_explorer import normalize_ladder, render_target_explorer_sql
 from prospect_core.wording import counted, format_metric, target_wording, window_label
 
 # The spec's field names as the Data & target page labels them: errors speak the page's words.
@@ -144,3 +147,69 @@ def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluatio
         record_extras["recommended"] = evaluation.recommended_threshold_section(curve)
         record_extras.pop("export", None)  # the card names the threshold: export again with it
     return curve
+
+
+# ----- target explorer ---------------------------------------------------------------------------
+EXPLORE = "explore_targets"  # session key: the explorer was asked for (it then follows the spec)
+PICKED_TARGET = "picked_target"  # session key: (event, window minutes) picked in the explorer, applied next run
+TARGET_WIDGETS = ("target_pick", "target_other", "window_amount", "window_unit")
+
+
+def apply_picked_target(spec: TrainingSpec) -> TrainingSpec:
+    """Before the target widgets draw: a target picked in the explorer becomes the spec's, and the
+    widgets start again from it (a widget's value cannot change once it is drawn)."""
+    picked = st.session_state.pop(PICKED_TARGET, None)
+    if picked is None:
+        return spec
+    event, minutes = picked
+    try:
+        spec = dataclasses.replace(spec, target_event=event, target_window_minutes=int(minutes))
+    except UserError:
+        return spec
+    for key in TARGET_WIDGETS:
+        st.session_state.pop(key, None)
+    return spec
+
+
+def target_explorer_section(source: str, spec: TrainingSpec) -> None:
+    """Positive moments, prospects and rate for a ladder of windows and the most frequent events:
+    one cached query over the cohort; a click on a point or a row sets the target."""
+    from prospect_core.figures import target_explorer_figure  # plotly: only when drawn
+    from prospect_core.studio.data import open_warehouse, run_query
+
+    st.subheader("Which targets are learnable")
+    st.caption("Before any training: for your event and the most frequent ones, how many moments and prospects "
+               "would be positive at each target window. Click a point or a row to use it as the target.")
+    if not st.session_state.get(EXPLORE):
+        if st.button("Explore targets", icon=":material/explore:", key="explore_button"):
+            st.session_state[EXPLORE] = True
+            st.rerun()
+        return
+    try:
+        warehouse = open_warehouse(source, spec, automatic=True)
+        rendered = render_target_explorer_sql(spec, warehouse.dialect)
+        ladder = normalize_ladder(run_query(source, warehouse, rendered.text, rendered.params), spec)
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+        return
+    if ladder.table.empty:
+        st.info("No prospect is in the cohort: nothing to explore.", icon=":material/info:")
+        return
+    table = ladder.display_table()
+    chart, rows = st.columns([1, 1])
+    clicked = chart.plotly_chart(target_explorer_figure(ladder), key="explorer_chart", on_select="rerun",
+                                 selection_mode="points")
+    chosen = rows.dataframe(table.drop(columns=["target_window_minutes"]), hide_index=True, height=320,
+                            on_select="rerun", selection_mode="single-row", key="explorer_table",
+                            column_config={"Rate": st.column_config.NumberColumn(format="percent")})
+    points = (clicked or {}).get("selection", {}).get("points", []) if clicked else []
+    picked = None
+    if points and points[0].get("customdata"):
+        event, minutes = points[0]["customdata"][:2]
+        picked = (str(event), int(minutes))
+    elif chosen and chosen.selection.rows:
+        row = table.iloc[chosen.selection.rows[0]]
+        picked = (str(row["Event"]), int(row["target_window_minutes"]))
+    if picked is not None and picked != (spec.target_event, spec.target_window_minutes):
+        st.session_state[PICKED_TARGET] = picked
+        st.rerun()
