@@ -48,6 +48,7 @@ if kind in ("duckdb", "snowflake"):
 
 # ----- spec --------------------------------------------------------------------------------------
 st.subheader("2 · Cohort, history and target")
+studio.marketer.spec_from_url()  # a shared link's settings, on this session's first run
 kept = studio.marketer.apply_picked_target(studio.current_spec())
 
 left, middle, right = st.columns(3)
@@ -152,6 +153,7 @@ except UserError as error:
              "until this is fixed.", icon=":material/error:")
     spec, settings_valid = kept, False
 studio.set_spec(spec)
+studio.marketer.share_spec(spec)
 for notice in studio.source_notices(source, spec):
     st.info(notice, icon=":material/info:")
 target_notice = studio.target_event_notice(event_counts, spec)

@@ -203,3 +203,65 @@ def test_target_explorer_counts_the_cohort_and_a_pick_sets_the_target(app):
     build(app)
     # the explorer's count for that target is the training set's own
     assert app.session_state["built"].summary.positives == int(day_of_page_views["Positive moments"].iloc[0]) > 0
+
+
+def fresh_app(query: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_spec_is_shared_by_url_and_reset_to_defaults(app):
+    from prospect_core.spec import TrainingSpec
+
+    app.number_input(key="long_days").set_value(45).run()
+    app.number_input(key="min_count").set_value(3).run()
+    shared = app.query_params["spec"]
+    shared = shared[0] if isinstance(shared, list) else shared
+    assert TrainingSpec.from_dict(json.loads(shared)) == app.session_state["spec"]
+    sql = next(code.value for code in app.code)
+
+    opened = fresh_app({"spec": shared})  # the link, in a new session
+    assert opened.session_state["spec"].long_window_days == 45 and opened.session_state["spec"].target_min_count == 3
+    assert opened.number_input(key="long_days").value == 45
+    assert next(code.value for code in opened.code) == sql
+
+    opened.button(key="reset_spec").click().run()
+    assert opened.session_state["spec"] == TrainingSpec() and opened.number_input(key="long_days").value == 30
+
+
+@pytest.mark.parametrize("query", ['{"long_window_days": "x; drop table"}', "not json", '[1, 2]', "{" * 5000,
+                                   '{"target_event": "a\'; select 1 --", "nope": 1}'])
+def test_a_bad_spec_in_the_url_falls_back_to_defaults_with_a_notice(small_demo_db, monkeypatch, query):
+    from prospect_core.spec import TrainingSpec
+
+    monkeypatch.setenv("PROSPECT_DEMO_DB", str(small_demo_db))
+    opened = fresh_app({"spec": query})
+    assert opened.session_state["spec"] == TrainingSpec()
+    assert any("Starting from the default settings" in w.value for w in opened.warning), messages(opened)
+    assert not opened.error, messages(opened)
+
+
+def test_a_downloaded_spec_loads_as_the_cli_reads_it(tmp_path):
+    from prospect_core.cli import read_spec_file
+    from prospect_core.spec import TrainingSpec
+    from prospect_core.studio.marketer import spec_from_json
+
+    spec = TrainingSpec(long_window_days=60, target_event="page_view", target_min_count=3)
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec.to_dict(), indent=2))
+    assert read_spec_file(str(path)) == spec_from_json(path.read_bytes(), "spec.json") == spec
+
+
+def test_batch_scores_put_the_score_and_the_flag_first_highest_first():
+    import pandas as pd
+
+    from prospect_core.studio.marketer import scores_first
+
+    scored = pd.DataFrame({"page_views_l7d": [1, 9, 4], "latest_app_id": ["a", "b", "c"], "score": [0.2, 0.9, 0.5]})
+    table = scores_first(scored, threshold=0.5)
+    assert list(table.columns[:2]) == ["score", "flagged"]
+    assert table["score"].tolist() == [0.9, 0.5, 0.2] and table["flagged"].tolist() == [True, True, False]
+    assert table["page_views_l7d"].tolist() == [9, 4, 1]  # rows moved whole

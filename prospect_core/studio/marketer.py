@@ -7,6 +7,7 @@ Pages call these; the numbers come from prospect_core.evaluation, the words from
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pandas as pd
@@ -213,3 +214,81 @@ def target_explorer_section(source: str, spec: TrainingSpec) -> None:
     if picked is not None and picked != (spec.target_event, spec.target_window_minutes):
         st.session_state[PICKED_TARGET] = picked
         st.rerun()
+
+
+# ----- settings to share and undo ----------------------------------------------------------------
+MAX_SPEC_BYTES = 256 * 1024  # as the CLI's --spec: a spec is a few lines of JSON
+SPEC_PARAM = "spec"  # the query parameter holding the spec's JSON (as the CLI's --spec file)
+URL_READ = "spec_url_read"  # session key: this session has read its URL's spec
+LOADED_SPEC_ID = "loaded_spec_id"  # session key: the spec upload already applied
+# The widgets of Data & target that start from the spec: dropped so they start again from a new one.
+SPEC_WIDGETS = ("as_of", "cohort_from", "cohort_to", "app_ids", "user_sample_percent", "max_negatives", "short_days",
+                "long_days", "excluded", "min_count", *TARGET_WIDGETS)
+
+
+def spec_from_json(text: str | bytes, what: str) -> TrainingSpec:
+    """A spec from JSON of TrainingSpec fields (the CLI's --spec format); UserError naming what is wrong."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise UserError(f"{what} is larger than {MAX_SPEC_BYTES // 1024} kB; a spec is a few lines of JSON")
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise UserError(f"{what} is not JSON text ({str(error)[:80]}); expected an object of spec fields") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what} must hold a JSON object of spec fields, got {type(data).__name__}")
+    try:
+        return TrainingSpec.from_dict(data)
+    except UserError as error:
+        raise UserError(f"{what}: {in_screen_words(str(error))}") from None
+    except (TypeError, ValueError, AttributeError) as error:  # a field of a shape the dataclass itself refuses
+        raise UserError(f"{what}: {in_screen_words(str(error))[:200]}") from None
+
+
+def spec_json(spec: TrainingSpec) -> str:
+    return json.dumps(spec.to_dict(), separators=(",", ":"))
+
+
+def _start_from(spec: TrainingSpec) -> None:
+    from prospect_core.studio.state import set_spec  # state.py imports this module
+
+    set_spec(spec)
+    for key in SPEC_WIDGETS:
+        st.session_state.pop(key, None)
+
+
+def spec_from_url() -> None:
+    """On a session's first run, a spec in the URL becomes the session's; a bad one is said, and the
+    defaults used. Call before the spec's widgets draw."""
+    if st.session_state.get(URL_READ):
+        return
+    st.session_state[URL_READ] = True
+    text = st.query_params.get(SPEC_PARAM)
+    if not text:
+        return
+    try:
+        _start_from(spec_from_json(text, "The spec in this link"))
+    except UserError as error:
+        _start_from(TrainingSpec())
+        st.warning(f"{error}. Starting from the default settings instead.", icon=":material/link_off:")
+
+
+def share_spec(spec: TrainingSpec) -> None:
+    """Keep the URL on the current spec (a link reopens it), and offer Reset, Download and Load."""
+    if st.query_params.get(SPEC_PARAM) != spec_json(spec):
+        st.query_params[SPEC_PARAM] = spec_json(spec)
+    reset, download, load = st.columns([1, 1, 2])
+    reset.button("Reset to defaults", icon=":material/restart_alt:", key="reset_spec",
+                 on_click=_start_from, args=(TrainingSpec(),),
+                 help="Every setting on this page back to its default (the data source stays).")
+    download.download_button("Download spec", json.dumps(spec.to_dict(), indent=2) + "\n", file_name="spec.json",
+                             mime="application/json", icon=":material/download:", key="download_spec",
+                             help="The same JSON as the CLI's --spec: `python -m prospect_core dataset --spec spec.json`")
+    upload = load.file_uploader("Load spec (.json)", type=["json"], key="load_spec", label_visibility="collapsed")
+    if upload is not None and upload.file_id != st.session_state.get(LOADED_SPEC_ID):
+        st.session_state[LOADED_SPEC_ID] = upload.file_id
+        try:
+            _start_from(spec_from_json(upload.getvalue(), f"The spec file {upload.name[:60]}"))
+        except UserError as error:
+            st.error(f"{error}. The settings are unchanged.", icon=":material/error:")
+        else:
+            st.rerun()
