@@ -99,14 +99,11 @@ with middle:
         "Long window (days)", 1, 3650, kept.long_window_days, key="long_days", persist_state="session",
         help="Features named *_l30d by default",
     )
-    excluded = st.multiselect(
-        "Excluded events (noise)", studio.event_options(event_counts, kept.excluded_events),
-        default=list(kept.excluded_events), accept_new_options=True, key="excluded", persist_state="session",
-        help="Dropped before anything is counted.",
-    )
 with right:
     st.markdown("**Target**")
-    # Excluded events are dropped before anything is counted: they cannot be a target.
+    # Excluded events are dropped before anything is counted: they cannot be a target. (Their box is
+    # drawn below, full width, so every chip shows; its value this run is already in session state.)
+    excluded = st.session_state.get("excluded", list(kept.excluded_events))
     options = [name for name in studio.event_options(event_counts, []) if name not in excluded]
     options += ([] if kept.target_event in options else [kept.target_event]) + [OTHER_EVENT]
     counts = dict(zip(event_counts["event_name"], event_counts["events"])) if event_counts is not None else {}
@@ -131,6 +128,11 @@ with right:
         "Unit", ["hours", "minutes"], index=0 if in_hours else 1, key="window_unit", persist_state="session"
     )
 
+excluded = st.multiselect(
+    "Excluded events (noise)", studio.event_options(event_counts, kept.excluded_events),
+    default=list(kept.excluded_events), accept_new_options=True, key="excluded", persist_state="session",
+    help="Dropped before anything is counted, and so never a target event.",
+)
 try:
     spec = TrainingSpec(
         as_of=as_of,
@@ -190,11 +192,12 @@ if built is not None:
     if built.spec != spec or built.source != source:
         st.info("The settings changed since this set was built; press **Build training set** to rebuild it.")
     summary = built.summary
-    cols = st.columns(4)
-    cols[0].metric("Rows (prediction points)", f"{summary.rows:,}")
+    cols = st.columns(5)
+    cols[0].metric("Rows (prediction points)", f"{summary.rows:,}", help="One row a moment: an event of a cohort prospect")
     cols[1].metric("Prospects", f"{summary.users:,}")
-    cols[2].metric("Positive rows", f"{summary.positives:,}")
-    cols[3].metric("Positive rate", f"{summary.positive_rate:.2%}")
+    cols[2].metric("Positive moments", f"{summary.positives:,}", help="Moments after which the prospect reached the target")
+    cols[3].metric("Positive prospects", f"{summary.positive_users:,}", help="Prospects behind the positive moments")
+    cols[4].metric("Positive rate", f"{summary.positive_rate:.2%}")
     studio.show_build_notes(built)
     if built.spec.is_sampled:
         st.info(built.spec.sampling_description, icon=":material/filter_alt:")

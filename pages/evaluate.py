@@ -52,8 +52,9 @@ for col, (name, value, help_text) in zip(cols, [
     col.metric(name, f"{value:.3f}", help=help_text)
 
 left, right = st.columns(2)
-left.plotly_chart(roc_figure({record.label: evaluation}), key="roc")
-right.plotly_chart(pr_figure({record.label: evaluation}, base_rate=evaluation.base_rate), key="pr")
+short_label = f"Run {record.number}"  # the full label is in the picker above; a legend clips it
+left.plotly_chart(roc_figure({short_label: evaluation}), key="roc")
+right.plotly_chart(pr_figure({short_label: evaluation}, base_rate=evaluation.base_rate), key="pr")
 
 
 @st.fragment

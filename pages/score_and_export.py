@@ -123,15 +123,17 @@ with st.form("what_if"):
         column.markdown(f"**{title}**")
         for feature in (f for f in FEATURES if f.window == window):
             name = feature.column(spec)
+            # The registry's label on screen, the exact column one hover away.
+            label, column_help = feature.description, f"Column `{name}`"
             if feature.kind == "numeric":
-                values[name] = column.number_input(name, 0, 1_000_000, int(defaults[name]), help=feature.description)
+                values[name] = column.number_input(label, 0, 1_000_000, int(defaults[name]), help=column_help, key=f"what_if_{name}")
             elif feature.kind == "boolean":
-                values[name] = column.toggle(name, bool(defaults[name]), help=feature.description)
+                values[name] = column.toggle(label, bool(defaults[name]), help=column_help, key=f"what_if_{name}")
             else:
                 options = categories[name] or [defaults[name]]
                 values[name] = column.selectbox(
-                    name, options, index=options.index(defaults[name]), help=feature.description,
-                    format_func=lambda value: "(none)" if value == "" else str(value),
+                    label, options, index=options.index(defaults[name]), help=column_help, key=f"what_if_{name}",
+                    format_func=studio.marketer.category_text if name != "day_of_week" else studio.marketer.day_text,
                 )
     st.form_submit_button("Score prospect", type="primary")
 try:

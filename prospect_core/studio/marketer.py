@@ -18,7 +18,7 @@ from prospect_core.errors import UserError
 from prospect_core.scoring import SCORE_COLUMN
 from prospect_core.spec import TrainingSpec
 from prospect_core.target_explorer import normalize_ladder, render_target_explorer_sql
-from prospect_core.wording import counted, format_metric, target_wording, window_label
+from prospect_core.wording import counted, day_name, format_metric, target_wording, window_label
 
 # The spec's field names as the Data & target page labels them: errors speak the page's words.
 FIELD_LABELS = {
@@ -283,7 +283,8 @@ def share_spec(spec: TrainingSpec) -> None:
     download.download_button("Download spec", json.dumps(spec.to_dict(), indent=2) + "\n", file_name="spec.json",
                              mime="application/json", icon=":material/download:", key="download_spec",
                              help="The same JSON as the CLI's --spec: `python -m prospect_core dataset --spec spec.json`")
-    upload = load.file_uploader("Load spec (.json)", type=["json"], key="load_spec", label_visibility="collapsed")
+    upload = load.file_uploader("Load spec (.json)", type=["json"], key="load_spec",
+                                help="A spec downloaded here or written by `python -m prospect_core spec --out FILE`")
     if upload is not None and upload.file_id != st.session_state.get(LOADED_SPEC_ID):
         st.session_state[LOADED_SPEC_ID] = upload.file_id
         try:
@@ -292,3 +293,15 @@ def share_spec(spec: TrainingSpec) -> None:
             st.error(f"{error}. The settings are unchanged.", icon=":material/error:")
         else:
             st.rerun()
+
+
+def category_text(value) -> str:
+    return "(none)" if value == "" else str(value)
+
+
+def day_text(value) -> str:
+    """ISO day of week as its name (`3` → Wednesday); anything else as it is."""
+    try:
+        return day_name(int(value))
+    except (TypeError, ValueError):
+        return str(value)
