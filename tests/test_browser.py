@@ -241,7 +241,7 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
     page.get_by_role("heading", name="Data & target").wait_for()
     shot(page, "7_data_and_target_fresh")
 
-    first_seen_from = page.get_by_label("First seen from (days before as-of)")
+    first_seen_from = page.get_by_role("spinbutton", name="First seen from (days before as-of)", exact=True)
     first_seen_from.fill("10")
     first_seen_from.press("Enter")
     page.get_by_text("“First seen from”").first.wait_for()
@@ -252,7 +252,7 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
     page.get_by_text("“First seen from”").first.wait_for(state="detached")
     assert page.get_by_role("button", name="Build training set").is_enabled()
 
-    long_window = page.get_by_label("Long window (days)")
+    long_window = page.get_by_role("spinbutton", name="Long window (days)", exact=True)
     long_window.fill("45")
     long_window.press("Enter")
     page.locator('[data-testid="stSidebar"]').get_by_text("7 d and 45 d").wait_for()  # not a step behind
