@@ -151,7 +151,8 @@ try:
     )
     settings_valid = True
 except UserError as error:
-    st.error(f"{studio.marketer.in_screen_words(str(error))}. The last valid settings are kept, and Build waits, "
+    problem = studio.marketer.in_screen_words(str(error))
+    st.error(f"{problem[:1].upper()}{problem[1:]}. The last valid settings are kept, and Build waits, "
              "until this is fixed.", icon=":material/error:")
     spec, settings_valid = kept, False
 studio.set_spec(spec)

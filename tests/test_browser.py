@@ -204,6 +204,11 @@ def every_page_at(page, width: int, suffix: str) -> None:
         page.get_by_role("heading", name=title, exact=True).wait_for(timeout=STEP_TIMEOUT_MS)
         if title in ("Evaluate", "Explain", "Data & target"):
             page.locator(".js-plotly-plot").first.wait_for()
+        collapse = page.locator('[data-testid="stSidebarCollapseButton"] button')
+        if width < 700 and collapse.count():  # narrow: the open sidebar covers the page; fold it away
+            page.locator('[data-testid="stSidebar"]').hover()
+            collapse.first.click(force=True)
+            page.wait_for_timeout(600)
         shot(page, f"{number}_{title.lower().replace(' & ', '_and_').replace(' ', '_')}_{suffix}")
 
 
