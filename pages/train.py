@@ -100,7 +100,9 @@ if records:
     st.subheader("Runs this session")
     st.dataframe(studio.runs_table(records), hide_index=True, width="stretch")
     st.plotly_chart(
-        roc_figure({record.label: record.run.evaluation for record in records}, title="ROC curves of this session's runs"),
+        # by number: the table above tells the runs apart; a legend clips their full labels
+        roc_figure({f"Run {record.number}": record.run.evaluation for record in records},
+                   title="ROC curves of this session's runs"),
         key="runs_roc",
     )
     st.page_link("pages/evaluate.py", label="Next: evaluate", icon=":material/arrow_forward:")

@@ -244,6 +244,8 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
     page.set_default_timeout(STEP_TIMEOUT_MS)
     page.goto(server)
     page.get_by_role("heading", name="Data & target").wait_for()
+    page.get_by_role("button", name="Build training set").wait_for()  # the page, then the sidebar, drawn
+    page.locator('[data-testid="stSidebar"]').get_by_text("CURRENT SPEC").wait_for()
     shot(page, "7_data_and_target_fresh")
 
     first_seen_from = page.get_by_role("spinbutton", name="First seen from (days before as-of)", exact=True)
@@ -274,4 +276,20 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
     other.locator('[data-testid="stSidebar"]').get_by_text("7 d and 45 d").wait_for()
     assert other.locator('[data-testid="stCode"]').first.inner_text() == sql
     shared.close()
+    context.close()
+
+
+def test_the_sql_dialect_follows_the_snowflake_form_in_a_fresh_session(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(server)
+    page.get_by_text("SQL for target_had_submit_form_next1h (duckdb)").wait_for()
+    page.get_by_text("Snowflake", exact=True).first.click()
+    page.get_by_role("textbox", name="Account").fill("nowhere-test")
+    page.get_by_role("textbox", name="User").fill("someone")
+    page.get_by_role("textbox", name="Password").fill("not-a-real-password")
+    page.get_by_role("button", name="Use for this session").click()
+    page.get_by_text("SQL for target_had_submit_form_next1h (snowflake)").wait_for(timeout=90_000)
+    shot(page, "9_snowflake_dialect")
     context.close()
