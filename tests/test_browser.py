@@ -239,6 +239,8 @@ def score_a_csv_and_see_the_score_first(page, model_path: Path, tmp_path: Path) 
 def test_marketer_screens_in_a_fresh_session(server, browser):
     """Inverted cohort: Build disabled, the message in the page's words; the sidebar follows the page;
     a link with the spec opens the same SQL in a new browser context."""
+    from playwright.sync_api import expect
+
     context = browser.new_context(viewport={"width": 1400, "height": 2400})
     page = context.new_page()
     page.set_default_timeout(STEP_TIMEOUT_MS)
@@ -252,12 +254,12 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
     first_seen_from.fill("10")
     first_seen_from.press("Enter")
     page.get_by_text("“First seen from”").first.wait_for()
-    assert page.get_by_role("button", name="Build training set").is_disabled()
+    expect(page.get_by_role("button", name="Build training set")).to_be_disabled()  # drawn after the message
     shot(page, "8_inverted_cohort")
     first_seen_from.fill("60")
     first_seen_from.press("Enter")
     page.get_by_text("“First seen from”").first.wait_for(state="detached")
-    assert page.get_by_role("button", name="Build training set").is_enabled()
+    expect(page.get_by_role("button", name="Build training set")).to_be_enabled()
 
     long_window = page.get_by_role("spinbutton", name="Long window (days)", exact=True)
     long_window.fill("45")
@@ -292,4 +294,26 @@ def test_the_sql_dialect_follows_the_snowflake_form_in_a_fresh_session(server, b
     page.get_by_role("button", name="Use for this session").click()
     page.get_by_text("SQL for target_had_submit_form_next1h (snowflake)").wait_for(timeout=90_000)
     shot(page, "9_snowflake_dialect")
+    context.close()
+
+
+def test_a_click_in_the_target_explorer_sets_the_target(server, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(server)
+    page.get_by_role("button", name="Explore targets").click()
+    chart = page.locator(".js-plotly-plot").filter(has_text="Which targets are learnable")
+    chart.wait_for()
+    page.wait_for_timeout(800)
+    points = chart.locator(".scatterlayer .trace").first.locator(".points path")
+    assert points.count() >= 5  # one a window of the ladder
+    points.nth(points.count() - 1).click(force=True)  # the spec's event at the longest window: 7 days
+    try:
+        page.get_by_text("SQL for target_had_submit_form_next168h").wait_for(timeout=60_000)
+    finally:
+        shot(page, "10_target_explorer")
+    expect(page.get_by_role("spinbutton", name="Within the next", exact=True)).to_have_value("168")  # not a step behind
     context.close()

@@ -167,9 +167,30 @@ def apply_picked_target(spec: TrainingSpec) -> TrainingSpec:
         spec = dataclasses.replace(spec, target_event=event, target_window_minutes=int(minutes))
     except UserError:
         return spec
-    for key in TARGET_WIDGETS:
-        st.session_state.pop(key, None)
+    _show_in_widgets(spec, TARGET_WIDGETS)
     return spec
+
+
+def _widget_values(spec: TrainingSpec) -> dict[str, object]:
+    """What each Data & target widget shows for `spec` (as the page draws it from a spec)."""
+    in_hours = spec.target_window_minutes % 60 == 0
+    return {
+        "as_of": spec.as_of, "cohort_from": spec.cohort_first_seen_from_days, "cohort_to": spec.cohort_first_seen_to_days,
+        "app_ids": list(spec.app_ids), "user_sample_percent": spec.user_sample_percent,
+        "max_negatives": spec.max_negatives_per_positive or 0, "short_days": spec.short_window_days,
+        "long_days": spec.long_window_days, "excluded": list(spec.excluded_events), "min_count": spec.target_min_count,
+        "target_pick": spec.target_event, "target_other": spec.target_event,
+        "window_amount": spec.target_window_minutes // 60 if in_hours else spec.target_window_minutes,
+        "window_unit": "hours" if in_hours else "minutes",
+    }
+
+
+def _show_in_widgets(spec: TrainingSpec, keys: tuple[str, ...]) -> None:
+    """Set the widgets' own values (before they draw): a widget keeps what the browser shows unless
+    its state is set, whatever default the page passes."""
+    values = _widget_values(spec)
+    for key in keys:
+        st.session_state[key] = values[key]
 
 
 def target_explorer_section(source: str, spec: TrainingSpec) -> None:
@@ -252,8 +273,7 @@ def _start_from(spec: TrainingSpec) -> None:
     from prospect_core.studio.state import set_spec  # state.py imports this module
 
     set_spec(spec)
-    for key in SPEC_WIDGETS:
-        st.session_state.pop(key, None)
+    _show_in_widgets(spec, SPEC_WIDGETS)
 
 
 def spec_from_url() -> None:
