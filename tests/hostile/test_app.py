@@ -38,7 +38,7 @@ def test_hostile_widget_values_are_errors_and_the_settings_are_kept(hostile_app,
     cases = [
         (lambda: at.text_input(key="events_table_duckdb").input("atomic.events; drop table atomic.events; --"),
          "“Events table” must be a table name", ("events_table_duckdb", "atomic.events; drop table atomic.events; --")),
-        (lambda: at.number_input(key="cohort_to").set_value(90), "the cohort window is empty", ("cohort_to", 90)),
+        (lambda: at.number_input(key="cohort_to").set_value(90), "The cohort window is empty", ("cohort_to", 90)),
         (lambda: at.number_input(key="short_days").set_value(30), "“Short window” must be shorter", ("short_days", 30)),
     ]
     for change, message, (key, value) in cases:
