@@ -265,3 +265,27 @@ def test_batch_scores_put_the_score_and_the_flag_first_highest_first():
     assert list(table.columns[:2]) == ["score", "flagged"]
     assert table["score"].tolist() == [0.9, 0.5, 0.2] and table["flagged"].tolist() == [True, True, False]
     assert table["page_views_l7d"].tolist() == [9, 4, 1]  # rows moved whole
+
+
+def test_an_events_export_keeps_its_notice_on_train_and_evaluate(app, small_demo_db, tmp_path):
+    import duckdb
+
+    path = tmp_path / "my events.csv"
+    with duckdb.connect(str(small_demo_db), read_only=True) as connection:  # no medium, campaign, device or media
+        connection.execute(
+            "copy (select event_id, app_id, event_name, strftime(derived_tstamp, '%Y-%m-%d %H:%M:%S.%g') as derived_tstamp,"
+            f" domain_userid, domain_sessionid, page_url from atomic.events) to '{path}' (header, delimiter ',')"
+        )
+    app.session_state["events_path"] = str(path)
+    app.radio(key="source_kind").set_value("events").run()
+    app.run()  # the load finished: the page draws from it
+    assert not app.exception, messages(app)
+    notice = next(i.value for i in app.info if "has no column(s)" in i.value)
+    assert notice.startswith("my events.csv has no column(s)") and "mkt_medium" in notice  # named by its own name
+    build(app)
+    app.switch_page("pages/train.py").run()
+    assert any("has no column(s)" in i.value for i in app.info)
+    app.button[0].click().run()
+    app.switch_page("pages/evaluate.py").run()
+    assert not app.exception, messages(app)
+    assert any("has no column(s)" in i.value and "mkt_medium" in i.value for i in app.info)
