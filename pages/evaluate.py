@@ -88,5 +88,6 @@ left.plotly_chart(lift_figure(table), key="lift")
 right.plotly_chart(gains_figure(table), key="gains")
 left, right = st.columns(2)
 left.plotly_chart(calibration_figure(calibration_bins(y_true=run.y_test, y_score=run.y_score, strategy="quantile")), key="calibration")
-right.plotly_chart(importance_figure(gain_importance(run.pipeline)), key="importance")
+right.plotly_chart(importance_figure(gain_importance(run.pipeline), labels=studio.marketer.feature_labels(run.spec)),
+                   key="importance")
 st.page_link("pages/explain.py", label="Next: explain with SHAP", icon=":material/arrow_forward:")

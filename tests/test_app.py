@@ -289,3 +289,19 @@ def test_an_events_export_keeps_its_notice_on_train_and_evaluate(app, small_demo
     app.switch_page("pages/evaluate.py").run()
     assert not app.exception, messages(app)
     assert any("has no column(s)" in i.value and "mkt_medium" in i.value for i in app.info)
+
+
+def test_importance_bars_carry_the_registry_labels_and_the_column_in_the_tooltip():
+    import pandas as pd
+
+    from prospect_core.features import FEATURES
+    from prospect_core.figures import importance_figure
+    from prospect_core.spec import TrainingSpec
+    from prospect_core.studio.marketer import feature_labels
+
+    spec = TrainingSpec(long_window_days=45)
+    labels = feature_labels(spec)
+    columns = [feature.column(spec) for feature in FEATURES[:3]]
+    bar = importance_figure(pd.DataFrame({"feature": columns, "gain_share": [0.5, 0.3, 0.2]}), labels=labels).data[0]
+    assert list(bar.y) == [labels[c] for c in reversed(columns)] and list(bar.customdata) == list(reversed(columns))
+    assert all(label != column for column, label in zip(columns, bar.y[::-1]))

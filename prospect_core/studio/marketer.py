@@ -325,3 +325,10 @@ def day_text(value) -> str:
         return day_name(int(value))
     except (TypeError, ValueError):
         return str(value)
+
+
+def feature_labels(spec: TrainingSpec) -> dict[str, str]:
+    """Column name -> the registry's human label (`num_pricing_views_l30d` -> "Pricing page views, ...")."""
+    from prospect_core.features import FEATURES
+
+    return {feature.column(spec): feature.description for feature in FEATURES}
