@@ -143,7 +143,7 @@ def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluatio
     from prospect_core.figures import profit_figure  # plotly figures: only when this section draws
 
     st.plotly_chart(profit_figure(curve), key=f"{key}_profit")
-    st.markdown(evaluation.threshold_sentence(curve, conversions=f"prospects who {target_wording(run.spec)}"))
+    st.markdown(evaluation.threshold_sentence(curve, conversions="positive moments"))  # the share is of moments, not of prospects
     if record_extras.get("recommended") != evaluation.recommended_threshold_section(curve):
         record_extras["recommended"] = evaluation.recommended_threshold_section(curve)
         record_extras.pop("export", None)  # the card names the threshold: export again with it
