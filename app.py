@@ -16,5 +16,7 @@ page = st.navigation(
     ]
 )
 open_workspace()  # the workspace in the URL; a new session gets its saved runs back
-render_sidebar()
-page.run()
+try:
+    page.run()
+finally:  # after the page (also when it stops early), so the sidebar shows what the page just set
+    render_sidebar()

@@ -1,5 +1,6 @@
 """Data & target: choose the events, define the cohort, windows and target, build the training set."""
 
+import dataclasses
 import datetime as dt
 
 import streamlit as st
@@ -47,8 +48,8 @@ if kind in ("duckdb", "snowflake"):
 
 # ----- spec --------------------------------------------------------------------------------------
 st.subheader("2 · Cohort, history and target")
-kept = studio.current_spec()
-event_counts = studio.event_counts(source, kept)
+studio.marketer.spec_from_url()  # a shared link's settings, on this session's first run
+kept = studio.marketer.apply_picked_target(studio.current_spec())
 
 left, middle, right = st.columns(3)
 with left:
@@ -81,6 +82,13 @@ with left:
         help="Keep every positive row and at most this many negative rows per positive, chosen by a hash "
         "of event_id. Rates and metrics are then on sampled data.",
     )
+# The pickers below count events over the cohort just entered, not the one of the previous run.
+try:
+    counted_spec = dataclasses.replace(kept, as_of=as_of, cohort_first_seen_from_days=int(cohort_from),
+                                       cohort_first_seen_to_days=int(cohort_to), app_ids=tuple(app_ids))
+except UserError:
+    counted_spec = kept
+event_counts = studio.event_counts(source, counted_spec)
 with middle:
     st.markdown("**History windows**")
     short_days = st.number_input(
@@ -91,14 +99,13 @@ with middle:
         "Long window (days)", 1, 3650, kept.long_window_days, key="long_days", persist_state="session",
         help="Features named *_l30d by default",
     )
-    excluded = st.multiselect(
-        "Excluded events (noise)", studio.event_options(event_counts, kept.excluded_events),
-        default=list(kept.excluded_events), accept_new_options=True, key="excluded", persist_state="session",
-        help="Dropped before anything is counted.",
-    )
 with right:
     st.markdown("**Target**")
-    options = studio.event_options(event_counts, [kept.target_event]) + [OTHER_EVENT]
+    # Excluded events are dropped before anything is counted: they cannot be a target. (Their box is
+    # drawn below, full width, so every chip shows; its value this run is already in session state.)
+    excluded = st.session_state.get("excluded", list(kept.excluded_events))
+    options = [name for name in studio.event_options(event_counts, []) if name not in excluded]
+    options += ([] if kept.target_event in options else [kept.target_event]) + [OTHER_EVENT]
     counts = dict(zip(event_counts["event_name"], event_counts["events"])) if event_counts is not None else {}
     picked = st.selectbox(
         "Target event", options, index=options.index(kept.target_event), key="target_pick",
@@ -121,6 +128,11 @@ with right:
         "Unit", ["hours", "minutes"], index=0 if in_hours else 1, key="window_unit", persist_state="session"
     )
 
+excluded = st.multiselect(
+    "Excluded events (noise)", studio.event_options(event_counts, kept.excluded_events),
+    default=list(kept.excluded_events), accept_new_options=True, key="excluded", persist_state="session",
+    help="Dropped before anything is counted, and so never a target event.",
+)
 try:
     spec = TrainingSpec(
         as_of=as_of,
@@ -138,10 +150,14 @@ try:
         max_negatives_per_positive=int(max_negatives) or None,
         attributes=studio.custom_attributes(),
     )
+    settings_valid = True
 except UserError as error:
-    st.error(f"{error}. The last valid settings are kept until this is fixed.", icon=":material/error:")
-    spec = kept
+    problem = studio.marketer.in_screen_words(str(error))
+    st.error(f"{problem[:1].upper()}{problem[1:]}. The last valid settings are kept, and Build waits, "
+             "until this is fixed.", icon=":material/error:")
+    spec, settings_valid = kept, False
 studio.set_spec(spec)
+studio.marketer.share_spec(spec)
 for notice in studio.source_notices(source, spec):
     st.info(notice, icon=":material/info:")
 target_notice = studio.target_event_notice(event_counts, spec)
@@ -149,12 +165,14 @@ if target_notice:
     st.warning(target_notice[0].upper() + target_notice[1:], icon=":material/help:")
 
 st.plotly_chart(timeline_figure(spec), key="timeline")
+studio.marketer.target_explorer_section(source, spec)
 
 # ----- SQL ---------------------------------------------------------------------------------------
 st.subheader("3 · Training-set SQL")
-dialect = st.segmented_control(
-    "Dialect", ["snowflake", "duckdb"], default="snowflake" if kind == "snowflake" else "duckdb",
-    format_func={"snowflake": "Snowflake", "duckdb": "DuckDB"}.get, key="dialect", required=True,
+source_dialect = studio.dialect_of(source)
+dialect = st.segmented_control(  # keyed by the source's dialect, so a new source starts at its own
+    "Dialect", ["snowflake", "duckdb"], default=source_dialect,
+    format_func={"snowflake": "Snowflake", "duckdb": "DuckDB"}.get, key=f"dialect_{source_dialect}", required=True,
 )
 with st.expander(f"SQL for {spec.target_column} ({dialect})", expanded=False):
     st.code(render_training_sql(spec, dialect, inline=True).text, language="sql")
@@ -162,7 +180,8 @@ studio.attributes_section(spec, dialect)
 
 # ----- build -------------------------------------------------------------------------------------
 job = studio.pending_job("build")
-if st.button("Build training set", type="primary", key="build", disabled=job is not None):
+if st.button("Build training set", type="primary", key="build", disabled=job is not None or not settings_valid,
+             help=None if settings_valid else "Fix the settings above first."):
     try:
         job = studio.start_build(source, spec)
     except UserError as error:
@@ -176,11 +195,12 @@ if built is not None:
     if built.spec != spec or built.source != source:
         st.info("The settings changed since this set was built; press **Build training set** to rebuild it.")
     summary = built.summary
-    cols = st.columns(4)
-    cols[0].metric("Rows (prediction points)", f"{summary.rows:,}")
+    cols = st.columns(5)
+    cols[0].metric("Rows (prediction points)", f"{summary.rows:,}", help="One row a moment: an event of a cohort prospect")
     cols[1].metric("Prospects", f"{summary.users:,}")
-    cols[2].metric("Positive rows", f"{summary.positives:,}")
-    cols[3].metric("Positive rate", f"{summary.positive_rate:.2%}")
+    cols[2].metric("Positive moments", f"{summary.positives:,}", help="Moments after which the prospect reached the target")
+    cols[3].metric("Positive prospects", f"{summary.positive_users:,}", help="Prospects behind the positive moments")
+    cols[4].metric("Positive rate", f"{summary.positive_rate:.2%}")
     studio.show_build_notes(built)
     if built.spec.is_sampled:
         st.info(built.spec.sampling_description, icon=":material/filter_alt:")
@@ -202,7 +222,7 @@ if built is not None:
     elif summary.positive_users < studio.FEW_POSITIVE_PROSPECTS:
         prospects = studio.counted(summary.positive_users, "prospect")
         st.warning(
-            f"The {summary.positives:,} positive rows come from only {prospects}: a model learns those few, and its test "
+            f"The {summary.positives:,} positive moments come from only {prospects}: a model learns those few, and its test "
             "metrics swing with one or two of them. Widen the cohort window, sample more prospects or pick a more "
             "common target.", icon=":material/error:",
         )

@@ -36,8 +36,7 @@ left.plotly_chart(shap_bar_figure(sample), key="shap_bar")
 right.plotly_chart(shap_beeswarm_figure(sample), key="shap_beeswarm")
 
 st.subheader("One prospect")
-choices = studio.prospect_choices(record)
-row = st.selectbox("Prospect (test row, highest score first)", list(choices), format_func=choices.get, key="prospect_row")
+row = studio.marketer.pick_moment(run, key=f"explain_{record.number}")
 st.plotly_chart(shap_waterfall_figure(explain_row(run.pipeline, run.X_test, row)), key="waterfall")
 
 st.subheader("One feature")

@@ -41,13 +41,13 @@ def load_model_section() -> studio.LoadedModel | None:
     return loaded
 
 
-def score_csv_section(pipeline, spec, key: str) -> None:
+def score_csv_section(pipeline, spec, key: str, threshold: float | None = None) -> None:
     st.caption(studio.batch_caption(spec))
     upload = st.file_uploader("Feature rows (CSV)", type=["csv"], key=f"batch_upload{key}")
     if upload is None:
         return
     try:
-        result = score_csv(pipeline, upload.getvalue(), spec)
+        result = studio.marketer.scores_first(score_csv(pipeline, upload.getvalue(), spec), threshold)
     except UserError as error:
         st.error(str(error), icon=":material/error:")
     else:
@@ -133,4 +133,5 @@ else:
 
 # ----- batch -------------------------------------------------------------------------------------
 st.subheader("Score a CSV of prospects")
-score_csv_section(run.pipeline, spec, key="")
+recommended = (record.extras.get("recommended") or {}).get("value")
+score_csv_section(run.pipeline, spec, key="", threshold=recommended if recommended is not None else run.evaluation.best_f1_threshold)

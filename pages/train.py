@@ -6,6 +6,7 @@ from prospect_core import studio
 from prospect_core.errors import UserError
 from prospect_core.figures import roc_figure
 from prospect_core.model import STUDIO_DEFAULTS, ModelParams
+from prospect_core.wording import target_wording
 
 studio.init_state()
 DEFAULTS = STUDIO_DEFAULTS
@@ -26,17 +27,19 @@ if built is None:
         studio.ensure_test_rows(studio.runs()[-1])
     st.stop()
 st.caption(
-    f"Training set: {built.summary.rows:,} rows, {built.summary.positive_rate:.2%} positive "
-    f"({built.spec.target_column}) from {studio.source_label(built.source)}."
+    f"Training set: {built.summary.rows:,} prediction points from {built.summary.users:,} prospects, "
+    f"{built.summary.positive_rate:.2%} positive (prospects who {target_wording(built.spec)}) from "
+    f"{studio.source_label(built.source)}."
 )
 studio.show_build_notes(built)
 
+# Outside the form: a form does not rerun on a change, so its caption would describe the previous choice.
+split = st.radio(
+    "Split", list(SPLITS), format_func=lambda key: SPLITS[key].split(" — ")[0], key="split",
+    persist_state="session", horizontal=True, help="\n\n".join(SPLITS.values()),
+)
+st.caption(SPLITS[split])
 with st.form("train_form"):
-    split = st.radio(
-        "Split", list(SPLITS), format_func=lambda key: SPLITS[key].split(" — ")[0], key="split",
-        persist_state="session", horizontal=True, help="\n\n".join(SPLITS.values()),
-    )
-    st.caption(SPLITS[split])
     left, middle, right = st.columns(3)
     n_estimators = left.number_input(
         "Trees (n_estimators)", 1, 5000, DEFAULTS.n_estimators, key="n_estimators", persist_state="session",
@@ -95,12 +98,14 @@ if records:
     cols[1].metric("PR AUC", f"{latest.pr_auc:.3f}", help=f"Base rate {latest.base_rate:.2%}")
     cols[2].metric("Log loss", f"{latest.log_loss:.3f}")
     cols[3].metric("Best F1", f"{latest.best_f1:.3f}", help=f"at threshold {latest.best_f1_threshold:.2f}")
-    cols[4].metric("Test rows", f"{latest.n:,}", help=f"{latest.positives:,} positive")
+    cols[4].metric("Test moments", f"{latest.n:,}", help=f"{latest.positives:,} positive")
 
     st.subheader("Runs this session")
-    st.dataframe(studio.runs_table(records), hide_index=True)
+    st.dataframe(studio.runs_table(records), hide_index=True, width="stretch")
     st.plotly_chart(
-        roc_figure({record.label: record.run.evaluation for record in records}, title="ROC curves of this session's runs"),
+        # by number: the table above tells the runs apart; a legend clips their full labels
+        roc_figure({f"Run {record.number}": record.run.evaluation for record in records},
+                   title="ROC curves of this session's runs"),
         key="runs_roc",
     )
     st.page_link("pages/evaluate.py", label="Next: evaluate", icon=":material/arrow_forward:")

@@ -53,12 +53,13 @@ class ExportBundle:
 
 
 def export_run(run: TrainingRun, key: bytes, *, training_frame: pd.DataFrame | None = None,
-               **signals_options: Any) -> ExportBundle:
+               recommended_threshold: dict[str, Any] | None = None, **signals_options: Any) -> ExportBundle:
     """Serialise `run`'s pipeline, sign its model card with `key` (see `signing.signing_key`) and write
     its Signals definitions (`signals_options`: group_name, service_name, version, owner).
 
     The parity report is measured on `training_frame` (the run's training set) when given, else on
-    the run's test rows, which is what a run keeps."""
+    the run's test rows, which is what a run keeps. `recommended_threshold`
+    (evaluation.recommended_threshold_section) goes into the card, signed with it."""
     data = artifact_bytes(run.pipeline)
     digest = sha256_hex(data)
     sql = render_training_sql(run.spec, "snowflake", inline=True).text
@@ -67,6 +68,8 @@ def export_run(run: TrainingRun, key: bytes, *, training_frame: pd.DataFrame | N
     card = model_card(run, sql_snowflake=sql, artifact_sha256=digest)
     card["parity"] = parity_section(parity, rows=len(measured_on),
                                     measured_on="training set" if training_frame is not None else "test rows")
+    if recommended_threshold is not None:
+        card["recommended_threshold"] = recommended_threshold
     card = sign_card(card, data, key)
     return ExportBundle(artifact=data, sha256=digest, card=card,
                         card_json=(json.dumps(card, indent=2) + "\n").encode("utf-8"),

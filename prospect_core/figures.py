@@ -194,13 +194,16 @@ def calibration_figure(table: pd.DataFrame, *, title: str = "Calibration") -> go
 
 def importance_figure(
     table: pd.DataFrame, *, value: str = "gain_share", top: int = 20, title: str = "Feature importance (XGBoost gain)",
-    x_title: str = "Share of total gain",
+    x_title: str = "Share of total gain", labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Horizontal bars of `table[value]` by `table['feature']`, the largest at the top."""
+    """Horizontal bars of `table[value]` by `table['feature']`, the largest at the top.
+
+    `labels` (column -> human label) names the bars; the column name is then in the tooltip."""
     shown = table.nlargest(top, value).iloc[::-1]
+    names = [(labels or {}).get(column, column) for column in shown["feature"]]
     figure = go.Figure(
-        go.Bar(x=shown[value], y=shown["feature"], orientation="h", marker_color=NEGATIVE, name=value,
-               hovertemplate="%{y}: %{x:.4f}<extra></extra>")
+        go.Bar(x=shown[value], y=names, customdata=shown["feature"], orientation="h", marker_color=NEGATIVE, name=value,
+               hovertemplate="%{y} (%{customdata}): %{x:.4f}<extra></extra>")
     )
     return _layout(figure, title=title, x_title=x_title, y_title="Feature", height=max(300, 28 * len(shown) + 120))
 

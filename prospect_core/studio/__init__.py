@@ -15,6 +15,7 @@ Pages import this package, never each other, and call what is re-exported here:
 | widgets.py | the source chooser, the Snowflake panel, run pickers, the sidebar, notes and tables |
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
+| marketer.py | on-screen words for spec errors, run labels, scores first, the by-prospect and profit views |
 """
 
 from prospect_core.export import ExportBundle, LoadedModel
@@ -68,14 +69,14 @@ from prospect_core.studio.state import (
     set_spec,
 )
 from prospect_core.studio.uploads import UPLOAD_ROOT, UploadFolder, sweep_uploads, upload_folder
+from prospect_core.wording import counted
+from prospect_core.studio import marketer
 from prospect_core.studio.widgets import (
     FEW_POSITIVE_PROSPECTS,
     FEW_TEST_POSITIVE_PROSPECTS,
     RARE_POSITIVES,
     choose_source,
-    counted,
     ensure_demo_database,
-    prospect_choices,
     render_sidebar,
     runs_table,
     selected_run,

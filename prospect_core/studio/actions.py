@@ -12,13 +12,13 @@ from typing import Any, Callable
 import streamlit as st
 
 from prospect_core import model
-from prospect_core.build import TrainingSet, build_training_set
+from prospect_core.build import build_training_set
 from prospect_core.explain import ShapSample, explain_sample
 from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
 from prospect_core.model import ModelParams
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
-from prospect_core.studio.data import open_warehouse, shared_training_set, source_label
+from prospect_core.studio.data import loaded_events, open_warehouse, shared_training_set, source_label
 from prospect_core.studio.jobs import Job, start_job
 from prospect_core.studio.runstore import Trained, deliver_trained, saver
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, return_freed_memory, set_built
@@ -28,11 +28,15 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
     """Preflight, query and type-check the training set in the background (prospect_core.build)."""
     warehouse = open_warehouse(source, spec)
     limit = max_training_rows()
+    # What the events export lacked is said with the set (and its runs), not only while it loads.
+    kind, _, path = source.partition(":")
+    loaded = loaded_events(path) if kind == "events" else None
+    file_notes = loaded.notices if loaded is not None else ()
 
     def work(report: Callable[[str], None]) -> BuiltSet:
         built = build_training_set(warehouse, spec, max_rows=limit, load=shared_training_set(source), progress=report)
         return_freed_memory()  # the query's Arrow result and the raw frame: gone, but glibc keeps their pages
-        return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=built.notes)
+        return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=(*file_notes, *built.notes))
 
     return start_job("build", f"Building the training set from {source_label(source)}", work,
                      cancel=warehouse.cancel, deliver=set_built)
@@ -51,7 +55,8 @@ def start_training(built: BuiltSet, params: ModelParams, split: str) -> Job:
         return_freed_memory()  # the fit's train matrices (hundreds of MB at 1M events) are freed by now
         return save(run, report)  # in the job, after the fit: the page never waits on the store
 
-    return start_job("train", "Training", work, deliver=lambda trained: deliver_trained(trained, built.source))
+    return start_job("train", "Training", work,
+                     deliver=lambda trained: deliver_trained(trained, built.source, notes=built.notes))
 
 
 def shap_sample(record: StudioRun) -> ShapSample:
@@ -68,7 +73,8 @@ def export_bundle(record: StudioRun) -> ExportBundle:
         # The parity report is measured on the whole training set while it is this session's set.
         built = built_set()
         frame = built.frame if built is not None and built.spec == record.run.spec and built.source == record.source else None
-        record.extras["export"] = export_run(record.run, signing_key(), training_frame=frame)
+        record.extras["export"] = export_run(record.run, signing_key(), training_frame=frame,
+                                             recommended_threshold=record.extras.get("recommended"))
     return record.extras["export"]
 
 

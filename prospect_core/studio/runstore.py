@@ -163,9 +163,9 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
     return save
 
 
-def deliver_trained(trained: Trained, source: str) -> StudioRun:
+def deliver_trained(trained: Trained, source: str, notes: tuple[str, ...] = ()) -> StudioRun:
     """Into this session's runs, with the save's outcome (no `st.*` call: see jobs.follow_job)."""
-    record = add_run(trained.run, source)
+    record = add_run(trained.run, source, notes=notes)
     record.extras.update(run_id=trained.run_id, not_saved=trained.not_saved, save_seconds=trained.save_seconds,
                          workspace=st.session_state.get(keys.WORKSPACE))
     if trained.export is not None:

@@ -17,6 +17,7 @@ from prospect_core.export import ExportBundle, signals_json
 from prospect_core.features import spec_features
 from prospect_core.signals import STREAM_EVENT_LIMIT
 from prospect_core.spec import TrainingSpec
+from prospect_core.studio.marketer import category_text, day_text
 
 # option -> (widget key, label, default)
 OPTIONS = {
@@ -121,7 +122,7 @@ def what_if_inputs(spec: TrainingSpec, defaults: dict[str, Any], categories: dic
                 options = categories[name] or [defaults[name]]
                 values[name] = column.selectbox(
                     label, options, index=options.index(defaults[name]), help=tip, key=key,
-                    format_func=lambda value: "(none)" if value == "" else str(value),
+                    format_func=day_text if name == "day_of_week" else category_text,
                 )
     return values
 

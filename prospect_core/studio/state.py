@@ -31,6 +31,7 @@ from prospect_core.session_memory import EVERYTHING, RUN, SET, Held, SessionMemo
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio import keys
 from prospect_core.studio.config import secrets
+from prospect_core.studio.marketer import run_description
 
 MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
 
@@ -57,11 +58,13 @@ class StudioRun:
     created: dt.datetime
     shap: ShapSample | None = None  # computed on first visit to Explain
     extras: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # the built set's notes (e.g. what an events export lacked), kept with the run
 
     @property
     def label(self) -> str:
-        params = self.run.params
-        return f"Run {self.number} · {self.run.split} · {params.n_estimators} trees, depth {params.max_depth}"
+        from prospect_core.studio.data import source_label  # data.py imports this module
+
+        return run_description(self.number, source_label(self.source), self.run.spec, self.run.split)
 
 
 def init_state() -> None:
@@ -108,10 +111,10 @@ def runs() -> list[StudioRun]:
     return st.session_state[keys.RUNS]
 
 
-def add_run(run: TrainingRun, source: str) -> StudioRun:
+def add_run(run: TrainingRun, source: str, notes: tuple[str, ...] = ()) -> StudioRun:
     state = st.session_state
     state[keys.RUN_COUNTER] += 1
-    record = StudioRun(number=state[keys.RUN_COUNTER], source=source, run=run, created=dt.datetime.now())
+    record = StudioRun(number=state[keys.RUN_COUNTER], source=source, run=run, created=dt.datetime.now(), notes=notes)
     state[keys.RUNS] = [*state[keys.RUNS], record][-MAX_RUNS:]
     _admit(Held(RUN, record.number))
     return record

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,10 +15,12 @@ from prospect_core import snowflake
 from prospect_core.errors import UserError, write_failure
 from prospect_core.events_files import sniff_kind
 from prospect_core.explain import ShapSample
+from prospect_core.wording import target_wording, window_label
 from prospect_core.sources import data_dirs, demo_db_is_current, ensure_demo_db, file_in_data_dirs
 from prospect_core.studio import keys
 from prospect_core.studio.config import max_training_rows, secrets, snowflake_config, snowflake_problem
 from prospect_core.studio.data import load_events, source_label
+from prospect_core.studio.marketer import split_name
 from prospect_core.studio.jobs import Job
 from prospect_core.studio.runstore import pick_run
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, current_source, current_spec, init_state, runs
@@ -35,11 +36,6 @@ FEW_TEST_POSITIVE_PROSPECTS = 10  # in a model's test rows
 def selected_run(label: str = "Run") -> StudioRun | None:
     """A run picker: this workspace's runs, latest first, or every stored run; None, with a hint, when none."""
     return pick_run(label)
-
-
-def counted(number: int, noun: str) -> str:
-    """"1 prospect", "4 prospects": a count and its noun, for messages."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _duckdb_path_source(text: str) -> str | None:
@@ -125,6 +121,9 @@ def snowflake_connection_panel() -> bool:
                 "No Snowflake settings found. Add `[connections.snowflake]` to `.streamlit/secrets.toml` (see "
                 "`secrets.toml.example`), set SNOWFLAKE_* or the tutorial's ENV_SF_* variables, or fill in the form."
             )
+        # Outside the form: a form does not rerun when a field changes, so the fields of the chosen
+        # authentication could not follow it.
+        method = st.selectbox("Authentication", list(AUTH_METHODS), format_func=AUTH_METHODS.get, key="snowflake_auth")
         with st.form("snowflake_form"):
             st.caption("Overrides for this browser session only: kept in memory, never written to disk. Another "
                        "account, user or authentication never uses the password, key or token of the server's "
@@ -139,7 +138,6 @@ def snowflake_connection_panel() -> bool:
                 "schema": right.text_input("Schema"),
                 "events_table": left.text_input("Events table", placeholder="snowplow_db.atomic.events"),
             }
-            method = right.selectbox("Authentication", list(AUTH_METHODS), format_func=AUTH_METHODS.get)
             if method == "password":
                 values["password"] = right.text_input("Password", type="password")
             elif method == "keypair":
@@ -181,11 +179,12 @@ def ensure_demo_database() -> None:
 # ----- shared chrome -------------------------------------------------------------------------------
 
 
-def show_build_notes(built: BuiltSet) -> None:
-    """What the user should know about a built set: sampled to the row limit, and the limit itself."""
+def show_build_notes(built: BuiltSet | StudioRun) -> None:
+    """What the user should know about a built set (or the run trained on it): what an events export
+    lacked, sampling to the row limit, and the limit itself."""
     for note in built.notes:
         st.info(note, icon=":material/filter_alt:")
-    if built.notes:
+    if built.notes or not isinstance(built, BuiltSet):
         return
     limit = max_training_rows()
     if built.summary.rows > limit // 2:  # near the limit: say where it is before the next build hits it
@@ -194,6 +193,7 @@ def show_build_notes(built: BuiltSet) -> None:
 
 
 def render_sidebar() -> None:
+    """Drawn after the page (app.py), so it shows what the page just set, never the run before."""
     init_state()
     current, source = current_spec(), current_source()
     with st.sidebar:
@@ -201,7 +201,7 @@ def render_sidebar() -> None:
         st.markdown(f"**{source_label(source)}**")
         st.caption("CURRENT SPEC")
         st.markdown(
-            f"Target **{current.target_column}**  \n"
+            f"Target: **{target_wording(current)}**  \n"
             f"Cohort: first seen {current.cohort_first_seen_from_days}–{current.cohort_first_seen_to_days} "
             f"days before **{current.as_of}**  \n"
             f"History: {current.short_window_days} d and {current.long_window_days} d"
@@ -230,9 +230,12 @@ def runs_table(records: list[StudioRun]) -> pd.DataFrame:
     for record in records:
         run, evaluation = record.run, record.run.evaluation
         rows.append({
-            "run": record.label,
-            "target": run.spec.target_column,
-            "split": run.split,
+            "run": f"Run {record.number}",
+            "source": source_label(record.source),
+            "target": f"{run.spec.target_event} ×{run.spec.target_min_count}",
+            "window": window_label(run.spec.target_window_minutes),
+            "history": f"{run.spec.short_window_days}/{run.spec.long_window_days} d",
+            "split": split_name(run.split),
             "train rows": run.n_train,
             "test rows": run.n_test,
             "base rate": evaluation.base_rate,
@@ -244,17 +247,6 @@ def runs_table(records: list[StudioRun]) -> pd.DataFrame:
             "seconds": sum(run.timings.values()),
         })
     return pd.DataFrame(rows).round(4)
-
-
-def prospect_choices(record: StudioRun, limit: int = 500) -> dict[int, str]:
-    """Test rows to explain, highest score first: position -> label with score and outcome."""
-    run = record.run
-    order = np.argsort(-run.y_score, kind="stable")[:limit]
-    return {
-        int(position): f"score {run.y_score[position]:.3f} · {'converted' if run.y_test[position] else 'did not convert'}"
-        f" · prospect {str(run.test_ids['domain_userid'].iloc[position])[:12]}"
-        for position in order
-    }
 
 
 def top_feature_index(sample: ShapSample) -> int:

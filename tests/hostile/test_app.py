@@ -37,9 +37,9 @@ def test_hostile_widget_values_are_errors_and_the_settings_are_kept(hostile_app,
     valid = at.session_state["spec"]
     cases = [
         (lambda: at.text_input(key="events_table_duckdb").input("atomic.events; drop table atomic.events; --"),
-         "events_table must be a table name", ("events_table_duckdb", "atomic.events; drop table atomic.events; --")),
-        (lambda: at.number_input(key="cohort_to").set_value(90), "the cohort window is empty", ("cohort_to", 90)),
-        (lambda: at.number_input(key="short_days").set_value(30), "short_window_days must be shorter", ("short_days", 30)),
+         "“Events table” must be a table name", ("events_table_duckdb", "atomic.events; drop table atomic.events; --")),
+        (lambda: at.number_input(key="cohort_to").set_value(90), "The cohort window is empty", ("cohort_to", 90)),
+        (lambda: at.number_input(key="short_days").set_value(30), "“Short window” must be shorter", ("short_days", 30)),
     ]
     for change, message, (key, value) in cases:
         change().run()
@@ -53,7 +53,7 @@ def test_hostile_widget_values_are_errors_and_the_settings_are_kept(hostile_app,
         assert not errors(at)
 
     at.selectbox(key="target_pick").set_value("Other event…").run()
-    for text, message in [(LONG_TEXT, "target_event must be at most 128 characters"),
+    for text, message in [(LONG_TEXT, "“Target event” must be at most 128 characters"),
                           ("a\nb", "must not contain control characters"), ("   ", "must be a non-empty")]:
         at.text_input(key="target_other").input(text).run()
         assert any(message in error for error in errors(at)), errors(at)
