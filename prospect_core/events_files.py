@@ -43,7 +43,7 @@ import duckdb
 
 from prospect_core import safe_io
 from prospect_core.atomic import DEFAULT_EVENTS_TABLE, JSON_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from prospect_core.errors import SourceError, first_line, write_failure
+from prospect_core.errors import SourceError, write_failure
 from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits
 from prospect_core.paths import events_cache_dir
 from prospect_core.spec import TrainingSpec
