@@ -650,3 +650,26 @@ def test_connection(config: SnowflakeConfig) -> str:
 
 
 test_connection.__test__ = False  # a public API name, not a pytest test
+
+
+MAX_PRIVATE_KEY_BYTES = 16_384  # a PKCS#8 RSA key is about 2 kB; anything far larger is not one
+
+
+def private_key_der(pem: bytes, passphrase: str | None = None) -> bytes:
+    """An uploaded PKCS#8 key (.p8, PEM) as the DER bytes the connector's `private_key` takes.
+
+    The session form takes the key itself, never a path: a path would let a visitor name a key file
+    on the server (the operator's) and learn whether a file exists there.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    if len(pem) > MAX_PRIVATE_KEY_BYTES:
+        raise SourceError(f"the private key file is {len(pem):,} bytes; expected a PKCS#8 .p8 key of a few kB")
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase.encode() if passphrase else None)
+    except (TypeError, ValueError):
+        # TypeError: a passphrase was given for an unencrypted key, or none for an encrypted one
+        raise SourceError("cannot read the private key: expected a PKCS#8 .p8 key file (PEM), with its "
+                          "passphrase if it is encrypted") from None
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())

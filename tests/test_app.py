@@ -176,7 +176,9 @@ def test_key_pair_fields_follow_the_authentication_picked(app):
     app.radio(key="source_kind").set_value("snowflake").run()
     app.selectbox(key="snowflake_auth").set_value("keypair").run()
     labels = [box.label for box in app.text_input]
-    assert "Private key file (.p8)" in labels and "Password" not in labels
+    # the key is uploaded, never named by a server path (a path would reach the operator's key file)
+    assert "Key passphrase" in labels and "Password" not in labels
+    assert not any("file" in label.lower() or "path" in label.lower() for label in labels), labels
 
 
 def test_sql_dialect_follows_the_source_after_using_the_snowflake_form(app):

@@ -485,3 +485,43 @@ def test_preflight_through_the_connector_equals_the_duckdb_preflight(fakesnow_ev
     assert actual == expected.__class__(**{**expected.__dict__, "events_table": "snowplow.atomic.events"})
     with pytest.raises(SourceError, match="snowplow.atomic.nowhere does not exist or your default role cannot see it"):
         snowflake_warehouse.preflight(spec.replace(events_table="snowplow.atomic.nowhere"))
+
+
+def _pkcs8_pem(passphrase: str | None) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def test_an_uploaded_private_key_becomes_the_der_bytes_the_connector_takes():
+    from cryptography.hazmat.primitives import serialization
+
+    from prospect_core.snowflake import private_key_der
+
+    pem = _pkcs8_pem(PASSPHRASE)
+    der = private_key_der(pem, PASSPHRASE)
+    reloaded = serialization.load_der_private_key(der, password=None)
+    assert reloaded.key_size == 2048
+    assert private_key_der(_pkcs8_pem(None)) [:2] == b"\x30\x82"  # a DER SEQUENCE
+
+
+@pytest.mark.parametrize(
+    ("pem", "passphrase", "message"),
+    [
+        (b"not a key at all", None, r"expected a PKCS#8 \.p8 key file \(PEM\)"),
+        ("encrypted", "wrong passphrase", r"with its passphrase if it is encrypted"),
+        ("encrypted", None, r"with its passphrase if it is encrypted"),
+        (b"-----BEGIN PRIVATE KEY-----\n" + b"A" * 20_000, None, r"20,028 bytes; expected a PKCS#8 \.p8 key"),
+    ],
+)
+def test_a_bad_uploaded_private_key_is_one_clear_error(pem, passphrase, message):
+    from prospect_core.snowflake import private_key_der
+
+    data = _pkcs8_pem(PASSPHRASE) if pem == "encrypted" else pem
+    with pytest.raises(SourceError, match=message) as refused:
+        private_key_der(data, passphrase)
+    assert PASSPHRASE not in str(refused.value)

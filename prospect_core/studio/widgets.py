@@ -140,14 +140,20 @@ def snowflake_connection_panel() -> bool:
             }
             if method == "password":
                 values["password"] = right.text_input("Password", type="password")
-            elif method == "keypair":
-                values["private_key_file"] = right.text_input("Private key file (.p8)")
-                values["private_key_file_pwd"] = right.text_input("Key passphrase", type="password")
+            elif method == "keypair":  # the key itself, never a server path (see snowflake.private_key_der)
+                key_upload = right.file_uploader("Private key (.p8)", type=["p8", "pem"], key="snowflake_key")
+                passphrase = right.text_input("Key passphrase", type="password")
             else:
                 values["authenticator"] = "externalbrowser"
             if st.form_submit_button("Use for this session"):
-                st.session_state[keys.SNOWFLAKE_OVERRIDES] = {k: v for k, v in values.items() if v}
-                st.rerun()
+                try:
+                    if method == "keypair" and key_upload is not None:
+                        values["private_key"] = snowflake.private_key_der(key_upload.getvalue(), passphrase or None)
+                except UserError as error:
+                    st.error(f"Private key (.p8): {error}", icon=":material/error:")
+                else:
+                    st.session_state[keys.SNOWFLAKE_OVERRIDES] = {k: v for k, v in values.items() if v}
+                    st.rerun()
         if overrides and st.button("Forget this session's overrides"):
             st.session_state.pop(keys.SNOWFLAKE_OVERRIDES)
             st.rerun()
