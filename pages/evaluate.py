@@ -68,7 +68,8 @@ def threshold_section() -> None:
     )
     confusion = confusion_at(y_true=run.y_test, y_score=run.y_score, threshold=threshold)
     chart, numbers = st.columns([3, 2])
-    chart.plotly_chart(confusion_figure(confusion), key="confusion")
+    outcomes = (target_wording(run.spec, reached=False), target_wording(run.spec))
+    chart.plotly_chart(confusion_figure(confusion, outcomes=outcomes), key="confusion")
     reached = target_wording(run.spec)
     numbers.metric("Precision", format_metric(confusion.precision),
                    help=f"Of the flagged moments, the share whose prospect then {reached} (— when none is flagged)")

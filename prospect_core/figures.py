@@ -7,6 +7,7 @@ the numbers back from the traces.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Mapping, Sequence, Union
 
 import numpy as np
@@ -110,14 +111,17 @@ def pr_figure(
 # ----- at a threshold ------------------------------------------------------------------------------
 
 
-def confusion_figure(confusion: Confusion, *, title: str | None = None) -> go.Figure:
-    """2x2 heatmap coloured by the per-actual-class rate, each cell showing its count and rate."""
+def confusion_figure(confusion: Confusion, *, outcomes: tuple[str, str] = ("negative", "positive"),
+                     title: str | None = None) -> go.Figure:
+    """2x2 heatmap coloured by the per-actual-class rate, each cell showing its count and rate.
+
+    `outcomes` names the actual classes in the target's words (`("did not submit a form within 1
+    hour", "submitted a form within 1 hour")`); the predicted side is "flagged" or not."""
     counts, rates = confusion.matrix, confusion.rates
-    labels = ["not converted", "converted"]
     text = [[f"{counts[i, j]:,}<br>{rates[i, j]:.1%}" for j in range(2)] for i in range(2)]
     figure = go.Figure(
         go.Heatmap(
-            z=rates, x=[f"predicted {label}" for label in labels], y=[f"actual {label}" for label in labels],
+            z=rates, x=["not flagged", "flagged"], y=["<br>".join(textwrap.wrap(label, 18)) for label in outcomes],
             text=text, texttemplate="%{text}", textfont=dict(size=16), customdata=counts,
             colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="row rate", tickformat=".0%"),
             hovertemplate="%{y}, %{x}<br>%{customdata:,} rows (%{z:.1%} of the actual class)<extra></extra>",

@@ -70,9 +70,14 @@ def test_pr_figure_has_base_rate_line() -> None:
 
 def test_confusion_figure_shows_counts_and_rates() -> None:
     confusion = confusion_at(y_true=Y_TRUE, y_score=Y_SCORE, threshold=0.5)
-    figure = figures.confusion_figure(confusion)
+    figure = figures.confusion_figure(confusion, outcomes=("did not reach 3 page views within 90 minutes",
+                                                            "reached 3 page views within 90 minutes"))
     (heatmap,) = figure.data
     assert_allclose(heatmap.z, confusion.rates)
+    assert list(heatmap.x) == ["not flagged", "flagged"]
+    assert [label.replace("<br>", " ") for label in heatmap.y] == [
+        "did not reach 3 page views within 90 minutes", "reached 3 page views within 90 minutes"]
+    assert "converted" not in " ".join([*heatmap.x, *heatmap.y])
     np.testing.assert_array_equal(heatmap.customdata, confusion.matrix)
     assert heatmap.text[1][1] == f"{confusion.tp}<br>{confusion.rates[1, 1]:.1%}"
     assert "0.50" in figure.layout.title.text
