@@ -16,7 +16,9 @@ page = st.navigation(
     ]
 )
 open_workspace()  # the workspace in the URL; a new session gets its saved runs back
+sidebar = st.sidebar.empty()
+render_sidebar(sidebar)  # what the session had: it stays if the page stops early (st.stop)
 try:
     page.run()
-finally:  # after the page (also when it stops early), so the sidebar shows what the page just set
-    render_sidebar()
+finally:  # drawn again after the page, so it shows what the page just set, never the run before
+    render_sidebar(sidebar)

@@ -65,7 +65,7 @@ def test_a_trained_run_is_saved_and_a_fresh_session_with_the_link_draws_evaluate
     again.switch_page("pages/evaluate.py").run()
     assert not again.exception and not again.error, messages(again)
     assert float(metric(again, "ROC AUC")) == pytest.approx(record.run.evaluation.roc_auc, abs=5e-4)
-    assert len(plotly_charts(again)) == 7  # ROC, PR, confusion, lift, gains, calibration, importance
+    assert len(plotly_charts(again)) == 8  # ROC, PR, confusion, profit, lift, gains, calibration, importance
     assert restored[0].run.spec == record.run.spec and restored[0].run.params == record.run.params
 
     # Explain needs the test rows' features: rebuilt on demand, the same rows by the same seeded split.
@@ -93,7 +93,7 @@ def test_the_all_runs_toggle_lists_other_workspaces_and_a_run_can_be_deleted(sto
     assert not mine.exception, messages(mine)
     assert mine.selectbox(key="pick_all_Model").value == theirs
     assert [r.extras["run_id"] for r in mine.session_state["runs"]] == [theirs]  # opened on request
-    assert len(plotly_charts(mine)) == 7
+    assert len(plotly_charts(mine)) == 8
 
     mine.button(key=f"delete_Model_{mine.session_state['runs'][-1].number}").click().run()
     assert not mine.exception, messages(mine)

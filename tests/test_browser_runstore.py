@@ -20,7 +20,7 @@ import pytest
 from prospect_core.demo_data import write_demo_db
 from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, STEP_TIMEOUT_MS, free_port, open_page
 
-CHARTS_ON_EVALUATE = 7  # ROC, PR, confusion, lift, gains, calibration, importance
+CHARTS_ON_EVALUATE = 8  # ROC, PR, confusion, profit, lift, gains, calibration, importance
 
 
 class Server:
@@ -93,7 +93,7 @@ def browser():
 
 def sidebar_runs(page) -> list[str]:
     text = page.locator('[data-testid="stSidebar"]').inner_text()
-    return re.findall(r"Run (\d) · by_user", text)
+    return re.findall(r"Run (\d) · ", text)
 
 
 def evaluate_both_runs(page) -> None:

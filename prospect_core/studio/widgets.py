@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from prospect_core import snowflake
 from prospect_core.errors import UserError, write_failure
@@ -198,11 +199,15 @@ def show_build_notes(built: BuiltSet | StudioRun) -> None:
                 "(PROSPECT_MAX_TRAINING_ROWS or `max_training_rows` in secrets).", icon=":material/filter_alt:")
 
 
-def render_sidebar() -> None:
-    """Drawn after the page (app.py), so it shows what the page just set, never the run before."""
+def render_sidebar(placeholder: DeltaGenerator) -> None:
+    """The sidebar's summary, into `placeholder` (an `st.sidebar.empty()`), replacing what it held.
+
+    app.py draws it before the page and again after it: the second drawing shows what the page just
+    set; when the page stops early (st.stop ends the script at the next `st.*` call, so the second
+    drawing never happens) the first one stays."""
     init_state()
     current, source = current_spec(), current_source()
-    with st.sidebar:
+    with placeholder.container():
         st.caption("DATA SOURCE")
         st.markdown(f"**{source_label(source)}**")
         st.caption("CURRENT SPEC")
