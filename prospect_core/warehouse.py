@@ -10,6 +10,7 @@ import difflib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
@@ -138,7 +139,15 @@ def connect_locked_down(path: str | os.PathLike[str], *, read_only: bool = True,
     config: dict[str, Any] = dict(LOCKED_DOWN, **({"threads": threads} if threads else {}))
     if allowed_paths:  # DuckDB takes allowed_paths only once the database runs: external access goes off then
         del config["enable_external_access"]
-    connection = duckdb.connect(str(path), read_only=read_only, config=config)
+    with _CONNECTING:  # a second session joining the instance between our connect and lock would see it half set
+        return _lock_down(duckdb.connect(str(path), read_only=read_only, config=config), allowed_paths)
+
+
+# DuckDB shares one database instance between a process's connections to the same file.
+_CONNECTING = threading.Lock()
+
+
+def _lock_down(connection: duckdb.DuckDBPyConnection, allowed_paths: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
     try:
         if _already_locked_down(connection):
             return connection  # another session's connection to this file shares its database instance

@@ -101,7 +101,8 @@ def test_five_sessions_build_and_train_at_once(server, browser, tmp_path_factory
 
     for hour, page in zip(hours, pages):
         sidebar = page.get_by_test_id("stSidebar").inner_text()
-        own, others = target_column(hour), [target_column(h) for h in hours + [6] if h != hour]
+        # the sidebar names the target in words, its run by the target's window ("submit_form ×1 in 3 h")
+        own, others = f"×1 in {hour} h", [f"×1 in {h} h" for h in hours + [6] if h != hour]
         assert own in sidebar and not any(other in sidebar for other in others), sidebar
         assert len(re.findall(r"Run \d+ ·", sidebar)) == 1, sidebar  # its one run, nobody else's
         auc = float(metric_value(page, "ROC AUC"))
