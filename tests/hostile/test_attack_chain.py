@@ -119,9 +119,10 @@ def test_the_rce_chain_fails_at_its_first_step(server):
 
 
 def test_two_sessions_uploading_the_same_file_get_different_unguessable_folders(server):
-    paths = []
+    paths, sessions = [], []  # both sessions stay alive: a session's folder goes with its state
     for _ in range(2):
         at = AppTest.from_file(str(APP), default_timeout=120)
+        sessions.append(at)
         at.run()
         at.radio(key="source_kind").set_value("events").run()
         at.file_uploader(key="events_upload").set_value(("evil.csv", server["evil"], "text/csv")).run()
