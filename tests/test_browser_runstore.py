@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from prospect_core.demo_data import write_demo_db
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, STEP_TIMEOUT_MS, free_port, open_page
+from tests.test_browser import ARTIFACTS, ROOT, STEP_TIMEOUT_MS, browser, free_port, open_page  # noqa: F401  (browser: fixture)
 
 CHARTS_ON_EVALUATE = 8  # ROC, PR, confusion, profit, lift, gains, calibration, importance
 
@@ -79,16 +79,6 @@ def _server(tmp_path: Path):
     assert not running.tracebacks(), running.tracebacks()
 
 
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install -y chromium chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def sidebar_runs(page) -> list[str]:
