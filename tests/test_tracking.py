@@ -351,3 +351,44 @@ def test_cli_train_logs_the_run_unless_told_not_to(tmp_path: Path, monkeypatch, 
     loaded = store.load_run(summary.run_id, signing_key())
     assert loaded.card == json.loads((tmp_path / "a.joblib.card.json").read_text())
     assert list((tmp_path / "runs" / "mlartifacts").rglob("model.joblib"))  # beside the database, not ./mlruns
+
+
+def test_logging_a_run_says_nothing_the_user_cannot_act_on(tmp_path: Path, run: TrainingRun, caplog) -> None:
+    # mlflow.sklearn warns on every log that pickles can run code; the studio verifies the signed card
+    # and loads through an allow-list unpickler, so that line is dropped. Other mlflow warnings stay.
+    import logging
+
+    import mlflow.sklearn  # noqa: F401  (its import configures its loggers, dropping other handlers)
+
+    mlflow_logger = logging.getLogger("mlflow")  # mlflow's loggers do not propagate to the root
+    mlflow_logger.addHandler(caplog.handler)
+    try:
+        save(RunStore.local(tmp_path), run)
+        logging.getLogger("mlflow.sklearn").warning("some other warning")
+    finally:
+        mlflow_logger.removeHandler(caplog.handler)
+    messages = [record.getMessage() for record in caplog.records]
+    assert not [message for message in messages if "pickle" in message]
+    assert "some other warning" in messages
+
+
+def test_the_warm_up_imports_mlflow_at_the_lowest_priority_and_opens_the_store(tmp_path: Path) -> None:
+    script = (
+        "import os, threading, sys\n"
+        "from prospect_core import tracking\n"
+        "seen = []\n"
+        "original = os.setpriority\n"
+        "def spy(which, who, value):\n"
+        "    seen.append((who == threading.get_native_id(), threading.current_thread().name, value))\n"
+        "    original(which, who, value)\n"
+        "os.setpriority = spy\n"
+        f"store = tracking.RunStore.local({str(tmp_path)!r})\n"
+        "tracking.warm_up(store).join(120)\n"
+        "print(seen, 'mlflow.sklearn' in sys.modules, os.nice(0))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen, imported, main_nice = out.stdout.split(") ")[0] + ")]", *out.stdout.strip().rsplit(" ", 2)[1:]
+    assert "(True, 'prospect-tracking-warm-up', 19)" in seen  # its own thread, not the process
+    assert (imported, main_nice) == ("True", "0")
+    assert (tmp_path / "mlruns.db").is_file()  # the store is created, so the first save skips it
