@@ -133,12 +133,17 @@ def test_two_runs_come_back_after_a_reload_and_after_a_server_restart(server, br
 
     server.stop()
     server.start()  # same store, new process: nothing in memory
-    # The app's link. A fresh server's first script run treats pages/ as Streamlit's old multipage
-    # folder until app.py has called st.navigation once, so a first deep link to /evaluate runs that
-    # page alone (no sidebar, no workspace): left for the lead (rename pages/ to fix).
-    page.goto(f"{server.url}/?workspace={workspace}")
+    # A deep link straight to a page, the first request the new server sees. Until app.py has called
+    # st.navigation once, Streamlit runs a pages/ file on its own; the studio sends it back through
+    # app.py, so the page comes with its navigation, sidebar and the workspace's runs.
+    page.goto(f"{server.url}/evaluate?workspace={workspace}")
+    page.get_by_role("heading", name="Evaluate").wait_for()
     page.get_by_text("MODELS THIS SESSION").wait_for()
     assert sidebar_runs(page) == ["2", "1"]
+    assert page.locator('[data-testid="stSidebarNav"]').get_by_text("Data & target").count() == 1
+    assert f"workspace={workspace}" in page.url and "/evaluate" in page.url
+    page.locator(".js-plotly-plot").nth(CHARTS_ON_EVALUATE - 1).wait_for()
+    shot(page, "deep_link_after_restart")
     evaluate_both_runs(page)
     shot(page, "evaluate")
 
