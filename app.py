@@ -18,7 +18,7 @@ page = st.navigation(
 open_workspace()  # the workspace in the URL; a new session gets its saved runs back
 sidebar = st.sidebar.empty()
 render_sidebar(sidebar)  # what the session had: it stays if the page stops early (st.stop)
-try:
-    page.run()
-finally:  # drawn again after the page, so it shows what the page just set, never the run before
-    render_sidebar(sidebar)
+page.run()
+# Drawn again after the page, so it shows what the page just set. Not in a `finally`: a page that
+# reruns or stops raises through here, and what is drawn then is thrown away, with any note it showed.
+render_sidebar(sidebar)

@@ -11,7 +11,7 @@ from prospect_core.figures import class_balance_figure, timeline_figure
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import render_training_sql
 
-studio.init_state()
+studio.start_page()
 OTHER_EVENT = "Other event…"
 
 st.title("Data & target")

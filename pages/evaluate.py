@@ -16,7 +16,7 @@ from prospect_core.figures import (
     roc_figure,
 )
 
-studio.init_state()
+studio.start_page()
 st.title("Evaluate")
 record = studio.selected_run("Model")
 if record is None:

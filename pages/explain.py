@@ -11,7 +11,7 @@ from prospect_core.figures import (
     shap_waterfall_figure,
 )
 
-studio.init_state()
+studio.start_page()
 st.title("Explain")
 record = studio.selected_run("Model")
 if record is None:

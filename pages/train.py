@@ -8,7 +8,7 @@ from prospect_core.figures import roc_figure
 from prospect_core.model import STUDIO_DEFAULTS, ModelParams
 from prospect_core.wording import target_wording
 
-studio.init_state()
+studio.start_page()
 DEFAULTS = STUDIO_DEFAULTS
 TUTORIAL = ModelParams()
 SPLITS = {

@@ -67,8 +67,15 @@ class StudioRun:
         return run_description(self.number, source_label(self.source), self.run.spec, self.run.split)
 
 
-def init_state() -> None:
+def start_page() -> None:
+    """The first call of every page: app.py's routing if Streamlit ran the page alone, then the state.
+
+    Only pages call it; callbacks and helpers call `init_state` (a callback must not run app.py)."""
     _run_through_app()
+    init_state()
+
+
+def init_state() -> None:
     state = st.session_state
     state.setdefault(keys.SOURCE, "demo")
     state.setdefault(keys.SPEC, TrainingSpec())
