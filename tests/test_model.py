@@ -399,8 +399,8 @@ def test_compact_frame_gives_back_every_column_exactly() -> None:
     assert {column: str(dtype) for column, dtype in compact.held.dtypes.items() if column in compact.dtypes} == {
         "counts": "uint32", "signed": "int8", "text": "category", "python_text": "category"}
     given = compact.frame()
-    given.loc[10, "counts"] = 1
-    assert compact.frame().loc[10, "counts"] == 0  # each read is a new frame
+    given.loc[10, ["counts", "flags"]] = [1, False]  # a compacted column and one held as it is
+    assert compact.frame().loc[10, "counts"] == 0 and compact.frame().loc[10, "flags"]  # each read is a new frame
     assert len(compact) == 6
     empty = frame.iloc[:0]
     pd.testing.assert_frame_equal(CompactFrame.of(empty).frame(), empty)
