@@ -298,6 +298,19 @@ def test_profit_figure_marks_the_best_threshold() -> None:
     assert len(figures.profit_figure(losing).data) == 1
 
 
+def test_roc_and_pr_figures_draw_a_long_curve_thinned_with_its_exact_areas() -> None:
+    rng = np.random.default_rng(1)
+    y = (rng.random(20_000) < 0.2).astype(int)
+    long = evaluate(y_true=y, y_score=np.clip(0.25 * y + 0.75 * rng.random(20_000), 0, 1))
+    assert len(long.roc.x) > 2 * figures.MAX_CURVE_POINTS and len(long.pr.x) > 2 * figures.MAX_CURVE_POINTS
+    for curve, drawn, area in [(long.roc, figures.roc_figure({"Run 1": long}).data[0], f"AUC {long.roc_auc:.3f}"),
+                               (long.pr, figures.pr_figure(long).data[0], f"AP {long.pr_auc:.3f}")]:
+        assert len(drawn.x) == len(drawn.y) == figures.MAX_CURVE_POINTS and area in drawn.name
+        assert (drawn.x[0], drawn.y[0], drawn.x[-1], drawn.y[-1]) == (curve.x[0], curve.y[0], curve.x[-1], curve.y[-1])
+        points = set(zip(curve.x.tolist(), curve.y.tolist()))  # every drawn point is one of the curve's own
+        assert all(point in points for point in zip(drawn.x, drawn.y))
+
+
 def test_profit_figure_thins_a_long_curve_but_keeps_the_best() -> None:
     from prospect_core.evaluation import profit_by_threshold
 

@@ -12,8 +12,10 @@ import pytest
 
 from prospect_core import features
 from prospect_core.errors import DatasetError, UserError
+from prospect_core.evaluation import evaluate
 from prospect_core.model import (
     SPLITS,
+    CompactFrame,
     ModelParams,
     ParamsError,
     build_pipeline,
@@ -356,6 +358,54 @@ def test_demo_training_set_trains_under_every_split(demo_set: pd.DataFrame, spli
         assert not set(run.test_ids["domain_userid"]) & set(demo_set.loc[train_rows, "domain_userid"])
     if split == "out_of_time":
         assert run.test_ids["derived_tstamp"].min() >= demo_set.loc[train_rows, "derived_tstamp"].max()
+
+
+def test_a_run_keeps_its_test_rows_compact_and_scores_them_exactly(demo_set: pd.DataFrame) -> None:
+    run = train_model(demo_set, SPEC, ModelParams(n_estimators=30, max_depth=3, seed=3), split="by_user")
+    _, test = split_dataset(demo_set, SPEC, "by_user", seed=3)
+    as_fitted = demo_set[features.feature_columns(SPEC)].iloc[test].reset_index(drop=True)
+    ids = demo_set[list(features.IDENTIFIER_COLUMNS)].iloc[test].reset_index(drop=True)
+    pd.testing.assert_frame_equal(run.X_test, as_fitted, check_exact=True)  # dtypes too: int64, Arrow strings
+    pd.testing.assert_frame_equal(run.test_ids, ids, check_exact=True)
+    rescored = run.pipeline.predict_proba(run.X_test)[:, 1]
+    assert np.array_equal(rescored, run.pipeline.predict_proba(as_fitted)[:, 1]) and np.array_equal(rescored, run.y_score)
+    assert evaluate(y_true=run.y_test, y_score=rescored).metrics() == run.evaluation.metrics()
+    held = run.test_rows.held
+    assert held[features.FEATURES_BY_KEY["num_page_views_long"].column(SPEC)].dtype.itemsize <= 2
+    assert isinstance(held["latest_device_class"].dtype, pd.CategoricalDtype)
+    assert isinstance(run.test_keys.held["domain_userid"].dtype, pd.CategoricalDtype)
+    assert held.memory_usage(deep=True).sum() < as_fitted.memory_usage(deep=True).sum() / 3
+    assert run.test_keys.held.memory_usage(deep=True).sum() < ids.memory_usage(deep=True).sum()
+
+
+def test_compact_frame_gives_back_every_column_exactly() -> None:
+    arrow = pd.StringDtype("pyarrow")
+    frame = pd.DataFrame({
+        "counts": np.array([0, 3, 300, 3, 0, 70_000], dtype="int64"),
+        "signed": np.array([-5, 0, 5, -5, 0, 5], dtype="int64"),
+        "small": np.array([1, 2, 1, 2, 1, 2], dtype="int8"),  # already as small as it gets
+        "flags": [True, False, True, True, False, False],
+        "text": pd.Series(["a", None, "a", "", "a", "a"], dtype=arrow),
+        "unique_text": pd.Series([f"id-{i}" for i in range(6)], dtype=arrow),
+        "python_text": pd.Series(["x", "y", "x", None, "x", "y"], dtype="string"),
+        "objects": ["x", None, float("nan"), "x", "x", "x"],  # None and NaN: a Categorical would merge them
+        "floats": [0.5, float("nan"), 0.5, 1.0, 0.5, 1.0],
+        "when": pd.to_datetime(["2025-05-01 10:00:00.123"] * 6),
+    }).set_axis(pd.RangeIndex(10, 16))
+    compact = CompactFrame.of(frame)
+    pd.testing.assert_frame_equal(compact.frame(), frame, check_exact=True)
+    objects = compact.frame()["objects"]
+    assert objects.iloc[1] is None and isinstance(objects.iloc[2], float) and np.isnan(objects.iloc[2])
+    assert {column: str(dtype) for column, dtype in compact.held.dtypes.items() if column in compact.dtypes} == {
+        "counts": "uint32", "signed": "int8", "text": "category", "python_text": "category"}
+    given = compact.frame()
+    given.loc[10, ["counts", "flags"]] = [1, False]  # a compacted column and one held as it is
+    assert compact.frame().loc[10, "counts"] == 0 and compact.frame().loc[10, "flags"]  # each read is a new frame
+    assert len(compact) == 6
+    empty = frame.iloc[:0]
+    pd.testing.assert_frame_equal(CompactFrame.of(empty).frame(), empty)
+    twice = pd.concat([frame[["counts"]], frame[["counts"]]], axis=1)  # duplicate names: held as they are
+    pd.testing.assert_frame_equal(CompactFrame.of(twice).frame(), twice)
 
 
 def test_summary_counts_the_prospects_behind_the_positive_rows():

@@ -28,7 +28,7 @@ import streamlit as st
 from prospect_core import features, tracking
 from prospect_core.errors import UserError
 from prospect_core.export import ExportBundle, export_run
-from prospect_core.model import TrainingRun, split_dataset
+from prospect_core.model import CompactFrame, TrainingRun, split_dataset
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
 from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
@@ -117,8 +117,8 @@ def restore(store: tracking.RunStore, run_id: str) -> StudioRun:
     metrics = stored.metrics
     run = TrainingRun(
         pipeline=stored.pipeline, spec=stored.spec, params=stored.params, split=stored.split,
-        X_test=None,  # not stored: rebuilt on demand (ensure_test_rows)
-        y_test=stored.y_test, y_score=stored.y_score, test_ids=stored.test_ids,
+        test_rows=None,  # not stored: rebuilt on demand (ensure_test_rows)
+        y_test=stored.y_test, y_score=stored.y_score, test_keys=CompactFrame.of(stored.test_ids),
         n_train=int(metrics.get("n_train", 0)), n_test=len(stored.y_test),
         positives_train=int(metrics.get("positives_train", 0)), positives_test=int(stored.y_test.sum()),
         evaluation=stored.evaluation,
@@ -302,14 +302,14 @@ def ensure_test_rows(record: StudioRun) -> bool:
     """True when the run has its test rows' features; else take them from a matching training set, or
     offer "Rebuild training set" (False: the page stops until it is built)."""
     run = record.run
-    if run.X_test is not None:
+    if run.test_rows is not None:
         return True
     built = built_set()
     if built is not None and built.spec == run.spec and built.source == record.source:
         train, test = split_dataset(built.frame, run.spec, run.split, seed=run.params.seed)
         y = built.frame[run.spec.target_column].astype(bool).to_numpy()
         if len(test) == run.n_test and np.array_equal(y[test], np.asarray(run.y_test, dtype=bool)):
-            run.X_test = built.frame[features.feature_columns(run.spec)].iloc[test].reset_index(drop=True)
+            run.test_rows = CompactFrame.of(built.frame[features.feature_columns(run.spec)].iloc[test].reset_index(drop=True))
             return True
         st.warning("The rebuilt training set differs from the one this run was trained on (its events changed "
                    "since), so its test rows cannot be recovered. Train again to explain this target.",
