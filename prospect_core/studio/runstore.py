@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -89,6 +90,9 @@ def open_workspace() -> None:
     """On every script run: the workspace in the URL; on a session's first run, its runs restored."""
     workspace = workspace_id()
     if st.session_state.get(keys.RESTORED) == workspace:
+        if not _WARMING:  # a new workspace lists nothing; mlflow's imports still start now, not at the first Train
+            with contextlib.suppress(UserError):  # a bad tracking URI is said when a run is saved
+                run_store()
         return
     st.session_state[keys.RESTORED] = workspace
     try:
