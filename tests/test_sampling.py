@@ -353,3 +353,17 @@ def test_app_samples_and_the_evaluate_page_says_so(tmp_path, monkeypatch):
     assert at.number_input(key="max_negatives").value == 3  # kept for the session
     at.number_input(key="max_negatives").set_value(0).run()
     assert at.session_state["spec"].max_negatives_per_positive is None  # 0 keeps every negative
+
+
+def test_normalising_a_query_result_copies_no_column_that_has_its_dtype_already():
+    # At 10M events the renamed, re-indexed and consolidated copies took the build from 2.6 to 4.6 GB.
+    from prospect_core.dataset import normalize_training_set
+    from tests.test_model import SPEC, synthetic_training_set
+
+    raw = synthetic_training_set().rename(columns=str.upper)  # as Snowflake answers
+    raw.index = raw.index + 1000  # a result's index need not start at 0
+    frame = normalize_training_set(raw, SPEC)
+    assert list(frame.index) == list(range(len(raw)))
+    for column in ("NUM_PAGE_VIEWS_L7D", "HAD_CONVERSIONS_L7D", "DERIVED_TSTAMP"):
+        assert np.shares_memory(frame[column.lower()].to_numpy(), raw[column].to_numpy()), column
+    pd.testing.assert_frame_equal(frame, normalize_training_set(raw.copy(), SPEC))
