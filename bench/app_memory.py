@@ -28,27 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import argparse  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import urllib.request  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+from bench.studio_server import CHROMIUM, CHROMIUM_ARGS, memory_mb, start_server  # noqa: E402
+
 STEP_TIMEOUT_MS = 600_000
 USERS = 20_000  # ~1M events
 # issue 17's targets (printed, never asserted)
 BUILD_FRAMES, PER_RUN_MB, CLICK_S, CLICK_SPREAD = 2.0, 10.0, 4.0, 1.5
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of process `pid` in MB."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return tuple(int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
 
 
 def frame_mb(db: Path) -> tuple[float, int]:
@@ -59,28 +48,6 @@ def frame_mb(db: Path) -> tuple[float, int]:
 
     frame = build_training_set(DuckDBWarehouse(db), TrainingSpec(), max_rows=10**9).frame
     return frame.memory_usage(deep=True).sum() / 2**20, len(frame)
-
-
-def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "PROSPECT_DEMO_DB": str(db), "PROSPECT_MAX_TRAINING_ROWS": "2000000"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.terminate()
-    raise SystemExit(f"streamlit did not start on {url}; see {log}")
 
 
 def main() -> None:
@@ -103,7 +70,7 @@ def main() -> None:
     print(f"training frame: {rows:,} rows, {frame_size:,.1f} MB (memory_usage(deep=True))", flush=True)
 
     steps: list[tuple[str, float, float, float, float | None]] = []  # step, RSS, HWM, load, seconds
-    process, url = start_server(db, folder / "streamlit.log")
+    process, url = start_server(db, folder / "streamlit.log", {"PROSPECT_MAX_TRAINING_ROWS": "2000000"})
 
     def record(step: str, seconds: float | None = None) -> None:
         rss, hwm = memory_mb(process.pid)

@@ -24,46 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import urllib.request  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+from bench.studio_server import CHROMIUM, CHROMIUM_ARGS, memory_mb, start_server  # noqa: E402
+
 STEP_TIMEOUT_MS = 300_000
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def start_server(db: Path, grace: int, log: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "PROSPECT_DEMO_DB": str(db), "PROSPECT_SESSION_GRACE_SECONDS": str(grace)},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.terminate()
-    raise SystemExit(f"streamlit did not start on {url}; see {log}")
 
 
 def wave(browser, url: str, sessions: int) -> float:
@@ -113,18 +79,18 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="session-memory-bench-"))
     db = folder / "demo.duckdb"
     write_demo_db(db, n_users=args.users, seed=3)
-    process, url = start_server(db, args.grace, folder / "streamlit.log")
+    process, url = start_server(db, folder / "streamlit.log", {"PROSPECT_SESSION_GRACE_SECONDS": str(args.grace)})
     rows = []
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            start = rss_mb(process.pid)
+            start = memory_mb(process.pid)[0]
             for number in range(1, args.waves + 1):
                 seconds = wave(browser, url, args.sessions)
-                closed = rss_mb(process.pid)
+                closed = memory_mb(process.pid)[0]
                 # The grace period, then the sweeper's next pass (every grace/4 s, at least 1 s), then a margin.
                 time.sleep(args.grace + max(1.0, args.grace / 4) + 3)
-                rows.append((number, seconds, closed, rss_mb(process.pid), os.getloadavg()[0]))
+                rows.append((number, seconds, closed, memory_mb(process.pid)[0], os.getloadavg()[0]))
                 print(f"wave {number}: {seconds:.0f} s, RSS {closed:,.0f} MB at close, {rows[-1][3]:,.0f} MB after "
                       f"the grace period", flush=True)
             browser.close()
