@@ -117,8 +117,9 @@ st.subheader("What if: score one prospect")
 st.caption("Starts at the median prospect of the test set; change any value and press **Score prospect**.")
 if not studio.ensure_test_rows(record):  # a restored run: its test rows come from a rebuilt training set
     st.stop()
-defaults = typical_prospect(run.X_test, spec)
-categories = category_options(run.X_test, spec)
+test_rows = run.X_test  # built anew on every read
+defaults = typical_prospect(test_rows, spec)
+categories = category_options(test_rows, spec)
 with st.form("what_if"):
     values = studio.what_if_inputs(spec, defaults, categories)
     st.form_submit_button("Score prospect", type="primary")

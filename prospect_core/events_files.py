@@ -47,7 +47,7 @@ from prospect_core.errors import SourceError, write_failure
 from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits
 from prospect_core.paths import events_cache_dir
 from prospect_core.spec import TrainingSpec
-from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down, sql_string
+from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down, null_timestamp_notice, sql_string
 
 FileFormat = Literal["csv", "parquet"]
 FileKind = Literal["csv", "csv.gz", "parquet", "duckdb"]
@@ -79,11 +79,9 @@ class LoadedEvents:
                 f"{self.source_file.name} has no column(s) {', '.join(self.missing_optional)}; "
                 "they are read as NULL, so the features built from them are constant"
             )
-        if self.null_timestamps:
-            notices.append(
-                f"{self.null_timestamps:,} of the {self.rows:,} events in {self.source_file.name} have no "
-                "derived_tstamp and are left out of every count and of the training set"
-            )
+        timestamps = null_timestamp_notice(self.rows, self.null_timestamps, self.source_file.name)
+        if timestamps:
+            notices.append(timestamps)
         return tuple(notices)
 
 

@@ -523,7 +523,7 @@ def resolve_store(secrets: Mapping[str, Any] | None = None, *, tracking_uri: str
 
 
 def _evaluation_frame(run: TrainingRun) -> pd.DataFrame:
-    frame = run.test_ids.reset_index(drop=True).copy()
+    frame = run.test_ids  # a new frame of its own, positions 0..n-1
     frame["y_true"] = run.y_test.astype("int8")
     frame["y_score"] = run.y_score.astype("float64")
     return frame

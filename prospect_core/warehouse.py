@@ -13,7 +13,7 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import duckdb
 import pandas as pd
@@ -412,11 +412,6 @@ def target_event_notice(warehouse: Warehouse, spec: TrainingSpec) -> str | None:
     return missing_event_notice(spec.target_event, names)
 
 
-def null_timestamp_sql(spec: TrainingSpec) -> str:
-    return (f"select count(*) as events, count(*) - count(derived_tstamp) as without_tstamp "
-            f"from {spec.events_table}")  # validated as an identifier by the spec
-
-
 def null_timestamp_notice(events: int, without_tstamp: int, table: str) -> str | None:
     """What to say when events lack derived_tstamp: no query can place them in time, so all leave them out."""
     if not without_tstamp:
@@ -425,11 +420,16 @@ def null_timestamp_notice(events: int, without_tstamp: int, table: str) -> str |
             "every count and of the training set")
 
 
-def null_timestamp_notices(warehouse: Warehouse, spec: TrainingSpec) -> tuple[str, ...]:
+def null_timestamp_notices(
+    warehouse: Warehouse, spec: TrainingSpec, query: Callable[[str], pd.DataFrame] | None = None
+) -> tuple[str, ...]:
     """For a DuckDB file: how many events lack derived_tstamp. A loaded events file counted them when it
-    was loaded (its `notices` say so), and Snowflake is not scanned for this."""
+    was loaded (its `notices` say so), and Snowflake is not scanned for this. `query` runs the count
+    (the app passes its cached query); by default `warehouse.query`."""
     if warehouse.events_table is not None or not isinstance(warehouse, DuckDBWarehouse):
         return ()
-    row = warehouse.query(null_timestamp_sql(spec)).iloc[0]
+    sql = (f"select count(*) as events, count(*) - count(derived_tstamp) as without_tstamp "
+           f"from {spec.events_table}")  # validated as an identifier by the spec
+    row = (query or warehouse.query)(sql).iloc[0]
     notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec.events_table)
     return (notice,) if notice else ()

@@ -29,7 +29,7 @@ from prospect_core.studio.config import secrets, snowflake_config
 from prospect_core.studio.jobs import follow_job, pending_job, start_job
 from prospect_core.studio.state import current_spec
 from prospect_core.training_sql import render_template
-from prospect_core.warehouse import Warehouse, missing_event_notice, null_timestamp_notice, null_timestamp_sql
+from prospect_core.warehouse import Warehouse, missing_event_notice, null_timestamp_notices
 
 def source_label(source: str) -> str:
     kind, argument = parse_source(source)
@@ -192,14 +192,13 @@ def source_notices(source: str, spec: TrainingSpec) -> tuple[str, ...]:
 
     An events file says the same once, when it is loaded; Snowflake is not scanned for this.
     """
-    if parse_source(source)[0] not in ("demo", "duckdb"):
+    if parse_source(source)[0] not in ("demo", "duckdb"):  # not opened for others: they are not scanned
         return ()
     try:
-        row = run_query(source, open_warehouse(source, spec), null_timestamp_sql(spec), {}).iloc[0]
+        warehouse = open_warehouse(source, spec)
+        return null_timestamp_notices(warehouse, spec, query=lambda sql: run_query(source, warehouse, sql, {}))
     except UserError:
         return ()  # event_counts has said why
-    notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec.events_table)
-    return (notice,) if notice else ()
 
 
 def target_event_notice(counts: pd.DataFrame | None, spec: TrainingSpec) -> str | None:

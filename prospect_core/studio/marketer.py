@@ -74,16 +74,16 @@ def pick_moment(run, key: str) -> int:
 
     Returns the moment's row in the test set.
     """
-    spec = run.spec
+    spec, ids = run.spec, run.test_ids  # test_ids is built anew on every read
     prospects = evaluation.prospect_choices(
-        y_true=run.y_test, y_score=run.y_score, prospect_ids=run.test_ids["domain_userid"],
+        y_true=run.y_test, y_score=run.y_score, prospect_ids=ids["domain_userid"],
         reached=target_wording(spec), not_reached=f"never {target_wording(spec, reached=False).removeprefix('did not ')}",
     ).head(500)
     labels = dict(zip(prospects["domain_userid"], prospects["label"]))
     prospect = st.selectbox("Prospect (highest best score first)", list(labels), format_func=labels.get,
                             key=f"{key}_prospect")
     moments = evaluation.prospect_moments(
-        y_true=run.y_test, y_score=run.y_score, test_ids=run.test_ids, prospect=prospect,
+        y_true=run.y_test, y_score=run.y_score, test_ids=ids, prospect=prospect,
         reached=target_wording(spec), not_reached=target_wording(spec, reached=False),
     )
     by_position = dict(zip(moments["position"].astype(int), moments["label"]))
@@ -128,10 +128,11 @@ def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluatio
                                help="What acting on one flagged prospect costs (a call, an offer)")
     traffic = right.number_input(f"{evaluation.TRAFFIC_LABEL} (0 = from the test set)", 0, 10**9, 0, key=f"{key}_traffic",
                                  help="How many prediction points (events of cohort prospects) a day to scale to")
+    ids = run.test_ids  # built anew on every read
     try:
         curve = evaluation.profit_by_threshold(
-            y_true=run.y_test, y_score=run.y_score, prospect_ids=run.test_ids["domain_userid"],
-            timestamps=run.test_ids["derived_tstamp"], value_per_conversion=value, cost_per_flag=cost,
+            y_true=run.y_test, y_score=run.y_score, prospect_ids=ids["domain_userid"],
+            timestamps=ids["derived_tstamp"], value_per_conversion=value, cost_per_flag=cost,
             moments_per_day=float(traffic) or None,
         )
     except (ValueError, TypeError) as error:
