@@ -85,6 +85,16 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def new_session(browser, url: str):
+    """A page opened at `url` in a browser context of its own: a Streamlit session of its own. Close it
+    with `page.context.close()`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 2400})
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(url)
+    return page
+
+
 def open_page(page, title: str) -> None:
     page.get_by_role("link", name=title, exact=True).click()
     page.get_by_role("heading", name=title, exact=True).wait_for(timeout=STEP_TIMEOUT_MS)
@@ -241,10 +251,7 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
     a link with the spec opens the same SQL in a new browser context."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1400, "height": 2400})
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    page.goto(server)
+    page = new_session(browser, server)
     page.get_by_role("heading", name="Data & target").wait_for()
     page.get_by_role("button", name="Build training set").wait_for()  # the page, then the sidebar, drawn
     page.locator('[data-testid="stSidebar"]').get_by_text("CURRENT SPEC").wait_for()
@@ -269,23 +276,17 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
     page.get_by_text("SQL for target_had_submit_form_next1h (duckdb)").click()
     sql = page.locator('[data-testid="stCode"]').first.inner_text()
     assert "45" in page.url or "long_window_days" in urllib.request.unquote(page.url)
-    shared = context.browser.new_context(viewport={"width": 1400, "height": 2400})
-    other = shared.new_page()
-    other.set_default_timeout(STEP_TIMEOUT_MS)
-    other.goto(page.url)
+    other = new_session(browser, page.url)
     other.get_by_role("heading", name="Data & target").wait_for()
     other.get_by_text("SQL for target_had_submit_form_next1h (duckdb)").click()
     other.locator('[data-testid="stSidebar"]').get_by_text("7 d and 45 d").wait_for()
     assert other.locator('[data-testid="stCode"]').first.inner_text() == sql
-    shared.close()
-    context.close()
+    other.context.close()
+    page.context.close()
 
 
 def test_the_sql_dialect_follows_the_snowflake_form_in_a_fresh_session(server, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 2400})
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    page.goto(server)
+    page = new_session(browser, server)
     page.get_by_text("SQL for target_had_submit_form_next1h (duckdb)").wait_for()
     page.get_by_text("Snowflake", exact=True).first.click()
     page.get_by_role("textbox", name="Account").fill("nowhere-test")
@@ -294,16 +295,13 @@ def test_the_sql_dialect_follows_the_snowflake_form_in_a_fresh_session(server, b
     page.get_by_role("button", name="Use for this session").click()
     page.get_by_text("SQL for target_had_submit_form_next1h (snowflake)").wait_for(timeout=90_000)
     shot(page, "9_snowflake_dialect")
-    context.close()
+    page.context.close()
 
 
 def test_a_click_in_the_target_explorer_sets_the_target(server, browser):
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1400, "height": 2400})
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    page.goto(server)
+    page = new_session(browser, server)
     page.get_by_role("button", name="Explore targets").click()
     chart = page.locator(".js-plotly-plot").filter(has_text="Which targets are learnable")
     chart.wait_for()
@@ -316,4 +314,4 @@ def test_a_click_in_the_target_explorer_sets_the_target(server, browser):
     finally:
         shot(page, "10_target_explorer")
     expect(page.get_by_role("spinbutton", name="Within the next", exact=True)).to_have_value("168")  # not a step behind
-    context.close()
+    page.context.close()

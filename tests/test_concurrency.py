@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, STEP_TIMEOUT_MS, browser, open_page, server  # noqa: F401  (fixtures)
+from tests.test_browser import ARTIFACTS, STEP_TIMEOUT_MS, browser, new_session, open_page, server  # noqa: F401  (fixtures)
 
 SESSIONS = 5
 
@@ -57,13 +57,10 @@ def single_user_auc(db, hours: int) -> float:
 
 
 def open_session(browser, server, hours: int):
-    context = browser.new_context(viewport={"width": 1400, "height": 2400})
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    page.goto(server)
+    page = new_session(browser, server)
     page.get_by_role("heading", name="Data & target").wait_for()
     set_window(page, hours)
-    return context, page
+    return page.context, page
 
 
 def test_five_sessions_build_and_train_at_once(server, browser, tmp_path_factory):
