@@ -372,8 +372,7 @@ class RunStore:
         from prospect_core.signing import load_verified
         from prospect_core.spec import TrainingSpec
 
-        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
-            raise RunStoreError(f"a run id is 32 hexadecimal digits, got {shown(run_id)}")
+        _check_run_id(run_id)
         try:
             client = self._client(create=False)
             mlflow_run = client.get_run(run_id)
@@ -417,8 +416,7 @@ class RunStore:
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run (MLflow's soft delete: gone from every list; `mlflow gc` frees its files)."""
-        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
-            raise RunStoreError(f"a run id is 32 hexadecimal digits, got {shown(run_id)}")
+        _check_run_id(run_id)
         try:
             self._client(create=False).delete_run(run_id)
         except Exception as error:  # noqa: BLE001
@@ -465,6 +463,12 @@ class RunStore:
         if self.tracking_uri.startswith("sqlite:///"):
             return Path(self.tracking_uri.removeprefix("sqlite:///")).parent
         return None
+
+
+def _check_run_id(run_id: object) -> None:
+    """A run id reaches MLflow's store only as 32 hexadecimal digits."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise RunStoreError(f"a run id is 32 hexadecimal digits, got {shown(run_id)}")
 
 
 def warm_up(store: RunStore) -> threading.Thread:
