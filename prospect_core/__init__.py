@@ -1,6 +1,15 @@
-"""Prospect Scoring Studio: training sets, the XGBoost model, evaluation and export."""
+"""Prospect Scoring Studio: training sets, the XGBoost model, evaluation and export.
 
+The public names below are loaded on first use (a module-level `__getattr__`, PEP 562), as large
+libraries do: `import prospect_core`, and the CLI's quick commands (`--help`, `sql`, `spec`), then
+load no model library. Everything else is importable from its own module.
+"""
+
+from __future__ import annotations
+
+import importlib
 import os
+from typing import TYPE_CHECKING, Any
 
 # OpenMP threads that have nothing to do sleep instead of spinning (libgomp's default spins for a
 # while first). On shared cores a spinning XGBoost thread steals the CPU its sibling or a neighbour
@@ -9,18 +18,40 @@ import os
 # a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# The names a notebook needs; everything else is importable from its module (README "Use it from Python").
-from prospect_core.build import TrainingSet, build_training_set  # noqa: E402  (after OMP_WAIT_POLICY, on purpose)
-from prospect_core.errors import DatasetError, SourceError, SpecError, UserError  # noqa: E402
-from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model  # noqa: E402
-from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS  # noqa: E402
-from prospect_core.model import ModelParams, TrainingRun, train_model  # noqa: E402
-from prospect_core.signing import signing_key  # noqa: E402
-from prospect_core.sources import open_source  # noqa: E402
-from prospect_core.spec import TrainingSpec  # noqa: E402
+# public name -> the module that defines it (README "Use it from Python")
+_PUBLIC = {
+    "TrainingSet": "build", "build_training_set": "build",
+    "DatasetError": "errors", "SourceError": "errors", "SpecError": "errors", "UserError": "errors",
+    "ExportBundle": "export", "LoadedModel": "export", "export_run": "export", "load_model": "export",
+    "DEFAULT_MAX_TRAINING_ROWS": "limits",
+    "ModelParams": "model", "TrainingRun": "model", "train_model": "model",
+    "signing_key": "signing",
+    "open_source": "sources",
+    "TrainingSpec": "spec",
+}
 
-__all__ = [
-    "DEFAULT_MAX_TRAINING_ROWS", "DatasetError", "ExportBundle", "LoadedModel", "ModelParams", "SourceError",
-    "SpecError", "TrainingRun", "TrainingSet", "TrainingSpec", "UserError", "build_training_set", "export_run",
-    "load_model", "open_source", "signing_key", "train_model",
-]
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prospect_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"prospect_core.{module}"), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from prospect_core.build import TrainingSet, build_training_set
+    from prospect_core.errors import DatasetError, SourceError, SpecError, UserError
+    from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
+    from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS
+    from prospect_core.model import ModelParams, TrainingRun, train_model
+    from prospect_core.signing import signing_key
+    from prospect_core.sources import open_source
+    from prospect_core.spec import TrainingSpec

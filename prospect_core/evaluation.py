@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,8 @@ def _check_threshold(threshold: float) -> float:
 
 def evaluate(*, y_true: Any, y_score: Any, threshold: float = 0.5) -> Evaluation:
     """All metrics of one scored test set; the at-threshold ones predict positive when score >= threshold."""
+    from sklearn import metrics  # here, not at the top: `import prospect_core` and the CLI's quick commands stay light
+
     y, score = check_scores(y_true, y_score)
     threshold = _check_threshold(threshold)
     y_pred = (score >= threshold).astype(np.int64)

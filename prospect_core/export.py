@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from prospect_core.artifact import ArtifactError, artifact_bytes, model_card, model_card_markdown, sha256_hex
 from prospect_core.errors import UserError, shown
@@ -25,6 +24,9 @@ from prospect_core.signals import MATERIAL_SHARE, STREAM_EVENT_LIMIT, parity_rep
 from prospect_core.signing import load_verified, sign_card
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import render_training_sql
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,18 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, get_args
+from typing import TYPE_CHECKING, Any, Callable, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from prospect_core import features
 from prospect_core.errors import DatasetError, UserError
 from prospect_core.evaluation import Evaluation, evaluate
 from prospect_core.spec import TrainingSpec
+
+if TYPE_CHECKING:  # sklearn loads where a pipeline is built or read, not with the package
+    from sklearn.pipeline import Pipeline
 
 Split = Literal["random", "by_user", "out_of_time"]
 SPLITS: tuple[str, ...] = get_args(Split)
@@ -110,6 +112,7 @@ def build_pipeline(spec: TrainingSpec, params: ModelParams | None = None) -> Pip
     read with a plain `pd.read_csv`, or built from Signals' `None`s, scores as in the app.
     """
     from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
     from xgboost import XGBClassifier
 
@@ -188,6 +191,7 @@ def transformed_sources(pipeline: Pipeline) -> list[str]:
     One-hot columns map back to their categorical feature, so SHAP values and gains can be summed
     per registry feature.
     """
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
     preprocessor = pipeline.named_steps["preprocessor"]
