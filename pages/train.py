@@ -5,7 +5,7 @@ import streamlit as st
 from prospect_core import studio
 from prospect_core.errors import UserError
 from prospect_core.figures import roc_figure
-from prospect_core.model import STUDIO_DEFAULTS, ModelParams
+from prospect_core.model import MAX_SEED, STUDIO_DEFAULTS, ModelParams
 from prospect_core.wording import target_wording
 
 studio.start_page()
@@ -63,7 +63,7 @@ with st.form("train_form"):
         help=f"1 = as the tutorial. About negatives/positives ≈ {built.summary.negatives / max(built.summary.positives, 1):.0f} "
         "balances the classes (scores then stop being probabilities).",
     )
-    seed = right.number_input("Random seed", 0, 2**31 - 1, DEFAULTS.seed, key="seed", persist_state="session")
+    seed = right.number_input("Random seed", 0, MAX_SEED, DEFAULTS.seed, key="seed", persist_state="session")
     st.caption(
         f"Starts from a regularised model ({DEFAULTS.n_estimators} trees of depth {DEFAULTS.max_depth}, learning rate "
         f"{DEFAULTS.learning_rate}, row subsample {DEFAULTS.subsample}); the tutorial used XGBoost's defaults "

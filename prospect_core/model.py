@@ -41,6 +41,7 @@ Split = Literal["random", "by_user", "out_of_time"]
 SPLITS: tuple[str, ...] = get_args(Split)
 TEST_SIZE = 0.2
 MIN_ROWS_PER_CLASS = 2  # in each of train and test
+MAX_SEED = 2**32 - 1  # numpy's and XGBoost's seeds are unsigned 32-bit
 Progress = Callable[[str], None]
 
 
@@ -65,7 +66,7 @@ class ModelParams:
         _check_float("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
         _check_float("subsample", self.subsample, 0.0, 1.0, low_open=True)
         _check_float("scale_pos_weight", self.scale_pos_weight, 0.0, 10_000.0, low_open=True)
-        _check_int("seed", self.seed, 0, 2**32 - 1)
+        _check_int("seed", self.seed, 0, MAX_SEED)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -22,7 +22,7 @@ import pyarrow as pa
 from prospect_core import atomic
 from prospect_core.errors import SourceError, first_line
 from prospect_core.spec import TrainingSpec
-from prospect_core.training_sql import LANE_LIMIT_MESSAGE, DialectName, render_template
+from prospect_core.training_sql import LANE_LIMIT_MESSAGE, DialectName, RenderedSQL, render_template
 
 
 class Warehouse(Protocol):
@@ -383,9 +383,14 @@ def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
 EVENT_NAMES_SHOWN = 200
 
 
+def event_counts_sql(spec: TrainingSpec, dialect: DialectName) -> RenderedSQL:
+    """The query behind `event_counts`, for callers that run it their own way (the app caches it)."""
+    return render_template("event_counts.sql", spec, dialect, context={"names_shown": EVENT_NAMES_SHOWN})
+
+
 def event_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
     """Events per name in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
-    rendered = render_template("event_counts.sql", spec, warehouse.dialect)
+    rendered = event_counts_sql(spec, warehouse.dialect)
     return warehouse.query(rendered.text, rendered.params)
 
 

@@ -19,4 +19,4 @@ final as (
 
 select * from final
 order by events desc, event_name
-limit 200
+limit {{ names_shown }}

@@ -28,8 +28,7 @@ from prospect_core.studio import keys
 from prospect_core.studio.config import secrets, snowflake_config
 from prospect_core.studio.jobs import follow_job, pending_job, start_job
 from prospect_core.studio.state import current_spec
-from prospect_core.training_sql import render_template
-from prospect_core.warehouse import Warehouse, missing_event_notice, null_timestamp_notices
+from prospect_core.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
 
 def source_label(source: str) -> str:
     kind, argument = parse_source(source)
@@ -177,7 +176,7 @@ def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
     The picker then falls back to free text. For a file the reason is shown at once (a file this
     server refuses to read says why); Snowflake reports its errors on Test connection and on build.
     """
-    rendered = render_template("event_counts.sql", spec, dialect_of(source))
+    rendered = event_counts_sql(spec, dialect_of(source))
     try:
         frame = run_query(source, open_warehouse(source, spec, automatic=True), rendered.text, rendered.params)
     except UserError as error:
