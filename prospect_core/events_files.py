@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 from prospect_core import safe_io
 from prospect_core.atomic import DEFAULT_EVENTS_TABLE, JSON_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from prospect_core.errors import SourceError, first_line, write_failure
-from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits
+from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits, events_file_limits
 from prospect_core.paths import events_cache_dir
 from prospect_core.spec import TrainingSpec
 from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down, null_timestamp_notice, sql_string
@@ -171,7 +171,7 @@ def load_events_file(
                           "(duckdb:PATH) instead")
     table = events_table or DEFAULT_EVENTS_TABLE
     _check_table_name(table)
-    limits = limits or EventsFileLimits()
+    limits = limits or events_file_limits()  # the environment's bounds when the caller (the CLI) gives none
     control = control or LoadControl()
 
     database = _cache_path(source, table, Path(cache_dir) if cache_dir else events_cache_dir())
