@@ -1,7 +1,7 @@
 """Exports of the atomic events table (CSV, CSV.gz, Parquet) as a DuckDB source.
 
-A file is read by DuckDB itself (`read_csv` / `read_parquet`, no pandas round-trip) and written once
-into a cached DuckDB database in the atomic layout the training SQL expects, under the events table
+A CSV is read by DuckDB itself (`read_csv`), a Parquet file by pyarrow a batch at a time (no pandas
+round-trip), and written once into a cached DuckDB database in the atomic layout the training SQL expects, under the events table
 name asked for. The cache is keyed on the file's path, size and modification time, so rebuilding a
 training set from the same export costs nothing.
 
@@ -17,8 +17,8 @@ A file's type is read from its first bytes, never from its name: gzip, Parquet (
 text; a DuckDB database or a ZIP archive is refused here. It is read by a DuckDB connection that may
 open that one file and nothing else (through a link with a plain name, so `?`, `*` or `[` in a name is
 never a glob), with extensions neither downloaded nor loaded. A gzip is expanded first, to a private
-file and at most up to the size bound (`limits.EventsFileLimits`); no more rows than the row bound are
-loaded. A load can be cancelled from another thread (`LoadControl.cancel`).
+file and at most up to the size bound (`limits.EventsFileLimits`); a Parquet file's batches count what
+they decode to against it, never what its footer declares; no more rows than the row bound are loaded. A load can be cancelled from another thread (`LoadControl.cancel`).
 
 Only the six columns the cohort and the windows need are required; the others are optional and a
 missing one is read as NULL, with a notice listing them (their features are then constant).
