@@ -1,7 +1,7 @@
 """Exports of the atomic events table (CSV, CSV.gz, Parquet) as a DuckDB source.
 
-A file is read by DuckDB itself (`read_csv` / `read_parquet`, no pandas round-trip) and written once
-into a cached DuckDB database in the atomic layout the training SQL expects, under the events table
+A CSV is read by DuckDB itself (`read_csv`), a Parquet file by pyarrow a batch at a time (no pandas
+round-trip), and written once into a cached DuckDB database in the atomic layout the training SQL expects, under the events table
 name asked for. The cache is keyed on the file's path, size and modification time, so rebuilding a
 training set from the same export costs nothing.
 
@@ -17,8 +17,8 @@ A file's type is read from its first bytes, never from its name: gzip, Parquet (
 text; a DuckDB database or a ZIP archive is refused here. It is read by a DuckDB connection that may
 open that one file and nothing else (through a link with a plain name, so `?`, `*` or `[` in a name is
 never a glob), with extensions neither downloaded nor loaded. A gzip is expanded first, to a private
-file and at most up to the size bound (`limits.EventsFileLimits`); no more rows than the row bound are
-loaded. A load can be cancelled from another thread (`LoadControl.cancel`).
+file and at most up to the size bound (`limits.EventsFileLimits`); a Parquet file's batches count what
+they decode to against it, never what its footer declares; no more rows than the row bound are loaded. A load can be cancelled from another thread (`LoadControl.cancel`).
 
 Only the six columns the cohort and the windows need are required; the others are optional and a
 missing one is read as NULL, with a notice listing them (their features are then constant).
@@ -37,14 +37,17 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from prospect_core import safe_io
 from prospect_core.atomic import DEFAULT_EVENTS_TABLE, JSON_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from prospect_core.errors import SourceError, write_failure
-from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits
+from prospect_core.errors import SourceError, first_line, write_failure
+from prospect_core.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits, events_file_limits
 from prospect_core.paths import events_cache_dir
 from prospect_core.spec import TrainingSpec
 from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down, null_timestamp_notice, sql_string
@@ -57,6 +60,9 @@ EVENTS_LAYOUT = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 # Bump when the loaded layout changes, so cached databases from older code are not reused.
 LOADER_VERSION = 2
 CHUNK = 1 << 20  # bytes expanded between two checks of the size bound and of Cancel
+# Parquet rows read between two checks of the bounds and of Cancel. Text columns arrive as dictionary
+# indices, so a batch is ~100 kB whatever its values decode to; DuckDB decodes it only once counted.
+PARQUET_BATCH_ROWS = 16_384
 CANCELLED = "loading the events file was cancelled; choose the file again to reload it"
 
 
@@ -165,7 +171,7 @@ def load_events_file(
                           "(duckdb:PATH) instead")
     table = events_table or DEFAULT_EVENTS_TABLE
     _check_table_name(table)
-    limits = limits or EventsFileLimits()
+    limits = limits or events_file_limits()  # the environment's bounds when the caller (the CLI) gives none
     control = control or LoadControl()
 
     database = _cache_path(source, table, Path(cache_dir) if cache_dir else events_cache_dir())
@@ -297,11 +303,70 @@ def _read_metadata(database: Path, source: Path) -> LoadedEvents | None:
 
 
 def _reader(source: Path, file_format: FileFormat) -> str:
-    path = sql_string(str(source))
-    if file_format == "parquet":
-        return f"read_parquet({path})"
     # Every column as text: we parse timestamps and JSON ourselves, with messages naming the column.
-    return f"read_csv({path}, header = true, all_varchar = true, nullstr = ['', '\\N'])"
+    return f"read_csv({sql_string(str(source))}, header = true, all_varchar = true, nullstr = ['', '\\N'])"
+
+
+def _parquet_batches(source: Path, shown: Path, limits: EventsFileLimits, control: LoadControl,
+                     refused: list[SourceError]) -> pa.RecordBatchReader:
+    """`source`'s rows a batch at a time, each counted against the bounds before DuckDB decodes it.
+
+    The footer is checked first: its sizes bound what is read before anything is decoded (dictionary
+    pages included). But a footer gives stored sizes, not decoded ones: one 2 kB URL in a dictionary
+    and a million one-bit indices are 0.6 MB there and 2 GB of page_url. So every text column, nested
+    ones too, is read as dictionary indices and its decoded size is added up from the values' lengths.
+    A refusal raised while DuckDB pulls the batches is put in `refused`, as DuckDB rewords it.
+    """
+    try:
+        footer = pq.ParquetFile(source)
+        text = [column.path for column in footer.schema if column.physical_type == "BYTE_ARRAY"]
+        file = pq.ParquetFile(source, metadata=footer.metadata, read_dictionary=text)
+    except (pa.ArrowException, OSError) as error:
+        raise SourceError(f"cannot read {shown.name} as PARQUET: {first_line(error)}") from None
+    metadata = file.metadata
+    if metadata.num_rows > limits.rows:
+        raise _too_many_rows(shown.name, limits)
+    if sum(metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups)) > limits.bytes:
+        raise _too_large(shown.name, limits)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rows = decoded = 0
+        try:
+            for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                control.check()
+                rows += batch.num_rows
+                decoded += sum(_decoded_bytes(column) for column in batch.columns)
+                if rows > limits.rows:
+                    raise _too_many_rows(shown.name, limits)
+                if decoded > limits.bytes:
+                    raise _too_large(shown.name, limits)
+                yield batch
+        except SourceError as error:
+            refused.append(error)
+            raise
+        except (pa.ArrowException, OSError) as error:
+            refused.append(SourceError(f"cannot read {shown.name} as PARQUET: {first_line(error)}"))
+            raise
+
+    return pa.RecordBatchReader.from_batches(file.schema_arrow, batches())
+
+
+def _decoded_bytes(array: pa.Array) -> int:
+    """The bytes `array` holds once its dictionaries are decoded (DuckDB's copy), without decoding them."""
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        values = array.dictionary
+        if pa.types.is_string(kind.value_type) or pa.types.is_binary(kind.value_type) or \
+                pa.types.is_large_string(kind.value_type) or pa.types.is_large_binary(kind.value_type):
+            lengths = pc.binary_length(values).take(array.indices)
+            return (pc.sum(lengths).as_py() or 0) + array.indices.nbytes  # the text, and an offset per value
+        return values.nbytes * len(array) // max(len(values), 1)
+    if pa.types.is_struct(kind):
+        return len(array) // 8 + sum(_decoded_bytes(field) for field in array.flatten())
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind):
+        start, end = (array.offsets[0].as_py(), array.offsets[-1].as_py()) if len(array) else (0, 0)
+        return 8 * len(array) + _decoded_bytes(array.values.slice(start, end - start))  # a map's are its entries
+    return array.nbytes
 
 
 def _load(source: Path, file_format: FileFormat, table: str, database: Path, *, limits: EventsFileLimits | None = None,
@@ -314,7 +379,7 @@ def _load(source: Path, file_format: FileFormat, table: str, database: Path, *, 
     try:
         with connection:
             control.check()
-            return _load_into(connection, source, shown, file_format, table, limits)
+            return _load_into(connection, source, shown, file_format, table, limits, control)
     except duckdb.InterruptException:
         raise SourceError(CANCELLED) from None
     finally:
@@ -322,24 +387,24 @@ def _load(source: Path, file_format: FileFormat, table: str, database: Path, *, 
 
 
 def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path, file_format: FileFormat,
-               table: str, limits: EventsFileLimits) -> LoadedEvents:
+               table: str, limits: EventsFileLimits, control: LoadControl) -> LoadedEvents:
+    refused: list[SourceError] = []  # a bound hit while DuckDB pulls the Parquet batches, which DuckDB rewords
+
     def reading(sql: str, params: list | None = None) -> list[tuple]:
         try:
             return connection.execute(sql, params or []).fetchall()
         except (duckdb.InterruptException, duckdb.IOException):
             raise  # a cancel; a full disk (reported by the caller as a failed write)
         except duckdb.Error as error:
+            if refused:
+                raise refused[0] from None
             raise SourceError(_read_failure(shown, source, file_format, error)) from None
 
-    reading(f"create temp view raw_file as select * from {_reader(source, file_format)}")
+    if file_format == "parquet":
+        connection.register("raw_file", _parquet_batches(source, shown, limits, control, refused))
+    else:
+        reading(f"create temp view raw_file as select * from {_reader(source, file_format)}")
     described = reading("describe raw_file")
-    if file_format == "parquet":  # the footer says how large it expands and how many rows it holds
-        [(expanded,)] = reading("select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata(?)", [str(source)])
-        [(rows,)] = reading("select num_rows from parquet_file_metadata(?)", [str(source)])
-        if expanded > limits.bytes:
-            raise _too_large(shown.name, limits)
-        if rows > limits.rows:
-            raise _too_many_rows(shown.name, limits)
     columns = _match_columns(shown, [(name, kind) for name, kind, *_ in described])
     missing_optional = tuple(name for name in OPTIONAL_COLUMNS if name not in columns)
     selects = [f"{_normalised(shown, name, columns.get(name))} as {name}" for name in EVENTS_LAYOUT]

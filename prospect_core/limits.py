@@ -20,7 +20,8 @@ still return more rows than the bound (the estimate is an estimate), a seeded sa
 size is kept and the app says so.
 
 An events file (CSV, CSV.gz, Parquet) is refused once it expands past the size bound or holds more
-rows than the row bound, so a gzip bomb costs at most that much work and disk.
+rows than the row bound, so a gzip bomb costs at most that much work and disk. A Parquet file counts its
+decoded values (a dictionary's text once per row that uses it), so a dictionary bomb does too.
 """
 
 from __future__ import annotations

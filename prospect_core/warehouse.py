@@ -206,13 +206,16 @@ def _identity(path: Path) -> tuple:
 
 
 def check_views(connection: duckdb.DuckDBPyConnection, file_name: str) -> None:
-    """Refuse a database holding a view that does more than select from its own tables.
+    """Refuse a database holding a view, or a computed column, that does more than select from its own tables.
 
     Allowed: selects, joins, subqueries and CTEs over tables and views of this file, with scalar
     functions. Refused, with the reason: table functions (read_text, read_csv, glob, ...), file paths
     used as tables, other databases, macros defined in the file, and views this check cannot parse.
-    Nothing here runs a view: it is parsed by DuckDB's own parser (json_serialize_sql).
+    A generated column is a view in a table (its expression runs on every read), so it is refused too,
+    as is a default that calls a function. Nothing here runs a view or an expression: they are parsed
+    by DuckDB's own parser (json_serialize_sql).
     """
+    _check_columns(connection, file_name)
     views = connection.execute(
         "select schema_name, view_name, sql from duckdb_views() where not internal and not temporary "
         "and database_name = current_database()"
@@ -234,6 +237,31 @@ def check_views(connection: duckdb.DuckDBPyConnection, file_name: str) -> None:
                 f"{file_name} is refused: its view {schema}.{name} {problem}. Only tables, and views that select "
                 "from tables in the same file, are read; store the events as a table"
             )
+
+
+def _check_columns(connection: duckdb.DuckDBPyConnection, file_name: str) -> None:
+    columns = connection.execute(
+        "select schema_name, table_name, column_name, column_default, is_generated from duckdb_columns() "
+        "where not internal and database_name = current_database() and (is_generated or column_default is not null)"
+    ).fetchall()
+    for schema, table, column, default, generated in columns:
+        problem = f"the generated column {column}, computed by an expression each time it is read" if generated \
+            else _default_problem(connection, column, default)
+        if problem:
+            raise SourceError(
+                f"{file_name} is refused: its table {schema}.{table} has {problem}. Only plain columns are read: "
+                "no generated columns, no defaults that call functions"
+            )
+
+
+def _default_problem(connection: duckdb.DuckDBPyConnection, column: str, default: str) -> str | None:
+    """Why the default of `column` may not stay in a file we read (a function call); None for a constant."""
+    parsed = json.loads(connection.execute("select json_serialize_sql(?)", [f"select {default}"]).fetchall()[0][0])
+    if parsed.get("error") or len(parsed.get("statements", ())) != 1:
+        return f"a column {column} whose default cannot be checked"
+    called = next((node["function_name"] for node in _nodes(parsed["statements"][0])
+                   if node.get("class") == "FUNCTION" and not node.get("is_operator")), None)  # 'a' || 'b' is data
+    return None if called is None else f"a column {column} whose default calls {str(called)[:80]}()"
 
 
 def _view_problem(connection: duckdb.DuckDBPyConnection, sql: str, relations: set[tuple[str, str]],
