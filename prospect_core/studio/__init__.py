@@ -67,7 +67,6 @@ from prospect_core.studio.state import (
     runs,
     set_source,
     set_spec,
-    start_page,
 )
 from prospect_core.studio.uploads import UPLOAD_ROOT, UploadFolder, sweep_uploads, upload_folder
 from prospect_core.wording import counted

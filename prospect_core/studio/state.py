@@ -67,15 +67,9 @@ class StudioRun:
         return run_description(self.number, source_label(self.source), self.run.spec, self.run.split)
 
 
-def start_page() -> None:
-    """The first call of every page: app.py's routing if Streamlit ran the page alone, then the state.
-
-    Only pages call it; callbacks and helpers call `init_state` (a callback must not run app.py)."""
-    _run_through_app()
-    init_state()
-
-
 def init_state() -> None:
+    """This session's defaults and its check-in with `MEMORY`. Every accessor here calls it, and app.py's
+    sidebar does before each page runs, so pages need not."""
     state = st.session_state
     state.setdefault(keys.SOURCE, "demo")
     state.setdefault(keys.SPEC, TrainingSpec())
@@ -83,28 +77,6 @@ def init_state() -> None:
     state.setdefault(keys.RUNS, [])
     state.setdefault(keys.RUN_COUNTER, 0)
     _check_in_with_memory()
-
-
-def _run_through_app() -> None:
-    """Run app.py instead when Streamlit ran this page on its own.
-
-    Until `st.navigation` has run once in a server process, Streamlit treats a `pages/` folder beside
-    the main script as old-style pages: the first request after a start that is a deep link
-    (`/evaluate?workspace=…`, e.g. a bookmark after a restart) runs that page file alone, without
-    app.py's navigation, workspace and sidebar. Running app.py here routes the same request to the
-    same page (both name it by its file's URL path) with all of that, then this lone run stops. Not
-    a rerun: that would drop the widget event that started this run (AppTest starts every run so).
-    """
-    import runpy
-
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    context = get_script_run_ctx()
-    if not PagesManager.uses_pages_directory or context is None:
-        return
-    runpy.run_path(str(context.pages_manager.main_script_path), run_name="__main__")  # its st.navigation ends the mode
-    st.stop()
 
 
 def current_spec() -> TrainingSpec:
