@@ -57,7 +57,8 @@ def close_session(session_id: str) -> None:
 
 
 def server_session_state(session_id: str) -> SessionState | None:
-    """A session's state as the server keeps it across reconnections; None under AppTest or when gone.
+    """A connected session's state as the server keeps it across reconnections (the same object after a
+    disconnect, which the memory bound holds on to); None for a session not connected, and under AppTest.
 
     `st.session_state` reaches only the session of the running script; the memory bound releases a
     disconnected session's objects from the sweeper's thread. If it changes: a disconnected session's
