@@ -49,3 +49,14 @@ def test_app_py_is_the_only_way_to_a_page():
     routed = set(re.findall(r'st\.Page\("([^"]+)"', (root / "app.py").read_text()))
     assert not (root / "pages").exists()
     assert routed == {path.relative_to(root).as_posix() for path in (root / "screens").glob("*.py")}
+
+
+@pytest.mark.parametrize("owner, private", [
+    ("streamlit_private.py", r"\bstreamlit\.(runtime|web)\b|from streamlit import (runtime|web)\b"),
+    ("mlflow_private.py", r"\bmlflow(\.\w+)*\._|\bmlflow\.utils\b"),
+])
+def test_private_calls_into_a_library_live_in_one_module(owner, private):
+    """Each private call has its contract test there (tests/test_private_apis.py); one found elsewhere has none."""
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), root / "app.py", *(root / "screens").glob("*.py")]
+    assert {path.name for path in files if re.search(private, path.read_text())} == {owner}

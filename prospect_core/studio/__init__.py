@@ -16,7 +16,7 @@ Pages import this package, never each other, and call what is re-exported here:
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
 | marketer.py | on-screen words for spec errors, run labels, scores first, the by-prospect and profit views |
-| streamlit_private.py | every call into Streamlit's private `streamlit.runtime`, each with its contract test |
+| streamlit_private.py | every call into Streamlit's private runtime, each with a contract test |
 """
 
 from prospect_core.export import ExportBundle, LoadedModel
