@@ -1,4 +1,8 @@
-"""Prospect Scoring Studio: routing only. Each page lives in pages/."""
+"""Prospect Scoring Studio: routing only. Each page lives in screens/.
+
+Not pages/: Streamlit runs files in a pages/ folder beside this script on their own (old-style pages)
+until `st.navigation` has run once in the process, so a deep link right after a restart would skip
+this router, its workspace and its sidebar. Any other folder is reached only through here."""
 
 import streamlit as st
 
@@ -8,11 +12,11 @@ st.set_page_config(page_title="Prospect Scoring Studio", page_icon=":material/ta
 
 page = st.navigation(
     [
-        st.Page("pages/data_and_target.py", title="Data & target", icon=":material/database:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/monitoring:"),
-        st.Page("pages/explain.py", title="Explain", icon=":material/psychology:"),
-        st.Page("pages/score_and_export.py", title="Score & export", icon=":material/download:"),
+        st.Page("screens/data_and_target.py", title="Data & target", icon=":material/database:", default=True),
+        st.Page("screens/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("screens/evaluate.py", title="Evaluate", icon=":material/monitoring:"),
+        st.Page("screens/explain.py", title="Explain", icon=":material/psychology:"),
+        st.Page("screens/score_and_export.py", title="Score & export", icon=":material/download:"),
     ]
 )
 open_workspace()  # the workspace in the URL; a new session gets its saved runs back

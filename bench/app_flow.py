@@ -52,15 +52,15 @@ def worker(db: str) -> None:
     at = AppTest.from_file(str(APP), default_timeout=600)
     timed("open app", at.run)
     timed("build", lambda: at.button(key="build").click().run())
-    at.switch_page("pages/train.py").run()
+    at.switch_page("screens/train.py").run()
     timed("train", lambda: at.button[0].click().run())  # the form's "Train model"
-    timed("evaluate page", lambda: at.switch_page("pages/evaluate.py").run())
+    timed("evaluate page", lambda: at.switch_page("screens/evaluate.py").run())
     changes = []
     for threshold in THRESHOLDS:
         started = time.perf_counter()
         at.slider[0].set_value(threshold).run()
         changes.append(time.perf_counter() - started)
-    timed("explain page", lambda: at.switch_page("pages/explain.py").run())
+    timed("explain page", lambda: at.switch_page("screens/explain.py").run())
     rows = at.session_state["built"].summary.rows
     print(json.dumps({"seconds": seconds, "threshold_changes": changes, "rows": rows}))
 

@@ -47,7 +47,7 @@ def main() -> None:
         at.run()
         at.button(key="build").click().run()
         rows = at.session_state["built"].summary.rows
-        at.switch_page("pages/train.py").run()
+        at.switch_page("screens/train.py").run()
         saves, jobs = [], []
         for _ in range(args.trains):
             started = time.perf_counter()

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
+from prospect_core import mlflow_private
 from prospect_core.errors import UserError, shown, write_failure
 
 if TYPE_CHECKING:
@@ -489,11 +490,10 @@ def warm_up(store: RunStore) -> threading.Thread:
         try:
             import mlflow.sklearn  # noqa: F401
             from mlflow.models import infer_signature  # noqa: F401
-            from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches
 
             # log_model checks the pinned requirements against the installed packages, reading every
             # package's metadata once per process (~0.75 s): done here, so log_run finds it cached.
-            warn_dependency_requirement_mismatches(_pip_requirements())
+            mlflow_private.check_installed_requirements(_pip_requirements())
             with _SAVE_LOCK:
                 store._experiment_id(store._client(create=True), create=True)
         except Exception:  # noqa: BLE001 — log_run meets the same fault and says it as "not saved"
@@ -563,15 +563,12 @@ def _now_ms() -> int:
 
 def _tracking_uri_setting() -> tuple[str | None, str | None]:
     """MLflow's process-global tracking URI and $MLFLOW_TRACKING_URI, as they are now."""
-    from mlflow.tracking._tracking_service import utils
-
-    return utils._tracking_uri, os.environ.get(TRACKING_URI_ENV)
+    return mlflow_private.global_tracking_uri(), os.environ.get(TRACKING_URI_ENV)
 
 
 def _restore_tracking_uri_setting(previous: tuple[str | None, str | None]) -> None:
-    from mlflow.tracking._tracking_service import utils
-
-    utils._tracking_uri, environment = previous
+    uri, environment = previous
+    mlflow_private.set_global_tracking_uri(uri)
     if environment is None:
         os.environ.pop(TRACKING_URI_ENV, None)
     else:

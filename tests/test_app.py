@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from prospect_core.demo_data import write_demo_db
 
-PAGES = ["pages/data_and_target.py", "pages/train.py", "pages/evaluate.py", "pages/explain.py",
-         "pages/score_and_export.py"]
+PAGES = ["screens/data_and_target.py", "screens/train.py", "screens/evaluate.py", "screens/explain.py",
+         "screens/score_and_export.py"]
 TIMEOUT = 180
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -67,7 +67,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert rows > 1000 and 0 < rate < 30
     assert app.session_state["built"].summary.rows == rows
 
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     app.button[0].click().run()  # the form's "Train model"
     assert not app.exception and not app.error, messages(app)
     run = app.session_state["runs"][0].run
@@ -76,7 +76,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert auc == pytest.approx(run.evaluation.roc_auc, abs=5e-4) and auc > 0.55
     assert len(app.session_state["runs"]) == 1
 
-    app.switch_page("pages/evaluate.py").run()
+    app.switch_page("screens/evaluate.py").run()
     assert not app.exception and not app.error, messages(app)
     prospects = run.positive_prospects_test
     assert prospects == run.test_ids["domain_userid"][run.y_test == 1].nunique() and prospects > 0
@@ -99,7 +99,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     slider.set_value(0.05).run()
     assert float(metric(app, "Recall")) >= precision_high
 
-    app.switch_page("pages/explain.py").run()
+    app.switch_page("screens/explain.py").run()
     assert not app.exception and not app.error, messages(app)
     assert app.session_state["runs"][0].shap is not None
     prospect_box = app.selectbox(key="explain_1_prospect")
@@ -108,7 +108,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     moments = next(box for box in app.selectbox if box.key.startswith("explain_1_moment_"))
     assert len(moments.options) == (run.test_ids["domain_userid"] == prospect_box.value).sum()
 
-    app.switch_page("pages/score_and_export.py").run()
+    app.switch_page("screens/score_and_export.py").run()
     assert not app.exception and not app.error, messages(app)
     export = app.session_state["runs"][0].extras["export"]
     card = json.loads(export.card_json)
@@ -126,8 +126,8 @@ def test_invalid_window_shows_an_error_and_keeps_the_settings(app):
     assert app.button(key="build").disabled
     assert app.session_state["spec"].short_window_days == 7  # last valid spec kept
     assert app.number_input(key="short_days").value == 40  # the user's input kept
-    app.switch_page("pages/train.py").run()
-    app.switch_page("pages/data_and_target.py").run()
+    app.switch_page("screens/train.py").run()
+    app.switch_page("screens/data_and_target.py").run()
     assert app.number_input(key="short_days").value == 40
 
 
@@ -136,7 +136,7 @@ def test_target_that_never_happens_is_flagged_before_training(app):
     app.text_input(key="target_other").input("never_fired_event").run()
     build(app)
     assert any("No row is positive" in text for text in messages(app))
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     app.button[0].click().run()
     assert not app.exception
     expected = "target column 'target_had_never_fired_event_next1h' has only one class (0 True"
@@ -162,7 +162,7 @@ def test_excluded_events_are_not_offered_as_targets(app):
 
 def test_split_caption_follows_the_split_picked(app):
     build(app)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     app.radio(key="split").set_value("random").run()
     assert any(c.value.startswith("Random 80/20") for c in app.caption)
     app.button[0].click().run()
@@ -286,10 +286,10 @@ def test_an_events_export_keeps_its_notice_on_train_and_evaluate(app, small_demo
     notice = next(i.value for i in app.info if "has no column(s)" in i.value)
     assert notice.startswith("my events.csv has no column(s)") and "mkt_medium" in notice  # named by its own name
     build(app)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     assert any("has no column(s)" in i.value for i in app.info)
     app.button[0].click().run()
-    app.switch_page("pages/evaluate.py").run()
+    app.switch_page("screens/evaluate.py").run()
     assert not app.exception, messages(app)
     assert any("has no column(s)" in i.value and "mkt_medium" in i.value for i in app.info)
 

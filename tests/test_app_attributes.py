@@ -68,13 +68,13 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     assert frame["num_customers_views_l30d"].sum() > 0  # the demo has customers pages
     assert (frame["num_customers_views_l30d"] >= frame["num_customers_views_l7d"]).all()
 
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     app.button[0].click().run()
     assert not app.exception and not app.error, messages(app)
     run = app.session_state["runs"][0].run
     assert "num_customers_views_l30d" in run.X_test.columns
 
-    app.switch_page("pages/score_and_export.py").run()
+    app.switch_page("screens/score_and_export.py").run()
     assert not app.exception and not app.error, messages(app)
     # the what-if form has the attribute, labelled in words, the column in its tooltip
     field = app.number_input(key="what_if_num_customers_views_l30d")

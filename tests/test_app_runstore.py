@@ -34,7 +34,7 @@ def session(workspace: str | None = None) -> AppTest:
 
 
 def train(at: AppTest) -> AppTest:
-    at.switch_page("pages/train.py").run()
+    at.switch_page("screens/train.py").run()
     at.button[0].click().run()  # the form's "Train model"
     assert not at.exception and not at.error, messages(at)
     return at
@@ -62,14 +62,14 @@ def test_a_trained_run_is_saved_and_a_fresh_session_with_the_link_draws_evaluate
     assert [r.extras["run_id"] for r in restored] == [record.extras["run_id"]]
     assert again.session_state["built"] is None  # the training set is not stored
     assert again.session_state["spec"] == record.run.spec  # the spec is back
-    again.switch_page("pages/evaluate.py").run()
+    again.switch_page("screens/evaluate.py").run()
     assert not again.exception and not again.error, messages(again)
     assert float(metric(again, "ROC AUC")) == pytest.approx(record.run.evaluation.roc_auc, abs=5e-4)
     assert len(plotly_charts(again)) == 8  # ROC, PR, confusion, profit, lift, gains, calibration, importance
     assert restored[0].run.spec == record.run.spec and restored[0].run.params == record.run.params
 
     # Explain needs the test rows' features: rebuilt on demand, the same rows by the same seeded split.
-    again.switch_page("pages/explain.py").run()
+    again.switch_page("screens/explain.py").run()
     assert any(b.label == "Rebuild training set" for b in again.button), messages(again)
     next(b for b in again.button if b.label == "Rebuild training set").click().run()
     for _ in range(5):  # the build job's follow-up reruns
@@ -87,7 +87,7 @@ def test_the_all_runs_toggle_lists_other_workspaces_and_a_run_can_be_deleted(sto
     first = train(build(session()))
     theirs = first.session_state["runs"][-1].extras["run_id"]
     mine = session()
-    mine.switch_page("pages/evaluate.py").run()
+    mine.switch_page("screens/evaluate.py").run()
     assert not mine.session_state["runs"]
     mine.toggle(key="all_runs_Model").set_value(True).run()
     assert not mine.exception, messages(mine)
@@ -148,7 +148,7 @@ def test_a_run_whose_card_no_longer_verifies_is_listed_as_unverifiable_and_never
 
     again = session(workspace)
     assert again.session_state["runs"] == []
-    again.switch_page("pages/evaluate.py").run()
+    again.switch_page("screens/evaluate.py").run()
     assert not again.exception, messages(again)
     warning = next(w.value for w in again.warning if "is unverifiable and is not loaded" in w.value)
     assert "joblib file changed" in warning, warning

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -36,35 +37,45 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("browser") / "demo.duckdb"
-    write_demo_db(db, n_users=600, seed=3)
+def run_streamlit(script: Path, log: IO[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`streamlit run script` on a free port with `env` added, logging to `log` (open for reading too);
+    the process and its URL once it answers its health check."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "PROSPECT_DEMO_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return process, url
         except OSError:
             time.sleep(0.5)
-    else:
-        process.terminate()
-        log.seek(0)
-        pytest.fail(f"streamlit did not start on {url}:\n{log.read()}")
-    yield url
+    process.terminate()
+    log.seek(0)
+    pytest.fail(f"streamlit did not start on {url}:\n{log.read()}")
+
+
+def stop_streamlit(process: subprocess.Popen, log: IO[str]) -> None:
+    """Stop a `run_streamlit` server; its log must hold no traceback."""
     process.terminate()
     process.wait(timeout=20)
     log.seek(0)
     server_log = log.read()
     assert "Traceback" not in server_log, server_log
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    write_demo_db(db, n_users=600, seed=3)
+    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w+")
+    process, url = run_streamlit(ROOT / "app.py", log, {"PROSPECT_DEMO_DB": str(db)})
+    yield url
+    stop_streamlit(process, log)
 
 
 @pytest.fixture(scope="module")

@@ -133,9 +133,9 @@ def test_two_runs_come_back_after_a_reload_and_after_a_server_restart(server, br
 
     server.stop()
     server.start()  # same store, new process: nothing in memory
-    # A deep link straight to a page, the first request the new server sees. Until app.py has called
-    # st.navigation once, Streamlit runs a pages/ file on its own; the studio sends it back through
-    # app.py, so the page comes with its navigation, sidebar and the workspace's runs.
+    # A deep link straight to a page, the first request the new server sees. The pages live in screens/,
+    # a folder Streamlit does not run on its own, so app.py routes it, with its navigation, sidebar and
+    # the workspace's runs.
     page.goto(f"{server.url}/evaluate?workspace={workspace}")
     page.get_by_role("heading", name="Evaluate").wait_for()
     page.get_by_text("MODELS THIS SESSION").wait_for()

@@ -339,17 +339,17 @@ def test_training_survives_leaving_the_page_and_a_second_click_starts_no_second_
         st.stop()
 
     monkeypatch.setattr(studio, "follow_job", leave_at_once)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     app.button[0].click().run()
     assert not app.exception, messages(app)
     assert app.session_state["job_train"] is not None and app.session_state["runs"] == []
 
-    app.switch_page("pages/evaluate.py").run()  # another page works while the job runs
+    app.switch_page("screens/evaluate.py").run()  # another page works while the job runs
     assert not app.exception and not app.error, messages(app)
     assert any("No model yet" in info.value for info in app.info)
     assert not app.session_state["job_train"].future.done()
 
-    app.switch_page("pages/train.py").run()  # back, and (still impatient) away again before it is done
+    app.switch_page("screens/train.py").run()  # back, and (still impatient) away again before it is done
     app.button[0].click().run()  # "Train model" again while the first run is still going
     assert not app.exception and not app.error, messages(app)
     assert any("already training" in info.value for info in app.info)
@@ -357,8 +357,8 @@ def test_training_survives_leaving_the_page_and_a_second_click_starts_no_second_
 
     monkeypatch.setattr(studio, "follow_job", real_follow)
     threading.Timer(1.0, gate.set).start()
-    app.switch_page("pages/evaluate.py").run()
-    app.switch_page("pages/train.py").run()  # this time the user waits on the Train page
+    app.switch_page("screens/evaluate.py").run()
+    app.switch_page("screens/train.py").run()  # this time the user waits on the Train page
     assert not app.exception and not app.error, messages(app)
     assert len(calls) == 1
     assert len(app.session_state["runs"]) == 1  # the first job's result arrived, once

@@ -40,3 +40,23 @@ def test_the_jobs_module_knows_no_domain():
     """Background jobs run any work; they import nothing of the core but its errors and the key names."""
     imports = re.findall(r"^from (prospect_core\S*) import", (PACKAGE / "studio" / "jobs.py").read_text(), re.M)
     assert sorted(imports) == ["prospect_core.errors", "prospect_core.studio"]
+
+
+def test_app_py_is_the_only_way_to_a_page():
+    """Streamlit runs the files of a pages/ folder beside app.py on their own until `st.navigation` has
+    run once in the process (a deep link after a restart would skip the router); screens/ it does not."""
+    root = PACKAGE.parent
+    routed = set(re.findall(r'st\.Page\("([^"]+)"', (root / "app.py").read_text()))
+    assert not (root / "pages").exists()
+    assert routed == {path.relative_to(root).as_posix() for path in (root / "screens").glob("*.py")}
+
+
+@pytest.mark.parametrize("owner, private", [
+    ("streamlit_private.py", r"\bstreamlit\.(runtime|web)\b|from streamlit import (runtime|web)\b"),
+    ("mlflow_private.py", r"\bmlflow(\.\w+)*\._|\bmlflow\.utils\b"),
+])
+def test_private_calls_into_a_library_live_in_one_module(owner, private):
+    """Each private call has its contract test there (tests/test_private_apis.py); one found elsewhere has none."""
+    root = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), root / "app.py", *(root / "screens").glob("*.py")]
+    assert {path.name for path in files if re.search(private, path.read_text())} == {owner}

@@ -94,7 +94,7 @@ def test_a_result_above_the_limit_is_sampled_and_the_pages_say_so(app, monkeypat
     built = app.session_state["built"]
     assert built.summary.rows == len(built.frame) == 1000
 
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     assert any("more than the limit of 1,000" in info.value for info in app.info)
     app.button[0].click().run()
     assert not app.exception and not app.error, messages(app)
@@ -104,9 +104,9 @@ def test_a_result_above_the_limit_is_sampled_and_the_pages_say_so(app, monkeypat
 def test_the_shap_cap_applies_and_is_shown(app, monkeypatch):
     monkeypatch.setenv("PROSPECT_SHAP_MAX_ROWS", "50")
     build(app)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("screens/train.py").run()
     app.button[0].click().run()
-    app.switch_page("pages/explain.py").run()
+    app.switch_page("screens/explain.py").run()
     assert not app.exception and not app.error, messages(app)
     record = app.session_state["runs"][0]
     assert len(record.shap.rows) == 50 < record.run.n_test

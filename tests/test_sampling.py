@@ -342,14 +342,14 @@ def test_app_samples_and_the_evaluate_page_says_so(tmp_path, monkeypatch):
     assert 0 < summary.positives and summary.negatives <= 3 * summary.positives
     assert any("Rates and metrics are on sampled data" in info.value for info in at.info)
 
-    at.switch_page("pages/train.py").run()
+    at.switch_page("screens/train.py").run()
     at.button[0].click().run()
     assert not at.exception and not at.error, [element.value for element in [*at.error, *at.exception]]
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("screens/evaluate.py").run()
     assert not at.exception and not at.error, [element.value for element in [*at.error, *at.exception]]
     assert any("50% of the cohort's prospects" in info.value for info in at.info), [i.value for i in at.info]
 
-    at.switch_page("pages/data_and_target.py").run()
+    at.switch_page("screens/data_and_target.py").run()
     assert at.number_input(key="max_negatives").value == 3  # kept for the session
     at.number_input(key="max_negatives").set_value(0).run()
     assert at.session_state["spec"].max_negatives_per_positive is None  # 0 keeps every negative

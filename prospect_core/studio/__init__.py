@@ -16,6 +16,7 @@ Pages import this package, never each other, and call what is re-exported here:
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
 | marketer.py | on-screen words for spec errors, run labels, scores first, the by-prospect and profit views |
+| streamlit_private.py | every call into Streamlit's private runtime, each with a contract test |
 """
 
 from prospect_core.export import ExportBundle, LoadedModel
@@ -67,7 +68,6 @@ from prospect_core.studio.state import (
     runs,
     set_source,
     set_spec,
-    start_page,
 )
 from prospect_core.studio.uploads import UPLOAD_ROOT, UploadFolder, sweep_uploads, upload_folder
 from prospect_core.wording import counted

@@ -9,17 +9,16 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import streamlit as st
-from streamlit import runtime
 
 from prospect_core import limits, signing
 from prospect_core.errors import UserError
 from prospect_core.snowflake import SnowflakeConfig, resolve_config
-from prospect_core.studio import keys
+from prospect_core.studio import keys, streamlit_private
 
 
 def streamlit_secrets() -> Mapping[str, Any] | None:
     """`st.secrets` as nested plain dicts when running inside Streamlit, else None."""
-    if not runtime.exists():
+    if not streamlit_private.server_running():
         return None
     try:
         return st.secrets.to_dict()

@@ -18,9 +18,6 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 import streamlit as st
-from streamlit import runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
-from streamlit.runtime.state import SessionState
 
 from prospect_core import limits
 from prospect_core.dataset import DatasetSummary
@@ -29,7 +26,7 @@ from prospect_core.explain import ShapSample
 from prospect_core.model import TrainingRun
 from prospect_core.session_memory import EVERYTHING, RUN, SET, Held, SessionMemory
 from prospect_core.spec import TrainingSpec
-from prospect_core.studio import keys
+from prospect_core.studio import keys, streamlit_private
 from prospect_core.studio.config import secrets
 from prospect_core.studio.marketer import run_description
 
@@ -67,15 +64,9 @@ class StudioRun:
         return run_description(self.number, source_label(self.source), self.run.spec, self.run.split)
 
 
-def start_page() -> None:
-    """The first call of every page: app.py's routing if Streamlit ran the page alone, then the state.
-
-    Only pages call it; callbacks and helpers call `init_state` (a callback must not run app.py)."""
-    _run_through_app()
-    init_state()
-
-
 def init_state() -> None:
+    """This session's defaults and its check-in with `MEMORY`. Every accessor here calls it, and app.py's
+    sidebar does before each page runs, so pages need not."""
     state = st.session_state
     state.setdefault(keys.SOURCE, "demo")
     state.setdefault(keys.SPEC, TrainingSpec())
@@ -83,28 +74,6 @@ def init_state() -> None:
     state.setdefault(keys.RUNS, [])
     state.setdefault(keys.RUN_COUNTER, 0)
     _check_in_with_memory()
-
-
-def _run_through_app() -> None:
-    """Run app.py instead when Streamlit ran this page on its own.
-
-    Until `st.navigation` has run once in a server process, Streamlit treats a `pages/` folder beside
-    the main script as old-style pages: the first request after a start that is a deep link
-    (`/evaluate?workspace=…`, e.g. a bookmark after a restart) runs that page file alone, without
-    app.py's navigation, workspace and sidebar. Running app.py here routes the same request to the
-    same page (both name it by its file's URL path) with all of that, then this lone run stops. Not
-    a rerun: that would drop the widget event that started this run (AppTest starts every run so).
-    """
-    import runpy
-
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    context = get_script_run_ctx()
-    if not PagesManager.uses_pages_directory or context is None:
-        return
-    runpy.run_path(str(context.pages_manager.main_script_path), run_name="__main__")  # its st.navigation ends the mode
-    st.stop()
 
 
 def current_spec() -> TrainingSpec:
@@ -169,10 +138,6 @@ def _memory_limit(name: str) -> Callable[[], int]:
     return read
 
 
-def _connected(session_id: str) -> bool:
-    return runtime.exists() and bool(runtime.get_instance().is_active_session(session_id))
-
-
 def _release(state: Any, items: Iterable[Any], why: str) -> None:
     """Take released objects out of a session's state and leave it a note saying so (any thread)."""
     kinds = {item.kind for item in items}
@@ -209,40 +174,10 @@ def _get(state: Any, key: str) -> Any:
 
 def _set(state: Any, key: str, value: Any) -> None:
     # A disconnected session's state is Streamlit's own SessionState, changed outside any script run.
-    # It keeps values from earlier runs apart from values set since (merged when the next run starts):
-    # deleting the key drops both, and `reset_state_value` needs no script context (item assignment
-    # would log that one is missing).
-    reset = getattr(type(state), "reset_state_value", None)
-    if reset is None:
+    if streamlit_private.is_server_session_state(state):
+        streamlit_private.set_outside_run(state, key, value)
+    else:
         state[key] = value
-        return
-    if _get(state, key) is not None:
-        del state[key]
-    reset(state, key, value)
-
-
-def _forget(session_id: str) -> None:
-    """Have Streamlit close a session gone past the grace period now, not whenever its store next reaps.
-
-    Its store keeps more than session state: the widgets' formatting callbacks keep the last run's
-    page variables alive, and with them that run's training set and runs. `clear_user_info_for_session`
-    is Streamlit's thread-safe way to close a stored session (it is what logging out does); a session
-    that has reconnected meanwhile stays open (this app keeps no user info to clear).
-    """
-    if runtime.exists():
-        runtime.get_instance().clear_user_info_for_session(session_id)
-
-
-def _server_state(session_id: str) -> Any:
-    """This session's state as the server keeps it across reconnections; None under AppTest."""
-    app_session = runtime.get_instance().get_app_session(session_id) if runtime.exists() else None
-    state = getattr(app_session, "session_state", None)
-    return state if isinstance(state, SessionState) else None
-
-
-def _session_id() -> str | None:
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx.session_id if ctx is not None else None
 
 
 def return_freed_memory() -> None:
@@ -256,8 +191,8 @@ def return_freed_memory() -> None:
 
 def _make_memory() -> SessionMemory:
     return SessionMemory(grace_seconds=_memory_limit("session_grace_seconds"), max_sets=_memory_limit("max_live_sets"),
-                         max_runs=_memory_limit("max_live_runs"), is_connected=_connected, release=_release,
-                         forget=_forget, after_release=return_freed_memory)
+                         max_runs=_memory_limit("max_live_runs"), is_connected=streamlit_private.session_connected,
+                         release=_release, forget=streamlit_private.close_session, after_release=return_freed_memory)
 
 
 MEMORY = _make_memory()
@@ -265,12 +200,12 @@ MEMORY = _make_memory()
 
 def _check_in_with_memory() -> None:
     """Tell `MEMORY` what this session holds; take out what the cap released; say what was released."""
-    session_id = _session_id()
+    session_id = streamlit_private.session_id()
     if session_id is None:
         return
     state = st.session_state
     held = ([Held(SET)] if state[keys.BUILT] is not None else []) + [Held(RUN, record.number) for record in state[keys.RUNS]]
-    taken = MEMORY.touch(session_id, _server_state(session_id), held)
+    taken = MEMORY.touch(session_id, streamlit_private.server_session_state(session_id), held)
     for item, why in taken.items():
         _release(state, [item], why)
     MEMORY.start_sweeper(lambda: min(30.0, max(1.0, _memory_limit("session_grace_seconds")() / 4)))
@@ -280,6 +215,6 @@ def _check_in_with_memory() -> None:
 
 
 def _admit(item: Held) -> None:
-    session_id = _session_id()
+    session_id = streamlit_private.session_id()
     if session_id is not None:
         MEMORY.admit(session_id, item)

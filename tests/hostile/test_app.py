@@ -98,10 +98,10 @@ def test_a_short_signing_key_in_secrets_is_an_error_on_export_not_a_crash(tiny_d
     at.secrets["artifact_signing_key"] = "a"
     at.run()
     at.button(key="build").click().run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("screens/train.py").run()
     at.button[0].click().run()  # the form's "Train model"
     assert at.session_state["runs"], errors(at)
-    at.switch_page("pages/score_and_export.py").run()
+    at.switch_page("screens/score_and_export.py").run()
     shown = errors(at)
     assert any("Cannot export the model: `artifact_signing_key` in .streamlit/secrets.toml is too short (1 bytes" in text
                for text in shown), shown

@@ -151,7 +151,7 @@ def test_through_the_app_a_run_past_the_servers_cap_releases_the_oldest_with_a_m
     at = AppTest.from_file(str(APP), default_timeout=180)
     at.run()
     at.button(key="build").click().run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("screens/train.py").run()
     at.number_input(key="n_estimators").set_value(5).run()
     at.button[0].click().run()  # the form's "Train model"
     assert [record.number for record in at.session_state["runs"]] == [1] and not at.warning

@@ -8,7 +8,6 @@ from prospect_core.figures import roc_figure
 from prospect_core.model import MAX_SEED, STUDIO_DEFAULTS, ModelParams
 from prospect_core.wording import target_wording
 
-studio.start_page()
 DEFAULTS = STUDIO_DEFAULTS
 TUTORIAL = ModelParams()
 SPLITS = {
@@ -22,7 +21,7 @@ st.title("Train")
 built = studio.built_set()
 if built is None:
     st.info("No training set yet. Build one on **Data & target** first.")
-    st.page_link("pages/data_and_target.py", label="Go to Data & target", icon=":material/database:")
+    st.page_link("screens/data_and_target.py", label="Go to Data & target", icon=":material/database:")
     if studio.runs():  # runs restored from the run store: offer their training set back
         studio.ensure_test_rows(studio.runs()[-1])
     st.stop()
@@ -108,4 +107,4 @@ if records:
                    title="ROC curves of this session's runs"),
         key="runs_roc",
     )
-    st.page_link("pages/evaluate.py", label="Next: evaluate", icon=":material/arrow_forward:")
+    st.page_link("screens/evaluate.py", label="Next: evaluate", icon=":material/arrow_forward:")

@@ -16,7 +16,6 @@ from prospect_core.figures import (
     roc_figure,
 )
 
-studio.start_page()
 st.title("Evaluate")
 record = studio.selected_run("Model")
 if record is None:
@@ -91,4 +90,4 @@ left, right = st.columns(2)
 left.plotly_chart(calibration_figure(calibration_bins(y_true=run.y_test, y_score=run.y_score, strategy="quantile")), key="calibration")
 right.plotly_chart(importance_figure(gain_importance(run.pipeline), labels=studio.marketer.feature_labels(run.spec)),
                    key="importance")
-st.page_link("pages/explain.py", label="Next: explain with SHAP", icon=":material/arrow_forward:")
+st.page_link("screens/explain.py", label="Next: explain with SHAP", icon=":material/arrow_forward:")

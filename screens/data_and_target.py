@@ -11,7 +11,6 @@ from prospect_core.figures import class_balance_figure, timeline_figure
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import render_training_sql
 
-studio.start_page()
 OTHER_EVENT = "Other event…"
 
 st.title("Data & target")
@@ -229,4 +228,4 @@ if built is not None:
     chart, preview = st.columns([1, 2])
     chart.plotly_chart(class_balance_figure(summary.negatives, summary.positives), key="balance")
     preview.dataframe(built.frame.head(200), hide_index=True, height=320)
-    st.page_link("pages/train.py", label="Next: train a model", icon=":material/arrow_forward:")
+    st.page_link("screens/train.py", label="Next: train a model", icon=":material/arrow_forward:")

@@ -11,7 +11,6 @@ from prospect_core.figures import shap_waterfall_figure
 from prospect_core.scoring import category_options, csv_bytes, prepare_prospect, score_csv, score_one, typical_prospect
 from prospect_core.service_bundle import call_examples, service_zip, service_zip_name
 
-studio.start_page()
 st.title("Score & export")
 
 

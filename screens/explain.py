@@ -11,7 +11,6 @@ from prospect_core.figures import (
     shap_waterfall_figure,
 )
 
-studio.start_page()
 st.title("Explain")
 record = studio.selected_run("Model")
 if record is None:
@@ -42,4 +41,4 @@ st.plotly_chart(shap_waterfall_figure(explain_row(run.pipeline, run.X_test, row)
 st.subheader("One feature")
 feature = st.selectbox("Feature", sample.features, index=studio.top_feature_index(sample), key="dependence_feature")
 st.plotly_chart(shap_dependence_figure(sample, feature), key="dependence")
-st.page_link("pages/score_and_export.py", label="Next: score and export", icon=":material/arrow_forward:")
+st.page_link("screens/score_and_export.py", label="Next: score and export", icon=":material/arrow_forward:")
