@@ -273,17 +273,17 @@ def _pick_from_session(label: str) -> StudioRun | None:
 
 def _pick_from_store(label: str) -> StudioRun | None:
     cached = st.session_state.get(keys.ALL_RUNS)
+    owner = current_identity().owner_filter
     try:
         if cached is None or time.monotonic() - cached[0] > _LIST_SECONDS:
-            listed = _warmed(run_store()).list_runs(None, owner=current_identity().owner_filter, verify_key=signing_key())
-            cached = (time.monotonic(), listed)
+            cached = (time.monotonic(), _warmed(run_store()).list_runs(None, owner=owner, verify_key=signing_key()))
             st.session_state[keys.ALL_RUNS] = cached
     except UserError as error:
         st.error(f"The run store cannot be listed: {error}.", icon=":material/cloud_off:")
         return None
     summaries = {summary.run_id: summary for summary in cached[1]}
     if not summaries:
-        st.info("The run store holds no run yet.")
+        st.info("The run store holds no run yet." if owner is None else "You have no saved run yet.")
         return None
 
     def describe(run_id: str) -> str:
