@@ -15,7 +15,7 @@ from prospect_core import tracking
 from prospect_core.export import export_run
 from prospect_core.model import TrainingRun
 from prospect_core.tracking import Owner, RunStore, RunStoreError, resolve_store
-from tests.test_app import build, messages
+from tests.test_app import build, messages, small_demo_db  # noqa: F401 — small_demo_db: fixture
 from tests.test_app_runstore import session, store_uri, train  # noqa: F401 — store_uri: fixture
 from tests.test_tracking import KEY, run  # noqa: F401 — run: fixture
 
