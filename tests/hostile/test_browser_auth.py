@@ -96,7 +96,9 @@ def test_with_auth_on_only_the_owner_and_an_admin_reach_a_run(browser, folder): 
             carol = sign_in(browser, server, provider, "carol")
             open_page(carol, "Evaluate")
             carol.get_by_text("All runs in the store", exact=True).click()
-            carol.get_by_text(f"workspace {workspace} · alice@example.com").first.wait_for()
+            carol.get_by_text(f"(workspace {workspace})").wait_for()  # her run, opened for the admin
+            carol.locator('[data-testid="stSelectbox"]', has_text="all workspaces").click()
+            carol.get_by_role("option", name=re.compile(rf"workspace {workspace} · alice@example\.com")).wait_for()
 
             alice.get_by_role("button", name="Sign out").click()
             alice.get_by_role("button", name="Sign in").wait_for()
@@ -132,7 +134,7 @@ def test_without_auth_the_server_listens_on_loopback_and_its_one_user_reaches_ev
         assert page.get_by_role("button", name="Sign in").count() == 0
         open_page(page, "Evaluate")
         page.get_by_text("All runs in the store", exact=True).click()
-        page.get_by_text(re.compile(r"workspace elsewhere · ")).first.wait_for()
+        page.get_by_text("(workspace elsewhere)").wait_for()  # the other workspace's run, opened
         page.get_by_role("button", name="Delete run").click()
         page.get_by_role("button", name="Delete this run").click()
         page.get_by_text("The run store holds no run yet.").wait_for()
