@@ -6,9 +6,12 @@ this router, its workspace and its sidebar. Any other folder is reached only thr
 
 import streamlit as st
 
-from prospect_core.studio import open_workspace, render_sidebar
+from prospect_core.studio import account_panel, open_workspace, render_sidebar, sign_in_page, signed_in
 
 st.set_page_config(page_title="Prospect Scoring Studio", page_icon=":material/target:", layout="wide")
+if not signed_in():  # auth is on: a signed-out visitor gets the sign-in screen and nothing else
+    st.navigation([sign_in_page()], position="hidden").run()
+    st.stop()
 
 page = st.navigation(
     [
@@ -19,7 +22,8 @@ page = st.navigation(
         st.Page("screens/score_and_export.py", title="Score & export", icon=":material/download:"),
     ]
 )
-open_workspace()  # the workspace in the URL; a new session gets its saved runs back
+account_panel()  # who is signed in, and Sign out (auth only)
+open_workspace()  # the workspace in the URL; a new session gets its saved runs back (its user's only)
 sidebar = st.sidebar.empty()
 render_sidebar(sidebar)  # what the session had: it stays if the page stops early (st.stop)
 page.run()

@@ -23,6 +23,7 @@ from prospect_core.model import TrainingRun
 from prospect_core.signals import MATERIAL_SHARE, STREAM_EVENT_LIMIT, parity_report, signals_document
 from prospect_core.signing import load_verified, sign_card
 from prospect_core.spec import TrainingSpec
+from prospect_core.tracking import Owner
 from prospect_core.training_sql import render_training_sql
 
 if TYPE_CHECKING:
@@ -55,13 +56,15 @@ class ExportBundle:
 
 
 def export_run(run: TrainingRun, key: bytes, *, training_frame: pd.DataFrame | None = None,
-               recommended_threshold: dict[str, Any] | None = None, **signals_options: Any) -> ExportBundle:
+               recommended_threshold: dict[str, Any] | None = None, run_owner: Owner | None = None,
+               **signals_options: Any) -> ExportBundle:
     """Serialise `run`'s pipeline, sign its model card with `key` (see `signing.signing_key`) and write
     its Signals definitions (`signals_options`: group_name, service_name, version, owner).
 
     The parity report is measured on `training_frame` (the run's training set) when given, else on
     the run's test rows, which is what a run keeps. `recommended_threshold`
-    (evaluation.recommended_threshold_section) goes into the card, signed with it."""
+    (evaluation.recommended_threshold_section) goes into the card, signed with it, and so does
+    `run_owner`, the signed-in user the run belongs to (the run store checks it)."""
     data = artifact_bytes(run.pipeline)
     digest = sha256_hex(data)
     sql = render_training_sql(run.spec, "snowflake", inline=True).text
@@ -72,6 +75,8 @@ def export_run(run: TrainingRun, key: bytes, *, training_frame: pd.DataFrame | N
                                     measured_on="training set" if training_frame is not None else "test rows")
     if recommended_threshold is not None:
         card["recommended_threshold"] = recommended_threshold
+    if run_owner is not None:
+        card["owner"] = run_owner.card_section()
     card = sign_card(card, data, key)
     return ExportBundle(artifact=data, sha256=digest, card=card,
                         card_json=(json.dumps(card, indent=2) + "\n").encode("utf-8"),

@@ -20,6 +20,10 @@ Where: `MLFLOW_TRACKING_URI`, else `tracking_uri` in secrets, else a SQLite data
 folder under data/ (`data/mlruns.db`, `data/mlartifacts/`), created on first use. Workspace ids are
 labels, not access control: anyone who can reach the store can read every run.
 
+A run saved by a signed-in user records its `Owner` in the signed card (`owner`) and, for search, in
+the `prospect.owner` tag. Anyone who can write to the store can edit a tag, so ownership is decided
+by the card: `list_runs(owner=...)` and `delete_run(owner=...)` check it.
+
 mlflow is imported inside the functions: `import mlflow.sklearn` takes about a second, which the app
 must not pay at start nor the CLI for `sql` or `dataset`.
 """
@@ -61,6 +65,7 @@ TAG_SOURCE = "prospect.source"
 TAG_SPLIT = "prospect.split"
 TAG_TARGET = "prospect.target_column"
 TAG_COMPLETE = "prospect.complete"
+TAG_OWNER = "prospect.owner"  # a label for search; the signed card's `owner` is what counts
 
 MODEL_DIR = "model"
 STUDIO_DIR = "studio"
@@ -75,6 +80,7 @@ REQUIRED_FILES = (ARTIFACT_FILE, CARD_FILE, EVALUATION_FILE)
 # A workspace id goes into an MLflow filter string, so it is validated, never quoted.
 _WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
+_OWNER_ID = re.compile(r"[0-9a-f]{64}")
 _INPUT_EXAMPLE_ROWS = 5
 MAX_LISTED_RUNS = 1000
 
@@ -129,6 +135,44 @@ def check_workspace_id(workspace: str) -> str:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """Who a run belongs to: a signed-in user, by a stable id from their verified ID token, and the
+    email shown for them."""
+
+    id: str  # sha256 of the token's issuer and subject: an email can change hands, (iss, sub) cannot
+    email: str | None = None
+
+    @classmethod
+    def of(cls, issuer: str, subject: str, email: str | None = None) -> Owner:
+        return cls(hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest(), email)
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> Owner | None:
+        """The owner a model card records; None for a run saved without a signed-in user."""
+        section = card.get("owner")
+        if not isinstance(section, Mapping) or not isinstance(section.get("id"), str):
+            return None
+        email = section.get("email")
+        return cls(section["id"], email if isinstance(email, str) else None)
+
+    def card_section(self) -> dict[str, str | None]:
+        return {"id": self.id, "email": self.email}
+
+
+def card_owner(card: Mapping[str, Any]) -> str | None:
+    """The owner id a model card records; None for a run saved without a signed-in user."""
+    owner = Owner.from_card(card)
+    return owner.id if owner is not None else None
+
+
+def _check_owner_id(owner: str) -> str:
+    """An owner id goes into an MLflow filter string, so it is validated, never quoted."""
+    if not isinstance(owner, str) or not _OWNER_ID.fullmatch(owner):
+        raise ValueError(f"an owner id is 64 hexadecimal digits, got {shown(owner)}")
+    return owner
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One stored run as a run picker lists it; `state` says whether it can be loaded."""
 
@@ -142,6 +186,7 @@ class RunSummary:
     roc_auc: float | None
     state: RunState
     reason: str = ""  # why the run is incomplete or unverifiable
+    owner: Owner | None = None  # as its signed card records it; None: no owner, or the card was not verified
 
 
 @dataclass
@@ -208,17 +253,18 @@ class RunStore:
         recorded = (card.get("artifact") or {}).get("sha256")
         if recorded != hashlib.sha256(artifact).hexdigest():
             raise ValueError("the card's artifact sha256 does not match the artifact bytes: pass the export's own pair")
+        owner = card_owner(card)
+        tags = {TAG_WORKSPACE: workspace, TAG_SOURCE: source_label[:5000], TAG_SPLIT: run.split,
+                TAG_TARGET: run.spec.target_column}
+        if owner is not None:
+            tags[TAG_OWNER] = _check_owner_id(owner)
         with _SAVE_LOCK:
             run_id = None
             try:
                 client = self._client(create=True)
                 experiment_id = self._experiment_id(client, create=True)
-                mlflow_run = client.create_run(
-                    experiment_id,
-                    run_name=f"{run.spec.target_column} · {run.split}",
-                    tags={TAG_WORKSPACE: workspace, TAG_SOURCE: source_label[:5000], TAG_SPLIT: run.split,
-                          TAG_TARGET: run.spec.target_column},
-                )
+                mlflow_run = client.create_run(experiment_id, run_name=f"{run.spec.target_column} · {run.split}",
+                                               tags=tags)
                 run_id = mlflow_run.info.run_id
                 self._write(client, run_id, run, artifact, card_json, card_markdown, definitions, shap_sample)
                 client.set_tag(run_id, TAG_COMPLETE, "true")
@@ -298,14 +344,23 @@ class RunStore:
             _restore_tracking_uri_setting(previous)
 
     # ----- reading ------------------------------------------------------------------------------
-    def list_runs(self, workspace: str | None = None, *, verify_key: bytes | None = None) -> list[RunSummary]:
-        """The runs of `workspace`, or of every workspace when None, newest first.
+    def list_runs(self, workspace: str | None = None, *, owner: str | None = None,
+                  verify_key: bytes | None = None) -> list[RunSummary]:
+        """The runs of `workspace`, or of every workspace when None, newest first; with `owner`, only
+        that owner's (it needs `verify_key`).
 
         A run without its completion mark or one of its files is `incomplete`; with `verify_key`,
         a run whose joblib and card fail the signature check is `unverifiable` (nothing is unpickled).
+        `owner` selects by the owner tag, then drops every verified run whose signed card names
+        someone else: a tag anyone could have edited never hands a run over.
         """
         if workspace is not None:
             check_workspace_id(workspace)
+        if owner is not None and verify_key is None:
+            raise ValueError("listing one owner's runs needs verify_key: the owner is read from the signed card")
+        filters = [f"tags.`{TAG_WORKSPACE}` = '{workspace}'"] if workspace else []
+        if owner is not None:
+            filters.append(f"tags.`{TAG_OWNER}` = '{_check_owner_id(owner)}'")
         try:
             client = self._client(create=False)
             experiment_id = self._experiment_id(client, create=False)
@@ -313,18 +368,21 @@ class RunStore:
                 return []
             from mlflow.entities import ViewType
 
-            filter_string = f"tags.`{TAG_WORKSPACE}` = '{workspace}'" if workspace else ""
-            runs = client.search_runs([experiment_id], filter_string, ViewType.ACTIVE_ONLY,
+            runs = client.search_runs([experiment_id], " and ".join(filters), ViewType.ACTIVE_ONLY,
                                       max_results=MAX_LISTED_RUNS, order_by=["attributes.start_time DESC"])
         except Exception as error:  # noqa: BLE001 — an unreadable store is a message, not a crash
             raise RunStoreError(f"cannot list the runs in {self.label}: {_reason(error, self)}") from error
-        return [self._summary(client, mlflow_run, verify_key) for mlflow_run in runs]
+        summaries = [self._summary(client, mlflow_run, verify_key) for mlflow_run in runs]
+        # A run that cannot be verified stays listed (as unloadable) under its tag: it is never opened.
+        return [summary for summary in summaries
+                if owner is None or summary.state != "ready" or (summary.owner is not None and summary.owner.id == owner)]
 
     def _summary(self, client: Any, mlflow_run: Any, verify_key: bytes | None) -> RunSummary:
         tags = mlflow_run.data.tags
         auc = mlflow_run.data.metrics.get("roc_auc")
         state: RunState = "ready"
         reason = ""
+        card: Mapping[str, Any] = {}
         try:
             present = {Path(item.path).name for item in client.list_artifacts(mlflow_run.info.run_id, STUDIO_DIR)}
             missing = [name for name in REQUIRED_FILES if name not in present]
@@ -333,7 +391,7 @@ class RunStore:
                 reason = (f"missing {', '.join(missing)}" if missing else "the save did not finish") + \
                     " (the saving process stopped part way)"
             elif verify_key is not None:
-                self._verified_files(client, mlflow_run.info.run_id, verify_key)
+                card = json.loads(self._verified_files(client, mlflow_run.info.run_id, verify_key)[1])
         except UserError as error:
             state, reason = "unverifiable", str(error)
         except Exception as error:  # noqa: BLE001 — one unreadable run must not break the list
@@ -349,6 +407,7 @@ class RunStore:
             roc_auc=float(auc) if auc is not None else None,
             state=state,
             reason=reason,
+            owner=Owner.from_card(card),
         )
 
     def _verified_files(self, client: Any, run_id: str, key: bytes) -> tuple[bytes, bytes]:
@@ -415,11 +474,23 @@ class RunStore:
             metrics=dict(mlflow_run.data.metrics),
         )
 
-    def delete_run(self, run_id: str) -> None:
-        """Delete a run (MLflow's soft delete: gone from every list; `mlflow gc` frees its files)."""
+    def delete_run(self, run_id: str, *, owner: str | None = None, verify_key: bytes | None = None) -> None:
+        """Delete a run (MLflow's soft delete: gone from every list; `mlflow gc` frees its files).
+
+        With `owner` (and `verify_key`), only a run whose signed card names that owner: else
+        RunStoreError, and the run stays."""
         _check_run_id(run_id)
+        if owner is not None and verify_key is None:
+            raise ValueError("deleting as an owner needs verify_key: the owner is read from the signed card")
         try:
-            self._client(create=False).delete_run(run_id)
+            client = self._client(create=False)
+            if owner is not None:
+                card = json.loads(self._verified_files(client, run_id, verify_key)[1])
+                if card_owner(card) != owner:
+                    raise RunStoreError(f"run {run_id} belongs to another user; it was not deleted")
+            client.delete_run(run_id)
+        except UserError:
+            raise
         except Exception as error:  # noqa: BLE001
             raise RunStoreError(f"cannot delete run {run_id} in {self.label}: {_reason(error, self)}") from error
 

@@ -24,10 +24,16 @@ def store_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_demo_db) ->
     return uri
 
 
-def session(workspace: str | None = None) -> AppTest:
+def session(workspace: str | None = None, *, secrets: dict | None = None, user: dict | None = None) -> AppTest:
+    """A new browser session of the app, opened with `workspace` in its link; `secrets` and the
+    signed-in `user` (`st.user`) as given."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     if workspace is not None:
         at.query_params["workspace"] = workspace
+    for name, value in (secrets or {}).items():
+        at.secrets[name] = value
+    if user is not None:
+        at.user = user
     at.run()
     assert not at.exception, messages(at)
     return at

@@ -26,21 +26,25 @@ CHARTS_ON_EVALUATE = 8  # ROC, PR, confusion, profit, lift, gains, calibration, 
 class Server:
     """`streamlit run app.py` on a free port, with the run store at `store`; restartable."""
 
-    def __init__(self, folder: Path, demo_db: Path, store: str) -> None:
+    def __init__(self, folder: Path, demo_db: Path, store: str, *, address: str | None = "127.0.0.1",
+                 secrets: Path | None = None) -> None:
+        """`address` None: the one in .streamlit/config.toml; `secrets`: a secrets.toml instead of the repository's."""
         self.folder, self.env = folder, {**os.environ, "PROSPECT_DEMO_DB": str(demo_db), "MLFLOW_TRACKING_URI": store}
+        self.flags = [*(["--server.address", address] if address else []),
+                      *(["--secrets.files", str(secrets)] if secrets else [])]
         self.process: subprocess.Popen | None = None
         self.logs: list[Path] = []
 
     def start(self) -> str:
-        port = free_port()
+        self.port = free_port()
         log_path = self.folder / f"streamlit-{len(self.logs)}.log"
         self.logs.append(log_path)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(self.port),
+             *self.flags, "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=self.env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
         )
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -6,6 +6,7 @@ Pages import this package, never each other, and call what is re-exported here:
 | --- | --- |
 | keys.py | every `st.session_state` key the studio uses |
 | config.py | `st.secrets`, the limits and signing key read from it, Snowflake settings with the session's form |
+| identity.py | who uses the studio: single-user mode, or the signed-in user (`st.user`) and whether an admin |
 | state.py | this session's training set and runs, and the server's memory bound on them |
 | jobs.py | background jobs the pages poll (no domain imports) |
 | data.py | the warehouse behind a source string, its cached queries, events files loaded in a job |
@@ -52,6 +53,7 @@ from prospect_core.studio.data import (
     source_notices,
     target_event_notice,
 )
+from prospect_core.studio.identity import Identity, account_panel, current_identity, sign_in_page, signed_in
 from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
 from prospect_core.studio.runstore import ensure_test_rows, open_workspace, save_status, workspace_id
 from prospect_core.studio.signals_panel import batch_caption, signals_definitions, signals_section, what_if_inputs

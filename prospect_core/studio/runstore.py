@@ -5,8 +5,10 @@
   A save that fails keeps the run in memory, marked "not saved: <reason>", with a Retry saving button.
 - The URL carries a workspace id (`?workspace=…`, created on first visit). A session that starts
   (a reload, a new tab with the link, after a server restart) loads the workspace's newest runs back,
-  each verified against its signed card before it is unpickled. Workspaces are labels, not access
-  control: anyone with a link, or who asks for all runs, sees them.
+  each verified against its signed card before it is unpickled. In single-user mode (no `[auth]`)
+  workspaces only group runs. With auth on, a run belongs to the user who trained it, as its signed
+  card says (identity.py): listing, opening, rebuilding and deleting reach that user's runs only
+  (admins: every run), and a link to another user's workspace opens a new one.
 - A restored run has its labels, scores and evaluation but not its test rows' features (the training
   set is not stored): pages that need them offer "Rebuild training set", which builds the run's spec
   from its source again and takes the run's test rows from it by the same seeded split.
@@ -32,6 +34,7 @@ from prospect_core.export import ExportBundle, export_run
 from prospect_core.model import CompactFrame, TrainingRun, split_dataset
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
+from prospect_core.studio.identity import current_identity
 from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
 
 WORKSPACE_PARAM = "workspace"
@@ -74,15 +77,20 @@ def workspace_id() -> str:
     if workspace is None:
         asked = st.query_params.get(WORKSPACE_PARAM)
         try:
-            workspace = tracking.check_workspace_id(asked) if asked else tracking.new_workspace_id()
+            workspace = tracking.check_workspace_id(asked) if asked else _new_workspace()
         except UserError as error:
             st.warning(f"{error}. Started a new workspace.", icon=":material/link_off:")
-            workspace = tracking.new_workspace_id()
+            workspace = _new_workspace()
         state[keys.WORKSPACE] = workspace
-        if workspace != asked:  # a new workspace has no saved runs to look for
-            state[keys.RESTORED] = workspace
     if st.query_params.get(WORKSPACE_PARAM) != workspace:  # a page switch may drop it: put it back
         st.query_params[WORKSPACE_PARAM] = workspace
+    return workspace
+
+
+def _new_workspace() -> str:
+    workspace = tracking.new_workspace_id()
+    st.session_state[keys.WORKSPACE] = st.session_state[keys.RESTORED] = workspace  # no saved runs to look for
+    st.query_params[WORKSPACE_PARAM] = workspace
     return workspace
 
 
@@ -95,11 +103,18 @@ def open_workspace() -> None:
                 run_store()
         return
     st.session_state[keys.RESTORED] = workspace
+    identity = current_identity()
     try:
         store = _warmed(run_store())
-        summaries = store.list_runs(workspace, verify_key=signing_key())
+        summaries = store.list_runs(workspace, owner=identity.owner_filter, verify_key=signing_key())
+        # Runs, none of them this user's: the link is someone else's workspace.
+        foreign = not summaries and not identity.sees_all and bool(store.list_runs(workspace))
     except UserError as error:
         st.warning(f"This workspace's saved runs cannot be listed: {error}.", icon=":material/cloud_off:")
+        return
+    if foreign:
+        _new_workspace()
+        st.warning("This workspace belongs to another user; started a new one.", icon=":material/lock:")
         return
     st.session_state[keys.UNLOADABLE] = [summary for summary in summaries if summary.state != "ready"]
     held = {record.extras.get("run_id") for record in runs()}
@@ -118,6 +133,8 @@ def open_workspace() -> None:
 def restore(store: tracking.RunStore, run_id: str) -> StudioRun:
     """Load a stored run (verified before unpickling) into this session's runs."""
     stored = store.load_run(run_id, signing_key())
+    if not current_identity().owns(tracking.Owner.from_card(stored.card)):  # the signed card, not a tag
+        raise tracking.RunStoreError("this run belongs to another user")
     metrics = stored.metrics
     run = TrainingRun(
         pipeline=stored.pipeline, spec=stored.spec, params=stored.params, split=stored.split,
@@ -152,7 +169,7 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
     `training_frame`, the set the run was fitted on, is what the card's parity report is measured on."""
     workspace = workspace_id()
     try:
-        store, key = run_store(), signing_key()
+        store, key, owner = run_store(), signing_key(), current_identity().owner
     except UserError as error:
         problem = str(error)
         return lambda run, report: Trained(run, None, None, problem, 0.0)
@@ -161,7 +178,7 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
         report("Saving the run to the run store…")
         started = time.perf_counter()
         _warmed(store)
-        export, run_id, reason = _log(store, key, run, source, workspace, None, training_frame)
+        export, run_id, reason = _log(store, key, run, source, workspace, owner, None, training_frame)
         return Trained(run, export, run_id, reason, time.perf_counter() - started)
 
     return save
@@ -178,10 +195,11 @@ def deliver_trained(trained: Trained, source: str, notes: tuple[str, ...] = ()) 
 
 
 def _log(store: tracking.RunStore, key: bytes, run: TrainingRun, source: str, workspace: str,
-         export: ExportBundle | None, training_frame: pd.DataFrame | None = None,
+         owner: tracking.Owner | None, export: ExportBundle | None, training_frame: pd.DataFrame | None = None,
          ) -> tuple[ExportBundle | None, str | None, str | None]:
     try:
-        export = export or export_run(run, key, training_frame=training_frame)
+        if export is None or tracking.card_owner(export.card) != (owner and owner.id):  # the card names the owner
+            export = export_run(run, key, training_frame=training_frame, run_owner=owner)
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
                                card_markdown=export.card_markdown, source_label=source, workspace=workspace,
                                definitions=export.signals_json)
@@ -195,7 +213,7 @@ def retry_saving(record: StudioRun) -> None:
     workspace = record.extras.get("workspace") or workspace_id()
     with st.spinner("Saving the run to the run store…"):
         export, run_id, reason = _log(run_store(), signing_key(), record.run, record.source, workspace,
-                                      record.extras.get("export"))
+                                      current_identity().owner, record.extras.get("export"))
     record.extras.update(run_id=run_id, not_saved=reason)
     if export is not None:
         record.extras["export"] = export
@@ -220,10 +238,13 @@ def save_status(record: StudioRun) -> None:
 
 
 def pick_run(label: str) -> StudioRun | None:
-    """This workspace's runs (latest first); a toggle lists every run in the store; a run can be deleted."""
-    show_all = st.toggle("All runs in the store", key=f"all_runs_{label}",
-                         help="Every workspace's runs. Workspaces are not access control: anyone with the link "
-                         "to a workspace, or who turns this on, can open its runs.")
+    """This workspace's runs (latest first); a toggle lists the user's runs in every workspace (every
+    run in single-user mode and for admins); a run can be deleted."""
+    if current_identity().sees_all:
+        show_all = st.toggle("All runs in the store", key=f"all_runs_{label}",
+                             help="Every workspace's runs, whoever trained them.")
+    else:
+        show_all = st.toggle("All my runs", key=f"all_runs_{label}", help="Your runs in every workspace.")
     record = _pick_from_store(label) if show_all else _pick_from_session(label)
     if record is None:
         return None
@@ -252,16 +273,17 @@ def _pick_from_session(label: str) -> StudioRun | None:
 
 def _pick_from_store(label: str) -> StudioRun | None:
     cached = st.session_state.get(keys.ALL_RUNS)
+    owner = current_identity().owner_filter
     try:
         if cached is None or time.monotonic() - cached[0] > _LIST_SECONDS:
-            cached = (time.monotonic(), _warmed(run_store()).list_runs(None, verify_key=signing_key()))
+            cached = (time.monotonic(), _warmed(run_store()).list_runs(None, owner=owner, verify_key=signing_key()))
             st.session_state[keys.ALL_RUNS] = cached
     except UserError as error:
         st.error(f"The run store cannot be listed: {error}.", icon=":material/cloud_off:")
         return None
     summaries = {summary.run_id: summary for summary in cached[1]}
     if not summaries:
-        st.info("The run store holds no run yet.")
+        st.info("The run store holds no run yet." if owner is None else "You have no saved run yet.")
         return None
 
     def describe(run_id: str) -> str:
@@ -269,7 +291,8 @@ def _pick_from_store(label: str) -> StudioRun | None:
         when = dt.datetime.fromtimestamp(summary.started_ms / 1000).strftime("%Y-%m-%d %H:%M")
         auc = f" · AUC {summary.roc_auc:.3f}" if summary.roc_auc is not None else ""
         state = "" if summary.state == "ready" else f" · {summary.state.upper()}"
-        return f"{summary.name} · workspace {summary.workspace} · {when}{auc}{state}"
+        owner = f" · {summary.owner.email or 'no email'}" if summary.owner is not None else ""
+        return f"{summary.name} · workspace {summary.workspace}{owner} · {when}{auc}{state}"
 
     run_id = st.selectbox(f"{label} (all workspaces)", list(summaries), format_func=describe, key=f"pick_all_{label}")
     summary = summaries[run_id]
@@ -291,7 +314,7 @@ def delete(record: StudioRun) -> None:
     run_id = record.extras.get("run_id")
     if run_id:
         try:
-            run_store().delete_run(run_id)
+            run_store().delete_run(run_id, owner=current_identity().owner_filter, verify_key=signing_key())
         except UserError as error:
             st.error(str(error), icon=":material/error:")
             return
