@@ -80,9 +80,9 @@ def test_signed_in_users_see_open_and_delete_only_their_own_runs_and_an_admin_se
     assert "This workspace belongs to another user; started a new one." in [w.value for w in bob.warning], messages(bob)
     assert bob.session_state["workspace"] != workspace and bob.session_state["runs"] == []
     assert bob.query_params["workspace"] in (bob.session_state["workspace"], [bob.session_state["workspace"]])
-    bob.switch_page("pages/explain.py").run()
+    bob.switch_page("screens/explain.py").run()
     assert not any(b.label in ("Rebuild training set", "Delete this run") for b in bob.button), messages(bob)
-    bob.switch_page("pages/evaluate.py").run()
+    bob.switch_page("screens/evaluate.py").run()
     assert bob.toggle(key="all_runs_Model").label == "All my runs"
     bob.toggle(key="all_runs_Model").set_value(True).run()
     assert not bob.exception and bob.session_state["runs"] == [], messages(bob)
@@ -94,7 +94,7 @@ def test_signed_in_users_see_open_and_delete_only_their_own_runs_and_an_admin_se
     assert tampered.session_state["runs"] == [] and tampered.session_state["workspace"] != workspace
 
     carol = session(secrets=SECRETS, user=claims("carol-sub", "carol@example.com"))  # listed in admins
-    carol.switch_page("pages/evaluate.py").run()
+    carol.switch_page("screens/evaluate.py").run()
     assert carol.toggle(key="all_runs_Model").label == "All runs in the store"
     carol.toggle(key="all_runs_Model").set_value(True).run()
     assert not carol.exception, messages(carol)
@@ -113,5 +113,5 @@ def test_signed_out_visitors_get_the_sign_in_screen_and_nothing_else(store_uri) 
 
     # Unverified addresses name nobody: not an admin, however the address reads.
     unverified = session(secrets=SECRETS, user={**claims("mallory", "carol@example.com"), "email_verified": False})
-    unverified.switch_page("pages/evaluate.py").run()
+    unverified.switch_page("screens/evaluate.py").run()
     assert unverified.toggle(key="all_runs_Model").label == "All my runs"
