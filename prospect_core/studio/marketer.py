@@ -17,6 +17,7 @@ from prospect_core import evaluation
 from prospect_core.errors import UserError
 from prospect_core.scoring import SCORE_COLUMN
 from prospect_core.spec import TrainingSpec
+from prospect_core.spec import spec_from_json as parse_spec_json
 from prospect_core.target_explorer import normalize_ladder, render_target_explorer_sql
 from prospect_core.wording import counted, day_name, format_metric, target_wording, window_label
 
@@ -236,7 +237,6 @@ def target_explorer_section(source: str, spec: TrainingSpec) -> None:
 
 
 # ----- settings to share and undo ----------------------------------------------------------------
-MAX_SPEC_BYTES = 256 * 1024  # as the CLI's --spec: a spec is a few lines of JSON
 SPEC_PARAM = "spec"  # the query parameter holding the spec's JSON (as the CLI's --spec file)
 URL_READ = "spec_url_read"  # session key: this session has read its URL's spec
 LOADED_SPEC_ID = "loaded_spec_id"  # session key: the spec upload already applied
@@ -247,20 +247,10 @@ SPEC_WIDGETS = ("as_of", "cohort_from", "cohort_to", "app_ids", "user_sample_per
 
 def spec_from_json(text: str | bytes, what: str) -> TrainingSpec:
     """A spec from JSON of TrainingSpec fields (the CLI's --spec format); UserError naming what is wrong."""
-    if len(text) > MAX_SPEC_BYTES:
-        raise UserError(f"{what} is larger than {MAX_SPEC_BYTES // 1024} kB; a spec is a few lines of JSON")
     try:
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise UserError(f"{what} is not JSON text ({str(error)[:80]}); expected an object of spec fields") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{what} must hold a JSON object of spec fields, got {type(data).__name__}")
-    try:
-        return TrainingSpec.from_dict(data)
+        return parse_spec_json(text, what=what)
     except UserError as error:
-        raise UserError(f"{what}: {in_screen_words(str(error))}") from None
-    except (TypeError, ValueError, AttributeError) as error:  # a field of a shape the dataclass itself refuses
-        raise UserError(f"{what}: {in_screen_words(str(error))[:200]}") from None
+        raise UserError(in_screen_words(str(error))) from None
 
 
 def spec_json(spec: TrainingSpec) -> str:
