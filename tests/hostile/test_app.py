@@ -104,7 +104,7 @@ def test_a_short_signing_key_in_secrets_is_an_error_on_export_not_a_crash(tiny_d
     assert at.session_state["runs"], errors(at)
     at.switch_page("pages/score_and_export.py").run()
     shown = errors(at)
-    assert any("Cannot export the model: `artifact_signing_key` in .streamlit/secrets.toml is too short (1 bytes" in text
+    assert any("Cannot export the model: \\`artifact_signing_key\\` in .streamlit/secrets.toml is too short (1 bytes" in text
                for text in shown), shown
     assert not [button for button in at.get("download_button") if button.proto.label.startswith("Download model")]
 
