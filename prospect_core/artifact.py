@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from prospect_core import features, safe_io
 from prospect_core.errors import UserError, shown
+from prospect_core.wording import plain
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -344,12 +345,12 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     lines = [
         f"# Prospect scoring model: `{card['target']['column']}`",
         "",
-        f"Predicts whether {card['target']['description']}.",
+        f"Predicts whether {plain(card['target']['description'])}.",
         "",
         f"- Created: {card['created_at']}",
         f"- Artifact: joblib, SHA-256 `{card['artifact']['sha256']}`",
         f"- Cohort: users first seen {spec['cohort_first_seen_from_days']}..{spec['cohort_first_seen_to_days']} "
-        f"days before {spec['as_of']} on apps {', '.join(spec['app_ids'])}",
+        f"days before {spec['as_of']} on apps {plain(', '.join(spec['app_ids']))}",
         f"- Split: {card['split']['kind']} — {card['split']['description']}",
         f"- Rows: {training['train_rows']:,} train ({training['base_rate_train']:.2%} positive), "
         f"{training['test_rows']:,} test ({training['base_rate_test']:.2%} positive)",
@@ -370,7 +371,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         lines.append(f"| {label} | {metrics[name]:.4f} |")
     lines += ["", "## Features", "", "| column | kind | window | description |", "| --- | --- | --- | --- |"]
     for feature in card["features"]:
-        lines.append(f"| `{feature['column']}` | {feature['kind']} | {feature['window']} | {feature['description']} |")
+        lines.append(f"| `{feature['column']}` | {feature['kind']} | {feature['window']} | {plain(feature['description'])} |")
     lines += _parity_lines(card)
     params = ", ".join(f"{name}={value}" for name, value in card["params"].items())
     versions = ", ".join(f"{name} {version}" for name, version in card["libraries"].items())
@@ -394,7 +395,7 @@ def _parity_lines(card: dict[str, Any]) -> list[str]:
               f"| input | parity | why | share over {limit} |", "| --- | --- | --- | --- |"]
     for row in parity["inputs"]:
         share = "n/a" if row["share_over_limit"] is None else f"{row['share_over_limit']:.2%}"
-        lines.append(f"| `{row['input']}` | {row['parity']} | {row['why']} | {share} |")
+        lines.append(f"| `{row['input']}` | {row['parity']} | {plain(row['why'])} | {share} |")
     return lines
 
 

@@ -30,7 +30,7 @@ from prospect_core.service_bundle import (BundleError, card_beside, definitions_
                                           write_service_folder)
 from prospect_core.signing import signing_key
 from prospect_core.sources import open_source
-from prospect_core.spec import TrainingSpec, parse_date
+from prospect_core.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
 from prospect_core.tracking import NotSavedError, check_workspace_id, resolve_store, warm_up
 from prospect_core.training_sql import DIALECTS, FORMULATIONS, render_training_sql
 from prospect_core.warehouse import Warehouse, null_timestamp_notices, target_event_notice
@@ -77,9 +77,6 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-MAX_SPEC_FILE_BYTES = 256 * 1024
-
-
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training spec (defaults reproduce the tutorial)")
     defaults = TrainingSpec()
@@ -107,18 +104,8 @@ def read_spec_file(path_text: str) -> TrainingSpec:
     path = Path(path_text)
     if not path.is_file():
         raise SpecError(f"--spec {path} is not a file; write one with `python -m prospect_core spec --out FILE`")
-    if path.stat().st_size > MAX_SPEC_FILE_BYTES:
-        raise SpecError(f"--spec {path.name} is larger than {MAX_SPEC_FILE_BYTES // 1024} kB; a spec is a few lines of JSON")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SpecError(f"--spec {path.name} is not JSON text ({error}); expected an object of spec fields") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"--spec {path.name} must hold a JSON object of spec fields, got {type(data).__name__}")
-    try:
-        return TrainingSpec.from_dict(data)
-    except TypeError as error:  # a field of the wrong shape that the dataclass itself refuses
-        raise SpecError(f"--spec {path.name}: {error}") from None
+    with path.open("rb") as file:  # one byte past the limit is enough to refuse it
+        return spec_from_json(file.read(MAX_SPEC_BYTES + 1), what=f"--spec {path.name}")
 
 
 def spec_from_args(args: argparse.Namespace) -> TrainingSpec:

@@ -7,6 +7,7 @@ the numbers back from the traces.
 
 from __future__ import annotations
 
+import html
 import textwrap
 from typing import Mapping, Sequence, Union
 
@@ -41,6 +42,12 @@ def _layout(figure: go.Figure, *, title: str, x_title: str, y_title: str, height
         legend=dict(orientation="h", yanchor="top", y=-0.24, xanchor="left", x=0),
     )
     return figure
+
+
+def _text(value: object) -> str:
+    """Data (an event name, a label, a category) for a figure's titles, labels and legends, where
+    plotly renders a subset of HTML (`<a href>` makes a link): it shows as written."""
+    return html.escape(str(value), quote=False)
 
 
 def _scatter_class(n_points: int) -> type:
@@ -139,7 +146,7 @@ def confusion_figure(confusion: Confusion, *, outcomes: tuple[str, str] = ("nega
     text = [[f"{counts[i, j]:,}<br>{rates[i, j]:.1%}" for j in range(2)] for i in range(2)]
     figure = go.Figure(
         go.Heatmap(
-            z=rates, x=["not flagged", "flagged"], y=["<br>".join(textwrap.wrap(label, 18)) for label in outcomes],
+            z=rates, x=["not flagged", "flagged"], y=["<br>".join(_text(line) for line in textwrap.wrap(label, 18)) for label in outcomes],
             text=text, texttemplate="%{text}", textfont=dict(size=16), customdata=counts,
             colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="row rate", tickformat=".0%"),
             hovertemplate="%{y}, %{x}<br>%{customdata:,} rows (%{z:.1%} of the actual class)<extra></extra>",
@@ -222,7 +229,7 @@ def importance_figure(
 
     `labels` (column -> human label) names the bars; the column name is then in the tooltip."""
     shown = table.nlargest(top, value).iloc[::-1]
-    names = [(labels or {}).get(column, column) for column in shown["feature"]]
+    names = [_text((labels or {}).get(column, column)) for column in shown["feature"]]
     figure = go.Figure(
         go.Bar(x=shown[value], y=names, customdata=shown["feature"], orientation="h", marker_color=NEGATIVE, name=value,
                hovertemplate="%{y} (%{customdata}): %{x:.4f}<extra></extra>")
@@ -310,7 +317,7 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
     contributions = explanation.contributions
     order = contributions.abs().sort_values(ascending=False, kind="stable").index
     shown, rest = list(order[:top]), list(order[top:])
-    labels = ["base value"] + [f"{feature} = {explanation.values[feature]}" for feature in shown]
+    labels = ["base value"] + [_text(f"{feature} = {explanation.values[feature]}") for feature in shown]
     steps = [explanation.base_value] + [float(contributions[feature]) for feature in shown]
     if rest:
         labels.append(f"{len(rest)} other features")
@@ -359,7 +366,7 @@ def shap_dependence_figure(
         categories = sorted(labels.unique())
         codes = labels.map({category: code for code, category in enumerate(categories)}).to_numpy(dtype=float)
         x = codes + np.random.default_rng(0).uniform(-0.25, 0.25, len(codes))
-        text = labels.to_numpy()
+        text = labels.map(_text).to_numpy()
     figure = go.Figure(
         _scatter_class(len(values))(
             x=x, y=values, mode="markers", marker=marker, name=feature, text=text,
@@ -372,7 +379,7 @@ def shap_dependence_figure(
     pad = 0.08 * (high - low or 1.0)
     figure.update_yaxes(range=[low - pad, high + pad])
     if not is_numeric:
-        figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=categories)
+        figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=[_text(category) for category in categories])
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
     return _layout(figure, title=title or f"SHAP dependence: {feature}", x_title=feature, y_title="SHAP value (log-odds)")
 
@@ -400,7 +407,7 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     target_days = spec.target_window_minutes / (60 * 24)
     target_drawn = max(target_days, long_days * 0.12)
     # the target's label sits right of its bar, one part a line; a long event name is shortened to fit
-    event = spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026"
+    event = _text(spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026")
     from prospect_core.wording import window_text
 
     # the window in words ("next 7 days"), not minutes: a long label pushed the axis far right
@@ -479,11 +486,11 @@ def target_explorer_figure(ladder: TargetLadder, *, title: str = "Which targets 
         figure.add_trace(
             go.Scatter(
                 x=[labels[windows.index(minutes)] for minutes in rows["target_window_minutes"]], y=rows["positive_rate"],
-                mode="lines+markers", name=event + (" (target)" if chosen else ""),
+                mode="lines+markers", name=_text(event) + (" (target)" if chosen else ""), text=[_text(event)] * len(rows),
                 line=dict(color=POSITIVE, width=3) if chosen else dict(width=1.5),
                 marker=dict(size=9 if chosen else 6),
                 customdata=np.c_[rows["event_name"], rows["target_window_minutes"], rows["positive_points"], rows["positive_prospects"]],
-                hovertemplate="%{customdata[0]} within %{x}<br>%{y:.1%} of moments positive<br>"
+                hovertemplate="%{text} within %{x}<br>%{y:.1%} of moments positive<br>"
                               "%{customdata[2]:,} positive moments from %{customdata[3]:,} prospects<extra></extra>",
             )
         )

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -33,6 +35,13 @@ MAX_TARGET_MIN_COUNT = 10_000
 MAX_TEXT_LENGTH = 128
 MAX_NEGATIVES_PER_POSITIVE = 1_000
 EARLIEST_AS_OF = dt.date(2000, 1, 1)
+MAX_SPEC_BYTES = 256 * 1024  # a spec is a few lines of JSON
+# The deepest spec is attributes -> attribute -> where -> criterion -> value list: 6 levels. json.loads
+# recurses once a level, so 100k nested `[` raised RecursionError (a traceback in the CLI).
+MAX_SPEC_DEPTH = 16
+# No spec number has more than 16 digits (criterion values are at most 1e15); json.loads refuses
+# (ValueError) integers past Python's 4,300-digit conversion limit, a traceback in the app and the CLI.
+MAX_NUMBER_DIGITS = 30
 
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
 # piece of user text that must become SQL text, so it is validated instead of escaped.
@@ -159,6 +168,58 @@ class TrainingSpec:
         if isinstance(values.get("as_of"), str):
             values["as_of"] = parse_date(values["as_of"], field_name="as_of")
         return cls(**values)
+
+
+def spec_from_json(text: str | bytes, *, what: str) -> TrainingSpec:
+    """The spec in JSON text of `TrainingSpec` fields: the CLI's --spec, the app's link and Load spec.
+
+    Every problem is a `SpecError` starting with `what` ("--spec spec.json", "The spec in this link").
+    """
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{what} is larger than {MAX_SPEC_BYTES // 1024} kB; a spec is a few lines of JSON")
+    try:
+        text = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError:
+        raise SpecError(f"{what} is not UTF-8 text; expected a JSON object of spec fields") from None
+    depth = _json_depth(text)
+    if depth > MAX_SPEC_DEPTH:
+        raise SpecError(f"{what} nests lists or objects {depth:,} levels deep; expected at most {MAX_SPEC_DEPTH}")
+
+    def whole_number(digits: str) -> int:
+        if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+            raise SpecError(f"{what} holds a number {len(digits.lstrip('-')):,} digits long; "
+                            f"expected numbers of at most {MAX_NUMBER_DIGITS} digits")
+        return int(digits)
+
+    def finite(number: str) -> float:
+        if not math.isfinite(float(number)):
+            raise SpecError(f"{what} holds {_show(number)}, which is not a finite number; expected finite numbers")
+        return float(number)
+
+    try:
+        data = json.loads(text, parse_int=whole_number, parse_float=finite, parse_constant=finite)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{what} is not JSON text ({str(error)[:80]}); expected an object of spec fields") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{what} must hold a JSON object of spec fields, got {type(data).__name__}")
+    try:
+        return TrainingSpec.from_dict(data)
+    except SpecError as error:
+        raise SpecError(f"{what}: {error}") from None
+    except (TypeError, ValueError, AttributeError) as error:  # a field of a shape the dataclass itself refuses
+        raise SpecError(f"{what}: {str(error)[:200]}") from None
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _json_depth(text: str) -> int:
+    """How deep JSON text nests lists and objects, from its brackets outside strings (never recursing)."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", _JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def parse_date(text: str, *, field_name: str = "as_of") -> dt.date:

@@ -2,11 +2,18 @@
 
 The exact names (columns, metric keys, event names) stay one hover away in the app; these helpers
 give the words in front of them. Pure functions of the spec and of numbers, no Streamlit.
+
+`plain` makes text from users, files and links read as itself where it is rendered as Markdown: the
+app (Streamlit renders Markdown in markdown, captions, subheaders, info/warning/error boxes, `st.write`,
+expander, status and widget labels, help tooltips) and the model card's Markdown. An event name, an
+attribute label, a file name, or an error echoing one, shown as is could plant a link, an image (which
+the reader's browser fetches), colours or icons.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -119,3 +126,23 @@ def share_text(share: float) -> str:
 
 def _plural(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+# Markdown's own syntax: a backslash makes any ASCII punctuation literal (CommonMark). An `_` between
+# two letters or digits can start no emphasis, so names like num_sessions_l7d stay as they are.
+_SYNTAX = re.compile(r"[\\`*~$\[\]<>#|&]|(?<![^\W_])_|_(?![^\W_])")
+# List, heading-underline and rule markers count only at the start of a line.
+_LINE_START = re.compile(r"^([ \t]*)([-+=]|\d+[.)])", re.MULTILINE)
+# Autolinks (https://…, www.…, a@b.c), Material icons (:material/…:), emoji (:smile:) and colour
+# directives are found in the parsed text, where backslashes are gone: an invisible word joiner
+# (U+2060) after the `:`, the `www` or the `@` keeps them from matching.
+_PARSED_TEXT_PATTERNS = re.compile(r"(?<=:)(?=\S)|(?<=www)(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
+
+
+def plain(value: object) -> str:
+    """`value` as text for Markdown: it reads as typed, with no link, image, HTML, emphasis, heading,
+    table, math, colour or icon."""
+    text = _SYNTAX.sub(lambda match: "\\" + match[0], str(value))
+    text = _LINE_START.sub(lambda match: f"{match[1]}{match[2][:-1]}\\{match[2][-1]}", text)
+    return _PARSED_TEXT_PATTERNS.sub(WORD_JOINER, text)

@@ -152,16 +152,16 @@ try:
     settings_valid = True
 except UserError as error:
     problem = studio.marketer.in_screen_words(str(error))
-    st.error(f"{problem[:1].upper()}{problem[1:]}. The last valid settings are kept, and Build waits, "
+    st.error(f"{studio.plain(problem[:1].upper() + problem[1:])}. The last valid settings are kept, and Build waits, "
              "until this is fixed.", icon=":material/error:")
     spec, settings_valid = kept, False
 studio.set_spec(spec)
 studio.marketer.share_spec(spec)
 for notice in studio.source_notices(source, spec):
-    st.info(notice, icon=":material/info:")
+    st.info(studio.plain(notice), icon=":material/info:")
 target_notice = studio.target_event_notice(event_counts, spec)
 if target_notice:
-    st.warning(target_notice[0].upper() + target_notice[1:], icon=":material/help:")
+    st.warning(studio.plain(target_notice[0].upper() + target_notice[1:]), icon=":material/help:")
 
 st.plotly_chart(timeline_figure(spec), key="timeline")
 studio.marketer.target_explorer_section(source, spec)
@@ -184,7 +184,7 @@ if st.button("Build training set", type="primary", key="build", disabled=job is 
     try:
         job = studio.start_build(source, spec)
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(studio.plain(error), icon=":material/error:")
 if job is not None:
     studio.follow_job(job, done="Training set ready")  # the set becomes this session's when it is done
 

@@ -27,7 +27,7 @@ st.caption(
     f"{run.n_test:,} test moments of {counted(test_prospects, 'prospect')} "
     f"({studio.marketer.split_name(run.split).lower()} split): {evaluation.positives:,} positive moments from "
     f"{counted(prospects, 'prospect')} — base rate {evaluation.base_rate:.2%}. "
-    f"Target: prospects who {target_wording(run.spec)}."
+    f"Target: prospects who {studio.plain(target_wording(run.spec))}."
 )
 studio.show_build_notes(record)  # e.g. the columns an events export lacked: why some features are flat
 if prospects < studio.FEW_TEST_POSITIVE_PROSPECTS:
@@ -69,7 +69,7 @@ def threshold_section() -> None:
     chart, numbers = st.columns([3, 2])
     outcomes = (target_wording(run.spec, reached=False), target_wording(run.spec))
     chart.plotly_chart(confusion_figure(confusion, outcomes=outcomes), key="confusion")
-    reached = target_wording(run.spec)
+    reached = studio.plain(target_wording(run.spec))
     numbers.metric("Precision", format_metric(confusion.precision),
                    help=f"Of the flagged moments, the share whose prospect then {reached} (— when none is flagged)")
     numbers.metric("Recall", f"{confusion.recall:.3f}", help="Of the positive moments, the share flagged")

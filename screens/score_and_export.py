@@ -32,11 +32,11 @@ def load_model_section() -> studio.LoadedModel | None:
                 loaded = studio.load_uploaded_model(artifact, card)
             except UserError as error:
                 st.session_state.pop(studio.keys.LOADED_MODEL, None)
-                st.error(f"Not loaded: {error}.", icon=":material/gpp_bad:")
+                st.error(f"Not loaded: {studio.plain(error)}.", icon=":material/gpp_bad:")
                 return None
             st.session_state[studio.keys.LOADED_MODEL] = loaded
         if loaded is not None:
-            st.success(f"Loaded {loaded.label}; signature verified.", icon=":material/verified_user:")
+            st.success(f"Loaded {studio.plain(loaded.label)}; signature verified.", icon=":material/verified_user:")
     return loaded
 
 
@@ -48,7 +48,7 @@ def score_csv_section(pipeline, spec, key: str, threshold: float | None = None) 
     try:
         result = studio.marketer.scores_first(score_csv(pipeline, upload.getvalue(), spec), threshold)
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(studio.plain(error), icon=":material/error:")
     else:
         st.dataframe(result.head(500), hide_index=True)
         st.download_button(
@@ -72,7 +72,7 @@ st.subheader("Download")
 try:
     export = studio.export_bundle(record)
 except UserError as error:  # e.g. a signing key in secrets too short to sign with
-    st.error(f"Cannot export the model: {error}.", icon=":material/key_off:")
+    st.error(f"Cannot export the model: {studio.plain(error)}.", icon=":material/key_off:")
     export = None
 if export is not None:
     definitions, _ = studio.signals_definitions(export, spec)
@@ -105,7 +105,7 @@ if export is not None:
         try:
             examples = call_examples(export.card_json, service_url)
         except UserError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(studio.plain(error), icon=":material/error:")
         else:
             st.code(examples["curl"], language="bash")
             st.caption("From the website (allow its origin with `CORS_ALLOWED_ORIGINS`), polling every 10 s:")
@@ -125,7 +125,7 @@ with st.form("what_if"):
 try:
     rows = prepare_prospect(values, spec)
 except UserError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(studio.plain(error), icon=":material/error:")
 else:
     st.metric(f"Probability of {spec.target_column}", f"{score_one(run.pipeline, values, spec):.2%}")
     explanation = explain_row(run.pipeline, rows, 0)

@@ -27,8 +27,8 @@ if built is None:
     st.stop()
 st.caption(
     f"Training set: {built.summary.rows:,} prediction points from {built.summary.users:,} prospects, "
-    f"{built.summary.positive_rate:.2%} positive (prospects who {target_wording(built.spec)}) from "
-    f"{studio.source_label(built.source)}."
+    f"{built.summary.positive_rate:.2%} positive (prospects who {studio.plain(target_wording(built.spec))}) from "
+    f"{studio.plain(studio.source_label(built.source))}."
 )
 studio.show_build_notes(built)
 
@@ -83,14 +83,14 @@ elif submitted:
         )
         job = studio.start_training(built, params, split)
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(studio.plain(error), icon=":material/error:")
 if job is not None:
     studio.follow_job(job, done="Model trained")  # the run joins this session's runs when it is done
 
 records = studio.runs()
 if records:
     latest = records[-1].run.evaluation
-    st.subheader(f"{records[-1].label}")
+    st.subheader(studio.plain(records[-1].label))
     studio.save_status(records[-1])
     cols = st.columns(5)
     cols[0].metric("ROC AUC", f"{latest.roc_auc:.3f}", help="0.5 = chance, 1 = perfect ranking")

@@ -37,9 +37,10 @@ def test_nothing_outside_the_studio_imports_streamlit():
 
 
 def test_the_jobs_module_knows_no_domain():
-    """Background jobs run any work; they import nothing of the core but its errors and the key names."""
+    """Background jobs run any work; they import nothing of the core but its errors, the key names and
+    `plain` (a job's title and progress lines name files, and are shown as text)."""
     imports = re.findall(r"^from (prospect_core\S*) import", (PACKAGE / "studio" / "jobs.py").read_text(), re.M)
-    assert sorted(imports) == ["prospect_core.errors", "prospect_core.studio"]
+    assert sorted(imports) == ["prospect_core.errors", "prospect_core.studio", "prospect_core.wording"]
 
 
 def test_app_py_is_the_only_way_to_a_page():

@@ -72,7 +72,7 @@ from prospect_core.studio.state import (
     set_spec,
 )
 from prospect_core.studio.uploads import UPLOAD_ROOT, UploadFolder, sweep_uploads, upload_folder
-from prospect_core.wording import counted
+from prospect_core.wording import counted, plain
 from prospect_core.studio import marketer
 from prospect_core.studio.widgets import (
     FEW_POSITIVE_PROSPECTS,

@@ -22,6 +22,7 @@ from prospect_core.spec import TrainingSpec
 from prospect_core.studio import keys
 from prospect_core.studio.state import current_spec
 from prospect_core.training_sql import attribute_fragment
+from prospect_core.wording import plain
 
 NEW = "New attribute"
 NO_CRITERION = "(no criterion)"
@@ -75,7 +76,7 @@ def attributes_section(spec: TrainingSpec, dialect: str) -> None:
         }), hide_index=True, key="attribute_inputs")
     for attribute in spec.attributes:
         columns = [f.column(spec) for f in features if f.attribute.name == attribute.name]
-        st.markdown(f"**{attribute.label or attribute.name}** → " + ", ".join(f"`{c}`" for c in columns))
+        st.markdown(f"**{plain(attribute.label or attribute.name)}** → " + ", ".join(f"`{c}`" for c in columns))
         st.code(attribute_fragment(spec, attribute.name, dialect), language="sql")
     _attribute_form(spec)
 
@@ -120,7 +121,7 @@ def _attribute_form(spec: TrainingSpec) -> None:
             remove.form_submit_button("Remove attribute", on_click=_remove, args=(editing.name,))
     problem = st.session_state.pop(keys.ATTRIBUTE_ERROR, None)
     if problem:
-        st.error(f"{problem}. The attributes are kept as they were until this is fixed.", icon=":material/error:")
+        st.error(f"{plain(problem)}. The attributes are kept as they were until this is fixed.", icon=":material/error:")
 
 
 def _form_attribute(suffix: str) -> dict[str, Any]:

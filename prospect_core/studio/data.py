@@ -29,6 +29,7 @@ from prospect_core.studio.config import secrets, snowflake_config
 from prospect_core.studio.jobs import follow_job, pending_job, start_job
 from prospect_core.studio.state import current_spec
 from prospect_core.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
+from prospect_core.wording import plain
 
 def source_label(source: str) -> str:
     kind, argument = parse_source(source)
@@ -138,13 +139,13 @@ def load_events(path: Path) -> LoadedEvents | None:
         return loaded
     failed = st.session_state.get(keys.EVENTS_LOAD_FAILED)
     if job is None and failed and failed[0] == (str(path), current_spec().events_table):
-        st.error(failed[1], icon=":material/error:")  # said again on every rerun, never loaded again
+        st.error(plain(failed[1]), icon=":material/error:")  # said again on every rerun, never loaded again
         return None
     if job is None:
         try:
             limits = events_file_limits(secrets())
         except UserError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             return None
         control, cache, table = LoadControl(), path.parent / "cache", current_spec().events_table
 
@@ -181,7 +182,7 @@ def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
         frame = run_query(source, open_warehouse(source, spec, automatic=True), rendered.text, rendered.params)
     except UserError as error:
         if source != "snowflake":
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
         return None
     return frame.astype({"event_name": str, "events": "int64"})
 

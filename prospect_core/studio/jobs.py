@@ -16,6 +16,7 @@ import streamlit as st
 
 from prospect_core.errors import UserError
 from prospect_core.studio import keys
+from prospect_core.wording import plain
 
 _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-job")
 
@@ -70,31 +71,31 @@ def follow_job(job: Job, *, done: str) -> Any:
     running and stays in session state, so the next visit follows it again. The result is put into
     session state (`job.deliver`) before any further `st.*` call, so it cannot be lost that way.
     """
-    with st.status(f"{job.title}…", expanded=True) as status:
+    with st.status(f"{plain(job.title)}…", expanded=True) as status:
         if job.cancel is not None and not job.future.done():
             st.button("Cancel", key=f"cancel_{job.kind}", on_click=_cancel, args=(job.kind,), icon=":material/stop:")
         shown, second = 0, -1
         while True:
             finished = job.future.done()
             for line in job.progress[shown:]:
-                st.write(line)
+                st.write(plain(line))
             shown = len(job.progress)
             if finished:
                 break
             if int(job.elapsed) != second:
                 second = int(job.elapsed)
-                status.update(label=f"{job.title}… {second} s")
+                status.update(label=f"{plain(job.title)}… {second} s")
             time.sleep(0.1)
         result, error = _collect(job)
         if error is not None:
-            status.update(label=f"{job.title}: stopped after {job.elapsed:.1f} s", state="error", expanded=True)
-            st.error(str(error), icon=":material/error:")
+            status.update(label=f"{plain(job.title)}: stopped after {job.elapsed:.1f} s", state="error", expanded=True)
+            st.error(plain(error), icon=":material/error:")
             return None
         if job.deliver is not None:
             # Rerun, so everything drawn before this point (the sidebar above all) shows the result.
             st.session_state[keys.finished(job.kind)] = f"{done} in {job.elapsed:.1f} s."
             st.rerun()
-        status.update(label=f"{done} in {job.elapsed:.1f} s", state="complete", expanded=False)
+        status.update(label=f"{plain(done)} in {job.elapsed:.1f} s", state="complete", expanded=False)
         return result
 
 

@@ -16,9 +16,9 @@ import streamlit as st
 from prospect_core import evaluation
 from prospect_core.errors import UserError
 from prospect_core.scoring import SCORE_COLUMN
-from prospect_core.spec import TrainingSpec
+from prospect_core.spec import TrainingSpec, spec_from_json as parse_spec_json
 from prospect_core.target_explorer import normalize_ladder, render_target_explorer_sql
-from prospect_core.wording import counted, day_name, format_metric, target_wording, window_label
+from prospect_core.wording import counted, day_name, format_metric, plain, target_wording, window_label
 
 # The spec's field names as the Data & target page labels them: errors speak the page's words.
 FIELD_LABELS = {
@@ -100,7 +100,7 @@ def by_prospect_view(run) -> None:
     st.subheader("By prospect")
     st.caption(
         f"Each of the {result.prospects:,} test prospects by their highest score, against whether they ever "
-        f"{target_wording(run.spec).split(' within ')[0]} ({counted(result.converted_prospects, 'prospect')} did)."
+        f"{plain(target_wording(run.spec).split(' within ')[0])} ({counted(result.converted_prospects, 'prospect')} did)."
     )
     left, right = st.columns([1, 2])
     left.metric("ROC AUC by prospect", format_metric(result.roc_auc),
@@ -136,7 +136,7 @@ def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluatio
             moments_per_day=float(traffic) or None,
         )
     except (ValueError, TypeError) as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
         return None
     from prospect_core.figures import profit_figure  # plotly figures: only when this section draws
 
@@ -210,7 +210,7 @@ def target_explorer_section(source: str, spec: TrainingSpec) -> None:
         rendered = render_target_explorer_sql(spec, warehouse.dialect)
         ladder = normalize_ladder(run_query(source, warehouse, rendered.text, rendered.params), spec)
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
         return
     if ladder.table.empty:
         st.info("No prospect is in the cohort: nothing to explore.", icon=":material/info:")
@@ -236,7 +236,6 @@ def target_explorer_section(source: str, spec: TrainingSpec) -> None:
 
 
 # ----- settings to share and undo ----------------------------------------------------------------
-MAX_SPEC_BYTES = 256 * 1024  # as the CLI's --spec: a spec is a few lines of JSON
 SPEC_PARAM = "spec"  # the query parameter holding the spec's JSON (as the CLI's --spec file)
 URL_READ = "spec_url_read"  # session key: this session has read its URL's spec
 LOADED_SPEC_ID = "loaded_spec_id"  # session key: the spec upload already applied
@@ -247,20 +246,10 @@ SPEC_WIDGETS = ("as_of", "cohort_from", "cohort_to", "app_ids", "user_sample_per
 
 def spec_from_json(text: str | bytes, what: str) -> TrainingSpec:
     """A spec from JSON of TrainingSpec fields (the CLI's --spec format); UserError naming what is wrong."""
-    if len(text) > MAX_SPEC_BYTES:
-        raise UserError(f"{what} is larger than {MAX_SPEC_BYTES // 1024} kB; a spec is a few lines of JSON")
     try:
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise UserError(f"{what} is not JSON text ({str(error)[:80]}); expected an object of spec fields") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{what} must hold a JSON object of spec fields, got {type(data).__name__}")
-    try:
-        return TrainingSpec.from_dict(data)
+        return parse_spec_json(text, what=what)
     except UserError as error:
-        raise UserError(f"{what}: {in_screen_words(str(error))}") from None
-    except (TypeError, ValueError, AttributeError) as error:  # a field of a shape the dataclass itself refuses
-        raise UserError(f"{what}: {in_screen_words(str(error))[:200]}") from None
+        raise UserError(in_screen_words(str(error))) from None
 
 
 def spec_json(spec: TrainingSpec) -> str:
@@ -287,7 +276,7 @@ def spec_from_url() -> None:
         _start_from(spec_from_json(text, "The spec in this link"))
     except UserError as error:
         _start_from(TrainingSpec())
-        st.warning(f"{error}. Starting from the default settings instead.", icon=":material/link_off:")
+        st.warning(f"{plain(error)}. Starting from the default settings instead.", icon=":material/link_off:")
 
 
 def share_spec(spec: TrainingSpec) -> None:
@@ -308,7 +297,7 @@ def share_spec(spec: TrainingSpec) -> None:
         try:
             _start_from(spec_from_json(upload.getvalue(), f"The spec file {upload.name[:60]}"))
         except UserError as error:
-            st.error(f"{error}. The settings are unchanged.", icon=":material/error:")
+            st.error(f"{plain(error)}. The settings are unchanged.", icon=":material/error:")
         else:
             st.rerun()
 

@@ -36,6 +36,7 @@ from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
 from prospect_core.studio.identity import current_identity
 from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
+from prospect_core.wording import plain
 
 WORKSPACE_PARAM = "workspace"
 # A remote MLflow server that is down must fail a save in seconds, not after MLflow's default seven
@@ -79,7 +80,7 @@ def workspace_id() -> str:
         try:
             workspace = tracking.check_workspace_id(asked) if asked else _new_workspace()
         except UserError as error:
-            st.warning(f"{error}. Started a new workspace.", icon=":material/link_off:")
+            st.warning(f"{plain(error)}. Started a new workspace.", icon=":material/link_off:")
             workspace = _new_workspace()
         state[keys.WORKSPACE] = workspace
     if st.query_params.get(WORKSPACE_PARAM) != workspace:  # a page switch may drop it: put it back
@@ -110,7 +111,7 @@ def open_workspace() -> None:
         # Runs, none of them this user's: the link is someone else's workspace.
         foreign = not summaries and not identity.sees_all and bool(store.list_runs(workspace))
     except UserError as error:
-        st.warning(f"This workspace's saved runs cannot be listed: {error}.", icon=":material/cloud_off:")
+        st.warning(f"This workspace's saved runs cannot be listed: {plain(error)}.", icon=":material/cloud_off:")
         return
     if foreign:
         _new_workspace()
@@ -124,7 +125,7 @@ def open_workspace() -> None:
         try:
             restored.append(restore(store, summary.run_id))
         except UserError as error:
-            st.warning(f"Run {summary.name} was not restored: {error}.", icon=":material/gpp_bad:")
+            st.warning(f"Run {plain(summary.name)} was not restored: {plain(error)}.", icon=":material/gpp_bad:")
     if restored and built_set() is None:  # a new session: the spec and source of its latest run
         set_spec(restored[-1].run.spec)
         set_source(restored[-1].source)
@@ -223,14 +224,14 @@ def save_status(record: StudioRun) -> None:
     """Where the run is saved, or "not saved: <reason>" with a Retry saving button."""
     reason = record.extras.get("not_saved")
     if reason:
-        st.warning(f"{record.label}: not saved: {reason}. It stays usable in this session until the page is closed.",
+        st.warning(f"{plain(record.label)}: not saved: {plain(reason)}. It stays usable in this session until the page is closed.",
                    icon=":material/cloud_off:")
         if st.button("Retry saving", key=f"retry_save_{record.number}", icon=":material/refresh:"):
             retry_saving(record)
             st.rerun()
     elif record.extras.get("run_id"):
         restored = "restored from" if record.extras.get("restored") else "saved in"
-        st.caption(f"{record.label}: {restored} the run store as MLflow run {record.extras['run_id'][:8]}… "
+        st.caption(f"{plain(record.label)}: {restored} the run store as MLflow run {record.extras['run_id'][:8]}… "
                    f"(workspace {record.extras.get('workspace')}).")
 
 
@@ -250,7 +251,7 @@ def pick_run(label: str) -> StudioRun | None:
         return None
     save_status(record)
     with st.popover("Delete run", icon=":material/delete:"):
-        st.caption(f"{record.label} leaves this session and the run store (`mlflow gc` frees its files).")
+        st.caption(f"{plain(record.label)} leaves this session and the run store (`mlflow gc` frees its files).")
         if st.button("Delete this run", key=f"delete_{label}_{record.number}", type="primary"):
             delete(record)
             st.rerun()
@@ -260,7 +261,7 @@ def pick_run(label: str) -> StudioRun | None:
 def _pick_from_session(label: str) -> StudioRun | None:
     by_number = {record.number: record for record in reversed(runs())}
     for summary in st.session_state.get(keys.UNLOADABLE) or []:
-        st.warning(f"Saved run {summary.name} is {summary.state} and is not loaded: {summary.reason}.",
+        st.warning(f"Saved run {plain(summary.name)} is {summary.state} and is not loaded: {plain(summary.reason)}.",
                    icon=":material/gpp_bad:")
     if not by_number:
         st.info("No model yet. Build a training set on **Data & target**, then train one on **Train**.")
@@ -279,7 +280,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
             cached = (time.monotonic(), _warmed(run_store()).list_runs(None, owner=owner, verify_key=signing_key()))
             st.session_state[keys.ALL_RUNS] = cached
     except UserError as error:
-        st.error(f"The run store cannot be listed: {error}.", icon=":material/cloud_off:")
+        st.error(f"The run store cannot be listed: {plain(error)}.", icon=":material/cloud_off:")
         return None
     summaries = {summary.run_id: summary for summary in cached[1]}
     if not summaries:
@@ -297,7 +298,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
     run_id = st.selectbox(f"{label} (all workspaces)", list(summaries), format_func=describe, key=f"pick_all_{label}")
     summary = summaries[run_id]
     if summary.state != "ready":
-        st.warning(f"This run is {summary.state} and cannot be opened: {summary.reason}.", icon=":material/gpp_bad:")
+        st.warning(f"This run is {summary.state} and cannot be opened: {plain(summary.reason)}.", icon=":material/gpp_bad:")
         return None
     held = next((record for record in runs() if record.extras.get("run_id") == run_id), None)
     if held is not None:
@@ -306,7 +307,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
         with st.spinner("Loading the run (its signed card checked first)…"):
             return restore(run_store(), run_id)
     except UserError as error:
-        st.error(f"Not loaded: {error}.", icon=":material/gpp_bad:")
+        st.error(f"Not loaded: {plain(error)}.", icon=":material/gpp_bad:")
         return None
 
 
@@ -316,7 +317,7 @@ def delete(record: StudioRun) -> None:
         try:
             run_store().delete_run(run_id, owner=current_identity().owner_filter, verify_key=signing_key())
         except UserError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             return
     st.session_state[keys.RUNS] = [held for held in runs() if held is not record]
     st.session_state.pop(keys.ALL_RUNS, None)
@@ -349,7 +350,7 @@ def ensure_test_rows(record: StudioRun) -> bool:
     if job is not None:
         follow_job(job, done="Training set rebuilt")
         return False
-    st.info(f"{record.label} was restored from the run store, which keeps its scores but not its training set. "
+    st.info(f"{plain(record.label)} was restored from the run store, which keeps its scores but not its training set. "
             "Rebuild the training set (its spec, from its source) to see its test rows here.",
             icon=":material/restore:")
     if st.button("Rebuild training set", key=f"rebuild_{record.number}", type="primary", icon=":material/construction:"):
@@ -357,7 +358,7 @@ def ensure_test_rows(record: StudioRun) -> bool:
             st.session_state[keys.SOURCE], st.session_state[keys.SPEC] = record.source, run.spec
             start_build(record.source, run.spec)
         except UserError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             return False
         st.rerun()
     return False

@@ -18,6 +18,7 @@ from prospect_core.features import spec_features
 from prospect_core.signals import STREAM_EVENT_LIMIT
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.marketer import category_text, day_text
+from prospect_core.wording import plain
 
 # option -> (widget key, label, default)
 OPTIONS = {
@@ -54,7 +55,7 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
     """Names, the **Download Signals definitions** button, and the parity report, with its warning."""
     material = [row for row in export.parity if row["material"]]
     if material:
-        shares = ", ".join(f"**{row['input']}** on {row['share_over_limit']:.1%} of rows" for row in material)
+        shares = ", ".join(f"**{plain(row['input'])}** on {row['share_over_limit']:.1%} of rows" for row in material)
         st.warning(
             f"Snowplow Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values of a windowed attribute, "
             f"and the training set goes over that for {shares}: for those prospects, served scores differ from what "
@@ -71,7 +72,7 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
                 column.text_input(label, default, key=key)
         definitions, problem = signals_definitions(export, spec)
         if problem:
-            st.error(f"{problem}.", icon=":material/error:")
+            st.error(f"{plain(problem)}.", icon=":material/error:")
         else:
             st.download_button(
                 "Download Signals definitions", definitions, file_name=export.signals_name,
@@ -113,7 +114,7 @@ def what_if_inputs(spec: TrainingSpec, defaults: dict[str, Any], categories: dic
         column.markdown(f"**{title}**")
         for feature in (f for f in features if f.window == window):
             name = feature.column(spec)
-            label, tip, key = _short_label(feature.description), f"`{name}`: {feature.description}", f"what_if_{name}"
+            label, tip, key = plain(_short_label(feature.description)), f"`{name}`: {plain(feature.description)}", f"what_if_{name}"
             if feature.kind == "numeric":
                 values[name] = column.number_input(label, 0, 1_000_000, int(defaults[name]), help=tip, key=key)
             elif feature.kind == "boolean":

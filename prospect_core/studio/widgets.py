@@ -16,7 +16,7 @@ from prospect_core import snowflake
 from prospect_core.errors import UserError, write_failure
 from prospect_core.events_files import sniff_kind
 from prospect_core.explain import ShapSample
-from prospect_core.wording import target_wording, window_label
+from prospect_core.wording import plain, target_wording, window_label
 from prospect_core.sources import data_dirs, demo_db_is_current, ensure_demo_db, file_in_data_dirs
 from prospect_core.studio import keys
 from prospect_core.studio.config import max_training_rows, secrets, snowflake_config, snowflake_problem
@@ -43,7 +43,7 @@ def _duckdb_path_source(text: str) -> str | None:
     try:
         return f"duckdb:{file_in_data_dirs(text, data_dirs(secrets()))}"
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
         return None
 
 
@@ -73,7 +73,7 @@ def choose_source(kind: str) -> str | None:
             try:
                 st.session_state[keys.EVENTS_PATH] = str(save_upload(upload))
             except OSError as error:  # a full disk, or an upload folder that is not ours
-                st.error(write_failure(f"the upload {display_name(upload.name)}", "the server's upload folder", error),
+                st.error(plain(write_failure(f"the upload {display_name(upload.name)}", "the server's upload folder", error)),
                          icon=":material/error:")
                 return None
             st.session_state[keys.EVENTS_UPLOAD_ID] = upload.file_id
@@ -87,16 +87,16 @@ def choose_source(kind: str) -> str | None:
         try:
             file_kind = sniff_kind(path)
         except UserError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             return None
         if file_kind == "duckdb":
-            st.caption(f"{path.name} is a DuckDB database (read from its content): its tables are read as a DuckDB file.")
+            st.caption(f"{plain(path.name)} is a DuckDB database (read from its content): its tables are read as a DuckDB file.")
             return f"duckdb:{path}"
         loaded = load_events(path)
         if loaded is None:
             return None
         for notice in loaded.notices:
-            st.info(notice, icon=":material/info:")
+            st.info(plain(notice), icon=":material/info:")
         return f"events:{path}"
     return "snowflake" if snowflake_connection_panel() else None
 
@@ -114,9 +114,9 @@ def snowflake_connection_panel() -> bool:
             st.dataframe(pd.DataFrame(config.describe().items(), columns=["setting", "value"]), hide_index=True)
             paused = snowflake.LOGINS.refusal(config, automatic=True)
             if paused:
-                st.warning(f"{paused[0].upper()}{paused[1:]}.", icon=":material/lock_clock:")
+                st.warning(plain(f"{paused[0].upper()}{paused[1:]}."), icon=":material/lock_clock:")
         elif overrides:
-            st.error(f"This session's settings cannot be used: {snowflake_problem()}.", icon=":material/error:")
+            st.error(f"This session's settings cannot be used: {plain(snowflake_problem())}.", icon=":material/error:")
         else:
             st.info(
                 "No Snowflake settings found. Add `[connections.snowflake]` to `.streamlit/secrets.toml` (see "
@@ -151,7 +151,7 @@ def snowflake_connection_panel() -> bool:
                     if method == "keypair" and key_upload is not None:
                         values["private_key"] = snowflake.private_key_der(key_upload.getvalue(), passphrase or None)
                 except UserError as error:
-                    st.error(f"Private key (.p8): {error}", icon=":material/error:")
+                    st.error(f"Private key (.p8): {plain(error)}", icon=":material/error:")
                 else:
                     st.session_state[keys.SNOWFLAKE_OVERRIDES] = {k: v for k, v in values.items() if v}
                     st.rerun()
@@ -161,9 +161,9 @@ def snowflake_connection_panel() -> bool:
         if config is not None and st.button("Test connection", icon=":material/lan:"):
             try:
                 with st.spinner("Connecting…"):
-                    st.success(snowflake.test_connection(config), icon=":material/check_circle:")
+                    st.success(plain(snowflake.test_connection(config)), icon=":material/check_circle:")
             except UserError as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(plain(error), icon=":material/error:")
     return config is not None
 
 
@@ -178,7 +178,7 @@ def ensure_demo_database() -> None:
             ensure_demo_db()
         except UserError as error:
             status.update(label="The demo database could not be created", state="error")
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             st.stop()
         status.update(label=f"Demo database ready in {time.perf_counter() - started:.1f} s", state="complete")
 
@@ -190,7 +190,7 @@ def show_build_notes(built: BuiltSet | StudioRun) -> None:
     """What the user should know about a built set (or the run trained on it): what an events export
     lacked, sampling to the row limit, and the limit itself."""
     for note in built.notes:
-        st.info(note, icon=":material/filter_alt:")
+        st.info(plain(note), icon=":material/filter_alt:")
     if built.notes or not isinstance(built, BuiltSet):
         return
     limit = max_training_rows()
@@ -209,10 +209,10 @@ def render_sidebar(placeholder: DeltaGenerator) -> None:
     current, source = current_spec(), current_source()
     with placeholder.container():
         st.caption("DATA SOURCE")
-        st.markdown(f"**{source_label(source)}**")
+        st.markdown(f"**{plain(source_label(source))}**")
         st.caption("CURRENT SPEC")
         st.markdown(
-            f"Target: **{target_wording(current)}**  \n"
+            f"Target: **{plain(target_wording(current))}**  \n"
             f"Cohort: first seen {current.cohort_first_seen_from_days}–{current.cohort_first_seen_to_days} "
             f"days before **{current.as_of}**  \n"
             f"History: {current.short_window_days} d and {current.long_window_days} d"
@@ -228,11 +228,11 @@ def render_sidebar(placeholder: DeltaGenerator) -> None:
             job: Job | None = st.session_state.get(keys.job(kind))
             if job is not None:
                 state = "finished; open" if job.future.done() else f"running ({job.elapsed:.0f} s); see"
-                st.caption(f"{job.title}: {state} **{page}**", help="Jobs keep running while you visit other pages.")
+                st.caption(f"{plain(job.title)}: {state} **{page}**", help="Jobs keep running while you visit other pages.")
         if runs():
             st.caption("MODELS THIS SESSION")
             for record in reversed(runs()):
-                st.markdown(f"{record.label} — AUC {record.run.evaluation.roc_auc:.3f}")
+                st.markdown(f"{plain(record.label)} — AUC {record.run.evaluation.roc_auc:.3f}")
 
 
 def runs_table(records: list[StudioRun]) -> pd.DataFrame:

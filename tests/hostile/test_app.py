@@ -3,6 +3,7 @@ input and the last valid spec kept; hostile names that exist are data and yield 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,79 @@ def test_a_short_signing_key_in_secrets_is_an_error_on_export_not_a_crash(tiny_d
     assert at.session_state["runs"], errors(at)
     at.switch_page("screens/score_and_export.py").run()
     shown = errors(at)
-    assert any("Cannot export the model: `artifact_signing_key` in .streamlit/secrets.toml is too short (1 bytes" in text
+    assert any("Cannot export the model: \\`artifact_signing_key\\` in .streamlit/secrets.toml is too short (1 bytes" in text
                for text in shown), shown
     assert not [button for button in at.get("download_button") if button.proto.label.startswith("Download model")]
+
+
+# ----- finding 7: Markdown injection through a link's spec -------------------------------------------
+LINK = "[click](https://evil.example)"
+IMAGE = "![x](https://evil.example/x.png)"
+DIRECTIVES = ":red[alarm] :material/warning: <b>bold</b> $x^2$ **loud**"
+
+
+def rendered_markdown(at: AppTest) -> list[str]:
+    """The body of every element Streamlit renders as Markdown, sidebar included."""
+    elements = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success, *at.subheader,
+                *at.title, *at.sidebar.markdown, *at.sidebar.caption]
+    return [element.value for element in elements] + [expander.label for expander in at.expander]
+
+
+def open_link(spec: dict, tiny_demo_db, monkeypatch) -> AppTest:
+    import json
+
+    monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["spec"] = json.dumps(spec)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("payload", [LINK, IMAGE, DIRECTIVES])
+def test_a_link_planting_markdown_in_the_target_and_a_label_renders_it_as_text(tiny_demo_db, monkeypatch, payload):
+    attribute = {"name": "num_planted", "aggregation": "count", "events": ["page_view"], "windows": ["long"],
+                 "label": payload}
+    at = open_link({"target_event": payload, "attributes": [attribute]}, tiny_demo_db, monkeypatch)
+    assert at.session_state["spec"].target_event == payload  # the spec is used: the text is data
+    bodies = rendered_markdown(at)
+    shown = [body for body in bodies if "evil" in body or "alarm" in body]
+    assert len(shown) >= 3, bodies  # the sidebar, the missing-target notice, the Attributes panel
+    for body in shown:
+        for raw in ("[click](", "![x](", "https://evil", ":red[", ":material/", "<b>", "$x", "**loud"):
+            assert not re.search(r"(?<!\\)" + re.escape(raw), body), (raw, body)  # only escaped, if at all
+    assert any("\\[click\\]" in body or "\\[x\\]" in body or "\\<b\\>" in body for body in shown), shown
+
+
+# ----- finding 8: numbers and nesting no parser can take ---------------------------------------------
+HUGE_NUMBER = "1" * 4_401
+
+
+def test_a_4401_digit_number_in_a_link_is_one_warning(tiny_demo_db, monkeypatch):
+    from prospect_core.spec import TrainingSpec
+
+    monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["spec"] = '{"target_min_count": ' + HUGE_NUMBER + "}"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning if "digits" in w.value] == [
+        "The spec in this link holds a number 4,401 digits long; expected numbers of at most 30 digits. "
+        "Starting from the default settings instead."]
+    assert at.session_state["spec"] == TrainingSpec()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"target_min_count": ' + HUGE_NUMBER + "}", "holds a number 4,401 digits long; expected numbers of at most 30 digits"),
+    ('{"target_min_count": 1e400}', "holds '1e400', which is not a finite number; expected finite numbers"),
+    ("[" * 100_000, "nests lists or objects 100,000 levels deep; expected at most 16"),
+])
+def test_a_spec_file_no_parser_can_take_is_one_error_on_load(tiny_demo_db, monkeypatch, text, message):
+    monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    valid = at.session_state["spec"]
+    at.file_uploader(key="load_spec").set_value(("spec.json", text.encode(), "application/json")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [f"The spec file spec.json {message}. The settings are unchanged."]
+    assert at.session_state["spec"] == valid

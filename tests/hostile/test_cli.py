@@ -214,3 +214,17 @@ def test_real_subprocess_runs_print_one_error_line_and_no_traceback(tmp_path, ho
     assert built.returncode == 0 and "Traceback" not in built.stderr, built.stderr
     assert int(re.search(r"(\d+) positive", built.stdout).group(1)) > 0, built.stdout
     assert events_table_rows(hostile_db) == len(HOSTILE_TEXTS) + 4
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"target_min_count": ' + "1" * 4_401 + "}",
+     "error: --spec spec.json holds a number 4,401 digits long; expected numbers of at most 30 digits"),
+    ("[" * 100_000, "error: --spec spec.json nests lists or objects 100,000 levels deep; expected at most 16"),
+    ('{"target_window_minutes": -1e400}', "error: --spec spec.json holds '-1e400', which is not a finite number"),
+    ('{"target_window_minutes": NaN}', "error: --spec spec.json holds 'NaN', which is not a finite number"),
+])
+def test_a_spec_file_no_parser_can_take_is_one_error_line(capsys, tmp_path, text, message):
+    path = tmp_path / "spec.json"
+    path.write_text(text)
+    code, out, err = run_cli(capsys, ["sql", "--spec", str(path)])
+    assert code == 2 and out == "" and error_line(err).startswith(message) and len(err.splitlines()) == 1

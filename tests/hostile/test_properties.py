@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import duckdb
 import pytest
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from prospect_core.errors import SpecError
 from prospect_core.spec import MAX_TEXT_LENGTH, TrainingSpec
 from prospect_core.training_sql import DIALECT_BY_NAME, DIALECTS, FORMULATIONS, render_training_sql
+from prospect_core.wording import WORD_JOINER, plain
 from tests.hostile.conftest import HOSTILE_TEXTS, LONG_TEXT
 
 QUICK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -150,3 +152,23 @@ def test_inlined_literals_round_trip_through_sqlglot_and_duckdb(text):
 def test_numbers_that_are_not_whole_days_in_range_are_spec_errors(value):
     with pytest.raises(SpecError, match=r"long_window_days must be a whole number of days from 1 to 3650"):
         TrainingSpec(long_window_days=value)
+
+
+# ----- text shown where Markdown is rendered (wording.plain) ------------------------------------------
+MARKDOWN_PAYLOADS = ["[click](https://evil.example)", "![x](https://evil.example/x.png)", "<img src=x onerror=alert(1)>",
+                     ":red[alarm]", ":material/warning:", ":smile:", "$x^2$", "**bold** _it_ ~~gone~~", "# heading",
+                     "- item\n1. item\n---\n> quote", "| a | b |\n| --- | --- |", "www.evil.example", "a@evil.example",
+                     "`code`", "&lt;b&gt;", "\\[still text\\]"]
+markdown_texts = st.one_of(st.sampled_from([*HOSTILE_TEXTS.values(), *MARKDOWN_PAYLOADS]),
+                           st.lists(st.one_of(st.sampled_from(MARKDOWN_PAYLOADS), any_character), max_size=20).map("".join))
+
+
+@QUICK
+@given(markdown_texts.filter(lambda text: WORD_JOINER not in text))
+def test_plain_text_reads_as_typed_with_no_markdown_left(text):
+    shown = plain(text)
+    assert re.sub(r"\\(.)", r"\1", shown.replace(WORD_JOINER, ""), flags=re.DOTALL) == text  # nothing lost or added
+    bare = re.sub(r"\\.", "", shown, flags=re.DOTALL)  # what Markdown reads as syntax: nothing
+    assert not set("[]<>*`$~|#&") & set(bare)
+    assert not re.search(r":\w|://|www\.|@\w", bare)
+    assert not re.search(r"^[ \t]*([-+=]|\d+[.)])", shown, flags=re.MULTILINE)  # list, rule, heading underline
