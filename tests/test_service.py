@@ -130,7 +130,7 @@ class Service:
 @pytest.fixture(scope="module")
 def bundle(exported: tuple[bytes, bytes], tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bundle")
-    write_service_folder(folder, *exported, definitions())
+    write_service_folder(folder, *exported, definitions(), key=signing_key())
     return folder
 
 
@@ -392,8 +392,8 @@ def test_the_bundle_holds_the_files_and_pins_the_cards_versions(bundle: Path, ex
 
 
 def test_the_zip_holds_the_same_files_every_time(exported: tuple[bytes, bytes], bundle: Path) -> None:
-    data = service_zip(*exported)
-    assert data == service_zip(*exported)
+    data = service_zip(*exported, key=signing_key())
+    assert data == service_zip(*exported, key=signing_key())
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         assert names == [f"prospect_scoring_service/{n}" for n in
@@ -418,8 +418,8 @@ def test_cli_service_finds_the_card_next_to_the_model(exported: tuple[bytes, byt
     ("setup", "message"),
     [
         ("no card", r"error: no model card next to model.joblib \(looked for model.joblib.card.json and model.card.json\)"),
-        ("other card", r"error: the model card does not belong to this model"),
-        ("not json", r"error: the model card is not JSON"),
+        ("other card", r"error: no service written: the signature does not match: the joblib file changed"),
+        ("not json", r"error: no service written: the model card is not JSON"),
     ],
 )
 def test_cli_service_refuses_a_card_that_is_not_the_models(
