@@ -313,8 +313,10 @@ Credentials are read from the environment only and never appear in a response or
 - `GET /health`, `GET /model` (target, inputs, metrics, threshold, parity notes).
 
 Both scoring endpoints answer `{{"signals", "scoring_attributes", "explanations", "score", "flagged"}}`.
-`explanations` holds the five largest SHAP contributions (log-odds) by input, `__sum_of_others` and
-`__base_value`; they add up to the log-odds of `score`. A bad value gets a 422 naming the field;
+`signals` (on `/predict`) holds the attribute key and each Signals attribute the model reads, as the
+input it became; nothing else Signals returns is echoed. `explanations` holds the five largest SHAP contributions (log-odds) by input, `__sum_of_others` and
+`__base_value`; they add up to the log-odds of `score`. A bad value (a string for a count, NaN, a
+number past 10^15 or of 400 digits), from the request or from Signals, gets a 422 naming the field;
 Signals unreachable or slow gets a 503.
 
 ```sh
