@@ -12,8 +12,9 @@ Run it from this folder with `uvicorn service:app --host 0.0.0.0 --port 8000` (s
 Both scoring endpoints answer `{"signals", "scoring_attributes", "explanations", "score", "flagged"}`.
 `signals` holds the attribute key and each Signals attribute the model reads, as the input it became
 (never Signals' own answer: an attribute the model ignores may be a 2M-item list, or NaN, which JSON
-cannot carry), so every response is typed and bounded by the model's inputs. `explanations` holds the five largest SHAP contributions (log-odds) grouped back to model inputs, plus
-`__sum_of_others` and `__base_value`: all of them add up to the log-odds of `score`.
+cannot carry), so every response is typed and bounded by the model's inputs. `explanations` holds the
+five largest SHAP contributions (log-odds) grouped back to model inputs, plus `__sum_of_others` and
+`__base_value`: all of them add up to the log-odds of `score`.
 
 On start the service checks model.joblib's SHA-256 against the model card and refuses to start on a
 mismatch, before unpickling anything. This file imports nothing from the studio: it needs only the
