@@ -53,7 +53,7 @@ def build_bundle(folder: Path) -> list[dict]:
     data = artifact_bytes(run.pipeline)
     card = model_card(run, sql_snowflake="-- not needed here", artifact_sha256=sha256_hex(data))
     card = sign_card(card, data, signing_key())
-    write_service_folder(folder / "service", data, json.dumps(card).encode())
+    write_service_folder(folder / "service", data, json.dumps(card).encode(), key=signing_key())
     return json.loads(run.X_test.head(500).to_json(orient="records"))
 
 

@@ -423,7 +423,7 @@ def run_service(args: argparse.Namespace) -> None:
     beside = definitions_beside(model)
     definitions = (read(Path(args.definitions), "--definitions") if args.definitions
                    else beside.read_bytes() if beside else None)
-    written = write_service_folder(args.out, artifact, card, definitions)
+    written = write_service_folder(args.out, artifact, card, definitions, key=signing_key())  # as the app's Load a model
     print(f"scoring service written to {args.out}: {', '.join(path.name for path in written)}\n"
           f"run it with: cd {args.out} && pip install -r requirements.txt && uvicorn service:app")
 

@@ -7,10 +7,13 @@ One build path for the app (a zip) and the CLI (a folder). The bundle holds:
 - `service.py`, the FastAPI app in `prospect_core/service_template/`, copied verbatim: it imports
   nothing from `prospect_core`, checks the artifact's SHA-256 against the card before loading it,
   and maps Signals attributes to model inputs (see its `input_table` and `from_signals`);
-- `requirements.txt`, pinned to the library versions the card says trained the model;
+- `requirements.txt`, `REQUIREMENTS` filled in with the versions the card says trained the model;
 - `README.md`: how to run it, its environment variables and curl examples.
 
-Nothing here unpickles the artifact: the card says everything the bundle needs.
+A bundle is written only for a model this installation signed: the service `joblib.load`s the artifact,
+and can check only its SHA-256 against the card, not who made the pair. So the card's signature is
+verified here first and the artifact is unpickled with the studio's allow-list (`signing.load_verified`,
+as the app's Load a model), and no card text reaches `requirements.txt` but versions of a strict form.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from prospect_core.artifact import sha256_hex
+from prospect_core.artifact import ArtifactError, sha256_hex
 from prospect_core.safe_io import write_bytes
-from prospect_core.errors import UserError
+from prospect_core.errors import UserError, shown
 from prospect_core.features import Feature, spec_features
+from prospect_core.signing import load_verified
 from prospect_core.spec import TrainingSpec
 
 MODEL_FILE = "model.joblib"
@@ -36,11 +40,28 @@ DEFINITIONS_FILE = "signals_definitions.json"
 SERVICE_FILE = "service.py"
 TEMPLATE = Path(__file__).with_name("service_template") / SERVICE_FILE  # a real module, tested as it ships
 INPUT_DTYPES = ("int64", "bool", "str")
-# What trained the model, as the card records it (artifact._library_versions): the pickle needs these.
-MODEL_LIBRARIES = ("scikit-learn", "xgboost", "pandas", "numpy")
-# What runs the service: pinned to this installation's versions, which the studio's tests ran it with.
-SERVICE_LIBRARIES = {"fastapi": "fastapi>=0.110,<1", "uvicorn": "uvicorn[standard]>=0.29,<1",
-                     "snowplow-signals": "snowplow-signals>=0.4.10,<0.5", "joblib": "joblib>=1.4"}
+# What trained the model, Python included, as the card records it (artifact._library_versions): the pickle needs these.
+MODEL_LIBRARIES = ("python", "scikit-learn", "xgboost", "pandas", "numpy")
+# What runs the service: pinned to this installation's versions, which the studio's tests ran it with;
+# these ranges only where one is not installed.
+SERVICE_LIBRARIES = {"fastapi": ">=0.110,<1", "uvicorn": ">=0.29,<1", "snowplow-signals": ">=0.4.10,<0.5",
+                     "joblib": ">=1.4"}
+# The whole of requirements.txt: a card fills in version numbers only, never a line, an option
+# (`--extra-index-url`) or a library of its own.
+REQUIREMENTS = """\
+# The versions that trained the model (its card), on Python {python}: the pickle needs them.
+scikit-learn=={scikit-learn}
+xgboost=={xgboost}
+pandas=={pandas}
+numpy=={numpy}
+# The service, at the versions the studio ran it with.
+fastapi{fastapi}
+uvicorn[standard]{uvicorn}
+snowplow-signals{snowplow-signals}
+joblib{joblib}
+"""
+# A release number (1.5.2, 2.1.0rc1, 1.7.dev0), ASCII only: nothing pip could read as an option or a URL.
+VERSION = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6}){0,3}(\.?[a-z]{1,5}[0-9]{1,6})?")
 _ZIP_TIME = (2025, 1, 1, 0, 0, 0)  # fixed, so the same model always gives the same zip
 
 
@@ -48,37 +69,42 @@ class BundleError(UserError):
     """The model and card cannot make a service bundle; the message says why."""
 
 
-def service_files(artifact: bytes, card_json: bytes, definitions: bytes | None = None) -> dict[str, bytes]:
-    """The bundle's files by name, after checking that the card describes this artifact."""
-    card = _checked_card(artifact, card_json)
+def service_files(
+    artifact: bytes, card_json: bytes, definitions: bytes | None = None, *, key: bytes
+) -> dict[str, bytes]:
+    """The bundle's files by name, once the card is verified as signed with `key` (`signing.signing_key`)
+    over this artifact, the artifact holds only a studio pipeline, and the card's versions are versions."""
+    card = _verified_card(artifact, card_json, key)
+    versions = library_versions(card)
     bundle = {MODEL_FILE: artifact, CARD_FILE: card_json}
     if definitions is not None:
         bundle[DEFINITIONS_FILE] = _checked_definitions(definitions)
     bundle[SERVICE_FILE] = TEMPLATE.read_bytes()
-    bundle["requirements.txt"] = requirements(card).encode()
-    bundle["README.md"] = readme(card, has_definitions=definitions is not None).encode()
+    bundle["requirements.txt"] = requirements(versions).encode()
+    bundle["README.md"] = readme(card, python=versions["python"], has_definitions=definitions is not None).encode()
     return bundle
 
 
 def write_service_folder(
-    out: str | os.PathLike[str], artifact: bytes, card_json: bytes, definitions: bytes | None = None
+    out: str | os.PathLike[str], artifact: bytes, card_json: bytes, definitions: bytes | None = None, *, key: bytes
 ) -> list[Path]:
-    """Write the bundle into folder `out` (created if needed); return the files written."""
+    """Write the bundle into folder `out` (created if needed); return the files written. Nothing is
+    written, not even the folder, unless `service_files` accepts the model."""
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise BundleError(f"--out {folder} is a file; expected a folder for the service (it is created if missing)")
     written = []
-    for name, data in service_files(artifact, card_json, definitions).items():
+    for name, data in service_files(artifact, card_json, definitions, key=key).items():
         write_bytes(folder / name, data, what=f"the service's {name}")
         written.append(folder / name)
     return written
 
 
-def service_zip(artifact: bytes, card_json: bytes, definitions: bytes | None = None) -> bytes:
+def service_zip(artifact: bytes, card_json: bytes, definitions: bytes | None = None, *, key: bytes) -> bytes:
     """The bundle as a zip of one folder, `prospect_scoring_service/`."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in service_files(artifact, card_json, definitions).items():
+        for name, data in service_files(artifact, card_json, definitions, key=key).items():
             info = zipfile.ZipInfo(f"prospect_scoring_service/{name}", date_time=_ZIP_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -115,9 +141,13 @@ def definitions_beside(model: Path) -> Path | None:
     return None
 
 
-def _checked_card(artifact: bytes, card_json: bytes) -> dict[str, Any]:
-    card = _checked_card_json(card_json)
-    if card["artifact"].get("sha256") != sha256_hex(artifact):
+def _verified_card(artifact: bytes, card_json: bytes, key: bytes) -> dict[str, Any]:
+    try:
+        _, card = load_verified(artifact, card_json, key)
+    except ArtifactError as error:
+        raise BundleError(f"no service written: {error}") from None
+    card = _checked_fields(card)
+    if card["artifact"].get("sha256") != sha256_hex(artifact):  # signed, but the service would refuse to start
         raise BundleError(
             "the model card does not belong to this model: its SHA-256 is not the artifact's. Use the card "
             "exported with the model, unchanged"
@@ -130,6 +160,10 @@ def _checked_card_json(card_json: bytes) -> dict[str, Any]:
         card = json.loads(card_json)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BundleError("the model card is not JSON; expected the .card.json file exported with the model") from None
+    return _checked_fields(card)
+
+
+def _checked_fields(card: Any) -> dict[str, Any]:
     if not isinstance(card, dict) or not isinstance(card.get("artifact"), dict):
         raise BundleError("the model card has no artifact section; expected the .card.json file exported with the model")
     columns = card.get("input_columns")
@@ -153,21 +187,32 @@ def _checked_definitions(definitions: bytes) -> bytes:
     return definitions
 
 
-def requirements(card: dict[str, Any]) -> str:
-    """requirements.txt: the model's libraries at the card's versions, the service's at this installation's."""
-    versions = card["libraries"]
-    lines = [
-        f"# The versions that trained the model (its card), on Python {versions.get('python', '3')}: the pickle needs them.",
-        *(f"{name}=={versions[name]}" for name in MODEL_LIBRARIES if versions.get(name)),
-        "# The service, at the versions the studio ran it with.",
-    ]
+def library_versions(card: dict[str, Any]) -> dict[str, str]:
+    """The card's version of each of MODEL_LIBRARIES, each a plain release number; else BundleError."""
+    recorded = card["libraries"]
+    versions = {}
+    for name in MODEL_LIBRARIES:
+        version = recorded.get(name)
+        if not (isinstance(version, str) and VERSION.fullmatch(version)):
+            raise BundleError(
+                f"the model card's libraries.{name} is {shown(version)}; expected a version number such as 1.5.2 "
+                "or 2.1.0rc1, the only card text requirements.txt takes. Export the model again from the studio"
+            )
+        versions[name] = version
+    return versions
+
+
+def requirements(versions: dict[str, str]) -> str:
+    """requirements.txt: REQUIREMENTS with the model's libraries at `versions` (`library_versions`) and
+    the service's at this installation's versions."""
+    service = {}
     for name, fallback in SERVICE_LIBRARIES.items():
         try:
-            extra = "[standard]" if name == "uvicorn" else ""
-            lines.append(f"{name}{extra}=={metadata.version(name)}")
+            installed = metadata.version(name)
         except metadata.PackageNotFoundError:
-            lines.append(fallback)
-    return "\n".join(lines) + "\n"
+            installed = ""
+        service[name] = f"=={installed}" if VERSION.fullmatch(installed) else fallback
+    return REQUIREMENTS.format_map({**versions, **service})
 
 
 def example_attributes(card: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +262,7 @@ def call_examples(card: dict[str, Any] | bytes, url: str = "http://localhost:800
     return {"curl": curl, "javascript": javascript}
 
 
-def readme(card: dict[str, Any], *, has_definitions: bool) -> str:
+def readme(card: dict[str, Any], *, python: str, has_definitions: bool) -> str:
     target = card["target"]
     inputs = "\n".join(f"| `{c['name']}` | {c['dtype']} |" for c in card["input_columns"])
     examples = call_examples(card)
@@ -235,7 +280,7 @@ Scores `{target['column']}`: {target.get('description', '')}. Model SHA-256 `{ca
 ## Run
 
 ```sh
-python -m venv .venv && . .venv/bin/activate   # Python {card['libraries'].get('python', '3')} trained the model
+python -m venv .venv && . .venv/bin/activate   # Python {python} trained the model
 pip install -r requirements.txt
 export SP_SANDBOX_URL=https://... SP_SANDBOX_TOKEN=...   # or the SP_API_* variables below
 uvicorn service:app --host 0.0.0.0 --port 8000
@@ -268,8 +313,10 @@ Credentials are read from the environment only and never appear in a response or
 - `GET /health`, `GET /model` (target, inputs, metrics, threshold, parity notes).
 
 Both scoring endpoints answer `{{"signals", "scoring_attributes", "explanations", "score", "flagged"}}`.
-`explanations` holds the five largest SHAP contributions (log-odds) by input, `__sum_of_others` and
-`__base_value`; they add up to the log-odds of `score`. A bad value gets a 422 naming the field;
+`signals` (on `/predict`) holds the attribute key and each Signals attribute the model reads, as the
+input it became; nothing else Signals returns is echoed. `explanations` holds the five largest SHAP contributions (log-odds) by input, `__sum_of_others` and
+`__base_value`; they add up to the log-odds of `score`. A bad value (a string for a count, NaN, a
+number past 10^15 or of 400 digits), from the request or from Signals, gets a 422 naming the field;
 Signals unreachable or slow gets a 503.
 
 ```sh

