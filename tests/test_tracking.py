@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +24,7 @@ from prospect_core import tracking
 from prospect_core.artifact import ArtifactError
 from prospect_core.export import export_run
 from prospect_core.model import ModelParams, TrainingRun, train_model
+from prospect_core.signing import sign_card
 from prospect_core.tracking import NotSavedError, RunStore, RunStoreError
 from tests.test_model import ROOT, SPEC, synthetic_training_set
 
@@ -391,3 +395,43 @@ def test_the_warm_up_imports_mlflow_at_the_lowest_priority_and_opens_the_store(t
     assert "(True, 'prospect-tracking-warm-up', 19)" in seen  # its own thread, not the process
     assert (imported, main_nice) == ("True", "0")
     assert (tmp_path / "mlruns.db").is_file()  # the store is created, so the first save skips it
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+# Evaluation files signed with the right key but not what the studio writes, and a card from before the
+# card signed the evaluation file and source: each lists as unverifiable with its reason, never loads.
+MALFORMED_EVALUATIONS = [
+    ("older version", None, ("evaluation", "source"), "saved by an older version of the studio"),
+    ("not parquet", lambda frame: b"not parquet", (), "cannot be read as Parquet"),
+    ("no y_true", lambda frame: _frame_bytes(frame.drop(columns=["y_true"])), (), "has the columns 'event_id, "),
+    ("labels of 2", lambda frame: _frame_bytes(frame.assign(y_true=frame["y_true"] * 2)), (), "out of range or of the wrong type"),
+    ("scores as text", lambda frame: _frame_bytes(frame.assign(y_score=frame["y_score"].astype(str))), (),
+     "out of range or of the wrong type"),
+    ("a row short", lambda frame: _frame_bytes(frame.iloc[:-1]), (), "rows, but its card records"),
+]
+
+
+@pytest.mark.parametrize("change, dropped, reason", [case[1:] for case in MALFORMED_EVALUATIONS],
+                         ids=[case[0] for case in MALFORMED_EVALUATIONS])
+def test_a_signed_but_malformed_evaluation_file_or_an_old_card_is_unverifiable(tmp_path: Path, run: TrainingRun,
+                                                                               change, dropped, reason) -> None:
+    folder = tmp_path / "data"
+    store = RunStore.local(folder)
+    run_id = save(store, run)
+    evaluation, card_file = (studio_file(folder, run_id, name) for name in (tracking.EVALUATION_FILE, tracking.CARD_FILE))
+    card = json.loads(card_file.read_text())
+    if change is not None:
+        evaluation.write_bytes(change(pd.read_parquet(evaluation)))
+        card["evaluation"]["sha256"] = hashlib.sha256(evaluation.read_bytes()).hexdigest()
+    card = {name: value for name, value in card.items() if name not in dropped}
+    card_file.write_text(json.dumps(sign_card(card, studio_file(folder, run_id, tracking.ARTIFACT_FILE).read_bytes(), KEY)))
+
+    (summary,) = store.list_runs("ws-a", verify_key=KEY)
+    assert summary.state == "unverifiable" and reason in summary.reason, summary.reason
+    with pytest.raises(ArtifactError, match=re.escape(reason)):
+        store.load_run(run_id, KEY)
