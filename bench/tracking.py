@@ -37,9 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MEASURE = r"""
 import json, sys, time
 import pandas as pd
-from prospect_core.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
+from prospect_core.export import export_run
 from prospect_core.model import STUDIO_DEFAULTS, train_model
-from prospect_core.signing import sign_card
 from prospect_core.spec import TrainingSpec
 from prospect_core.tracking import RunStore
 
@@ -55,13 +54,14 @@ started = time.perf_counter()
 run = train_model(frame, spec, STUDIO_DEFAULTS, split="by_user")
 train_s = time.perf_counter() - started
 key = b"bench key " * 4
-data = artifact_bytes(run.pipeline)
-card = sign_card(model_card(run, sql_snowflake="-- bench", artifact_sha256=sha256_hex(data)), data, key)
-export = {"artifact": data, "card_json": json.dumps(card, indent=2).encode(), "card_markdown": model_card_markdown(card)}
+bundle = export_run(run, key, source="demo")
+data = bundle.artifact
+export = {"artifact": data, "card_json": bundle.card_json, "card_markdown": bundle.card_markdown,
+          "evaluation": bundle.evaluation}
 seconds = []
 for _ in range(logs if mode != "none" else 0):
     started = time.perf_counter()
-    store.log_run(run, **export, source_label="demo", workspace="bench")
+    store.log_run(run, **export, workspace="bench")
     seconds.append(time.perf_counter() - started)
 print(json.dumps({"train_s": train_s, "log_s": seconds, "total_s": time.perf_counter() - begun, "rows": len(frame), "artifact_kb": len(data) / 1024}))
 """

@@ -283,6 +283,10 @@ def _library_versions() -> dict[str, str]:
     }
 
 
+# The columns of a run's evaluation Parquet (export.evaluation_parquet), whose sha256 the card signs.
+EVALUATION_COLUMNS = ("event_id", "domain_userid", "derived_tstamp", "y_true", "y_score")
+
+
 def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) -> dict[str, Any]:
     """JSON-ready description of a trained model; pass the Snowflake SQL and the artifact's hash."""
     spec = run.spec

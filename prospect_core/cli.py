@@ -307,7 +307,9 @@ def run_train(args: argparse.Namespace) -> None:
 
     done = stage("writing the artifact and model card")
     # Signed with this installation's key, so the studio's "Load a model" accepts the pair (and only it).
-    export = export_run(run, key, training_frame=frame, **signals_options(args))
+    # The card records the source it was built from; a run trained from a dataset file names the file.
+    source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
+    export = export_run(run, key, source=source, training_frame=frame, **signals_options(args))
     safe_io.write_bytes(out, export.artifact, what="the model artifact")
     safe_io.write_bytes(card_path, export.card_json, what="the model card")
     safe_io.write_bytes(markdown_path, export.card_markdown.encode(), what="the model card")
@@ -334,11 +336,10 @@ def log_to_tracking(args: argparse.Namespace, run: TrainingRun, export: ExportBu
     """Log the run to the MLflow store; the files are written already, so a store fault is a warning."""
 
     store = resolve_store(tracking_uri=args.tracking_uri)
-    source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
     try:
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
-                               card_markdown=export.card_markdown, source_label=source, workspace=args.workspace,
-                               definitions=export.signals_json)
+                               card_markdown=export.card_markdown, evaluation=export.evaluation,
+                               workspace=args.workspace, definitions=export.signals_json)
     except NotSavedError as error:
         print(f"warning: run {error} (the model files above are written; rerun to log it)", file=sys.stderr)
         return

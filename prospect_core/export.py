@@ -11,13 +11,21 @@ refused by name without running it.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from prospect_core.artifact import ArtifactError, artifact_bytes, model_card, model_card_markdown, sha256_hex
+from prospect_core.artifact import (
+    EVALUATION_COLUMNS,
+    ArtifactError,
+    artifact_bytes,
+    model_card,
+    model_card_markdown,
+    sha256_hex,
+)
 from prospect_core.errors import UserError, shown
 from prospect_core.model import TrainingRun
 from prospect_core.signals import MATERIAL_SHARE, STREAM_EVENT_LIMIT, parity_report, signals_document
@@ -41,6 +49,7 @@ class ExportBundle:
     card_markdown: str
     signals_json: bytes  # the Signals definitions (default names), with the parity report
     parity: list[dict[str, Any]]
+    evaluation: bytes  # the run's test ids, labels and scores as Parquet: what Evaluate draws, its sha256 signed
 
     @property
     def artifact_name(self) -> str:
@@ -55,11 +64,15 @@ class ExportBundle:
         return f"prospect_model_{self.sha256[:8]}.signals.json"
 
 
-def export_run(run: TrainingRun, key: bytes, *, training_frame: pd.DataFrame | None = None,
+def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.DataFrame | None = None,
                recommended_threshold: dict[str, Any] | None = None, run_owner: Owner | None = None,
                **signals_options: Any) -> ExportBundle:
     """Serialise `run`'s pipeline, sign its model card with `key` (see `signing.signing_key`) and write
     its Signals definitions (`signals_options`: group_name, service_name, version, owner).
+
+    The card signs the source string the run was built from and the sha256 of its evaluation Parquet,
+    so a run restored from a store that anyone may write to takes both from the card, never from the
+    store's tags or a file swapped beside it.
 
     The parity report is measured on `training_frame` (the run's training set) when given, else on
     the run's test rows, which is what a run keeps. `recommended_threshold`
@@ -77,11 +90,25 @@ def export_run(run: TrainingRun, key: bytes, *, training_frame: pd.DataFrame | N
         card["recommended_threshold"] = recommended_threshold
     if run_owner is not None:
         card["owner"] = run_owner.card_section()
+    evaluation = evaluation_parquet(run)
+    card["source"] = source
+    card["evaluation"] = {"format": "parquet", "columns": list(EVALUATION_COLUMNS), "sha256": sha256_hex(evaluation)}
     card = sign_card(card, data, key)
     return ExportBundle(artifact=data, sha256=digest, card=card,
                         card_json=(json.dumps(card, indent=2) + "\n").encode("utf-8"),
                         card_markdown=model_card_markdown(card),
-                        signals_json=signals_json(run.spec, parity, **signals_options), parity=parity)
+                        signals_json=signals_json(run.spec, parity, **signals_options), parity=parity,
+                        evaluation=evaluation)
+
+
+def evaluation_parquet(run: TrainingRun) -> bytes:
+    """The run's test ids, labels and scores (`EVALUATION_COLUMNS`, in that order) as Parquet bytes."""
+    frame = run.test_ids  # a new frame of its own, positions 0..n-1
+    frame["y_true"] = run.y_test.astype("int8")
+    frame["y_score"] = run.y_score.astype("float64")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="zstd")
+    return buffer.getvalue()
 
 
 def parity_section(parity: list[dict[str, Any]], *, rows: int, measured_on: str) -> dict[str, Any]:

@@ -4,17 +4,20 @@
 
 - params: every `TrainingSpec` field (`spec.*`) and every `ModelParams` field (`model.*`);
 - metrics: the test metrics of the run's `Evaluation`, plus the row counts;
-- tags: source label, split, target column and workspace id (`prospect.*`);
+- tags: source (the card's), split, target column and workspace id (`prospect.*`), labels for search;
 - artifacts: `model/` (the pipeline through `mlflow.sklearn.log_model`, with a signature and an input
   example, for `mlflow.sklearn.load_model` and `mlflow models serve`); `studio/model.joblib` with the
   signed `studio/model_card.json` and `studio/model_card.md` exactly as exported (the card signs these
   joblib bytes, not MLflow's pickle); `studio/evaluation.parquet` (test ids, labels and scores: what
-  Evaluate draws); and, when given, `studio/signals_definitions.json` and `studio/shap_sample.parquet`.
+  Evaluate draws, its sha256 in the signed card); and, when given, `studio/signals_definitions.json`
+  and `studio/shap_sample.parquet`.
 
 A run is written as RUNNING and marked complete (tag `prospect.complete`, status FINISHED) only after
 its last artifact, so a process killed mid-write leaves a run that lists as incomplete, never a run
-that looks whole. `load_run` unpickles a model only through `signing.load_verified` (signature first,
-then the restricted unpickler); a run whose files fail that check lists as unverifiable.
+that looks whole. Anyone who can reach the store can write to it, so `load_run` trusts only what the
+signed card covers: the spec, the source string and the evaluation file's sha256 come from the card,
+the model is unpickled only after the signature matched (then through the restricted unpickler), and
+tags are labels for search, never inputs. A run whose files fail these checks lists as unverifiable.
 
 Where: `MLFLOW_TRACKING_URI`, else `tracking_uri` in secrets, else a SQLite database and an artifact
 folder under data/ (`data/mlruns.db`, `data/mlartifacts/`), created on first use. Workspace ids are
@@ -40,7 +43,7 @@ import secrets as token_source
 import tempfile
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
@@ -194,8 +197,8 @@ class StoredRun:
     """A stored run loaded back: what Evaluate and Explain draw, with the verified pipeline."""
 
     run_id: str
-    workspace: str | None
-    source: str | None
+    workspace: str | None  # the store's label, when it is a valid workspace id
+    source: str  # as the signed card records it
     spec: TrainingSpec
     params: ModelParams
     split: str
@@ -208,7 +211,6 @@ class StoredRun:
     card_markdown: str | None
     definitions: bytes | None = None
     shap_sample: pd.DataFrame | None = None
-    metrics: dict[str, float] = field(default_factory=dict)  # as logged
 
 
 @dataclass(frozen=True)
@@ -237,12 +239,14 @@ class RunStore:
         artifact: bytes,
         card_json: bytes | str,
         card_markdown: str,
-        source_label: str,
+        evaluation: bytes,
         workspace: str,
         definitions: bytes | None = None,
         shap_sample: pd.DataFrame | None = None,
     ) -> str:
-        """Log a finished run with its exported artifact and signed card; return the MLflow run id.
+        """Log a finished run with its export (`export.export_run`: artifact, signed card, its Markdown and
+        the evaluation Parquet whose sha256 the card signs); return the MLflow run id. The source tag
+        is a copy of the card's source, for search.
 
         Raises NotSavedError ("not saved: <reason>") when the store cannot take it: the caller keeps
         the run and may call again (Retry saving). A failed attempt's partial run is deleted when the
@@ -253,8 +257,13 @@ class RunStore:
         recorded = (card.get("artifact") or {}).get("sha256")
         if recorded != hashlib.sha256(artifact).hexdigest():
             raise ValueError("the card's artifact sha256 does not match the artifact bytes: pass the export's own pair")
+        if (card.get("evaluation") or {}).get("sha256") != hashlib.sha256(evaluation).hexdigest():
+            raise ValueError("the card's evaluation sha256 does not match the evaluation bytes: pass the export's own")
+        source = card.get("source")
+        if not isinstance(source, str):
+            raise ValueError("the card records no source: export the run with export.export_run(..., source=...)")
         owner = card_owner(card)
-        tags = {TAG_WORKSPACE: workspace, TAG_SOURCE: source_label[:5000], TAG_SPLIT: run.split,
+        tags = {TAG_WORKSPACE: workspace, TAG_SOURCE: source[:5000], TAG_SPLIT: run.split,
                 TAG_TARGET: run.spec.target_column}
         if owner is not None:
             tags[TAG_OWNER] = _check_owner_id(owner)
@@ -266,7 +275,8 @@ class RunStore:
                 mlflow_run = client.create_run(experiment_id, run_name=f"{run.spec.target_column} · {run.split}",
                                                tags=tags)
                 run_id = mlflow_run.info.run_id
-                self._write(client, run_id, run, artifact, card_json, card_markdown, definitions, shap_sample)
+                self._write(client, run_id, run, artifact, card_json, card_markdown, evaluation, definitions,
+                            shap_sample)
                 client.set_tag(run_id, TAG_COMPLETE, "true")
                 client.set_terminated(run_id, "FINISHED")
                 return run_id
@@ -277,7 +287,8 @@ class RunStore:
                 raise NotSavedError(reason) from error
 
     def _write(self, client: Any, run_id: str, run: TrainingRun, artifact: bytes, card_json: bytes | str,
-               card_markdown: str, definitions: bytes | None, shap_sample: pd.DataFrame | None) -> None:
+               card_markdown: str, evaluation: bytes, definitions: bytes | None,
+               shap_sample: pd.DataFrame | None) -> None:
         from mlflow.entities import Metric, Param
 
         params = {**{f"spec.{name}": _param_text(value) for name, value in run.spec.to_dict().items()},
@@ -295,7 +306,7 @@ class RunStore:
             files = {
                 ARTIFACT_FILE: artifact,
                 CARD_MARKDOWN_FILE: card_markdown.encode("utf-8"),
-                EVALUATION_FILE: _parquet(_evaluation_frame(run)),
+                EVALUATION_FILE: evaluation,
             }
             if definitions is not None:
                 files[DEFINITIONS_FILE] = definitions
@@ -391,7 +402,7 @@ class RunStore:
                 reason = (f"missing {', '.join(missing)}" if missing else "the save did not finish") + \
                     " (the saving process stopped part way)"
             elif verify_key is not None:
-                card = json.loads(self._verified_files(client, mlflow_run.info.run_id, verify_key)[1])
+                card = self._verified_files(client, mlflow_run.info.run_id, verify_key)[1]
         except UserError as error:
             state, reason = "unverifiable", str(error)
         except Exception as error:  # noqa: BLE001 — one unreadable run must not break the list
@@ -410,26 +421,29 @@ class RunStore:
             owner=Owner.from_card(card),
         )
 
-    def _verified_files(self, client: Any, run_id: str, key: bytes) -> tuple[bytes, bytes]:
-        """The run's joblib and card bytes, after the card's signature matched them under `key`."""
+    def _verified_files(self, client: Any, run_id: str, key: bytes) -> tuple[bytes, dict[str, Any], pd.DataFrame]:
+        """The run's joblib bytes, its card and its evaluation rows, after the card's signature matched
+        the joblib under `key` and the evaluation file matched the sha256 the card signs."""
         from prospect_core.signing import verify
 
-        artifact, card_json = (self._read(client, run_id, name) for name in (ARTIFACT_FILE, CARD_FILE))
-        verify(artifact, card_json, key)
-        return artifact, card_json
+        artifact, card_json, evaluation = (self._read(client, run_id, name)
+                                           for name in (ARTIFACT_FILE, CARD_FILE, EVALUATION_FILE))
+        card = verify(artifact, card_json, key)
+        return artifact, card, _signed_evaluation(evaluation, card)
 
     def load_run(self, run_id: str, key: bytes) -> StoredRun:
-        """A stored run, its pipeline unpickled only after its card verified under `key`.
+        """A stored run, its pipeline unpickled only after its card and evaluation file verified under `key`.
 
         RunStoreError when the run is missing, deleted or incomplete; ArtifactError (a UserError)
-        when its files fail verification: such a run is never unpickled.
+        when its files fail verification: such a run is never unpickled. Its spec, source, split,
+        params and row counts come from the signed card; no tag is read but the workspace label.
         """
         import numpy as np
         import pandas as pd
 
+        from prospect_core.artifact import ArtifactError, load_artifact_bytes
         from prospect_core.evaluation import evaluate
         from prospect_core.model import ModelParams
-        from prospect_core.signing import load_verified
         from prospect_core.spec import TrainingSpec
 
         _check_run_id(run_id)
@@ -440,8 +454,7 @@ class RunStore:
                 raise RunStoreError(f"run {run_id} was deleted")
             if mlflow_run.data.tags.get(TAG_COMPLETE) != "true":
                 raise RunStoreError(f"run {run_id} is incomplete: its save did not finish, so it cannot be loaded")
-            artifact, card_json = (self._read(client, run_id, name) for name in (ARTIFACT_FILE, CARD_FILE))
-            evaluation_bytes = self._read(client, run_id, EVALUATION_FILE)
+            artifact, card, frame = self._verified_files(client, run_id, key)  # ArtifactError: never unpickled
             present = {Path(item.path).name for item in client.list_artifacts(run_id, STUDIO_DIR)}
             optional = {name: self._read(client, run_id, name) for name in (CARD_MARKDOWN_FILE, DEFINITIONS_FILE, SHAP_FILE)
                         if name in present}
@@ -450,18 +463,22 @@ class RunStore:
         except Exception as error:  # noqa: BLE001
             raise RunStoreError(f"cannot read run {run_id} from {self.label}: {_reason(error, self)}") from error
 
-        pipeline, card = load_verified(artifact, card_json, key)  # ArtifactError: never unpickled
-        frame = pd.read_parquet(io.BytesIO(evaluation_bytes))
+        try:
+            spec = TrainingSpec.from_dict(card["spec"])
+            params, split = ModelParams(**card["params"]), card["split"]["kind"]
+        except (KeyError, TypeError, AttributeError, UserError) as error:
+            raise ArtifactError(f"its card's spec cannot be read: {shown(str(error), limit=200, quote=False)}") from None
+        pipeline = load_artifact_bytes(artifact)  # only now: the card and both files verified above
         y_test = frame["y_true"].to_numpy(dtype=np.int64)
         y_score = frame["y_score"].to_numpy(dtype=np.float64)
-        tags = mlflow_run.data.tags
+        workspace = mlflow_run.data.tags.get(TAG_WORKSPACE)
         return StoredRun(
             run_id=run_id,
-            workspace=tags.get(TAG_WORKSPACE),
-            source=tags.get(TAG_SOURCE),
-            spec=TrainingSpec.from_dict(card["spec"]),
-            params=ModelParams(**card["params"]),
-            split=card["split"]["kind"],
+            workspace=workspace if isinstance(workspace, str) and _WORKSPACE_ID.fullmatch(workspace) else None,
+            source=card["source"],
+            spec=spec,
+            params=params,
+            split=split,
             y_test=y_test,
             y_score=y_score,
             test_ids=frame.drop(columns=["y_true", "y_score"]),
@@ -471,7 +488,6 @@ class RunStore:
             card_markdown=optional[CARD_MARKDOWN_FILE].decode("utf-8") if CARD_MARKDOWN_FILE in optional else None,
             definitions=optional.get(DEFINITIONS_FILE),
             shap_sample=pd.read_parquet(io.BytesIO(optional[SHAP_FILE])) if SHAP_FILE in optional else None,
-            metrics=dict(mlflow_run.data.metrics),
         )
 
     def delete_run(self, run_id: str, *, owner: str | None = None, verify_key: bytes | None = None) -> None:
@@ -485,7 +501,7 @@ class RunStore:
         try:
             client = self._client(create=False)
             if owner is not None:
-                card = json.loads(self._verified_files(client, run_id, verify_key)[1])
+                card = self._verified_files(client, run_id, verify_key)[1]
                 if card_owner(card) != owner:
                     raise RunStoreError(f"run {run_id} belongs to another user; it was not deleted")
             client.delete_run(run_id)
@@ -597,10 +613,37 @@ def resolve_store(secrets: Mapping[str, Any] | None = None, *, tracking_uri: str
 # ----- helpers ------------------------------------------------------------------------------------
 
 
-def _evaluation_frame(run: TrainingRun) -> pd.DataFrame:
-    frame = run.test_ids  # a new frame of its own, positions 0..n-1
-    frame["y_true"] = run.y_test.astype("int8")
-    frame["y_score"] = run.y_score.astype("float64")
+def _signed_evaluation(data: bytes, card: dict[str, Any]) -> pd.DataFrame:
+    """The evaluation file's rows, once its sha256 is the one the signed card records and its columns,
+    types and length are what `export.evaluation_parquet` writes for the card's test rows; else
+    ArtifactError with the reason. The card's signature is checked before this is called."""
+    import pandas as pd
+    from pandas.api.types import is_float_dtype, is_integer_dtype
+
+    from prospect_core.artifact import EVALUATION_COLUMNS, ArtifactError
+
+    signed, source = card.get("evaluation"), card.get("source")
+    if not isinstance(signed, dict) or not isinstance(signed.get("sha256"), str) or not isinstance(source, str):
+        raise ArtifactError("the run was saved by an older version of the studio, whose card does not sign the run's "
+                            "evaluation data and source, so neither can be trusted; train it again to keep it")
+    if hashlib.sha256(data).hexdigest() != signed["sha256"]:
+        raise ArtifactError(f"its {EVALUATION_FILE} changed after this studio signed its card (its labels or scores "
+                            "are not the ones the run produced), so the run is not loaded")
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 — pyarrow's errors vary by fault; any of them means "not the file we wrote"
+        raise ArtifactError(f"its {EVALUATION_FILE} cannot be read as Parquet") from None
+    expected = f"expected the columns {', '.join(EVALUATION_COLUMNS)}, with y_true 0 or 1 and y_score from 0 to 1"
+    if list(frame.columns) != list(EVALUATION_COLUMNS):
+        raise ArtifactError(f"its {EVALUATION_FILE} has the columns {shown(', '.join(map(str, frame.columns)), limit=200)}; "
+                            f"{expected}")
+    y_true, y_score = frame["y_true"], frame["y_score"]
+    if not is_integer_dtype(y_true) or not y_true.isin((0, 1)).all() \
+            or not is_float_dtype(y_score) or not y_score.between(0.0, 1.0).all():
+        raise ArtifactError(f"its {EVALUATION_FILE} holds labels or scores out of range or of the wrong type; {expected}")
+    rows = (card.get("training") or {}).get("test_rows")
+    if len(frame) != rows:
+        raise ArtifactError(f"its {EVALUATION_FILE} has {len(frame):,} rows, but its card records {shown(rows)} test rows")
     return frame
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,7 +21,8 @@ import pandas as pd
 import pytest
 
 from prospect_core import tracking
-from prospect_core.artifact import ArtifactError, artifact_bytes, model_card, model_card_markdown, sha256_hex
+from prospect_core.artifact import ArtifactError
+from prospect_core.export import export_run
 from prospect_core.model import ModelParams, TrainingRun, train_model
 from prospect_core.signing import sign_card
 from prospect_core.tracking import NotSavedError, RunStore, RunStoreError
@@ -34,15 +38,15 @@ def run() -> TrainingRun:
     return train_model(synthetic_training_set(), SPEC, PARAMS, split="by_user")
 
 
-def exported(run: TrainingRun, key: bytes = KEY) -> dict:
-    """What the export path hands the store: artifact bytes, the signed card and its Markdown."""
-    data = artifact_bytes(run.pipeline)
-    card = sign_card(model_card(run, sql_snowflake="select 1", artifact_sha256=sha256_hex(data)), data, key)
-    return {"artifact": data, "card_json": json.dumps(card, indent=2).encode(), "card_markdown": model_card_markdown(card)}
+def exported(run: TrainingRun, key: bytes = KEY, source: str = "demo") -> dict:
+    """What the export path hands the store: artifact bytes, the signed card, its Markdown, the evaluation file."""
+    export = export_run(run, key, source=source)
+    return {"artifact": export.artifact, "card_json": export.card_json, "card_markdown": export.card_markdown,
+            "evaluation": export.evaluation}
 
 
 def save(store: RunStore, run: TrainingRun, workspace: str = "ws-a", **extra) -> str:
-    return store.log_run(run, **exported(run), source_label="demo", workspace=workspace, **extra)
+    return store.log_run(run, **exported(run), workspace=workspace, **extra)
 
 
 def studio_file(store_folder: Path, run_id: str, name: str) -> Path:
@@ -160,7 +164,7 @@ def test_a_tampered_or_foreign_run_is_unverifiable_and_never_unpickled(tmp_path:
     # A signed-looking artifact that would run code: it must be refused before any unpickling.
     marker = tmp_path / "ran"
     joblib_file.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
-    foreign = store.log_run(run, **exported(run, OTHER_KEY), source_label="demo", workspace="ws-a")
+    foreign = store.log_run(run, **exported(run, OTHER_KEY), workspace="ws-a")
 
     states = {summary.run_id: summary for summary in store.list_runs("ws-a", verify_key=KEY)}
     assert states[tampered].state == "unverifiable" and "joblib file changed" in states[tampered].reason
@@ -175,10 +179,9 @@ def test_a_tampered_or_foreign_run_is_unverifiable_and_never_unpickled(tmp_path:
 
 def test_ten_runs_finishing_together_are_all_saved(tmp_path: Path, run: TrainingRun) -> None:
     store = RunStore.local(tmp_path / "data")
-    export = exported(run)
+    exports = [exported(run, source=f"demo {n}") for n in range(10)]
     with ThreadPoolExecutor(max_workers=10) as pool:
-        ids = list(pool.map(lambda n: store.log_run(run, **export, source_label=f"demo {n}", workspace=f"ws-{n % 2}"),
-                            range(10)))
+        ids = list(pool.map(lambda n: store.log_run(run, **exports[n], workspace=f"ws-{n % 2}"), range(10)))
     assert len(set(ids)) == 10
     summaries = store.list_runs(verify_key=KEY)
     assert {summary.run_id for summary in summaries} == set(ids)
@@ -208,7 +211,7 @@ def _save_script(folder: Path, workspace: str) -> str:
         "from prospect_core.tracking import NotSavedError, RunStore\n"
         "run = train_model(synthetic_training_set(), SPEC, PARAMS, split='by_user')\n"
         "try:\n"
-        f"    print('saved', RunStore.local({str(folder)!r}).log_run(run, **exported(run), source_label='demo', "
+        f"    print('saved', RunStore.local({str(folder)!r}).log_run(run, **exported(run), "
         f"workspace={workspace!r}))\n"
         "except NotSavedError as error:\n"
         "    print(error)\n"
@@ -392,3 +395,43 @@ def test_the_warm_up_imports_mlflow_at_the_lowest_priority_and_opens_the_store(t
     assert "(True, 'prospect-tracking-warm-up', 19)" in seen  # its own thread, not the process
     assert (imported, main_nice) == ("True", "0")
     assert (tmp_path / "mlruns.db").is_file()  # the store is created, so the first save skips it
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+# Evaluation files signed with the right key but not what the studio writes, and a card from before the
+# card signed the evaluation file and source: each lists as unverifiable with its reason, never loads.
+MALFORMED_EVALUATIONS = [
+    ("older version", None, ("evaluation", "source"), "saved by an older version of the studio"),
+    ("not parquet", lambda frame: b"not parquet", (), "cannot be read as Parquet"),
+    ("no y_true", lambda frame: _frame_bytes(frame.drop(columns=["y_true"])), (), "has the columns 'event_id, "),
+    ("labels of 2", lambda frame: _frame_bytes(frame.assign(y_true=frame["y_true"] * 2)), (), "out of range or of the wrong type"),
+    ("scores as text", lambda frame: _frame_bytes(frame.assign(y_score=frame["y_score"].astype(str))), (),
+     "out of range or of the wrong type"),
+    ("a row short", lambda frame: _frame_bytes(frame.iloc[:-1]), (), "rows, but its card records"),
+]
+
+
+@pytest.mark.parametrize("change, dropped, reason", [case[1:] for case in MALFORMED_EVALUATIONS],
+                         ids=[case[0] for case in MALFORMED_EVALUATIONS])
+def test_a_signed_but_malformed_evaluation_file_or_an_old_card_is_unverifiable(tmp_path: Path, run: TrainingRun,
+                                                                               change, dropped, reason) -> None:
+    folder = tmp_path / "data"
+    store = RunStore.local(folder)
+    run_id = save(store, run)
+    evaluation, card_file = (studio_file(folder, run_id, name) for name in (tracking.EVALUATION_FILE, tracking.CARD_FILE))
+    card = json.loads(card_file.read_text())
+    if change is not None:
+        evaluation.write_bytes(change(pd.read_parquet(evaluation)))
+        card["evaluation"]["sha256"] = hashlib.sha256(evaluation.read_bytes()).hexdigest()
+    card = {name: value for name, value in card.items() if name not in dropped}
+    card_file.write_text(json.dumps(sign_card(card, studio_file(folder, run_id, tracking.ARTIFACT_FILE).read_bytes(), KEY)))
+
+    (summary,) = store.list_runs("ws-a", verify_key=KEY)
+    assert summary.state == "unverifiable" and reason in summary.reason, summary.reason
+    with pytest.raises(ArtifactError, match=re.escape(reason)):
+        store.load_run(run_id, KEY)

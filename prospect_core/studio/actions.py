@@ -73,7 +73,7 @@ def export_bundle(record: StudioRun) -> ExportBundle:
         # The parity report is measured on the whole training set while it is this session's set.
         built = built_set()
         frame = built.frame if built is not None and built.spec == record.run.spec and built.source == record.source else None
-        record.extras["export"] = export_run(record.run, signing_key(), training_frame=frame,
+        record.extras["export"] = export_run(record.run, signing_key(), source=record.source, training_frame=frame,
                                              recommended_threshold=record.extras.get("recommended"))
     return record.extras["export"]
 

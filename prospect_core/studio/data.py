@@ -22,12 +22,13 @@ from prospect_core.events_files import EventsFileWarehouse, LoadControl, LoadedE
 from prospect_core.limits import events_file_limits
 from prospect_core.paths import UPLOAD_ROOT, demo_db_path
 from prospect_core.snowflake import MISSING_CONFIG, SnowflakeWarehouse
-from prospect_core.sources import open_source, parse_source
+from prospect_core.sources import SOURCE_KINDS, data_dirs, file_in_data_dirs, open_source, parse_source
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio import keys
 from prospect_core.studio.config import secrets, snowflake_config
 from prospect_core.studio.jobs import follow_job, pending_job, start_job
 from prospect_core.studio.state import current_spec
+from prospect_core.studio.uploads import own_upload
 from prospect_core.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
 from prospect_core.wording import plain
 
@@ -98,20 +99,56 @@ def dialect_of(source: str) -> str:
     return "snowflake" if source == "snowflake" else "duckdb"
 
 
+def readable_source(source: str) -> str:
+    """`source` when this session may read it, a file's path resolved; else SourceError saying why.
+
+    The one check of every source the app opens, whether typed in the path box, uploaded, or a
+    restored run's: the demo and Snowflake (this session's or the server's settings) always; a file
+    in this session's own upload folder; any other file only inside the server's data folders
+    (`sources.file_in_data_dirs`), and never in another session's upload folder, even under a data
+    folder. So a run logged by the CLI, or by another session, reaches no further than the path box.
+    """
+    kind, argument = parse_source(source)
+    if source in ("demo", "snowflake"):
+        return source
+    if kind not in ("duckdb", "events") or not argument:
+        raise SourceError(f"the studio opens only these sources: {', '.join(SOURCE_KINDS)}")
+    path = own_upload(argument)
+    if path is not None:
+        return f"{kind}:{path}"
+    name = Path(argument).name
+    try:
+        uploaded_elsewhere = Path(argument).resolve().is_relative_to(UPLOAD_ROOT.resolve())
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, a symlink loop
+        uploaded_elsewhere = False
+    if uploaded_elsewhere:
+        raise SourceError(f"{name} was uploaded in another session, and a session reads only its own uploads: "
+                          "upload it again")
+    try:
+        return f"{kind}:{file_in_data_dirs(argument, data_dirs(secrets()))}"
+    except SourceError:
+        if kind == "duckdb":
+            raise
+        raise SourceError(f"{name} is neither uploaded in this session nor in this server's data folders: upload it "
+                          "under Events export") from None
+
+
 def open_warehouse(source: str, spec: TrainingSpec, *, automatic: bool = False) -> Warehouse:
-    """The warehouse behind `source`; raises UserError with what is wrong.
+    """The warehouse behind `source`, once `readable_source` let this session read it; raises UserError
+    with what is wrong.
 
     `automatic`: opened as the page draws, not at a click. For Snowflake that connection is kept for
     the session and its settings, so redrawing the page does not log in again, and after a failed
     login it is not tried again on its own (see `snowflake.LoginBackoff`).
     """
+    checked = readable_source(source)
     kind, argument = parse_source(source)
     if kind == "events" and loaded_events(argument) is not None:  # loaded in this session's background job
         return EventsFileWarehouse(loaded_events(argument))
     if kind == "events" and Path(argument).is_relative_to(UPLOAD_ROOT):  # never loaded inside the page script
         raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
     if source != "snowflake":
-        return open_source(source, events_table=spec.events_table)
+        return open_source(checked, events_table=spec.events_table)
     config = snowflake_config()
     if not automatic:
         return open_source(source, events_table=spec.events_table, snowflake_config=config)

@@ -34,6 +34,7 @@ from prospect_core.export import ExportBundle, export_run
 from prospect_core.model import CompactFrame, TrainingRun, split_dataset
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
+from prospect_core.studio.data import readable_source, source_label
 from prospect_core.studio.identity import current_identity
 from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
 from prospect_core.wording import plain
@@ -132,20 +133,21 @@ def open_workspace() -> None:
 
 
 def restore(store: tracking.RunStore, run_id: str) -> StudioRun:
-    """Load a stored run (verified before unpickling) into this session's runs."""
+    """Load a stored run (verified before unpickling) into this session's runs: what it is and was built
+    from as its signed card says (the store's tags and metrics are anyone's to write)."""
     stored = store.load_run(run_id, signing_key())
     if not current_identity().owns(tracking.Owner.from_card(stored.card)):  # the signed card, not a tag
         raise tracking.RunStoreError("this run belongs to another user")
-    metrics = stored.metrics
+    training = stored.card["training"]
     run = TrainingRun(
         pipeline=stored.pipeline, spec=stored.spec, params=stored.params, split=stored.split,
         test_rows=None,  # not stored: rebuilt on demand (ensure_test_rows)
         y_test=stored.y_test, y_score=stored.y_score, test_keys=CompactFrame.of(stored.test_ids),
-        n_train=int(metrics.get("n_train", 0)), n_test=len(stored.y_test),
-        positives_train=int(metrics.get("positives_train", 0)), positives_test=int(stored.y_test.sum()),
+        n_train=int(training["train_rows"]), n_test=len(stored.y_test),
+        positives_train=int(training["train_positives"]), positives_test=int(stored.y_test.sum()),
         evaluation=stored.evaluation,
     )
-    record = add_run(run, stored.source or "demo")  # the source tag is the source string, as the CLI logs it
+    record = add_run(run, stored.source)
     record.extras.update(run_id=run_id, workspace=stored.workspace, restored=True)
     return record
 
@@ -200,10 +202,10 @@ def _log(store: tracking.RunStore, key: bytes, run: TrainingRun, source: str, wo
          ) -> tuple[ExportBundle | None, str | None, str | None]:
     try:
         if export is None or tracking.card_owner(export.card) != (owner and owner.id):  # the card names the owner
-            export = export_run(run, key, training_frame=training_frame, run_owner=owner)
+            export = export_run(run, key, source=source, training_frame=training_frame, run_owner=owner)
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
-                               card_markdown=export.card_markdown, source_label=source, workspace=workspace,
-                               definitions=export.signals_json)
+                               card_markdown=export.card_markdown, evaluation=export.evaluation,
+                               workspace=workspace, definitions=export.signals_json)
     except UserError as error:  # NotSavedError, or a signing key too short to sign with
         reason = error.reason if isinstance(error, tracking.NotSavedError) else str(error)
         return export, None, reason
@@ -349,6 +351,12 @@ def ensure_test_rows(record: StudioRun) -> bool:
     job = pending_job("build")
     if job is not None:
         follow_job(job, done="Training set rebuilt")
+        return False
+    try:  # the check a fresh source passes: the run's card may name any file on the server
+        readable_source(record.source)
+    except UserError as error:
+        st.error(f"Run {record.number}'s training set cannot be rebuilt here from its source, "
+                 f"{plain(source_label(record.source))}. {plain(error)}.", icon=":material/block:")
         return False
     st.info(f"{plain(record.label)} was restored from the run store, which keeps its scores but not its training set. "
             "Rebuild the training set (its spec, from its source) to see its test rows here.",

@@ -73,6 +73,21 @@ def upload_folder() -> UploadFolder:
     return folder
 
 
+def own_upload(path: str | Path) -> Path | None:
+    """The file at `path`, resolved, when it lies in this session's own upload folder; else None.
+
+    Every session's folder sits under one root, so a path is not trusted for being an upload: only
+    this session's folder is this session's. No folder is created to answer."""
+    folder = st.session_state.get(keys.UPLOAD_FOLDER)
+    if folder is None:
+        return None
+    try:
+        resolved = Path(path).resolve()
+        return resolved if resolved.is_relative_to(folder.path.resolve()) and resolved.is_file() else None
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, a symlink loop
+        return None
+
+
 def display_name(name: str) -> str:
     """The uploaded file's own name, reduced to characters that are safe in a path and on screen."""
     kept = "".join(char if char.isalnum() or char in "._- " else "_" for char in Path(name).name).strip(" .")

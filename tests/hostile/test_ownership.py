@@ -34,9 +34,9 @@ def claims(subject: str, email: str) -> dict:
 
 def save(store: RunStore, run: TrainingRun, owner: Owner | None, workspace: str = "ws-a", *, key: bytes = KEY) -> str:
     """`run` saved by the export and store path the app uses, its card naming `owner`."""
-    export = export_run(run, key, run_owner=owner)
+    export = export_run(run, key, source="demo", run_owner=owner)
     return store.log_run(run, artifact=export.artifact, card_json=export.card_json, card_markdown=export.card_markdown,
-                         source_label="demo", workspace=workspace)
+                         evaluation=export.evaluation, workspace=workspace)
 
 
 def test_an_owner_is_the_tokens_issuer_and_subject_not_the_email() -> None:
