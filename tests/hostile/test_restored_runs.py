@@ -77,7 +77,7 @@ def rendered(at: AppTest) -> str:
 def trained(at: AppTest) -> tuple[str, str]:
     """Build the current source's set and train on it; the workspace and the saved run's id."""
     at.button(key="build").click().run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("screens/train.py").run()
     at.number_input(key="n_estimators").set_value(5)  # a model is all the store needs; trees take time
     at.button[0].click().run()  # the form's "Train model"
     assert not at.exception and not at.error, messages(at)
@@ -94,7 +94,7 @@ def studio_file(store: Path, run_id: str, name: str) -> Path:
 def explain(workspace: str) -> AppTest:
     """A new session opened with the workspace's link, on Explain, where a restored run offers a rebuild."""
     at = session(workspace)
-    at.switch_page("pages/explain.py").run()
+    at.switch_page("screens/explain.py").run()
     assert not at.exception, messages(at)
     return at
 
@@ -181,7 +181,7 @@ def test_a_forged_evaluation_file_is_refused_and_the_run_lists_as_unverifiable(s
     forge(server["store"], perfect, lambda frame: frame.assign(y_score=frame["y_true"].astype("float64")))
     forge(server["store"], unlabelled, lambda frame: frame.drop(columns=["y_true"]))
 
-    for page in ("pages/evaluate.py", "pages/explain.py"):
+    for page in ("screens/evaluate.py", "screens/explain.py"):
         at = session(workspace)
         at.switch_page(page).run()
         assert not at.exception, messages(at)
