@@ -15,6 +15,7 @@ from prospect_core import model
 from prospect_core.build import build_training_set
 from prospect_core.explain import ShapSample, explain_sample
 from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
+from prospect_core.limits import over_time_message
 from prospect_core.model import ModelParams
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, query_limits, shap_max_rows, signing_key
@@ -38,8 +39,9 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
         return_freed_memory()  # the query's Arrow result and the raw frame: gone, but glibc keeps their pages
         return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=(*file_notes, *built.notes))
 
-    return start_job("build", f"Building the training set from {source_label(source)}", work,
-                     cancel=warehouse.cancel, deliver=set_built, seconds=seconds)
+    title = f"Building the training set from {source_label(source)}"
+    return start_job("build", title, work, cancel=warehouse.cancel, deliver=set_built,
+                     stop_after=(seconds, over_time_message(title, seconds)))
 
 
 TRAINING_STAGES = {"check": "Checking the training set", "split": "Splitting train and test rows",

@@ -20,7 +20,7 @@ import streamlit as st
 from prospect_core.build import Load, LoadedSet, load_training_set
 from prospect_core.errors import SourceError, UserError
 from prospect_core.events_files import EventsFileWarehouse, LoadControl, LoadedEvents, load_events_file
-from prospect_core.limits import events_file_limits
+from prospect_core.limits import events_file_limits, over_time_message
 from prospect_core.paths import UPLOAD_ROOT, demo_db_path
 from prospect_core.snowflake import MISSING_CONFIG, SnowflakeWarehouse
 from prospect_core.sources import open_source, parse_source
@@ -63,9 +63,9 @@ def run_query(source: str, warehouse: Warehouse, sql: str, params: Mapping[str, 
     """A query's rows, cached by (source, SQL, values) for every session of this server; None while it
     runs in this session's background job of `kind` (its progress shown, titled `title`) or when it
     failed (said, unless not `show_errors`). See `jobs.background_result`."""
-    key = (source, _source_version(source), sql, tuple(sorted(params.items())))
+    key, seconds = (source, _source_version(source), sql, tuple(sorted(params.items()))), query_limits().seconds
     return background_result(kind, title, key, lambda: _query(*key, warehouse), cancel=warehouse.cancel,
-                             seconds=query_limits().seconds, show_errors=show_errors)
+                             stop_after=(seconds, over_time_message(title, seconds)), show_errors=show_errors)
 
 
 # Training sets: one copy per server, held exactly as long as some session's set refers to it.

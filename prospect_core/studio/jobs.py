@@ -24,7 +24,6 @@ from typing import Any, Callable, Hashable
 import streamlit as st
 
 from prospect_core.errors import UserError
-from prospect_core.limits import over_time_message
 from prospect_core.studio import keys
 
 # Eight, not four: the pages' queries run here too now. Each is bounded in time and DuckDB threads.
@@ -66,17 +65,17 @@ class Job:
 
 def start_job(kind: str, title: str, work: Callable[[Callable[[str], None]], Any],
               cancel: Callable[[], bool] | None = None, deliver: Callable[[Any], None] | None = None, *,
-              key: Hashable = None, seconds: int | None = None) -> Job:
+              key: Hashable = None, stop_after: tuple[float, str] | None = None) -> Job:
     """Run `work` in the background as this session's one job of `kind`; a second one is refused.
 
-    With `seconds`, the job is stopped once it has run that long (the server's query time limit).
+    `stop_after` (seconds, what the page then says): the job is stopped once it has run that long.
     """
     if pending_job(kind) is not None:
         raise UserError(f"a {kind} job is already running in this session; wait for it or cancel it")
     progress: list[str] = []
     job = Job(kind, title, _EXECUTOR.submit(work, progress.append), time.perf_counter(), progress, cancel, deliver, key)
-    if seconds is not None and cancel is not None:
-        limit = threading.Timer(seconds, job.stop, args=(over_time_message(title, seconds),))
+    if stop_after is not None and cancel is not None:
+        limit = threading.Timer(stop_after[0], job.stop, args=(stop_after[1],))
         limit.daemon = True
         limit.start()
         job.future.add_done_callback(lambda _: limit.cancel())
@@ -151,7 +150,7 @@ def _collect(job: Job) -> tuple[Any, Exception | None]:
 
 
 def background_result(kind: str, title: str, key: Hashable, work: Callable[[], Any], *,
-                      cancel: Callable[[], bool], seconds: int, show_errors: bool = True) -> Any:
+                      cancel: Callable[[], bool], stop_after: tuple[float, str], show_errors: bool = True) -> Any:
     """What `work()` returns, computed in this session's job of `kind` for `key`; None until then.
 
     The page waits up to WAIT_SECONDS for a new job, so a quick answer shows no progress; a slower one
@@ -167,7 +166,7 @@ def background_result(kind: str, title: str, key: Hashable, work: Callable[[], A
     if job is None:
         if any(_running(other) for other in keys.QUERY_JOBS if other != kind):
             return None
-        job = start_job(kind, title, lambda report: work(), cancel=cancel, key=key, seconds=seconds)
+        job = start_job(kind, title, lambda report: work(), cancel=cancel, key=key, stop_after=stop_after)
         wait([job.future], timeout=WAIT_SECONDS)
     if not job.future.done():
         _follow_query(kind)
