@@ -154,18 +154,15 @@ def background_result(kind: str, title: str, key: Hashable, work: Callable[[], A
     """What `work()` returns, computed in this session's job of `kind` for `key`; None until then.
 
     The page waits up to WAIT_SECONDS for a new job, so a quick answer shows no progress; a slower one
-    shows its time and Cancel, and the page is drawn again when it ends. A session runs one such job
-    at a time (the rest of the page's queries wait for the next drawing), so its page takes one core.
-    A job that failed or was stopped says why (`show_errors`) for as long as the page asks for the
-    same `key`, and runs again only at Run again: a query that hit a limit would hit it again.
+    shows its time and Cancel, and the page is drawn again when it ends. A job that failed or was
+    stopped says why (`show_errors`) for as long as the page asks for the same `key`, and runs again
+    only at Run again: a query that hit a limit would hit it again.
     """
     job = st.session_state.get(keys.job(kind))
     if job is not None and job.key != key:
         job.stop()  # asked for other settings: its answer is no longer wanted
         job = st.session_state[keys.job(kind)] = None
     if job is None:
-        if any(_running(other) for other in keys.QUERY_JOBS if other != kind):
-            return None
         job = start_job(kind, title, lambda report: work(), cancel=cancel, key=key, stop_after=stop_after)
         wait([job.future], timeout=WAIT_SECONDS)
     if not job.future.done():
@@ -182,11 +179,6 @@ def background_result(kind: str, title: str, key: Hashable, work: Callable[[], A
 
 def _forget(kind: str) -> None:
     st.session_state[keys.job(kind)] = None
-
-
-def _running(kind: str) -> bool:
-    job = st.session_state.get(keys.job(kind))
-    return job is not None and not job.future.done()
 
 
 @st.fragment(run_every=POLL_SECONDS)

@@ -24,8 +24,7 @@ ATTRIBUTE_ERROR = "attribute_error"  # why the form's last attribute was refused
 ATTRIBUTE_FORM_ROUND = "attribute_form_round"  # bumped after a save, so the form's widgets start afresh
 
 
-QUERY_JOBS = ("counts", "notices", "explore")  # the pages' own queries: event counts, missing timestamps, explorer
-JOBS = ("build", "train", "load", *QUERY_JOBS)
+JOBS = ("build", "train", "load", "counts", "notices", "explore")  # the last three: Data & target's own queries
 
 
 def job(kind: str) -> str:
