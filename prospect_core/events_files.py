@@ -113,8 +113,8 @@ class LoadControl:
 class EventsFileWarehouse(DuckDBWarehouse):
     """A DuckDB warehouse over a loaded events export; `notices` says what the file lacked."""
 
-    def __init__(self, loaded: LoadedEvents, *, threads: int | None = None) -> None:
-        super().__init__(loaded.database, threads=threads)
+    def __init__(self, loaded: LoadedEvents, *, threads: int | None = None, memory_mb: int | None = None) -> None:
+        super().__init__(loaded.database, threads=threads, memory_mb=memory_mb)
         self.loaded = loaded
         self.events_table = loaded.events_table
         self.notices = loaded.notices

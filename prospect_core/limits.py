@@ -13,6 +13,9 @@ app passes `st.secrets` in), the default here.
 | seconds a disconnected session keeps its sets and runs | PROSPECT_SESSION_GRACE_SECONDS | session_grace_seconds | 120 |
 | training sets held for all sessions | PROSPECT_MAX_LIVE_SETS | max_live_sets | 8 |
 | runs held for all sessions | PROSPECT_MAX_LIVE_RUNS | max_live_runs | 24 |
+| seconds one of the app's queries (or builds) may run | PROSPECT_QUERY_SECONDS | query_seconds | 120 |
+| DuckDB memory per file the app queries (MB) | PROSPECT_DUCKDB_MEMORY_MB | duckdb_memory_mb | 4,000 |
+| DuckDB threads per file the app queries | PROSPECT_DUCKDB_THREADS | duckdb_threads | 1 |
 
 The preflight's `training_rows` estimate is checked before the training-set query runs: a set above
 the bound is refused with the numbers and what to change, so it never reaches memory. Should the query
@@ -151,3 +154,39 @@ def max_live_sets(secrets: Mapping[str, Any] | None = None) -> int:
 
 def max_live_runs(secrets: Mapping[str, Any] | None = None) -> int:
     return resolve(LIVE_RUNS, secrets)
+
+
+# ----- queries over user-supplied data (prospect_core.studio.jobs, warehouse.DuckDBWarehouse) ---------
+# A 536 kB DuckDB file whose events view is a triple cross join runs for hours (issue 21, finding 3).
+# On the 2-core, 24 GB server this is sized for: one query takes one core, so another session's page
+# still draws; a few sessions' queries fit in memory at once; and the 10M-event build (about 20 s)
+# finishes well within the time limit.
+
+QUERY_SECONDS = Bound("time limit for one query", "PROSPECT_QUERY_SECONDS", "query_seconds", 120, unit="seconds")
+DUCKDB_MEMORY_MB = Bound("DuckDB memory limit per query", "PROSPECT_DUCKDB_MEMORY_MB", "duckdb_memory_mb", 4_000,
+                         unit="megabytes")
+DUCKDB_THREADS = Bound("DuckDB threads per query", "PROSPECT_DUCKDB_THREADS", "duckdb_threads", 1, unit="threads")
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """How long one query may run, and the memory and threads DuckDB may give it."""
+
+    seconds: int = QUERY_SECONDS.default
+    memory_mb: int = DUCKDB_MEMORY_MB.default
+    threads: int = DUCKDB_THREADS.default
+
+
+def query_limits(secrets: Mapping[str, Any] | None = None) -> QueryLimits:
+    return QueryLimits(resolve(QUERY_SECONDS, secrets), resolve(DUCKDB_MEMORY_MB, secrets),
+                       resolve(DUCKDB_THREADS, secrets))
+
+
+def over_time_message(what: str, seconds: int) -> str:
+    """What a page says when the time limit stopped `what` (e.g. "Counting events")."""
+    return f"{what} was stopped after {seconds:,} s, the {QUERY_SECONDS.name} on this server ({QUERY_SECONDS.where} raises it)"
+
+
+def over_memory_message(file_name: str, megabytes: int) -> str:
+    return (f"the query on {file_name} needed more than the {DUCKDB_MEMORY_MB.name} of {megabytes:,} MB "
+            f"({DUCKDB_MEMORY_MB.where} raises it)")

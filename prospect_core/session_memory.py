@@ -6,6 +6,8 @@ lazily, when another session is saved into it, so the training sets and fitted r
 gone stayed in memory (issue 11: 20 runs and 147 DataFrames alive with no session connected). This
 registry bounds what the server holds:
 
+- a session found disconnected has its running jobs stopped at once (a closed tab's query must not
+  run on for minutes, issue 21), keeping what they were for: a session that reconnects is told;
 - a session disconnected for longer than the grace period has its training set, runs and jobs
   released, and the server is asked to forget the session itself (the page's own variables, which
   its widgets' callbacks keep alive, hold the same objects); the future run store relies on that
@@ -32,14 +34,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, MutableMapping
 
 LOGGER = logging.getLogger(__name__)
-SET, RUN, EVERYTHING = "training set", "run", "everything"
+SET, RUN, JOBS, EVERYTHING = "training set", "run", "running jobs", "everything"
 
 
 @dataclass(frozen=True)
 class Held:
     """One object a session holds: its training set (number 0) or one of its runs (by run number).
 
-    `Held(EVERYTHING)` is only ever released: all a gone session holds, its running jobs included.
+    `Held(EVERYTHING)` is only ever released: all a gone session holds, its running jobs included;
+    `Held(JOBS)` too: only its running jobs, stopped, when it is found disconnected.
     """
 
     kind: str
@@ -55,6 +58,7 @@ class _Session:
     seen: float  # last time it ran a script or was found connected
     held: dict[Held, int] = field(default_factory=dict)  # -> admission order, oldest first
     pending: dict[Held, str] = field(default_factory=dict)  # released by the cap, applied at its next run
+    connected: bool = True  # when last swept: its jobs are stopped once, as it is found disconnected
 
 
 class SessionMemory:
@@ -86,6 +90,7 @@ class SessionMemory:
             if session is None:
                 session = self._sessions[session_id] = _Session(state, now)
             session.seen, session.state = now, state if state is not None else session.state
+            session.connected = True
             taken, session.pending = session.pending, {}
             held = set(held) - set(taken)
             session.held = {item: session.held.get(item, next(self._order)) for item in sorted(held, key=_by_number)}
@@ -103,16 +108,22 @@ class SessionMemory:
         self._apply(evicted)
 
     def sweep(self) -> None:
-        """Release what sessions disconnected for longer than the grace period hold."""
+        """Stop the jobs of sessions found disconnected; release what those gone past the grace period hold."""
         now, grace = self._clock(), self._grace()
         released: list[tuple[str, MutableMapping[str, Any] | None, list[Held], str]] = []
+        stopped: list[MutableMapping[str, Any]] = []
         with self._lock:
             for session_id, session in list(self._sessions.items()):
                 if self._is_connected(session_id):
-                    session.seen = now
+                    session.seen, session.connected = now, True
                 elif now - session.seen > grace:
                     del self._sessions[session_id]
                     released.append((session_id, session.state, [Held(EVERYTHING)], _gone_message(grace)))
+                elif session.connected and session.state is not None:
+                    session.connected = False
+                    stopped.append(session.state)
+        for state in stopped:
+            self._release(state, [Held(JOBS)], DISCONNECTED)
         for session_id, state, items, why in released:
             if state is not None:
                 self._release(state, items, why)
@@ -169,6 +180,9 @@ class SessionMemory:
 
 def _by_number(item: Held) -> tuple[str, int]:
     return item.kind, item.number
+
+
+DISCONNECTED = "Stopped when this browser tab closed or lost its connection"
 
 
 def _gone_message(grace: float) -> str:

@@ -15,6 +15,7 @@ import duckdb
 
 from prospect_core.demo_data import write_demo_db
 from prospect_core.errors import SourceError, write_failure
+from prospect_core.limits import QueryLimits
 from prospect_core.events_files import open_events_file
 from prospect_core.paths import DATA_DIR, REPO_ROOT, demo_db_path
 from prospect_core.snowflake import SnowflakeConfig, SnowflakeWarehouse, resolve_config
@@ -103,19 +104,22 @@ def open_source(
     *,
     events_table: str | None = None,
     snowflake_config: SnowflakeConfig | None = None,
+    query_limits: QueryLimits | None = None,
 ) -> Warehouse:
     """The warehouse behind a source string.
 
     `events_table` names the table an `events:PATH` export is loaded into (default atomic.events), so
     pass the spec's `events_table` when it differs. `snowflake_config` is a resolved configuration
     (the app passes one built from `st.secrets` and the session's form); without it the source
-    resolves one from connections.toml / environment variables.
+    resolves one from connections.toml / environment variables. `query_limits` bounds a DuckDB file's
+    memory and threads (the app passes the server's; the CLI leaves DuckDB's defaults).
     """
     kind, argument = parse_source(source)
+    bounds = {"threads": query_limits.threads, "memory_mb": query_limits.memory_mb} if query_limits else {}
     if source == "demo":
-        return DuckDBWarehouse(ensure_demo_db())
+        return DuckDBWarehouse(ensure_demo_db(), **bounds)
     if kind == "duckdb" and argument:
-        return DuckDBWarehouse(Path(argument).expanduser())
+        return DuckDBWarehouse(Path(argument).expanduser(), **bounds)
     if kind == "events" and argument:
         return open_events_file(argument, events_table=events_table)
     if source == "snowflake":

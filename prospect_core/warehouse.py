@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from prospect_core import atomic
 from prospect_core.errors import SourceError, first_line
+from prospect_core.limits import over_memory_message
 from prospect_core.spec import TrainingSpec
 from prospect_core.training_sql import LANE_LIMIT_MESSAGE, DialectName, RenderedSQL, render_template
 
@@ -58,9 +59,9 @@ class DuckDBWarehouse:
     events_table: str | None = None
     notices: tuple[str, ...] = ()
 
-    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None, memory_mb: int | None = None) -> None:
         self.path = Path(path)
-        self.threads = threads
+        self.threads, self.memory_mb = threads, memory_mb  # DuckDB's own defaults (all cores, 80% of RAM) when None
         self._running: duckdb.DuckDBPyConnection | None = None
         if not self.path.is_file():
             raise SourceError(f"DuckDB file not found: {self.path} (expected an existing .duckdb file)")
@@ -71,7 +72,7 @@ class DuckDBWarehouse:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         try:
-            connection = connect_locked_down(self.path, threads=self.threads)
+            connection = connect_locked_down(self.path, threads=self.threads, memory_mb=self.memory_mb)
         except duckdb.Error as error:
             raise SourceError(_open_failure(self.path, error)) from None
         try:
@@ -104,6 +105,10 @@ class DuckDBWarehouse:
                 table = connection.sql(sql, params=dict(params or {})).to_arrow_table()
             except duckdb.InterruptException:
                 raise SourceError("the query was cancelled; press the button again to rerun it") from None
+            except duckdb.OutOfMemoryException as error:
+                if self.memory_mb is None:
+                    raise _failed_while_running(self.path, error) from None
+                raise SourceError(over_memory_message(self.path.name, self.memory_mb)) from None
             except duckdb.CatalogException as error:
                 raise SourceError(f"the query refers to something missing in {self.path.name}: {first_line(error)}") from None
             except duckdb.BinderException as error:
@@ -134,9 +139,14 @@ LOCKED_DOWN = {"enable_external_access": False, "autoinstall_known_extensions": 
 
 
 def connect_locked_down(path: str | os.PathLike[str], *, read_only: bool = True, threads: int | None = None,
-                        allowed_paths: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
-    """A connection to the database at `path` that can reach no other file except `allowed_paths`."""
-    config: dict[str, Any] = dict(LOCKED_DOWN, **({"threads": threads} if threads else {}))
+                        memory_mb: int | None = None, allowed_paths: tuple[str, ...] = ()) -> duckdb.DuckDBPyConnection:
+    """A connection to the database at `path` that can reach no other file except `allowed_paths`.
+
+    `threads` and `memory_mb` bound what its queries may take; they are locked with the rest, so no
+    statement can raise them.
+    """
+    config: dict[str, Any] = dict(LOCKED_DOWN, **({"threads": threads} if threads else {}),
+                                  **({"memory_limit": f"{memory_mb}MB"} if memory_mb else {}))
     if allowed_paths:  # DuckDB takes allowed_paths only once the database runs: external access goes off then
         del config["enable_external_access"]
     with _CONNECTING:  # a second session joining the instance between our connect and lock would see it half set
@@ -326,6 +336,9 @@ def _open_failure(path: Path, error: Exception) -> str:
     if "not a valid DuckDB database" in text or "corrupt" in text.lower() or "checksum" in text.lower():
         return (f"cannot open {path.name}: it is not a DuckDB database file (or it is damaged). Expected a .duckdb "
                 "file written by DuckDB")
+    if "different configuration" in text:  # DuckDB shares one instance per file, and its settings
+        return (f"cannot open DuckDB file {path.name}: another query in this server has it open with other limits "
+                "(duckdb_memory_mb, duckdb_threads); try again when that query has finished")
     if "Permission denied" in text:
         return f"cannot open DuckDB file {path.name}: permission denied; this user may not read it"
     return f"cannot open DuckDB file {path.name}: {first_line(error)}"
@@ -454,15 +467,18 @@ def null_timestamp_notice(events: int, without_tstamp: int, table: str) -> str |
 
 
 def null_timestamp_notices(
-    warehouse: Warehouse, spec: TrainingSpec, query: Callable[[str], pd.DataFrame] | None = None
+    warehouse: Warehouse, spec: TrainingSpec, query: Callable[[str], pd.DataFrame | None] | None = None
 ) -> tuple[str, ...]:
     """For a DuckDB file: how many events lack derived_tstamp. A loaded events file counted them when it
     was loaded (its `notices` say so), and Snowflake is not scanned for this. `query` runs the count
-    (the app passes its cached query); by default `warehouse.query`."""
+    (the app passes its cached background query, None until it has answered); by default `warehouse.query`."""
     if warehouse.events_table is not None or not isinstance(warehouse, DuckDBWarehouse):
         return ()
     sql = (f"select count(*) as events, count(*) - count(derived_tstamp) as without_tstamp "
            f"from {spec.events_table}")  # validated as an identifier by the spec
-    row = (query or warehouse.query)(sql).iloc[0]
+    frame = (query or warehouse.query)(sql)
+    if frame is None:
+        return ()
+    row = frame.iloc[0]
     notice = null_timestamp_notice(int(row["events"]), int(row["without_tstamp"]), spec.events_table)
     return (notice,) if notice else ()

@@ -157,7 +157,7 @@ except UserError as error:
     spec, settings_valid = kept, False
 studio.set_spec(spec)
 studio.marketer.share_spec(spec)
-for notice in studio.source_notices(source, spec):
+for notice in studio.source_notices(source, spec, event_counts):
     st.info(studio.plain(notice), icon=":material/info:")
 target_notice = studio.target_event_notice(event_counts, spec)
 if target_notice:

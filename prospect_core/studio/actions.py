@@ -15,9 +15,10 @@ from prospect_core import model
 from prospect_core.build import build_training_set
 from prospect_core.explain import ShapSample, explain_sample
 from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
+from prospect_core.limits import over_time_message
 from prospect_core.model import ModelParams
 from prospect_core.spec import TrainingSpec
-from prospect_core.studio.config import max_training_rows, shap_max_rows, signing_key
+from prospect_core.studio.config import max_training_rows, query_limits, shap_max_rows, signing_key
 from prospect_core.studio.data import loaded_events, open_warehouse, shared_training_set, source_label
 from prospect_core.studio.jobs import Job, start_job
 from prospect_core.studio.runstore import Trained, deliver_trained, saver
@@ -27,7 +28,7 @@ from prospect_core.studio.state import BuiltSet, StudioRun, built_set, return_fr
 def start_build(source: str, spec: TrainingSpec) -> Job:
     """Preflight, query and type-check the training set in the background (prospect_core.build)."""
     warehouse = open_warehouse(source, spec)
-    limit = max_training_rows()
+    limit, seconds = max_training_rows(), query_limits().seconds
     # What the events export lacked is said with the set (and its runs), not only while it loads.
     kind, _, path = source.partition(":")
     loaded = loaded_events(path) if kind == "events" else None
@@ -38,8 +39,9 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
         return_freed_memory()  # the query's Arrow result and the raw frame: gone, but glibc keeps their pages
         return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=(*file_notes, *built.notes))
 
-    return start_job("build", f"Building the training set from {source_label(source)}", work,
-                     cancel=warehouse.cancel, deliver=set_built)
+    title = f"Building the training set from {source_label(source)}"
+    return start_job("build", title, work, cancel=warehouse.cancel, deliver=set_built,
+                     stop_after=(seconds, over_time_message(title, seconds)))
 
 
 TRAINING_STAGES = {"check": "Checking the training set", "split": "Splitting train and test rows",

@@ -39,6 +39,10 @@ def shap_max_rows() -> int:
     return limits.shap_max_rows(secrets())
 
 
+def query_limits() -> limits.QueryLimits:
+    return limits.query_limits(secrets())
+
+
 def signing_key() -> bytes:
     """This installation's model signing key: `artifact_signing_key` in secrets, else the key file."""
     return signing.signing_key(secrets().get(signing.SECRET_NAME))

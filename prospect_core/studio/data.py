@@ -3,7 +3,8 @@
 What is expensive and identical for everyone is shared, keyed by the source and its version (a
 changed file must not serve old rows): small query results (event counts, notices) in
 `st.cache_data`; training sets, the big one, in `shared_training_set` (one copy per server).
-An events file is loaded in this session's background job, never inside the page script.
+An events file is loaded, and every query runs, in this session's background jobs, never inside the
+page script, under the server's query limits (time, and DuckDB's memory and threads).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import streamlit as st
 from prospect_core.build import Load, LoadedSet, load_training_set
 from prospect_core.errors import SourceError, UserError
 from prospect_core.events_files import EventsFileWarehouse, LoadControl, LoadedEvents, load_events_file
-from prospect_core.limits import events_file_limits
+from prospect_core.limits import events_file_limits, over_time_message
 from prospect_core.paths import UPLOAD_ROOT, demo_db_path
 from prospect_core.snowflake import MISSING_CONFIG, SnowflakeWarehouse
 from prospect_core.sources import SOURCE_KINDS, data_dirs, file_in_data_dirs, open_source, parse_source
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio import keys
-from prospect_core.studio.config import secrets, snowflake_config
-from prospect_core.studio.jobs import follow_job, pending_job, start_job
+from prospect_core.studio.config import query_limits, secrets, snowflake_config
+from prospect_core.studio.jobs import background_result, follow_job, pending_job, start_job
 from prospect_core.studio.state import current_spec
 from prospect_core.studio.uploads import own_upload
 from prospect_core.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
@@ -58,9 +59,14 @@ def _query(source: str, version: str, sql: str, params: tuple[tuple[str, Any], .
     return _warehouse.query(sql, dict(params))
 
 
-def run_query(source: str, warehouse: Warehouse, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
-    """A query's rows, cached by (source, SQL, values) for every session of this server."""
-    return _query(source, _source_version(source), sql, tuple(sorted(params.items())), warehouse)
+def run_query(source: str, warehouse: Warehouse, sql: str, params: Mapping[str, Any], *, kind: str, title: str,
+              show_errors: bool = True) -> pd.DataFrame | None:
+    """A query's rows, cached by (source, SQL, values) for every session of this server; None while it
+    runs in this session's background job of `kind` (its progress shown, titled `title`) or when it
+    failed (said, unless not `show_errors`). See `jobs.background_result`."""
+    key, seconds = (source, _source_version(source), sql, tuple(sorted(params.items()))), query_limits().seconds
+    return background_result(kind, title, key, lambda: _query(*key, warehouse), cancel=warehouse.cancel,
+                             stop_after=(seconds, over_time_message(title, seconds)), show_errors=show_errors)
 
 
 # Training sets: one copy per server, held exactly as long as some session's set refers to it.
@@ -143,12 +149,13 @@ def open_warehouse(source: str, spec: TrainingSpec, *, automatic: bool = False) 
     """
     checked = readable_source(source)
     kind, argument = parse_source(source)
+    bounds = query_limits()
     if kind == "events" and loaded_events(argument) is not None:  # loaded in this session's background job
-        return EventsFileWarehouse(loaded_events(argument))
+        return EventsFileWarehouse(loaded_events(argument), threads=bounds.threads, memory_mb=bounds.memory_mb)
     if kind == "events" and Path(argument).is_relative_to(UPLOAD_ROOT):  # never loaded inside the page script
         raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
     if source != "snowflake":
-        return open_source(checked, events_table=spec.events_table)
+        return open_source(checked, events_table=spec.events_table, query_limits=bounds)
     config = snowflake_config()
     if not automatic:
         return open_source(source, events_table=spec.events_table, snowflake_config=config)
@@ -216,26 +223,31 @@ def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
     """
     rendered = event_counts_sql(spec, dialect_of(source))
     try:
-        frame = run_query(source, open_warehouse(source, spec, automatic=True), rendered.text, rendered.params)
+        warehouse = open_warehouse(source, spec, automatic=True)
     except UserError as error:
         if source != "snowflake":
             st.error(plain(error), icon=":material/error:")
         return None
-    return frame.astype({"event_name": str, "events": "int64"})
+    frame = run_query(source, warehouse, rendered.text, rendered.params, kind="counts", title="Counting events",
+                      show_errors=source != "snowflake")
+    return None if frame is None else frame.astype({"event_name": str, "events": "int64"})
 
 
-def source_notices(source: str, spec: TrainingSpec) -> tuple[str, ...]:
+def source_notices(source: str, spec: TrainingSpec, counts: pd.DataFrame | None) -> tuple[str, ...]:
     """What to know about a DuckDB file's events before building (events without derived_tstamp).
 
-    An events file says the same once, when it is loaded; Snowflake is not scanned for this.
+    An events file says the same once, when it is loaded; Snowflake is not scanned for this. Nor is a
+    file whose event `counts` are not in yet (None): it runs after them, not beside them, and not at
+    all when they failed or were stopped (it would fail the same way).
     """
-    if parse_source(source)[0] not in ("demo", "duckdb"):  # not opened for others: they are not scanned
+    if parse_source(source)[0] not in ("demo", "duckdb") or counts is None:
         return ()
     try:
         warehouse = open_warehouse(source, spec)
-        return null_timestamp_notices(warehouse, spec, query=lambda sql: run_query(source, warehouse, sql, {}))
     except UserError:
         return ()  # event_counts has said why
+    return null_timestamp_notices(warehouse, spec, query=lambda sql: run_query(
+        source, warehouse, sql, {}, kind="notices", title="Counting events without a timestamp"))
 
 
 def target_event_notice(counts: pd.DataFrame | None, spec: TrainingSpec) -> str | None:

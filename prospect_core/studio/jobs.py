@@ -3,14 +3,23 @@
 The page can then show elapsed time, offer Cancel (a click reruns the script, whose callback cancels
 the query), and a user who leaves the page finds the job still running, or its result, when they come
 back. Nothing here knows what a job does: the work, its cancel and where its result goes are passed in.
+
+Every query over a user's data runs here, never in the page script (issue 21: a crafted file's query
+pinned a core for minutes, past the tab's closing). A job is stopped, through its cancel, by Cancel,
+by the time limit it was started with, and by its session going away (`state._release`, told by the
+server's session registry within about a second of the tab closing). Builds, fits and loads are
+followed by the page until they end (`follow_job`); the page's own queries (event counts, the
+explorer) are `background_result`s: the page draws on without them and is drawn again when they end.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import streamlit as st
 
@@ -18,7 +27,11 @@ from prospect_core.errors import UserError
 from prospect_core.studio import keys
 from prospect_core.wording import plain
 
-_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-job")
+# Eight, not four: the pages' queries run here too now. Each is bounded in time and DuckDB threads.
+_EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="studio-job")
+WAIT_SECONDS = 1.0  # a query answering within it (the demo's, a cached one) shows no progress at all
+POLL_SECONDS = 1.0  # how often a page looks at its running query
+RETRIES = 10  # a build stopped between two queries has nothing to interrupt yet: try again, 0.5 s apart
 
 
 @dataclass
@@ -30,19 +43,43 @@ class Job:
     progress: list[str]
     cancel: Callable[[], bool] | None = None
     deliver: Callable[[Any], None] | None = None  # puts the result into session state
+    key: Hashable = None  # what it computes: a page asking for something else starts another job
+    stopped: str | None = None  # why the server stopped it (time limit, session gone), said instead of its error
 
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def stop(self, why: str | None = None, retries: int = RETRIES) -> None:
+        """Interrupt it, from any thread; `why` is what the page then says (None: its own error, as after Cancel)."""
+        if self.cancel is None or self.future.done():
+            return
+        if why is not None and self.stopped is None:
+            self.stopped = why
+        with contextlib.suppress(UserError):  # nothing to cancel right now: tried again below
+            self.cancel()
+        if retries:
+            again = threading.Timer(0.5, self.stop, args=(why, retries - 1))
+            again.daemon = True
+            again.start()
+
 
 def start_job(kind: str, title: str, work: Callable[[Callable[[str], None]], Any],
-              cancel: Callable[[], bool] | None = None, deliver: Callable[[Any], None] | None = None) -> Job:
-    """Run `work` in the background as this session's one job of `kind`; a second one is refused."""
+              cancel: Callable[[], bool] | None = None, deliver: Callable[[Any], None] | None = None, *,
+              key: Hashable = None, stop_after: tuple[float, str] | None = None) -> Job:
+    """Run `work` in the background as this session's one job of `kind`; a second one is refused.
+
+    `stop_after` (seconds, what the page then says): the job is stopped once it has run that long.
+    """
     if pending_job(kind) is not None:
         raise UserError(f"a {kind} job is already running in this session; wait for it or cancel it")
     progress: list[str] = []
-    job = Job(kind, title, _EXECUTOR.submit(work, progress.append), time.perf_counter(), progress, cancel, deliver)
+    job = Job(kind, title, _EXECUTOR.submit(work, progress.append), time.perf_counter(), progress, cancel, deliver, key)
+    if stop_after is not None and cancel is not None:
+        limit = threading.Timer(stop_after[0], job.stop, args=(stop_after[1],))
+        limit.daemon = True
+        limit.start()
+        job.future.add_done_callback(lambda _: limit.cancel())
     st.session_state[keys.job(kind)] = job
     return job
 
@@ -60,8 +97,8 @@ def pending_job(kind: str) -> Job | None:
 
 def _cancel(kind: str) -> None:
     job = st.session_state.get(keys.job(kind))
-    if job is not None and job.cancel is not None:
-        job.cancel()
+    if job is not None:
+        job.stop()
 
 
 def follow_job(job: Job, *, done: str) -> Any:
@@ -104,10 +141,52 @@ def _collect(job: Job) -> tuple[Any, Exception | None]:
     try:
         result = job.future.result()
     except UserError as error:
-        return None, error
+        return None, UserError(job.stopped) if job.stopped else error
     finally:
         if st.session_state.get(keys.job(job.kind)) is job:
             del st.session_state[keys.job(job.kind)]
     if job.deliver is not None:
         job.deliver(result)
     return result, None
+
+
+def background_result(kind: str, title: str, key: Hashable, work: Callable[[], Any], *,
+                      cancel: Callable[[], bool], stop_after: tuple[float, str], show_errors: bool = True) -> Any:
+    """What `work()` returns, computed in this session's job of `kind` for `key`; None until then.
+
+    The page waits up to WAIT_SECONDS for a new job, so a quick answer shows no progress; a slower one
+    shows its time and Cancel, and the page is drawn again when it ends. A job that failed or was
+    stopped says why (`show_errors`) for as long as the page asks for the same `key`, and runs again
+    only at Run again: a query that hit a limit would hit it again.
+    """
+    job = st.session_state.get(keys.job(kind))
+    if job is not None and job.key != key:
+        job.stop()  # asked for other settings: its answer is no longer wanted
+        job = st.session_state[keys.job(kind)] = None
+    if job is None:
+        job = start_job(kind, title, lambda report: work(), cancel=cancel, key=key, stop_after=stop_after)
+        wait([job.future], timeout=WAIT_SECONDS)
+    if not job.future.done():
+        _follow_query(kind)
+        return None
+    try:
+        return job.future.result()
+    except UserError as error:
+        if show_errors:
+            st.error(plain(job.stopped or str(error)), icon=":material/error:")
+            st.button("Run again", key=f"again_{kind}", on_click=_forget, args=(kind,), icon=":material/refresh:")
+        return None
+
+
+def _forget(kind: str) -> None:
+    st.session_state[keys.job(kind)] = None
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _follow_query(kind: str) -> None:
+    """The running query's time and Cancel, redrawn each second; the whole page once it has ended."""
+    job = st.session_state.get(keys.job(kind))
+    if job is None or job.future.done():
+        st.rerun()
+    with st.status(f"{plain(job.title)}… {int(job.elapsed)} s", expanded=True):
+        st.button("Cancel", key=f"cancel_{kind}", on_click=_cancel, args=(kind,), icon=":material/stop:")

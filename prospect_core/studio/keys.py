@@ -24,8 +24,11 @@ ATTRIBUTE_ERROR = "attribute_error"  # why the form's last attribute was refused
 ATTRIBUTE_FORM_ROUND = "attribute_form_round"  # bumped after a save, so the form's widgets start afresh
 
 
+JOBS = ("build", "train", "load", "counts", "notices", "explore")  # the last three: Data & target's own queries
+
+
 def job(kind: str) -> str:
-    """This session's running (or finished, uncollected) job of `kind`: "build", "train" or "load"."""
+    """This session's running (or finished, uncollected) job of `kind`, one of JOBS."""
     return f"job_{kind}"
 
 

@@ -208,7 +208,10 @@ def target_explorer_section(source: str, spec: TrainingSpec) -> None:
     try:
         warehouse = open_warehouse(source, spec, automatic=True)
         rendered = render_target_explorer_sql(spec, warehouse.dialect)
-        ladder = normalize_ladder(run_query(source, warehouse, rendered.text, rendered.params), spec)
+        frame = run_query(source, warehouse, rendered.text, rendered.params, kind="explore", title="Exploring targets")
+        if frame is None:  # still running (its progress is shown), or failed (said)
+            return
+        ladder = normalize_ladder(frame, spec)
     except UserError as error:
         st.error(plain(error), icon=":material/error:")
         return

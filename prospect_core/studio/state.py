@@ -8,7 +8,6 @@ keeps the whole server under its caps.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import datetime as dt
 import gc
@@ -24,7 +23,7 @@ from prospect_core.dataset import DatasetSummary
 from prospect_core.errors import UserError
 from prospect_core.explain import ShapSample
 from prospect_core.model import TrainingRun
-from prospect_core.session_memory import EVERYTHING, RUN, SET, Held, SessionMemory
+from prospect_core.session_memory import EVERYTHING, JOBS, RUN, SET, Held, SessionMemory
 from prospect_core.spec import TrainingSpec
 from prospect_core.studio import keys, streamlit_private
 from prospect_core.studio.config import secrets
@@ -154,13 +153,13 @@ def _release(state: Any, items: Iterable[Any], why: str) -> None:
         names = ", ".join(str(number) for number in gone)
         notes.append(f"Run{'s' if len(gone) > 1 else ''} {names} {'were' if len(gone) > 1 else 'was'} {why}; "
                      "train again on **Train**.")
-    if everything:
-        for kind in ("build", "train"):
+    if everything or JOBS in kinds:
+        for kind in keys.JOBS:
             job = _get(state, keys.job(kind))
-            if job is not None and job.cancel is not None and not job.future.done():
-                with contextlib.suppress(UserError):  # nobody is left to tell; the job's result is dropped anyway
-                    job.cancel()
-            _set(state, keys.job(kind), None)
+            if job is not None:
+                job.stop(why)  # kept unless everything goes: a session that reconnects is told why
+            if everything:
+                _set(state, keys.job(kind), None)
     if notes:
         _set(state, keys.MEMORY_NOTES, [*(_get(state, keys.MEMORY_NOTES) or []), *notes])
 
@@ -208,7 +207,7 @@ def _check_in_with_memory() -> None:
     taken = MEMORY.touch(session_id, streamlit_private.server_session_state(session_id), held)
     for item, why in taken.items():
         _release(state, [item], why)
-    MEMORY.start_sweeper(lambda: min(30.0, max(1.0, _memory_limit("session_grace_seconds")() / 4)))
+    MEMORY.start_sweeper(lambda: 1.0)  # a closed tab's queries stop within about a second
     for note in state.get(keys.MEMORY_NOTES) or []:
         st.warning(note, icon=":material/memory:")
     state[keys.MEMORY_NOTES] = []

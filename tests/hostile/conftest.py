@@ -56,6 +56,24 @@ def hostile_rows() -> list[dict]:
     return rows
 
 
+def write_cross_join_db(path: Path, side: int = 3_000) -> Path:
+    """Issue 21, finding 3: a file of a few hundred kB whose atomic.events view is a triple cross join of
+    `side` events, so any query over it (event counts, the preflight, a build) runs for hours. It
+    passes the view check: a view selecting from its own file's tables, with no function at all. Its
+    events are 40 days old, inside the default spec's lookback window, so the page counts them all."""
+    start = dt.datetime.combine(dt.date.today() - dt.timedelta(days=40), dt.time(10))
+    rows = [event(f"e{index}", start + dt.timedelta(seconds=index), user=f"u{index % 50}") for index in range(side)]
+    write_events_db(path, rows, table="atomic.base")
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create view atomic.events as select a.* from atomic.base a, atomic.base b, atomic.base c")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cross_join_db(tmp_path_factory) -> Path:
+    return write_cross_join_db(tmp_path_factory.mktemp("cross_join") / "cross_join.duckdb")
+
+
 @pytest.fixture(scope="session")
 def hostile_db(tmp_path_factory) -> Path:
     """A DuckDB file whose events are named with every hostile text (and must survive every test)."""

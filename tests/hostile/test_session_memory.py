@@ -88,19 +88,34 @@ def test_a_disconnected_session_keeps_its_work_for_the_grace_period_then_lets_it
     assert forgotten == ["gone"]  # and the server is asked to close the session itself
 
 
-def test_a_running_job_of_a_gone_session_is_cancelled_and_dropped():
-    clock, connected = Clock(), set()
-    memory = registry(clock, connected, grace=0)
+def test_a_running_job_is_stopped_as_its_session_disconnects_and_dropped_after_the_grace():
+    clock, connected = Clock(), {"gone"}
+    memory = registry(clock, connected, grace=120)
     state = server_state(with_set=False)
     cancelled = []
 
-    class Future:
-        def done(self):
-            return False
+    class Future:  # a running job's, done once cancelled
+        finished = False
 
-    state.reset_state_value("job_build", studio.Job("build", "Building", Future(), 0.0, [], cancel=lambda: cancelled.append(1) or True))
+        def done(self):
+            return self.finished
+
+    future = Future()
+
+    def cancel():
+        cancelled.append(1)
+        future.finished = True
+        return True
+
+    job = studio.Job("build", "Building", future, 0.0, [], cancel=cancel)
+    state.reset_state_value("job_build", job)
     memory.touch("gone", state, held(state))
-    clock.now += 1
+    assert cancelled == []
+    connected.discard("gone")  # its tab closed: its query must not run on (issue 21)
+    memory.sweep()
+    assert cancelled == [1] and state["job_build"] is job  # kept: a session that reconnects is told why
+    assert job.stopped == "Stopped when this browser tab closed or lost its connection"
+    clock.now += 121
     memory.sweep()
     assert cancelled == [1] and state["job_build"] is None
 
