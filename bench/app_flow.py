@@ -3,7 +3,7 @@
     python bench/app_flow.py             # the demo data at its default size, 3 fresh processes
     python bench/app_flow.py --runs 1
 
-Drives app.py with Streamlit's AppTest (as tests/test_app.py does), pointed at a demo DuckDB file
+Drives app.py with Streamlit's AppTest (as tests/studio/test_app.py does), pointed at a demo DuckDB file
 through PROSPECT_DEMO_DB. Each flow runs in a fresh subprocess so no cache carries over between
 flows. A step's time is from the click (or page switch) until the script run has finished, i.e. the
 page is rendered; AppTest runs the script in-process with no browser, so network and drawing time
@@ -80,7 +80,7 @@ def main() -> int:
     if args.worker:
         worker(args.worker)
         return 0
-    from prospect_core.demo_data import write_demo_db
+    from prospect_core.events.demo_data import write_demo_db
 
     print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_app_") as directory:

@@ -42,9 +42,9 @@ BUILD_FRAMES, PER_RUN_MB, CLICK_S, CLICK_SPREAD = 2.0, 10.0, 4.0, 1.5
 
 def frame_mb(db: Path) -> tuple[float, int]:
     """The studio default set's deep memory size and rows, built here the way the server builds it."""
-    from prospect_core.build import build_training_set
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.warehouse import DuckDBWarehouse
+    from prospect_core.events.build import build_training_set
+    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.events.warehouse import DuckDBWarehouse
 
     frame = build_training_set(DuckDBWarehouse(db), TrainingSpec(), max_rows=10**9).frame
     return frame.memory_usage(deep=True).sum() / 2**20, len(frame)
@@ -61,7 +61,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="app-memory-bench-"))
     db = args.db
     if db is None:
-        from prospect_core.demo_data import write_demo_db
+        from prospect_core.events.demo_data import write_demo_db
 
         db = folder / "demo.duckdb"
         events = write_demo_db(db, n_users=USERS)

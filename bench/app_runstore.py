@@ -6,7 +6,7 @@
 The studio runs through Streamlit's AppTest with a fresh SQLite store in a temp folder: build the
 demo training set once, then press Train model `--trains` times. Each training job times its own
 save (`export_run` + `RunStore.log_run`, after the fit, in the job: `extras["save_seconds"]`) and the
-whole job; the first save of the process also pays what `tracking.warm_up` has not finished by then.
+whole job; the first save of the process also pays what `runstore.warm_up` has not finished by then.
 Printed with the 1-minute load average before and after: the cores are shared.
 """
 
@@ -35,7 +35,7 @@ def main() -> None:
 
     from streamlit.testing.v1 import AppTest
 
-    from prospect_core.demo_data import DEFAULT_DEMO_USERS, write_demo_db
+    from prospect_core.events.demo_data import DEFAULT_DEMO_USERS, write_demo_db
 
     with tempfile.TemporaryDirectory(prefix="bench-app-runstore-") as folder:
         demo = Path(folder) / "demo.duckdb"

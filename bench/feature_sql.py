@@ -87,8 +87,8 @@ def worker(db: str, formulation: str, out: str, code: str | None = None) -> None
     import duckdb
     import pyarrow.parquet as pq
 
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.training_sql import render_training_sql
+    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.trainingset.training_sql import render_training_sql
 
     rendered = render_training_sql(TrainingSpec(as_of=AS_OF), "duckdb", formulation=formulation)
     with duckdb.connect(db, read_only=True) as connection:

@@ -30,7 +30,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from bench.studio_server import CHROMIUM, CHROMIUM_ARGS, cpu_share, start_server  # noqa: E402
-from prospect_core.demo_data import write_demo_db  # noqa: E402
+from prospect_core.events.demo_data import write_demo_db  # noqa: E402
 from tests.hostile.conftest import write_cross_join_db  # noqa: E402
 
 STEP_TIMEOUT_MS = 120_000

@@ -4,7 +4,7 @@
     python bench/service.py --requests 500  # shorter
 
 Trains the studio's model (`STUDIO_DEFAULTS`, by-prospect split) on the demo data, writes the
-scoring-service bundle with `prospect_core.service_bundle`, starts it with `uvicorn service:app` (one
+scoring-service bundle with `prospect_core.outputs.service_bundle`, starts it with `uvicorn service:app` (one
 worker) on 127.0.0.1 and sends each client's requests over one keep-alive connection, with test rows
 as the payloads. Prints latency percentiles (time from send to full response, measured in the
 client), throughput, the service process's CPU time per request (a figure the machine's load
@@ -36,14 +36,14 @@ ANCHOR = dt.date(2025, 5, 14)
 
 def build_bundle(folder: Path) -> list[dict]:
     """Train on the demo data, write the bundle into `folder`; return test rows as /score payloads."""
-    from prospect_core.artifact import artifact_bytes, model_card, sha256_hex
-    from prospect_core.build import query_training_set
-    from prospect_core.demo_data import write_demo_db
-    from prospect_core.model import STUDIO_DEFAULTS, train_model
-    from prospect_core.service_bundle import write_service_folder
-    from prospect_core.signing import sign_card, signing_key
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.warehouse import DuckDBWarehouse
+    from prospect_core.outputs.artifact import artifact_bytes, model_card, sha256_hex
+    from prospect_core.events.build import query_training_set
+    from prospect_core.events.demo_data import write_demo_db
+    from prospect_core.modelling.model import STUDIO_DEFAULTS, train_model
+    from prospect_core.outputs.service_bundle import write_service_folder
+    from prospect_core.outputs.signing import sign_card, signing_key
+    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.events.warehouse import DuckDBWarehouse
 
     os.environ.setdefault("PROSPECT_SIGNING_KEY_FILE", str(folder / "signing.key"))  # never the user's key
     spec = TrainingSpec(as_of=ANCHOR)

@@ -74,7 +74,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from prospect_core.demo_data import write_demo_db
+    from prospect_core.events.demo_data import write_demo_db
 
     folder = Path(tempfile.mkdtemp(prefix="session-memory-bench-"))
     db = folder / "demo.duckdb"

@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MEASURE = r"""
 import json, sys, time
 import pandas as pd
-from prospect_core.export import export_run
-from prospect_core.model import STUDIO_DEFAULTS, train_model
-from prospect_core.spec import TrainingSpec
-from prospect_core.tracking import RunStore
+from prospect_core.outputs.export import export_run
+from prospect_core.modelling.model import STUDIO_DEFAULTS, train_model
+from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.runstore import RunStore
 
 folder, dataset, logs, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[5]
 spec = TrainingSpec(as_of=__import__("datetime").date.fromisoformat(sys.argv[4]))
@@ -48,7 +48,7 @@ frame = pd.read_parquet(dataset)
 store = RunStore.local(folder)
 begun = time.perf_counter()
 if mode == "warmed":
-    from prospect_core.tracking import warm_up
+    from prospect_core.runstore import warm_up
     warm_up(store)  # as the CLI's train does before building and fitting
 started = time.perf_counter()
 run = train_model(frame, spec, STUDIO_DEFAULTS, split="by_user")
@@ -89,10 +89,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="processes per mode")
     args = parser.parse_args()
 
-    from prospect_core.build import query_training_set
-    from prospect_core.demo_data import write_demo_db
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.warehouse import DuckDBWarehouse
+    from prospect_core.events.build import query_training_set
+    from prospect_core.events.demo_data import write_demo_db
+    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.events.warehouse import DuckDBWarehouse
 
     with tempfile.TemporaryDirectory(prefix="bench-tracking-") as temp:
         temp_path = Path(temp)

@@ -8,7 +8,7 @@
     python bench/train.py --only build10m      # the training-set build on 10M events (bench/events.py)
     python bench/train.py --quick              # stages on the demo data only
 
-Data comes from `prospect_core.demo_data.write_demo_db` (it carries a learnable signal, unlike
+Data comes from `prospect_core.events.demo_data.write_demo_db` (it carries a learnable signal, unlike
 bench/events.py), anchored on a fixed date so runs are comparable; the 10M build uses
 bench/events.py (vectorised, minutes faster to write). The model is the studio's: `STUDIO_DEFAULTS`
 parameters and the by-prospect split. Each measurement runs in its own subprocess; peak memory is
@@ -67,12 +67,12 @@ def peak_rss_mb() -> float:
 
 def worker(db: str) -> None:
     """In a child process: one pass through the stages, as JSON on the last stdout line."""
-    from prospect_core.build import query_training_set
-    from prospect_core.explain import explain_sample
-    from prospect_core.evaluation import evaluate
-    from prospect_core.model import STUDIO_DEFAULTS, train_model
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.warehouse import DuckDBWarehouse
+    from prospect_core.events.build import query_training_set
+    from prospect_core.modelling.explain import explain_sample
+    from prospect_core.modelling.evaluation import evaluate
+    from prospect_core.modelling.model import STUDIO_DEFAULTS, train_model
+    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.events.warehouse import DuckDBWarehouse
 
     spec = TrainingSpec(as_of=ANCHOR)
     result: dict[str, dict[str, float]] = {}
@@ -110,7 +110,7 @@ def run_worker(db: Path) -> dict:
 
 
 def write_dataset(directory: Path, name: str, n_users: int | None) -> tuple[Path, int]:
-    from prospect_core.demo_data import write_demo_db
+    from prospect_core.events.demo_data import write_demo_db
 
     path = directory / f"{name.replace(' ', '_').replace('~', '')}.duckdb"
     if path not in _written:  # sections share the file
@@ -150,11 +150,11 @@ def fit_worker(db: str, policy: str, threads: str) -> None:
         os.environ.pop("OMP_WAIT_POLICY", None)
     else:
         os.environ["OMP_WAIT_POLICY"] = policy
-    from prospect_core import features
-    from prospect_core.build import query_training_set
-    from prospect_core.model import STUDIO_DEFAULTS, build_pipeline, fit_threads, split_dataset
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.warehouse import DuckDBWarehouse
+    from prospect_core.trainingset import features
+    from prospect_core.events.build import query_training_set
+    from prospect_core.modelling.model import STUDIO_DEFAULTS, build_pipeline, fit_threads, split_dataset
+    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.events.warehouse import DuckDBWarehouse
 
     spec = TrainingSpec(as_of=ANCHOR)
     frame = query_training_set(DuckDBWarehouse(Path(db)), spec)
@@ -248,10 +248,10 @@ def bench_cli(directory: Path, runs: int = 5) -> None:
 
 def build_worker(db: str) -> None:
     """`build_training_set`'s two steps timed apart: the query into pandas, then the normalisation."""
-    from prospect_core.dataset import normalize_training_set
-    from prospect_core.spec import TrainingSpec
-    from prospect_core.training_sql import render_training_sql
-    from prospect_core.warehouse import DuckDBWarehouse
+    from prospect_core.trainingset.dataset import normalize_training_set
+    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.trainingset.training_sql import render_training_sql
+    from prospect_core.events.warehouse import DuckDBWarehouse
 
     spec = TrainingSpec(as_of=ANCHOR)
     warehouse = DuckDBWarehouse(Path(db))

@@ -20,14 +20,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # public name -> the module that defines it (README "Use it from Python")
 _PUBLIC = {
-    "TrainingSet": "build", "build_training_set": "build",
-    "DatasetError": "errors", "SourceError": "errors", "SpecError": "errors", "UserError": "errors",
-    "ExportBundle": "export", "LoadedModel": "export", "export_run": "export", "load_model": "export",
-    "DEFAULT_MAX_TRAINING_ROWS": "limits",
-    "ModelParams": "model", "TrainingRun": "model", "train_model": "model",
-    "signing_key": "signing",
-    "open_source": "sources",
-    "TrainingSpec": "spec",
+    "TrainingSet": "events.build", "build_training_set": "events.build",
+    "DatasetError": "infra.errors", "SourceError": "infra.errors", "SpecError": "infra.errors", "UserError": "infra.errors",
+    "ExportBundle": "outputs.export", "LoadedModel": "outputs.export", "export_run": "outputs.export", "load_model": "outputs.export",
+    "DEFAULT_MAX_TRAINING_ROWS": "infra.limits",
+    "ModelParams": "modelling.model", "TrainingRun": "modelling.model", "train_model": "modelling.model",
+    "signing_key": "outputs.signing",
+    "open_source": "events.sources",
+    "TrainingSpec": "trainingset.spec",
 }
 
 __all__ = sorted(_PUBLIC)
@@ -47,11 +47,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from prospect_core.build import TrainingSet, build_training_set
-    from prospect_core.errors import DatasetError, SourceError, SpecError, UserError
-    from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
-    from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS
-    from prospect_core.model import ModelParams, TrainingRun, train_model
-    from prospect_core.signing import signing_key
-    from prospect_core.sources import open_source
-    from prospect_core.spec import TrainingSpec
+    from prospect_core.events.build import TrainingSet, build_training_set
+    from prospect_core.infra.errors import DatasetError, SourceError, SpecError, UserError
+    from prospect_core.outputs.export import ExportBundle, LoadedModel, export_run, load_model
+    from prospect_core.infra.limits import DEFAULT_MAX_TRAINING_ROWS
+    from prospect_core.modelling.model import ModelParams, TrainingRun, train_model
+    from prospect_core.outputs.signing import signing_key
+    from prospect_core.events.sources import open_source
+    from prospect_core.trainingset.spec import TrainingSpec

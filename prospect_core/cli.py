@@ -3,7 +3,7 @@
 Every subcommand that builds on a spec takes the same spec flags, named after the `TrainingSpec`
 fields, and `--spec FILE`, a JSON file of `TrainingSpec` fields (custom `attributes` included);
 explicit flags override the file. `spec --out FILE` writes the current spec as such a file, and
-`signals --out FILE` the Snowplow Signals definitions of its features (`prospect_core.signals`). A user error
+`signals --out FILE` the Snowplow Signals definitions of its features (`prospect_core.outputs.signals`). A user error
 prints one line (`error: ...`) and exits with status 2; it never shows a traceback.
 """
 
@@ -18,25 +18,25 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 
-from prospect_core import safe_io
-from prospect_core.build import TrainingSet, build_training_set
-from prospect_core.dataset import normalize_training_set
-from prospect_core.demo_data import DEFAULT_DEMO_USERS, MAX_DEMO_USERS, write_demo_db
-from prospect_core.errors import DatasetError, SpecError, UserError, shown
-from prospect_core.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_training_rows
-from prospect_core.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
-from prospect_core.paths import demo_db_path
-from prospect_core.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
+from prospect_core.infra import safe_io
+from prospect_core.events.build import TrainingSet, build_training_set
+from prospect_core.trainingset.dataset import normalize_training_set
+from prospect_core.events.demo_data import DEFAULT_DEMO_USERS, MAX_DEMO_USERS, write_demo_db
+from prospect_core.infra.errors import DatasetError, SpecError, UserError, shown
+from prospect_core.infra.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_training_rows
+from prospect_core.modelling.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
+from prospect_core.infra.paths import demo_db_path
+from prospect_core.outputs.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
                                           write_service_folder)
-from prospect_core.signing import signing_key
-from prospect_core.sources import open_source
-from prospect_core.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
-from prospect_core.tracking import NotSavedError, check_workspace_id, resolve_store, warm_up
-from prospect_core.training_sql import DIALECTS, FORMULATIONS, render_training_sql
-from prospect_core.warehouse import Warehouse, null_timestamp_notices, target_event_notice
+from prospect_core.outputs.signing import signing_key
+from prospect_core.events.sources import open_source
+from prospect_core.trainingset.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
+from prospect_core.runstore import NotSavedError, check_workspace_id, resolve_store, warm_up
+from prospect_core.trainingset.training_sql import DIALECTS, FORMULATIONS, render_training_sql
+from prospect_core.events.warehouse import Warehouse, null_timestamp_notices, target_event_notice
 
 if TYPE_CHECKING:
-    from prospect_core.export import ExportBundle
+    from prospect_core.outputs.export import ExportBundle
 
 # Commands that fit or export import the export and Signals modules (sklearn, the Signals SDK) where
 # they run, so `--help`, `sql`, `spec` and `dataset` start without them.
@@ -253,7 +253,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from prospect_core.export import export_run, signals_json
+    from prospect_core.outputs.export import export_run, signals_json
 
     params = ModelParams(**{name: getattr(args, name) for name in (
         "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
@@ -355,7 +355,7 @@ def run_spec(args: argparse.Namespace) -> None:
 
 
 def run_signals(args: argparse.Namespace) -> None:
-    from prospect_core.signals import parity_report, signals_document
+    from prospect_core.outputs.signals import parity_report, signals_document
 
     out = safe_io.output_path(args.out, what="the Signals definitions", follow_symlinks=args.follow_symlinks)
     spec = spec_from_args(args)

@@ -2,9 +2,9 @@
 
 MLflow documents `mlflow.*` and `MlflowClient`; `mlflow.tracking._tracking_service` and
 `mlflow.utils` are its own machinery and may change in any release. Each function says why the run
-store needs it and what breaks if MLflow changes it; tests/test_private_apis.py checks each against
+store needs it and what breaks if MLflow changes it; tests/studio/test_private_apis.py checks each against
 the installed MLflow, and requirements.txt pins the minor series it passed on. mlflow is imported
-inside each function, as in tracking.py: the CLI's quick commands and the app's start must not load it.
+inside each function, as in runstore.py: the CLI's quick commands and the app's start must not load it.
 """
 
 from __future__ import annotations

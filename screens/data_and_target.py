@@ -6,10 +6,10 @@ import datetime as dt
 import streamlit as st
 
 from prospect_core import studio
-from prospect_core.errors import UserError
-from prospect_core.figures import class_balance_figure, timeline_figure
-from prospect_core.spec import TrainingSpec
-from prospect_core.training_sql import render_training_sql
+from prospect_core.infra.errors import UserError
+from prospect_core.modelling.figures import class_balance_figure, timeline_figure
+from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.trainingset.training_sql import render_training_sql
 
 OTHER_EVENT = "Other event…"
 

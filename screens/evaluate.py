@@ -3,10 +3,10 @@
 import streamlit as st
 
 from prospect_core import studio
-from prospect_core.evaluation import calibration_bins, confusion_at, lift_table
-from prospect_core.explain import gain_importance
-from prospect_core.wording import counted, format_metric, target_wording
-from prospect_core.figures import (
+from prospect_core.modelling.evaluation import calibration_bins, confusion_at, lift_table
+from prospect_core.modelling.explain import gain_importance
+from prospect_core.trainingset.wording import counted, format_metric, target_wording
+from prospect_core.modelling.figures import (
     calibration_figure,
     confusion_figure,
     gains_figure,

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from prospect_core import studio
-from prospect_core.explain import explain_row
-from prospect_core.figures import (
+from prospect_core.modelling.explain import explain_row
+from prospect_core.modelling.figures import (
     shap_bar_figure,
     shap_beeswarm_figure,
     shap_dependence_figure,

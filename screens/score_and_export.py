@@ -5,11 +5,11 @@ from functools import partial
 import streamlit as st
 
 from prospect_core import studio
-from prospect_core.errors import UserError
-from prospect_core.explain import explain_row
-from prospect_core.figures import shap_waterfall_figure
-from prospect_core.scoring import category_options, csv_bytes, prepare_prospect, score_csv, score_one, typical_prospect
-from prospect_core.service_bundle import call_examples, service_zip, service_zip_name
+from prospect_core.infra.errors import UserError
+from prospect_core.modelling.explain import explain_row
+from prospect_core.modelling.figures import shap_waterfall_figure
+from prospect_core.modelling.scoring import category_options, csv_bytes, prepare_prospect, score_csv, score_one, typical_prospect
+from prospect_core.outputs.service_bundle import call_examples, service_zip, service_zip_name
 
 st.title("Score & export")
 

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from prospect_core import studio
-from prospect_core.errors import UserError
-from prospect_core.figures import roc_figure
-from prospect_core.model import MAX_SEED, STUDIO_DEFAULTS, ModelParams
-from prospect_core.wording import target_wording
+from prospect_core.infra.errors import UserError
+from prospect_core.modelling.figures import roc_figure
+from prospect_core.modelling.model import MAX_SEED, STUDIO_DEFAULTS, ModelParams
+from prospect_core.trainingset.wording import target_wording
 
 DEFAULTS = STUDIO_DEFAULTS
 TUTORIAL = ModelParams()

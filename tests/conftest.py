@@ -11,8 +11,8 @@ import fakesnow
 import pandas as pd
 import pytest
 
-from prospect_core import atomic
-from prospect_core.warehouse import DuckDBWarehouse
+from prospect_core.trainingset import atomic
+from prospect_core.events.warehouse import DuckDBWarehouse
 
 AS_OF = dt.date(2025, 5, 14)
 
@@ -117,8 +117,8 @@ def run_on_fakesnow(rows: Iterable[Mapping[str, Any]], rendered: Any) -> pd.Data
 
 def snowflake_training_set(rows: Iterable[Mapping[str, Any]], spec: Any, formulation: str | None = None) -> Any:
     """Our Snowflake-dialect training-set SQL run on fakesnow over `rows`, normalised as the app does."""
-    from prospect_core.dataset import normalize_training_set
-    from prospect_core.training_sql import render_training_sql
+    from prospect_core.trainingset.dataset import normalize_training_set
+    from prospect_core.trainingset.training_sql import render_training_sql
 
     options = {"formulation": formulation} if formulation else {}
     return normalize_training_set(run_on_fakesnow(rows, render_training_sql(spec, "snowflake", **options)), spec)
@@ -127,8 +127,7 @@ def snowflake_training_set(rows: Iterable[Mapping[str, Any]], spec: Any, formula
 @pytest.fixture(autouse=True)
 def fresh_snowflake_login_backoff(monkeypatch):
     """Each test starts with no failed Snowflake login on record (the backoff is process-wide)."""
-    from prospect_core import snowflake
-
+    from prospect_core.events import snowflake
     monkeypatch.setattr(snowflake, "LOGINS", snowflake.LoginBackoff())
 
 

@@ -17,7 +17,7 @@ MODULES = sorted(
 
 
 def test_the_module_list_is_the_package():
-    assert {"prospect_core", "prospect_core.build", "prospect_core.export", "prospect_core.studio",
+    assert {"prospect_core", "prospect_core.events.build", "prospect_core.outputs.export", "prospect_core.studio",
             "prospect_core.studio.jobs"} <= set(MODULES)
 
 
@@ -40,7 +40,7 @@ def test_the_jobs_module_knows_no_domain():
     """Background jobs run any work; they import nothing of the core but its errors, the key names and
     `plain` (a job's title and progress lines name files, and are shown as text)."""
     imports = re.findall(r"^from (prospect_core\S*) import", (PACKAGE / "studio" / "jobs.py").read_text(), re.M)
-    assert sorted(imports) == ["prospect_core.errors", "prospect_core.studio", "prospect_core.wording"]
+    assert sorted(imports) == ["prospect_core.infra.errors", "prospect_core.studio", "prospect_core.trainingset.wording"]
 
 
 def test_app_py_is_the_only_way_to_a_page():
@@ -57,7 +57,7 @@ def test_app_py_is_the_only_way_to_a_page():
     ("mlflow_private.py", r"\bmlflow(\.\w+)*\._|\bmlflow\.utils\b"),
 ])
 def test_private_calls_into_a_library_live_in_one_module(owner, private):
-    """Each private call has its contract test there (tests/test_private_apis.py); one found elsewhere has none."""
+    """Each private call has its contract test there (tests/studio/test_private_apis.py); one found elsewhere has none."""
     root = PACKAGE.parent
     files = [*PACKAGE.rglob("*.py"), root / "app.py", *(root / "screens").glob("*.py")]
     assert {path.name for path in files if re.search(private, path.read_text())} == {owner}

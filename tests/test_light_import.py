@@ -45,14 +45,14 @@ def test_spec_command_loads_no_heavy_library(tmp_path):
 
 def test_the_probe_sees_a_heavy_import():
     """The check above can fail: a command that fits a model does load sklearn."""
-    assert "sklearn" in imported_packages("-c", "import prospect_core.model as m; m.build_pipeline(m.TrainingSpec())")
+    assert "sklearn" in imported_packages("-c", "import prospect_core.modelling.model as m; m.build_pipeline(m.TrainingSpec())")
 
 
 def test_public_names_resolve_on_first_use():
     assert set(prospect_core.__all__) <= set(dir(prospect_core))
     for name in prospect_core.__all__:
         assert getattr(prospect_core, name) is not None
-    from prospect_core.spec import TrainingSpec
+    from prospect_core.trainingset.spec import TrainingSpec
 
     assert prospect_core.TrainingSpec is TrainingSpec
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prospect_core.demo_data import write_demo_db
+from prospect_core.events.demo_data import write_demo_db
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

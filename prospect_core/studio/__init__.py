@@ -20,7 +20,7 @@ Pages import this package, never each other, and call what is re-exported here:
 | streamlit_private.py | every call into Streamlit's private runtime, each with a contract test |
 """
 
-from prospect_core.export import ExportBundle, LoadedModel
+from prospect_core.outputs.export import ExportBundle, LoadedModel
 from prospect_core.studio import config, keys, state
 from prospect_core.studio.actions import (
     TRAINING_STAGES,
@@ -72,7 +72,7 @@ from prospect_core.studio.state import (
     set_spec,
 )
 from prospect_core.studio.uploads import UPLOAD_ROOT, UploadFolder, sweep_uploads, upload_folder
-from prospect_core.wording import counted, plain
+from prospect_core.trainingset.wording import counted, plain
 from prospect_core.studio import marketer
 from prospect_core.studio.widgets import (
     FEW_POSITIVE_PROSPECTS,

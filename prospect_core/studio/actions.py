@@ -11,13 +11,13 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from prospect_core import model
-from prospect_core.build import build_training_set
-from prospect_core.explain import ShapSample, explain_sample
-from prospect_core.export import ExportBundle, LoadedModel, export_run, load_model
-from prospect_core.limits import over_time_message
-from prospect_core.model import ModelParams
-from prospect_core.spec import TrainingSpec
+from prospect_core.modelling import model
+from prospect_core.events.build import build_training_set
+from prospect_core.modelling.explain import ShapSample, explain_sample
+from prospect_core.outputs.export import ExportBundle, LoadedModel, export_run, load_model
+from prospect_core.infra.limits import over_time_message
+from prospect_core.modelling.model import ModelParams
+from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, query_limits, shap_max_rows, signing_key
 from prospect_core.studio.data import loaded_events, open_warehouse, shared_training_set, source_label
 from prospect_core.studio.jobs import Job, start_job
@@ -26,7 +26,7 @@ from prospect_core.studio.state import BuiltSet, StudioRun, built_set, return_fr
 
 
 def start_build(source: str, spec: TrainingSpec) -> Job:
-    """Preflight, query and type-check the training set in the background (prospect_core.build)."""
+    """Preflight, query and type-check the training set in the background (prospect_core.events.build)."""
     warehouse = open_warehouse(source, spec)
     limit, seconds = max_training_rows(), query_limits().seconds
     # What the events export lacked is said with the set (and its runs), not only while it loads.

@@ -15,14 +15,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from prospect_core.attributes import AGGREGATIONS, OPERATORS, PROPERTIES, Attribute, attribute_from_dict
-from prospect_core.errors import UserError
-from prospect_core.features import spec_features
-from prospect_core.spec import TrainingSpec
+from prospect_core.trainingset.attributes import AGGREGATIONS, OPERATORS, PROPERTIES, Attribute, attribute_from_dict
+from prospect_core.infra.errors import UserError
+from prospect_core.trainingset.features import spec_features
+from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys
 from prospect_core.studio.state import current_spec
-from prospect_core.training_sql import attribute_fragment
-from prospect_core.wording import plain
+from prospect_core.trainingset.training_sql import attribute_fragment
+from prospect_core.trainingset.wording import plain
 
 NEW = "New attribute"
 NO_CRITERION = "(no criterion)"

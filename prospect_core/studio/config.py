@@ -10,9 +10,11 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from prospect_core import limits, signing
-from prospect_core.errors import UserError
-from prospect_core.snowflake import SnowflakeConfig, resolve_config
+from prospect_core.infra import limits
+
+from prospect_core.outputs import signing
+from prospect_core.infra.errors import UserError
+from prospect_core.events.snowflake import SnowflakeConfig, resolve_config
 from prospect_core.studio import keys, streamlit_private
 
 

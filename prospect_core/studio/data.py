@@ -17,21 +17,21 @@ from typing import Any, Callable, Hashable, Iterable, Mapping
 import pandas as pd
 import streamlit as st
 
-from prospect_core.build import Load, LoadedSet, load_training_set
-from prospect_core.errors import SourceError, UserError
-from prospect_core.events_files import EventsFileWarehouse, LoadControl, LoadedEvents, load_events_file
-from prospect_core.limits import events_file_limits, over_time_message
-from prospect_core.paths import UPLOAD_ROOT, demo_db_path
-from prospect_core.snowflake import MISSING_CONFIG, SnowflakeWarehouse
-from prospect_core.sources import SOURCE_KINDS, data_dirs, file_in_data_dirs, open_source, parse_source
-from prospect_core.spec import TrainingSpec
+from prospect_core.events.build import Load, LoadedSet, load_training_set
+from prospect_core.infra.errors import SourceError, UserError
+from prospect_core.events.events_files import EventsFileWarehouse, LoadControl, LoadedEvents, load_events_file
+from prospect_core.infra.limits import events_file_limits, over_time_message
+from prospect_core.infra.paths import UPLOAD_ROOT, demo_db_path
+from prospect_core.events.snowflake import MISSING_CONFIG, SnowflakeWarehouse
+from prospect_core.events.sources import SOURCE_KINDS, data_dirs, file_in_data_dirs, open_source, parse_source
+from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys
 from prospect_core.studio.config import query_limits, secrets, snowflake_config
 from prospect_core.studio.jobs import background_result, follow_job, pending_job, start_job
 from prospect_core.studio.state import current_spec
 from prospect_core.studio.uploads import own_upload
-from prospect_core.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
-from prospect_core.wording import plain
+from prospect_core.events.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
+from prospect_core.trainingset.wording import plain
 
 def source_label(source: str) -> str:
     kind, argument = parse_source(source)
@@ -72,7 +72,7 @@ def run_query(source: str, warehouse: Warehouse, sql: str, params: Mapping[str, 
 # Training sets: one copy per server, held exactly as long as some session's set refers to it.
 # Not `st.cache_data`: it keeps a pickle of the frame and gives every hit its own unpickled copy (a
 # 1M-event set three times over for one user). Not `st.cache_resource` either: it would keep frames
-# the sessions have let go (prospect_core/session_memory.py's grace period and caps) until evicted.
+# the sessions have let go (prospect_core/infra/session_memory.py's grace period and caps) until evicted.
 # So a weak map from the key to the normalised frame: every session building the same set gets the
 # same object (read-only by convention: nothing in the studio writes to a built frame), and it is
 # freed when the last BuiltSet referring to it is released.

@@ -4,7 +4,7 @@
   127.0.0.1, and its one user lists, opens and deletes every run, as before.
 - With `[auth]` (Streamlit's `st.login`, OpenID Connect) nothing but the sign-in screen is drawn until
   the user signs in. Workspaces and runs then belong to that user, known by the issuer and subject of
-  the ID token Streamlit verified (`tracking.Owner`; the email is only shown). The emails listed in
+  the ID token Streamlit verified (`runstore.Owner`; the email is only shown). The emails listed in
   `admins` (top level in secrets) see every run.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, Mapping
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from prospect_core.errors import UserError
+from prospect_core.infra.errors import UserError
 from prospect_core.studio.config import secrets
-from prospect_core.tracking import Owner
+from prospect_core.runstore import Owner
 
 AUTH_SECTION = "auth"  # Streamlit's own section: redirect_uri, cookie_secret and the provider
 ADMINS_SECRET = "admins"

@@ -23,9 +23,9 @@ from typing import Any, Callable, Hashable
 
 import streamlit as st
 
-from prospect_core.errors import UserError
+from prospect_core.infra.errors import UserError
 from prospect_core.studio import keys
-from prospect_core.wording import plain
+from prospect_core.trainingset.wording import plain
 
 # Eight, not four: the pages' queries run here too now. Each is bounded in time and DuckDB threads.
 _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="studio-job")

@@ -1,7 +1,7 @@
 """What issue 15 adds to the pages: on-screen words for spec errors, runs told apart, scores first,
 the Explain picker by prospect, the by-prospect view and thresholds in business terms.
 
-Pages call these; the numbers come from prospect_core.evaluation, the words from prospect_core.wording.
+Pages call these; the numbers come from prospect_core.modelling.evaluation, the words from prospect_core.trainingset.wording.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import re
 import pandas as pd
 import streamlit as st
 
-from prospect_core import evaluation
-from prospect_core.errors import UserError
-from prospect_core.scoring import SCORE_COLUMN
-from prospect_core.spec import TrainingSpec, spec_from_json as parse_spec_json
-from prospect_core.target_explorer import normalize_ladder, render_target_explorer_sql
-from prospect_core.wording import counted, day_name, format_metric, plain, target_wording, window_label
+from prospect_core.modelling import evaluation
+from prospect_core.infra.errors import UserError
+from prospect_core.modelling.scoring import SCORE_COLUMN
+from prospect_core.trainingset.spec import TrainingSpec, spec_from_json as parse_spec_json
+from prospect_core.events.target_explorer import normalize_ladder, render_target_explorer_sql
+from prospect_core.trainingset.wording import counted, day_name, format_metric, plain, target_wording, window_label
 
 # The spec's field names as the Data & target page labels them: errors speak the page's words.
 FIELD_LABELS = {
@@ -138,7 +138,7 @@ def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluatio
     except (ValueError, TypeError) as error:
         st.error(plain(error), icon=":material/error:")
         return None
-    from prospect_core.figures import profit_figure  # plotly figures: only when this section draws
+    from prospect_core.modelling.figures import profit_figure  # plotly figures: only when this section draws
 
     st.plotly_chart(profit_figure(curve), key=f"{key}_profit")
     st.markdown(evaluation.threshold_sentence(curve, conversions="positive moments"))  # the share is of moments, not of prospects
@@ -194,7 +194,7 @@ def _show_in_widgets(spec: TrainingSpec, keys: tuple[str, ...]) -> None:
 def target_explorer_section(source: str, spec: TrainingSpec) -> None:
     """Positive moments, prospects and rate for a ladder of windows and the most frequent events:
     one cached query over the cohort; a click on a point or a row sets the target."""
-    from prospect_core.figures import target_explorer_figure  # plotly: only when drawn
+    from prospect_core.modelling.figures import target_explorer_figure  # plotly: only when drawn
     from prospect_core.studio.data import open_warehouse, run_query
 
     st.subheader("Which targets are learnable")
@@ -319,6 +319,6 @@ def day_text(value) -> str:
 
 def feature_labels(spec: TrainingSpec) -> dict[str, str]:
     """Column name -> the registry's human label (`num_pricing_views_l30d` -> "Pricing page views, ...")."""
-    from prospect_core.features import FEATURES
+    from prospect_core.trainingset.features import FEATURES
 
     return {feature.column(spec): feature.description for feature in FEATURES}

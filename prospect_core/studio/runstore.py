@@ -1,7 +1,7 @@
 """The run store in the app (issue 16): each finished run saved, a workspace's runs restored.
 
 - A training job saves its run right after the fit (`save_trained`, in the job's thread) through
-  `tracking.RunStore.log_run`, with the bytes of `export.export_run`: the same call as the CLI's.
+  `runstore.RunStore.log_run`, with the bytes of `export.export_run`: the same call as the CLI's.
   A save that fails keeps the run in memory, marked "not saved: <reason>", with a Retry saving button.
 - The URL carries a workspace id (`?workspace=…`, created on first visit). A session that starts
   (a reload, a new tab with the link, after a server restart) loads the workspace's newest runs back,
@@ -28,16 +28,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from prospect_core import features, tracking
-from prospect_core.errors import UserError
-from prospect_core.export import ExportBundle, export_run
-from prospect_core.model import CompactFrame, TrainingRun, split_dataset
+from prospect_core.trainingset import features
+
+from prospect_core import runstore
+from prospect_core.infra.errors import UserError
+from prospect_core.outputs.export import ExportBundle, export_run
+from prospect_core.modelling.model import CompactFrame, TrainingRun, split_dataset
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
 from prospect_core.studio.data import readable_source, source_label
 from prospect_core.studio.identity import current_identity
 from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
-from prospect_core.wording import plain
+from prospect_core.trainingset.wording import plain
 
 WORKSPACE_PARAM = "workspace"
 # A remote MLflow server that is down must fail a save in seconds, not after MLflow's default seven
@@ -56,15 +58,15 @@ _LIST_SECONDS = 30.0  # how long the all-runs list is reused before the store is
 # ----- the store and the workspace ----------------------------------------------------------------
 
 
-def run_store() -> tracking.RunStore:
+def run_store() -> runstore.RunStore:
     """The store this server logs to: MLFLOW_TRACKING_URI, `tracking_uri` in secrets, else data/mlruns.db."""
-    store = tracking.resolve_store(streamlit_secrets())
+    store = runstore.resolve_store(streamlit_secrets())
     if store.tracking_uri not in _WARMING:  # mlflow's imports (seconds) run beside the user's first steps
-        _WARMING[store.tracking_uri] = tracking.warm_up(store)
+        _WARMING[store.tracking_uri] = runstore.warm_up(store)
     return store
 
 
-def _warmed(store: tracking.RunStore) -> tracking.RunStore:
+def _warmed(store: runstore.RunStore) -> runstore.RunStore:
     """`store` once its warm-up is done: two threads importing mlflow at once can see it half-imported."""
     thread = _WARMING.get(store.tracking_uri)
     if thread is not None:
@@ -79,7 +81,7 @@ def workspace_id() -> str:
     if workspace is None:
         asked = st.query_params.get(WORKSPACE_PARAM)
         try:
-            workspace = tracking.check_workspace_id(asked) if asked else _new_workspace()
+            workspace = runstore.check_workspace_id(asked) if asked else _new_workspace()
         except UserError as error:
             st.warning(f"{plain(error)}. Started a new workspace.", icon=":material/link_off:")
             workspace = _new_workspace()
@@ -90,7 +92,7 @@ def workspace_id() -> str:
 
 
 def _new_workspace() -> str:
-    workspace = tracking.new_workspace_id()
+    workspace = runstore.new_workspace_id()
     st.session_state[keys.WORKSPACE] = st.session_state[keys.RESTORED] = workspace  # no saved runs to look for
     st.query_params[WORKSPACE_PARAM] = workspace
     return workspace
@@ -132,12 +134,12 @@ def open_workspace() -> None:
         set_source(restored[-1].source)
 
 
-def restore(store: tracking.RunStore, run_id: str) -> StudioRun:
+def restore(store: runstore.RunStore, run_id: str) -> StudioRun:
     """Load a stored run (verified before unpickling) into this session's runs: what it is and was built
     from as its signed card says (the store's tags and metrics are anyone's to write)."""
     stored = store.load_run(run_id, signing_key())
-    if not current_identity().owns(tracking.Owner.from_card(stored.card)):  # the signed card, not a tag
-        raise tracking.RunStoreError("this run belongs to another user")
+    if not current_identity().owns(runstore.Owner.from_card(stored.card)):  # the signed card, not a tag
+        raise runstore.RunStoreError("this run belongs to another user")
     training = stored.card["training"]
     run = TrainingRun(
         pipeline=stored.pipeline, spec=stored.spec, params=stored.params, split=stored.split,
@@ -197,17 +199,17 @@ def deliver_trained(trained: Trained, source: str, notes: tuple[str, ...] = ()) 
     return record
 
 
-def _log(store: tracking.RunStore, key: bytes, run: TrainingRun, source: str, workspace: str,
-         owner: tracking.Owner | None, export: ExportBundle | None, training_frame: pd.DataFrame | None = None,
+def _log(store: runstore.RunStore, key: bytes, run: TrainingRun, source: str, workspace: str,
+         owner: runstore.Owner | None, export: ExportBundle | None, training_frame: pd.DataFrame | None = None,
          ) -> tuple[ExportBundle | None, str | None, str | None]:
     try:
-        if export is None or tracking.card_owner(export.card) != (owner and owner.id):  # the card names the owner
+        if export is None or runstore.card_owner(export.card) != (owner and owner.id):  # the card names the owner
             export = export_run(run, key, source=source, training_frame=training_frame, run_owner=owner)
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
                                card_markdown=export.card_markdown, evaluation=export.evaluation,
                                workspace=workspace, definitions=export.signals_json)
     except UserError as error:  # NotSavedError, or a signing key too short to sign with
-        reason = error.reason if isinstance(error, tracking.NotSavedError) else str(error)
+        reason = error.reason if isinstance(error, runstore.NotSavedError) else str(error)
         return export, None, reason
     return export, run_id, None
 

@@ -12,13 +12,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from prospect_core.errors import UserError
-from prospect_core.export import ExportBundle, signals_json
-from prospect_core.features import spec_features
-from prospect_core.signals import STREAM_EVENT_LIMIT
-from prospect_core.spec import TrainingSpec
+from prospect_core.infra.errors import UserError
+from prospect_core.outputs.export import ExportBundle, signals_json
+from prospect_core.trainingset.features import spec_features
+from prospect_core.outputs.signals import STREAM_EVENT_LIMIT
+from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio.marketer import category_text, day_text
-from prospect_core.wording import plain
+from prospect_core.trainingset.wording import plain
 
 # option -> (widget key, label, default)
 OPTIONS = {

@@ -1,7 +1,7 @@
 """This session's records (the training set, the runs) and the server's bound on what sessions hold.
 
 What a user builds lives in `st.session_state` (one browser session, never shared); the key names
-are in keys.py. `MEMORY` (one per server, prospect_core/session_memory.py) knows which session holds
+are in keys.py. `MEMORY` (one per server, prospect_core/infra/session_memory.py) knows which session holds
 which set and runs, lets them go when a session has been disconnected past the grace period, and
 keeps the whole server under its caps.
 """
@@ -18,13 +18,13 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import streamlit as st
 
-from prospect_core import limits
-from prospect_core.dataset import DatasetSummary
-from prospect_core.errors import UserError
-from prospect_core.explain import ShapSample
-from prospect_core.model import TrainingRun
-from prospect_core.session_memory import EVERYTHING, JOBS, RUN, SET, Held, SessionMemory
-from prospect_core.spec import TrainingSpec
+from prospect_core.infra import limits
+from prospect_core.trainingset.dataset import DatasetSummary
+from prospect_core.infra.errors import UserError
+from prospect_core.modelling.explain import ShapSample
+from prospect_core.modelling.model import TrainingRun
+from prospect_core.infra.session_memory import EVERYTHING, JOBS, RUN, SET, Held, SessionMemory
+from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys, streamlit_private
 from prospect_core.studio.config import secrets
 from prospect_core.studio.marketer import run_description

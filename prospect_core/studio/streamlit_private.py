@@ -3,7 +3,7 @@
 Streamlit documents `st.*`; `streamlit.runtime` is its server's own machinery and may change in any
 release. The studio needs it for one thing `st.*` cannot do: bound the memory held for sessions that
 are not running a script (`state.py`'s `MEMORY`, whose sweeper runs in a thread of its own). Each
-function says why it is needed and what breaks if Streamlit changes it; tests/test_private_apis.py
+function says why it is needed and what breaks if Streamlit changes it; tests/studio/test_private_apis.py
 checks each against the installed Streamlit, and requirements.txt pins the minor series it passed on.
 Nothing else in the project imports `streamlit.runtime`.
 """

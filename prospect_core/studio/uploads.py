@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from prospect_core.paths import UPLOAD_ROOT
+from prospect_core.infra.paths import UPLOAD_ROOT
 from prospect_core.studio import keys
 
 UPLOAD_TTL_SECONDS = 6 * 3600

@@ -12,12 +12,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from prospect_core import snowflake
-from prospect_core.errors import UserError, write_failure
-from prospect_core.events_files import sniff_kind
-from prospect_core.explain import ShapSample
-from prospect_core.wording import plain, target_wording, window_label
-from prospect_core.sources import data_dirs, demo_db_is_current, ensure_demo_db, file_in_data_dirs
+from prospect_core.events import snowflake
+from prospect_core.infra.errors import UserError, write_failure
+from prospect_core.events.events_files import sniff_kind
+from prospect_core.modelling.explain import ShapSample
+from prospect_core.trainingset.wording import plain, target_wording, window_label
+from prospect_core.events.sources import data_dirs, demo_db_is_current, ensure_demo_db, file_in_data_dirs
 from prospect_core.studio import keys
 from prospect_core.studio.config import max_training_rows, secrets, snowflake_config, snowflake_problem
 from prospect_core.studio.data import load_events, source_label

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from prospect_core.spec import TrainingSpec
+from prospect_core.trainingset.spec import TrainingSpec
 from tests.conftest import AS_OF, event, write_events_db
 
 T0 = dt.datetime(2025, 4, 1, 10, 0, 0)
@@ -83,7 +83,7 @@ def hostile_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_demo_db(tmp_path_factory) -> Path:
     """Demo events for 150 prospects, anchored on today like the app's own demo database."""
-    from prospect_core.demo_data import write_demo_db
+    from prospect_core.events.demo_data import write_demo_db
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     write_demo_db(path, n_users=150, seed=3)
@@ -93,9 +93,9 @@ def tiny_demo_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def fitted_run(tiny_demo_db):
     """A five-tree model trained on the tiny demo: enough to score uploads, quick to fit."""
-    from prospect_core.build import query_training_set
-    from prospect_core.model import ModelParams, train_model
-    from prospect_core.warehouse import DuckDBWarehouse
+    from prospect_core.events.build import query_training_set
+    from prospect_core.modelling.model import ModelParams, train_model
+    from prospect_core.events.warehouse import DuckDBWarehouse
 
     spec = TrainingSpec()
     frame = query_training_set(DuckDBWarehouse(tiny_demo_db), spec)

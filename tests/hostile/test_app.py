@@ -153,7 +153,7 @@ HUGE_NUMBER = "1" * 4_401
 
 
 def test_a_4401_digit_number_in_a_link_is_one_warning(tiny_demo_db, monkeypatch):
-    from prospect_core.spec import TrainingSpec
+    from prospect_core.trainingset.spec import TrainingSpec
 
     monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
     at = AppTest.from_file(str(APP), default_timeout=120)

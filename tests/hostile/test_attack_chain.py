@@ -18,7 +18,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from prospect_core import studio
-
 APP = Path(__file__).resolve().parents[2] / "app.py"
 CANARY_KEY = "canary-signing-key-4f1d2a"
 CANARY_PASSWORD = "canary-snowflake-password-9b7c3e"

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from prospect_core.attributes import MAX_ATTRIBUTES
+from prospect_core.trainingset.attributes import MAX_ATTRIBUTES
 from prospect_core.cli import main
-from prospect_core.build import query_training_set
-from prospect_core.errors import SpecError
-from prospect_core.spec import TrainingSpec
-from prospect_core.training_sql import FORMULATIONS, render_training_sql
-from prospect_core.warehouse import DuckDBWarehouse
+from prospect_core.events.build import query_training_set
+from prospect_core.infra.errors import SpecError
+from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.trainingset.training_sql import FORMULATIONS, render_training_sql
+from prospect_core.events.warehouse import DuckDBWarehouse
 from tests.hostile.conftest import HOSTILE_TEXTS, LONG_TEXT, SPEC, events_table_rows
 
 

@@ -11,11 +11,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from prospect_core.build import query_training_set
-from prospect_core.errors import DatasetError
-from prospect_core.model import ModelParams, check_training_set, train_model
-from prospect_core.training_sql import FORMULATIONS
-from prospect_core.warehouse import DuckDBWarehouse
+from prospect_core.events.build import query_training_set
+from prospect_core.infra.errors import DatasetError
+from prospect_core.modelling.model import ModelParams, check_training_set, train_model
+from prospect_core.trainingset.training_sql import FORMULATIONS
+from prospect_core.events.warehouse import DuckDBWarehouse
 from tests.conftest import event, write_events_db
 from tests.hostile.conftest import SPEC, T0
 

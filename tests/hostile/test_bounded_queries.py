@@ -17,11 +17,11 @@ from streamlit.testing.v1 import AppTest
 
 from bench.studio_server import cpu_share, start_server
 from prospect_core import studio
-from prospect_core.errors import SourceError
-from prospect_core.limits import QueryLimits, query_limits
-from prospect_core.warehouse import DuckDBWarehouse
+from prospect_core.infra.errors import SourceError
+from prospect_core.infra.limits import QueryLimits, query_limits
+from prospect_core.events.warehouse import DuckDBWarehouse
 from tests.hostile.conftest import SPEC
-from tests.test_browser import STEP_TIMEOUT_MS, browser, new_session  # noqa: F401  (browser: fixture)
+from tests.studio.test_browser import STEP_TIMEOUT_MS, browser, new_session  # noqa: F401  (browser: fixture)
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 OVER_TIME = ("Counting events was stopped after 3 s, the time limit for one query on this server "

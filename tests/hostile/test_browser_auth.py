@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from prospect_core.demo_data import write_demo_db
-from prospect_core.signing import signing_key
-from prospect_core.tracking import Owner, resolve_store
+from prospect_core.events.demo_data import write_demo_db
+from prospect_core.outputs.signing import signing_key
+from prospect_core.runstore import Owner, resolve_store
 from tests.hostile.test_ownership import save
 from tests.oidc_standin import USER_COOKIE, OidcStandIn, User
-from tests.test_browser import browser, new_session, open_page  # noqa: F401 — browser: fixture
-from tests.test_browser_runstore import Server
-from tests.test_tracking import run  # noqa: F401 — run: fixture
+from tests.studio.test_browser import browser, new_session, open_page  # noqa: F401 — browser: fixture
+from tests.studio.test_browser_runstore import Server
+from tests.test_runstore import run  # noqa: F401 — run: fixture
 
 USERS = {"alice": User("alice-sub", "alice@example.com"), "bob": User("bob-sub", "bob@example.com"),
          "carol": User("carol-sub", "carol@example.com")}

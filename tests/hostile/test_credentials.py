@@ -19,13 +19,13 @@ import snowflake.connector
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 from streamlit.testing.v1 import AppTest
 
-from prospect_core import snowflake as sf
-from prospect_core.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
-from prospect_core.errors import SourceError
-from prospect_core.training_sql import DIALECTS, render_training_sql
+from prospect_core.events import snowflake as sf
+from prospect_core.outputs.artifact import artifact_bytes, model_card, model_card_markdown, sha256_hex
+from prospect_core.infra.errors import SourceError
+from prospect_core.trainingset.training_sql import DIALECTS, render_training_sql
 from tests.conftest import start_fakesnow_server
 from tests.hostile.conftest import SPEC
-from tests.test_snowflake import CONFIG_ENV, FakeConnection
+from tests.events.test_snowflake import CONFIG_ENV, FakeConnection
 
 PASSWORD = "hunter2-Pa55w0rd-hostile"
 TOKEN = "oauth-token-9f8e7d6c5b4a"
@@ -78,7 +78,7 @@ def test_connect_arguments_never_format_their_values():
     assert kwargs["password"] == PASSWORD and kwargs["private_key"] == PRIVATE_KEY  # the connector gets them
     for text in (str(kwargs), repr(kwargs), f"{kwargs}", "%s" % (kwargs,), json.dumps(sorted(kwargs))):
         assert_no_secret(text, "formatted connect arguments")
-    logging.getLogger("prospect_core.snowflake").debug("connecting with %s", kwargs)  # scanned by the fixture
+    logging.getLogger("prospect_core.events.snowflake").debug("connecting with %s", kwargs)  # scanned by the fixture
 
 
 @pytest.mark.parametrize("error", echoing_errors(), ids=lambda error: str(error.errno))

@@ -23,10 +23,10 @@ import pytest
 
 from prospect_core import studio
 from prospect_core.cli import main
-from prospect_core.errors import SourceError
-from prospect_core.events_files import load_events_file
-from prospect_core.limits import EventsFileLimits
-from prospect_core.warehouse import DuckDBWarehouse
+from prospect_core.infra.errors import SourceError
+from prospect_core.events.events_files import load_events_file
+from prospect_core.infra.limits import EventsFileLimits
+from prospect_core.events.warehouse import DuckDBWarehouse
 from tests.conftest import EVENTS_COLUMNS, write_events_db
 from tests.hostile.test_uploads import HEADER, ONE, app, csv_rows, messages, upload  # noqa: F401 (app: a fixture)
 
@@ -82,7 +82,7 @@ def test_the_footer_of_a_dictionary_bomb_declares_a_fraction_of_what_it_decodes_
 def test_a_dictionary_bomb_is_refused_by_the_loader_at_the_bound_with_bounded_memory(tmp_path):
     path = dictionary_bomb(tmp_path / "bomb.parquet", 200)
     done, figures = run_measured(
-        "from prospect_core.errors import SourceError\nfrom prospect_core.limits import EventsFileLimits\n"
+        "from prospect_core.infra.errors import SourceError\nfrom prospect_core.infra.limits import EventsFileLimits\n"
         "try:\n"
         f"    events_files.load_events_file({str(path)!r}, cache_dir={str(tmp_path / 'cache')!r}, "
         "limits=EventsFileLimits(megabytes=5))\n"

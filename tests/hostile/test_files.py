@@ -14,11 +14,11 @@ import re
 import pandas as pd
 import pytest
 
-from prospect_core.build import query_training_set
-from prospect_core.errors import SourceError, SpecError, UserError
-from prospect_core.events_files import load_events_file, open_events_file
-from prospect_core.features import FEATURES
-from prospect_core.scoring import SCORE_COLUMN, csv_bytes, score_csv
+from prospect_core.events.build import query_training_set
+from prospect_core.infra.errors import SourceError, SpecError, UserError
+from prospect_core.events.events_files import load_events_file, open_events_file
+from prospect_core.trainingset.features import FEATURES
+from prospect_core.modelling.scoring import SCORE_COLUMN, csv_bytes, score_csv
 from tests.hostile.conftest import SPEC
 
 HEADER = "event_id,derived_tstamp,domain_userid,domain_sessionid,event_name,app_id"

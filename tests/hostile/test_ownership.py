@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from prospect_core import tracking
-from prospect_core.export import export_run
-from prospect_core.model import TrainingRun
-from prospect_core.tracking import Owner, RunStore, RunStoreError, resolve_store
-from tests.test_app import build, messages, small_demo_db  # noqa: F401 — small_demo_db: fixture
-from tests.test_app_runstore import session, store_uri, train  # noqa: F401 — store_uri: fixture
-from tests.test_tracking import KEY, run  # noqa: F401 — run: fixture
+from prospect_core import runstore
+from prospect_core.outputs.export import export_run
+from prospect_core.modelling.model import TrainingRun
+from prospect_core.runstore import Owner, RunStore, RunStoreError, resolve_store
+from tests.studio.test_app import build, messages, small_demo_db  # noqa: F401 — small_demo_db: fixture
+from tests.studio.test_app_runstore import session, store_uri, train  # noqa: F401 — store_uri: fixture
+from tests.test_runstore import KEY, run  # noqa: F401 — run: fixture
 
 ISSUER = "https://id.example.com"
 ALICE = Owner.of(ISSUER, "alice-sub", "alice@example.com")
@@ -49,12 +49,12 @@ def test_the_signed_card_decides_who_lists_and_deletes_a_run_whatever_its_tag_sa
     store = RunStore.local(tmp_path / "data")
     run_id = save(store, run, ALICE)
     client = MlflowClient(store.tracking_uri)
-    assert client.get_run(run_id).data.tags[tracking.TAG_OWNER] == ALICE.id
+    assert client.get_run(run_id).data.tags[runstore.TAG_OWNER] == ALICE.id
     assert store.load_run(run_id, KEY).card["owner"] == {"id": ALICE.id, "email": "alice@example.com"}
     assert [s.run_id for s in store.list_runs(owner=ALICE.id, verify_key=KEY)] == [run_id]
     assert store.list_runs(owner=BOB.id, verify_key=KEY) == []
 
-    client.set_tag(run_id, tracking.TAG_OWNER, BOB.id)  # someone with write access to the store edits the tag
+    client.set_tag(run_id, runstore.TAG_OWNER, BOB.id)  # someone with write access to the store edits the tag
     assert store.list_runs(owner=BOB.id, verify_key=KEY) == []
     (listed,) = store.list_runs(None, verify_key=KEY)
     assert listed.owner == ALICE
@@ -89,7 +89,7 @@ def test_signed_in_users_see_open_and_delete_only_their_own_runs_and_an_admin_se
     assert not bob.get("selectbox") and "You have no saved run yet." in [i.value for i in bob.info]
 
     # A tag pointing at Bob does not make the run his: the signed card names Alice.
-    MlflowClient(store_uri).set_tag(run_id, tracking.TAG_OWNER, BOB.id)
+    MlflowClient(store_uri).set_tag(run_id, runstore.TAG_OWNER, BOB.id)
     tampered = session(workspace, secrets=SECRETS, user=claims("bob-sub", "bob@example.com"))
     assert tampered.session_state["runs"] == [] and tampered.session_state["workspace"] != workspace
 

@@ -18,10 +18,10 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prospect_core.errors import SpecError
-from prospect_core.spec import MAX_TEXT_LENGTH, TrainingSpec
-from prospect_core.training_sql import DIALECT_BY_NAME, DIALECTS, FORMULATIONS, render_training_sql
-from prospect_core.wording import WORD_JOINER, plain
+from prospect_core.infra.errors import SpecError
+from prospect_core.trainingset.spec import MAX_TEXT_LENGTH, TrainingSpec
+from prospect_core.trainingset.training_sql import DIALECT_BY_NAME, DIALECTS, FORMULATIONS, render_training_sql
+from prospect_core.trainingset.wording import WORD_JOINER, plain
 from tests.hostile.conftest import HOSTILE_TEXTS, LONG_TEXT
 
 QUICK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

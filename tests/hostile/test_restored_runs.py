@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
 from prospect_core.cli import main as cli_main
-from prospect_core.tracking import TAG_SOURCE, resolve_store
+from prospect_core.runstore import TAG_SOURCE, resolve_store
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 180

@@ -19,10 +19,10 @@ from streamlit.runtime.state import SessionState
 from streamlit.testing.v1 import AppTest
 
 from prospect_core import studio
-from prospect_core.errors import UserError
-from prospect_core.limits import max_live_runs, session_grace_seconds
-from prospect_core.session_memory import RUN, SET, Held, SessionMemory
-from prospect_core.spec import TrainingSpec
+from prospect_core.infra.errors import UserError
+from prospect_core.infra.limits import max_live_runs, session_grace_seconds
+from prospect_core.infra.session_memory import RUN, SET, Held, SessionMemory
+from prospect_core.trainingset.spec import TrainingSpec
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 

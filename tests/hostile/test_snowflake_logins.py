@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 from streamlit.testing.v1 import AppTest
 
-from prospect_core import snowflake as sf
-from prospect_core.errors import SourceError
-from tests.test_snowflake import CONFIG_ENV
+from prospect_core.events import snowflake as sf
+from prospect_core.infra.errors import SourceError
+from tests.events.test_snowflake import CONFIG_ENV
 
 ACCOUNT, USER, PASSWORD = "opsacct", "operator", "operators-Pa55word-from-secrets"
 APP = Path(__file__).resolve().parents[2] / "app.py"

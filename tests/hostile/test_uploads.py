@@ -19,11 +19,11 @@ from streamlit.testing.v1 import AppTest
 
 from prospect_core import studio
 from prospect_core.cli import main
-from prospect_core.errors import SourceError
-from prospect_core.events_files import LoadControl, load_events_file, sniff_kind
-from prospect_core.limits import EventsFileLimits
-from prospect_core.sources import file_in_data_dirs
-from prospect_core.warehouse import DuckDBWarehouse, connect_locked_down
+from prospect_core.infra.errors import SourceError
+from prospect_core.events.events_files import LoadControl, load_events_file, sniff_kind
+from prospect_core.infra.limits import EventsFileLimits
+from prospect_core.events.sources import file_in_data_dirs
+from prospect_core.events.warehouse import DuckDBWarehouse, connect_locked_down
 from tests.conftest import event, write_events_db
 from tests.hostile.conftest import SPEC, T0
 
@@ -94,7 +94,7 @@ def test_a_view_that_does_more_than_select_from_the_file_is_refused_with_the_rea
 
 
 def test_a_plain_view_over_a_table_of_the_file_is_read_like_the_table(tmp_path, tiny_demo_db):
-    from prospect_core.build import query_training_set
+    from prospect_core.events.build import query_training_set
 
     path = tmp_path / "viewed.duckdb"
     path.write_bytes(tiny_demo_db.read_bytes())
@@ -251,8 +251,8 @@ def test_a_file_with_more_rows_than_the_bound_is_refused(tmp_path, kind):
 
 
 def test_the_bounds_come_from_the_environment_then_secrets(monkeypatch):
-    from prospect_core.errors import UserError
-    from prospect_core.limits import events_file_limits
+    from prospect_core.infra.errors import UserError
+    from prospect_core.infra.limits import events_file_limits
 
     assert events_file_limits({"max_events_file_mb": 5, "max_events_file_rows": "1_000"}) == EventsFileLimits(5, 1000)
     monkeypatch.setenv("PROSPECT_MAX_EVENTS_FILE_MB", "7")
@@ -383,7 +383,7 @@ def test_a_gzip_bomb_upload_is_refused_on_the_page(app, tmp_path, monkeypatch):
 
 
 def test_cached_loads_unused_for_a_week_are_pruned_and_nothing_else(tmp_path):
-    from prospect_core.events_files import prune_cache
+    from prospect_core.events.events_files import prune_cache
 
     cache = tmp_path / "cache"
     old = load_events_file(write_csv(tmp_path / "old.csv", csv_rows(3)), cache_dir=cache).database.parent

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from prospect_core import safe_io
-from prospect_core.errors import UserError
+from prospect_core.infra import safe_io
+from prospect_core.infra.errors import UserError
 from tests.hostile.test_cli import AS_OF, REPO, error_line, run_cli
 
 
@@ -216,7 +216,7 @@ def test_a_dataset_write_cut_short_by_ulimit_keeps_the_old_file(tmp_path, tiny_d
 
 def test_the_demo_database_on_a_fifo_is_refused_without_blocking(tmp_path):
     """A FIFO used to make the write block until a reader came; now it is refused at once."""
-    from prospect_core.demo_data import write_demo_db
+    from prospect_core.events.demo_data import write_demo_db
 
     pipe = fifo(tmp_path)
     with pytest.raises(safe_io.WriteTargetError, match="is a FIFO"):

@@ -1,0 +1,200 @@
+"""Snowplow Signals definitions from the attribute registry: what serves the model in real time.
+
+`signals_definitions(spec, ...)` builds, with the real `snowplow_signals` SDK objects, one
+`StreamAttributeGroup` keyed on `domain_userid` (an attribute per model column that Signals can
+compute, each with its period, criteria and `default_value`, so Signals never returns None for a
+count) and a `Service` serving it. `signals_document` turns them into the JSON this module writes:
+
+    {
+      "attribute_group": <StreamAttributeGroup.model_dump(mode="json", exclude_none=True, by_alias=True)>,
+      "service": <Service.model_dump(...)>,
+      "model_inputs": [                        # one entry a model column, in the training set's order
+        {"input": "num_sessions_l7d",           # the model input (a column of the training set)
+         "source": "signals",                   # "signals", or "request_time" (computed by the service)
+         "attribute": "num_sessions_l7d",       # the Signals attribute to read, null when none
+         "transform": "length",                 # how the service turns the attribute into the column
+         "dtype": "int64",                      # the column's dtype: int64, bool or str
+         "default": 0,                          # the value when the attribute is missing or null
+         "parity": "approximate",               # exact | approximate | derived
+         "note": "..."},                        # what differs from the training SQL, for people
+        ...
+      ]
+    }
+
+Transforms (what the scoring service does with the attribute's value `v`):
+- `value`: the column is `v` (a counter, a first or last value);
+- `greater_than_zero`: `v > 0` (`had_conversions_*`: Signals counts, the model takes a flag);
+- `length`: `len(v)` (distinct counts: Signals keeps a `unique_list`);
+- `request_iso_day_of_week`: no attribute; the ISO day of week (1 = Monday) of the request time
+  (`day_of_week`, as Snowplow's own serving code does).
+Then `default` replaces a missing value. (The scoring service in `service_template/service.py`
+reads `input`, `source`, `attribute` and `default`; it infers the transform from the value and dtype.) Parity: a stream attribute with a period sees only the
+most recent 100 matching events, and a `unique_list` keeps at most 100 values (Snowplow's docs), so
+windowed attributes are `approximate`; event-level `latest_*` attributes are `last` over all events
+(the latest event Signals has seen, which at scoring time is the event being scored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import snowplow_signals as sp
+
+from prospect_core.trainingset.attributes import Attribute, Criterion
+from prospect_core.infra.errors import SpecError
+from prospect_core.trainingset.features import Feature, spec_features
+from prospect_core.trainingset.spec import TrainingSpec
+
+SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
+EVENT_VERSION = "1-0-0"
+STREAM_EVENT_LIMIT = 100  # events a windowed stream attribute sees, and values a unique_list keeps
+MATERIAL_SHARE = 0.01
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}")
+
+# Properties that are not atomic columns, as Signals reads them.
+_ENTITY_PROPERTIES = {
+    "device_class": dict(vendor="nl.basjes", name="yauaa_context", major_version=1, path="deviceClass"),
+    "contexts_com_snowplowanalytics_snowplow_media_player_2": dict(
+        vendor=SNOWPLOW_VENDOR, name="media_player", major_version=2, path="currentTime"
+    ),
+}
+
+
+def _property(name: str) -> Any:
+    if name in _ENTITY_PROPERTIES:
+        return sp.EntityProperty(**_ENTITY_PROPERTIES[name])
+    if name == "day_of_week":
+        return sp.AtomicProperty(name="derived_tstamp", date_part="day_of_week")
+    return sp.AtomicProperty(name=name)
+
+
+def _criterion(criterion: Criterion) -> Any:
+    prop = _property(criterion.property)
+    if criterion.operator == "is_not_null":
+        return sp.Criterion.is_not_null(prop)
+    if criterion.operator == "in":
+        return sp.Criterion.in_list(prop, list(criterion.value))
+    return getattr(sp.Criterion, criterion.operator)(prop, criterion.value)
+
+
+def _events(attribute: Attribute) -> list[Any]:
+    return [sp.Event(vendor=SNOWPLOW_VENDOR, name=name, version=EVENT_VERSION) for name in attribute.events]
+
+
+def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta:
+    days = spec.short_window_days if feature.window == "short" else spec.long_window_days
+    return dt.timedelta(days=days)
+
+
+# aggregation -> (Signals aggregation, Signals type, transform)
+_AGGREGATIONS = {
+    "count": ("counter", "int64", "value"),
+    "any": ("counter", "int64", "greater_than_zero"),
+    "count_distinct": ("unique_list", "string_list", "length"),
+    "first": ("first", "string", "value"),
+    "last": ("last", "string", "value"),
+}
+
+
+def _model_input(feature: Feature, spec: TrainingSpec, attribute_name: str | None, transform: str,
+                 parity: str, note: str) -> dict[str, Any]:
+    source = "request_time" if transform.startswith("request_") else "signals"
+    return {"input": feature.column(spec), "source": source, "attribute": attribute_name, "transform": transform,
+            "dtype": feature.dtype, "default": feature.default, "parity": parity, "note": note}
+
+
+def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[str, Any]]:
+    """The Signals attribute for one model column (None when the service derives it) and its mapping entry."""
+    attribute = feature.attribute
+    column = feature.column(spec)
+    if feature.window == "event" and attribute.property == "day_of_week":
+        return None, _model_input(feature, spec, None, "request_iso_day_of_week", "derived",
+                                  "computed by the service from the request time (ISO day of week, 1 = Monday)")
+    aggregation, signals_type, transform = _AGGREGATIONS[attribute.aggregation]
+    criteria = sp.Criteria(all=[_criterion(c) for c in attribute.where]) if attribute.where else None
+    description = feature.description
+    if feature.window == "event":
+        definition = sp.Attribute(
+            name=column, description=description, type=signals_type, events=[], aggregation="last",
+            property=_property(attribute.property), default_value=feature.default,
+        )
+        note = "last value over all events: at scoring time the latest event Signals saw, the one being scored"
+        return definition, _model_input(feature, spec, column, transform, "approximate", note)
+    default = [] if transform == "length" else 0 if transform == "greater_than_zero" else feature.default
+    definition = sp.Attribute(
+        name=column, description=description, type=signals_type, events=_events(attribute),
+        aggregation=aggregation, property=_property(attribute.property) if attribute.property else None,
+        criteria=criteria, period=_period(feature, spec), default_value=default,
+    )
+    limit = (f"a stream attribute with a period sees the latest {STREAM_EVENT_LIMIT} matching events"
+             + (f" and a unique_list keeps at most {STREAM_EVENT_LIMIT} values" if transform == "length" else ""))
+    notes = {"value": limit, "greater_than_zero": f"counter > 0; {limit}", "length": f"len(unique_list); {limit}"}
+    return definition, _model_input(feature, spec, column, transform, "approximate", notes[transform])
+
+
+def _check_name(what: str, value: str) -> None:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise SpecError(f"{what} must be 1-128 letters, digits, - or _ starting with a letter, got {value!r:.60}")
+
+
+def signals_definitions(
+    spec: TrainingSpec, *, group_name: str = "prospect_scoring", service_name: str = "prospect_scoring_service",
+    version: int = 1, owner: str = "owner@example.com",
+) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """(StreamAttributeGroup, Service, model inputs mapping) for `spec`'s features."""
+    _check_name("the attribute group name", group_name)
+    _check_name("the service name", service_name)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 1_000_000:
+        raise SpecError(f"the version must be a whole number from 1 to 1000000, got {version!r:.60}")
+    if not isinstance(owner, str) or not _EMAIL.fullmatch(owner):
+        raise SpecError(f"the owner must be an email address like name@example.com, got {owner!r:.60}")
+    attributes, inputs = [], []
+    for feature in spec_features(spec):
+        definition, mapping = _translate(feature, spec)
+        if definition is not None:
+            attributes.append(definition)
+        inputs.append(mapping)
+    derived = [f"{i['input']}: {i['note'] if i['transform'] == 'request_iso_day_of_week' else i['transform']}"
+               for i in inputs if i["transform"] != "value"]
+    description = (
+        f"Inputs of the prospect scoring model predicting {spec.target_column}. Not computed directly by "
+        f"Signals, the scoring service derives: {'; '.join(derived)}. Windowed attributes see at most the "
+        f"latest {STREAM_EVENT_LIMIT} matching events."
+    )
+    group = sp.StreamAttributeGroup(
+        name=group_name, version=version, owner=owner, attribute_key=sp.domain_userid,
+        attributes=attributes, description=description,
+    )
+    service = sp.Service(name=service_name, owner=owner, attribute_groups=[group],
+                         description=f"Serves the attributes of {group_name} v{version} to the prospect scoring model")
+    return group, service, inputs
+
+
+def signals_document(spec: TrainingSpec, **options: Any) -> dict[str, Any]:
+    """The JSON-ready file: the group, the service and the model-input mapping (module docstring)."""
+    group, service, inputs = signals_definitions(spec, **options)
+    dump = dict(mode="json", exclude_none=True, by_alias=True)
+    return {"attribute_group": group.model_dump(**dump), "service": service.model_dump(**dump), "model_inputs": inputs}
+
+
+def parity_report(frame: Any, spec: TrainingSpec) -> list[dict[str, Any]]:
+    """One row per model input: parity, why, and the measured share of rows beyond the stream limit.
+
+    Measurable from the training set: counts (the column is the number of matching events) and
+    distinct counts (the number of values a unique_list would keep). Flags, first/last values and
+    event-level inputs do not show how many events their window held (`share_over_limit` None)."""
+    rows = []
+    for feature in spec_features(spec):
+        _, entry = _translate(feature, spec)
+        column = feature.column(spec)
+        share = None
+        if feature.window != "event" and feature.attribute.aggregation in ("count", "count_distinct") and len(frame):
+            share = float((frame[column] > STREAM_EVENT_LIMIT).mean())
+        rows.append({
+            "input": column, "parity": entry["parity"], "why": entry["note"],
+            "share_over_limit": share, "material": share is not None and share >= MATERIAL_SHARE,
+        })
+    return rows

@@ -1,0 +1,510 @@
+"""Render the training-set SQL for a spec, in Snowflake or DuckDB.
+
+One source of truth for the logic: the templates in `sql/` (Jinja, one relation a file) are written
+once, and the few places where the dialects differ are macros supplied by a `Dialect` here
+(date arithmetic, `datediff` in seconds, epoch seconds and nanoseconds, ISO day of week, reading
+`deviceClass` from the YAUAA context, placeholders and string literals). Three formulations give the
+same rows, each a template picked per dialect by `TEMPLATES`; all include `training_events.sql` for
+the as-of cut-off, lookback scan, cohort and filters:
+- `seed`: `training_set_seed.sql`, the tutorial's self-join, quadratic in a user's events.
+- `portable`: `training_set_fast.sql`, running totals and value "islands" over each user's timeline,
+  using only window frames Snowflake documents (constant RANGE offsets, no DISTINCT over a frame).
+- `fast` (the default): the quickest exact template for the dialect. On DuckDB that is
+  `training_set_fast_duckdb.sql`: framed aggregates over one shared user timeline with per-row
+  RANGE offsets (exact second boundaries), counters packed into HUGEINT lanes, distinct counts by
+  value islands. On Snowflake it is the portable template. Measurements: bench/README.md.
+We do not transpile with sqlglot: it turns `col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
+every difference visible in one class.
+
+User text (target event, app ids, excluded events) never becomes SQL text. It is bound as a
+parameter (`bind`) or, for the SQL a user copies into their own worksheet (`inline=True`), written
+as a literal escaped for the dialect. Numbers come from the validated spec; the table name is
+validated as an identifier by the spec.
+
+Semantics kept from the tutorial, on purpose:
+- `datediff('second', a, b) <= N` counts second *boundaries* crossed (0.2 s across a boundary is
+  1 second), and both dialects' `datediff` behave that way.
+- History is strictly earlier events (timestamp ties excluded); the target looks strictly ahead.
+- `first_*` features take the earliest event in the window that has a value: NULLs are skipped
+  (DuckDB's `arg_min` does this natively; we spell it out so Snowflake does the same).
+- `first_seen` is computed from events inside the lookback scan, like the tutorial.
+Deliberate change: `num_form_engagements_l7d` counts focus_form/change_form events (the tutorial's
+SQL compared the count with 0, turning a counter into a boolean).
+
+The feature columns are not written in the templates: they iterate over `feature_plan(spec)`, the
+attribute registry (`prospect_core.trainingset.attributes`, built-ins and the spec's own) sorted into what each
+formulation needs: event values, counters (count/any: a 0/1 flag a row, summed per window; packed
+into HUGEINT lanes in the fast DuckDB query), distinct counts (value islands, one pass each) and
+first/last values. `_AttributeSQL` writes an attribute's filter and value; its event names and
+criteria values are bound like the spec's other user text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import jinja2
+
+from prospect_core.infra.paths import REPO_ROOT
+from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion
+from prospect_core.trainingset.features import Feature, column_aliases, spec_attributes, spec_features
+from prospect_core.trainingset.spec import TrainingSpec
+
+DialectName = Literal["snowflake", "duckdb"]
+Formulation = Literal["seed", "fast", "portable"]
+DIALECTS: tuple[DialectName, ...] = ("snowflake", "duckdb")
+FORMULATIONS: tuple[Formulation, ...] = ("seed", "fast", "portable")
+DEFAULT_FORMULATION: dict[DialectName, Formulation] = {"duckdb": "fast", "snowflake": "fast"}
+# `fast` is the quickest exact template a dialect can run. DuckDB takes per-row RANGE offsets (and
+# HUGEINT bit shifts); Snowflake documents neither, so its `fast` is the portable template
+# (constant RANGE offsets on SUM/COUNT/MIN only), verified through fakesnow, not on Snowflake.
+TEMPLATES: dict[tuple[Formulation, DialectName], str] = {
+    ("seed", "duckdb"): "training_set_seed.sql",
+    ("seed", "snowflake"): "training_set_seed.sql",
+    ("fast", "duckdb"): "training_set_fast_duckdb.sql",
+    ("fast", "snowflake"): "training_set_fast.sql",
+    ("portable", "duckdb"): "training_set_fast.sql",
+    ("portable", "snowflake"): "training_set_fast.sql",
+}
+
+SQL_DIR = REPO_ROOT / "sql"
+# Width of the counter lanes packed into one HUGEINT sum by training_set_fast_duckdb.sql: five lanes
+# of 25 bits. Exact while no user has 2^25 (33.5 million) events in the lookback; the query stops
+# with LANE_LIMIT_MESSAGE for a user with more.
+LANE_BITS = 25
+LANES_PER_SUM = 5
+LANE_LIMIT_MESSAGE = "more events than the fast DuckDB query counts exactly"
+
+
+@dataclass(frozen=True)
+class RenderedSQL:
+    """SQL text plus the values for its placeholders (empty when literals were inlined)."""
+
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+    dialect: DialectName = "duckdb"
+
+
+class Dialect:
+    """Macros whose SQL differs between warehouses. Subclasses override what differs."""
+
+    name: DialectName
+    epoch_literal: str
+    # Written before a CTE's `(`: how to ask for it to be inlined rather than materialised.
+    cte_hint: str = ""
+
+    def placeholder(self, name: str) -> str:
+        raise NotImplementedError
+
+    def string_literal(self, value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    def date_literal(self, value: dt.date) -> str:
+        return f"'{value.isoformat()}'::date"
+
+    def days_before(self, date_sql: str, days: int) -> str:
+        raise NotImplementedError
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        """Seconds from `earlier` to `later`, counting second boundaries like Snowflake's datediff."""
+        raise NotImplementedError
+
+    def epoch_nanosecond(self, timestamp: str) -> str:
+        """Nanoseconds since the epoch as an integer: an order key with a constant range offset of 1 tick."""
+        raise NotImplementedError
+
+    def epoch_second(self, timestamp: str) -> str:
+        """Second boundaries crossed since the epoch: `datediff` itself, so windows on this number
+        count boundaries exactly as the seed's `datediff('second', ...) <= N` does."""
+        return self.seconds_between(self.epoch_literal, timestamp)
+
+    def iso_day_of_week(self, timestamp: str) -> str:
+        raise NotImplementedError
+
+    def device_class(self, context_column: str) -> str:
+        raise NotImplementedError
+
+    def in_user_sample(self, user_id: str, percent: int) -> str:
+        """True for `percent`% of user ids, the same ids on every run and in every dialect.
+
+        Not `hash()`: Snowflake's and DuckDB's differ. `md5` is the same in both (lower-case hex of
+        the UTF-8 bytes), and its first 8 hex digits compared as text against `percent`% of 16^8
+        written as 8 hex digits is a numeric comparison (fixed-width lower-case hex sorts like the
+        number), so no dialect-specific hex-to-number conversion is needed. Samples nest: the 10%
+        sample is inside the 20% sample. Override here if a dialect's `md5` differs.
+        """
+        if percent >= 100:
+            return "true"
+        threshold = percent * 16**8 // 100
+        return f"substr(md5(cast({user_id} as varchar)), 1, 8) < '{threshold:08x}'"
+
+
+class SnowflakeDialect(Dialect):
+    name = "snowflake"
+
+    def placeholder(self, name: str) -> str:
+        # The connector's default paramstyle (pyformat): values are escaped by the connector.
+        return f"%({name})s"
+
+    def string_literal(self, value: str) -> str:
+        # Snowflake treats backslash as an escape inside single-quoted strings.
+        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    def days_before(self, date_sql: str, days: int) -> str:
+        return f"dateadd('day', {-days}, {date_sql})"
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        return f"datediff('second', {earlier}, {later})"
+
+    epoch_literal = "'1970-01-01 00:00:00'::timestamp_ntz"
+
+    def epoch_nanosecond(self, timestamp: str) -> str:
+        return f"date_part(epoch_nanosecond, {timestamp})"
+
+    def iso_day_of_week(self, timestamp: str) -> str:
+        return f"dayofweekiso({timestamp})"
+
+    def device_class(self, context_column: str) -> str:
+        return f"{context_column}[0]:deviceClass::string"
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+    # DuckDB materialises a CTE read more than once, wide columns and all; Snowflake has no hint.
+    cte_hint = "not materialized "
+
+    def placeholder(self, name: str) -> str:
+        return f"${name}"
+
+    def days_before(self, date_sql: str, days: int) -> str:
+        # date -/+ interval gives a timestamp at midnight, which is what the comparisons need.
+        sign = "-" if days >= 0 else "+"
+        return f"({date_sql} {sign} interval {abs(days)} day)"
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        return f"date_diff('second', {earlier}, {later})"
+
+    epoch_literal = "timestamp '1970-01-01 00:00:00'"
+
+    def epoch_nanosecond(self, timestamp: str) -> str:
+        return f"epoch_ns({timestamp})"
+
+    def iso_day_of_week(self, timestamp: str) -> str:
+        return f"isodow({timestamp})"
+
+    def device_class(self, context_column: str) -> str:
+        # Works for JSON and for VARCHAR holding JSON text.
+        return f"json_extract_string({context_column}, '$[0].deviceClass')"
+
+
+DIALECT_BY_NAME: dict[str, Dialect] = {"snowflake": SnowflakeDialect(), "duckdb": DuckDBDialect()}
+
+
+@functools.lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(SQL_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def template_values(spec: TrainingSpec) -> dict[str, Any]:
+    """Values the templates may bind: user text and constants, never inlined into SQL text.
+
+    Each attribute's event names and criteria values are `<name>_events` and `<name>_where_<i>`."""
+    values: dict[str, Any] = {
+        "target_event": spec.target_event,
+        "app_ids": list(spec.app_ids),
+        "excluded_events": list(spec.excluded_events),
+    }
+    for attribute in spec_attributes(spec):
+        if attribute.events:
+            values[f"{attribute.name}_events"] = list(attribute.events)
+        for index, criterion in enumerate(attribute.where):
+            value = criterion.value
+            values[f"{attribute.name}_where_{index}"] = list(value) if isinstance(value, tuple) else value
+    return values
+
+
+_COMPARISONS = {"eq": "=", "neq": "<>", "like": "like", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """The registry as the templates read it: which features need which kind of pass.
+
+    - `event`: the prediction point's own values; `counters`: count/any attributes (one flag a row,
+      summed over each window); `distinct`: count_distinct attributes (value islands);
+      `values`: first/last features (a null-skipping first or last value a window).
+    - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order.
+    """
+
+    features: tuple[Feature, ...]
+    event: tuple[Feature, ...]
+    counters: tuple[Attribute, ...]
+    distinct: tuple[Attribute, ...]
+    values: tuple[Feature, ...]
+    raw_columns: tuple[str, ...]
+
+    def in_window(self, window: str) -> tuple[Feature, ...]:
+        return tuple(feature for feature in self.features if feature.window == window)
+
+    def counters_in(self, window: str) -> list[Attribute]:
+        return [a for a in self.counters if window in a.windows]
+
+    def distinct_in(self, window: str) -> list[Attribute]:
+        return [a for a in self.distinct if window in a.windows]
+
+    # ----- what the fast DuckDB template packs -----
+    @property
+    def kind_bits(self) -> list[str]:
+        """Bits of `kinds`: one per counter, then the target."""
+        return [a.name for a in self.counters] + ["target"]
+
+    @property
+    def edge_bits(self) -> list[str]:
+        """Bits of `edges`: each distinct attribute's island starts and ends per window."""
+        return [f"{edge}_{a.name}_{w}" for a in self.distinct for w in ("short", "long") if w in a.windows
+                for edge in ("starts", "ends")]
+
+    def lane_sums(self, lanes: int) -> list[tuple[str, str, list[str]]]:
+        """(sum name, frame, flags): flags summed over one frame, at most `lanes` to a packed sum."""
+        groups = [(f"{w}_counts", f"{w}_history", [f"is_{a.name}" for a in self.counters_in(w)]) for w in ("short", "long")]
+        groups.append(("islands_started", "earlier",
+                       [f"starts_{a.name}_{w}" for w in ("short", "long") for a in self.distinct_in(w)]))
+        groups += [(f"islands_ended_{w}", f"before_{w}", [f"ends_{a.name}_{w}" for a in self.distinct_in(w)])
+                   for w in ("short", "long")]
+        sums = []
+        for name, frame, flags in groups:
+            for start in range(0, len(flags), lanes):
+                suffix = "" if start == 0 else f"_{start // lanes + 1}"
+                sums.append((name + suffix, frame, flags[start:start + lanes]))
+        return sums
+
+    def lane_index(self, lanes: int) -> dict[str, tuple[str, int]]:
+        """`'<frame>:<flag>'` -> (sum name, lane)."""
+        return {f"{frame}:{flag}": (name, index) for name, frame, flags in self.lane_sums(lanes)
+                for index, flag in enumerate(flags)}
+
+
+def feature_plan(spec: TrainingSpec) -> FeaturePlan:
+    features = spec_features(spec)
+    attributes = spec_attributes(spec)
+    read: set[str] = set()
+    for attribute in attributes:
+        if attribute.property:
+            read.add(PROPERTIES[attribute.property].source)
+        read.update(PROPERTIES[criterion.property].source for criterion in attribute.where)
+    # in the order of PROPERTIES, which is the table's column order
+    sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
+    layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
+    return FeaturePlan(
+        features=features,
+        event=tuple(f for f in features if f.window == "event"),
+        counters=tuple(a for a in attributes if a.aggregation in ("count", "any")),
+        distinct=tuple(a for a in attributes if a.aggregation == "count_distinct"),
+        values=tuple(f for f in features if f.window != "event" and f.attribute.aggregation in ("first", "last")),
+        raw_columns=tuple(layout),
+    )
+
+
+
+def render_training_sql(
+    spec: TrainingSpec,
+    dialect: DialectName = "duckdb",
+    *,
+    formulation: Formulation | None = None,
+    inline: bool = False,
+    events_table: str | None = None,
+) -> RenderedSQL:
+    """The training-set query for `spec`.
+
+    `inline=True` writes user values as escaped literals, for SQL that runs as printed (the SQL
+    preview, the CLI's `sql` command, the model card). Otherwise values are bound as parameters.
+    `events_table` overrides the spec's table for engines that read a prepared view of it.
+    `formulation` picks the template (`TEMPLATES`): `fast` (the default: the dialect's quickest exact
+    window formulation), `portable` (running totals, what Snowflake's `fast` is, runnable on both)
+    or `seed` (the tutorial's self-join, kept for comparison); all give the same rows.
+    """
+    if dialect not in DIALECT_BY_NAME:
+        raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
+    formulation = formulation or DEFAULT_FORMULATION[dialect]
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+    return render_template(
+        TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table
+    )
+
+
+def render_template(
+    name: str,
+    spec: TrainingSpec,
+    dialect: DialectName = "duckdb",
+    *,
+    inline: bool = False,
+    events_table: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> RenderedSQL:
+    """Render any template in `sql/` for `spec` with the dialect's macros.
+
+    `context` adds template variables of the caller's own (numbers and names it has validated;
+    user text still goes through `bind`).
+    """
+    if dialect not in DIALECT_BY_NAME:
+        raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
+    macros = DIALECT_BY_NAME[dialect]
+    values = template_values(spec)
+    params: dict[str, Any] = {}
+
+    def literal(value: Any) -> str:
+        # numbers were validated as finite numbers by the spec; text is escaped for the dialect
+        return macros.string_literal(value) if isinstance(value, str) else repr(value)
+
+    def bind(name: str) -> str:
+        value = values[name]
+        if inline:
+            return literal(value)
+        params[name] = value
+        return macros.placeholder(name)
+
+    def bind_list(name: str) -> str:
+        items = values[name]
+        if inline:
+            return ", ".join(literal(item) for item in items)
+        names = [f"{name}_{index}" for index in range(len(items))]
+        params.update(zip(names, items))
+        return ", ".join(macros.placeholder(item_name) for item_name in names)
+
+    def not_in(column: str, name: str) -> str:
+        # `x not in ()` is not valid SQL; an empty exclusion list excludes nothing.
+        return f"{column} not in ({bind_list(name)})" if values[name] else "true"
+
+    sql = _AttributeSQL(macros, bind, bind_list)
+    as_of = macros.date_literal(spec.as_of)
+    text = _environment().get_template(name).render(
+        spec=spec,
+        col=column_aliases(spec),
+        target_column=spec.target_column,
+        events_table=events_table or spec.events_table,
+        short_window_seconds=spec.short_window_days * 86_400,
+        long_window_seconds=spec.long_window_days * 86_400,
+        target_window_seconds=spec.target_window_minutes * 60,
+        days_before_as_of=lambda days: macros.days_before(as_of, days),
+        end_of_as_of_day=macros.days_before(as_of, -1),
+        bind=bind,
+        bind_list=bind_list,
+        not_in=not_in,
+        seconds_between=macros.seconds_between,
+        iso_day_of_week=macros.iso_day_of_week,
+        epoch_nanosecond=macros.epoch_nanosecond,
+        epoch_second=macros.epoch_second,
+        device_class=macros.device_class,
+        in_user_sample=macros.in_user_sample,
+        cte_hint=macros.cte_hint,
+        lane_bits=LANE_BITS,
+        lanes_per_sum=LANES_PER_SUM,
+        lane_limit_message=LANE_LIMIT_MESSAGE,
+        plan=feature_plan(spec),
+        prop=sql.prop,
+        match=sql.match,
+        value_expr=sql.value_expr,
+        value_ref=sql.value_ref,
+        value_column=sql.value_column,
+        row_values=sql.row_values,
+        default_literal=sql.default_literal,
+        bit_type=_bit_type,
+        **(context or {}),
+    )
+    return RenderedSQL(text=text, params=params, dialect=dialect)
+
+
+def _bit_type(bits: int) -> str:
+    """The narrowest integer type that holds `bits` flag bits shifted into place."""
+    return "integer" if bits <= 31 else "bigint" if bits <= 63 else "hugeint"
+
+
+class _AttributeSQL:
+    """SQL for an attribute's pieces, on a row alias (`eh.`) or none: its filter, its value, its default.
+
+    Values go through `bind`, so user text is a parameter (or an escaped literal when inlined)."""
+
+    def __init__(self, macros: Dialect, bind: Any, bind_list: Any) -> None:
+        self.macros, self.bind, self.bind_list = macros, bind, bind_list
+
+    def prop(self, name: str, prefix: str = "") -> str:
+        """A property of the row `prefix` names: a column, or an expression of one (device class, day of week)."""
+        if name == "device_class":
+            return self.macros.device_class(prefix + PROPERTIES[name].source)
+        if name == "day_of_week":
+            return self.macros.iso_day_of_week(prefix + PROPERTIES[name].source)
+        return prefix + name
+
+    def criterion(self, attribute: Attribute, index: int, criterion: Criterion, prefix: str) -> str:
+        column = self.prop(criterion.property, prefix)
+        key = f"{attribute.name}_where_{index}"
+        if criterion.operator == "is_not_null":
+            return f"{column} is not null"
+        if criterion.operator == "in":
+            return f"{column} in ({self.bind_list(key)})"
+        return f"{column} {_COMPARISONS[criterion.operator]} {self.bind(key)}"
+
+    def match(self, attribute: Attribute, prefix: str = "") -> str:
+        """The condition an event must meet to count, or '' when every event counts."""
+        parts = []
+        if attribute.events:
+            names = self.bind_list(f"{attribute.name}_events")
+            parts.append(f"{prefix}event_name = {names}" if len(attribute.events) == 1 else f"{prefix}event_name in ({names})")
+        parts += [self.criterion(attribute, i, c, prefix) for i, c in enumerate(attribute.where)]
+        return " and ".join(parts)
+
+    def value_expr(self, attribute: Attribute, prefix: str = "") -> str:
+        """The attribute's property on a matching event, NULL on any other."""
+        value = self.prop(attribute.property, prefix)
+        condition = self.match(attribute, prefix)
+        return f"case when {condition} then {value} end" if condition else value
+
+    @staticmethod
+    def from_base(attribute: Attribute) -> bool:
+        """Whether the value is computed where it is used, from a column every pass carries anyway."""
+        return not attribute.filtered and PROPERTIES[attribute.property].source in BASE_COLUMNS
+
+    @staticmethod
+    def value_column(attribute: Attribute) -> str:
+        """Name of the per-row column holding the value: the column itself when it is one, unfiltered."""
+        plain = not attribute.filtered and PROPERTIES[attribute.property].source == attribute.property
+        return attribute.property if plain else f"value_{attribute.name}"
+
+    def value_ref(self, attribute: Attribute, prefix: str = "") -> str:
+        """The value on a row of a CTE that has `row_values`' columns."""
+        return self.prop(attribute.property, prefix) if self.from_base(attribute) else prefix + self.value_column(attribute)
+
+    def row_values(self, plan: FeaturePlan) -> list[tuple[str, str]]:
+        """(expression, alias) per value column the passes carry, once each: event values, distinct
+        values and first/last values that are not computed from the base columns."""
+        attributes = [f.attribute for f in plan.event] + list(plan.distinct) + [f.attribute for f in plan.values]
+        columns: dict[str, str] = {}
+        for attribute in attributes:
+            if not self.from_base(attribute):
+                columns.setdefault(self.value_column(attribute), self.value_expr(attribute))
+        return [(expr, alias) for alias, expr in columns.items()]
+
+    def default_literal(self, feature: Feature) -> str:
+        default = feature.default
+        if isinstance(default, bool):
+            return "true" if default else "false"
+        return self.macros.string_literal(default) if isinstance(default, str) else repr(default)
+
+
+def attribute_fragment(spec: TrainingSpec, name: str, dialect: DialectName = "duckdb") -> str:
+    """The lines of `spec`'s training-set SQL (as printed, for `dialect`) that compute attribute `name`:
+    what a person reads to see how one attribute becomes columns."""
+    mention = re.compile(rf"(?<![A-Za-z0-9_])(?:is_|matches_)?{re.escape(name)}(?:_total|_l\d+d|_short|_long)?(?![A-Za-z0-9_])")
+    lines = render_training_sql(spec, dialect, inline=True).text.splitlines()
+    return "\n".join(line.strip() for line in lines if mention.search(line))

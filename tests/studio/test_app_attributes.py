@@ -1,0 +1,148 @@
+"""Custom attributes through the app (issues 13 and 14): the Attributes form on Data & target, the
+spec and SQL that follow it, training on it, and Score & export's what-if form, parity report and
+Signals definitions, all driven through Streamlit's AppTest on the small demo database."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+import snowplow_signals as sp
+
+from prospect_core.infra.errors import UserError
+from prospect_core.modelling.scoring import prepare_prospect, score_one
+from prospect_core.outputs.service_bundle import service_zip
+from prospect_core.outputs.signing import signing_key
+from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.studio.attributes_panel import in_form_words
+from tests.studio.test_app import app, build, messages, metric, small_demo_db  # noqa: F401 (fixtures)
+
+CUSTOMERS = "num_customers_views"
+
+
+def fill_attribute(at, *, name=CUSTOMERS, events="page_view", prop="page_url", operator="like",
+                   value="%customers%", windows=("short", "long")):
+    """Fill the Attributes form (a new attribute) and press its button."""
+    suffix = f"New attribute_{at.session_state['attribute_form_round'] if 'attribute_form_round' in at.session_state else 0}"
+    at.text_input(key=f"attr_name_{suffix}").input(name)
+    at.selectbox(key=f"attr_aggregation_{suffix}").set_value("count")
+    at.text_input(key=f"attr_events_{suffix}").input(events)
+    at.multiselect(key=f"attr_windows_{suffix}").set_value(list(windows))
+    at.selectbox(key=f"attr_where_property_{suffix}").set_value(prop)
+    at.selectbox(key=f"attr_where_operator_{suffix}").set_value(operator)
+    at.text_input(key=f"attr_where_value_{suffix}").input(value)
+    next(b for b in at.button if b.label == "Add attribute").click().run()
+    return at
+
+
+def table(at, column: str):
+    """The first dataframe shown with `column` (AppTest does not expose a dataframe's key)."""
+    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
+
+
+def sql_text(at) -> str:
+    return next(code.value for code in at.code if "target_had_submit_form" in code.value)
+
+
+def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_export(app):
+    assert "num_customers_views_l7d" not in sql_text(app)
+    fill_attribute(app)
+    assert not app.exception and not app.error, messages(app)
+    spec = app.session_state["spec"]
+    assert [a.name for a in spec.attributes] == [CUSTOMERS]
+    assert spec.attributes[0].where[0].value == "%customers%"
+    # the new columns are shown, the SQL (expander and fragment) computes them
+    shown = " ".join(m.value for m in app.markdown)
+    assert "`num_customers_views_l7d`" in shown and "`num_customers_views_l30d`" in shown
+    assert "as num_customers_views_l7d" in sql_text(app) and "as num_customers_views_l30d" in sql_text(app)
+    fragment = next(code.value for code in app.code if code.value.startswith("coalesce(event_name = 'page_view'"))
+    assert "page_url like '%customers%'" in fragment
+    inputs = table(app, "meaning")
+    assert inputs.loc[inputs["input"] == "num_customers_views_l30d", "attribute"].item() == "custom"
+    assert len(inputs) == 22
+
+    build(app)
+    frame = app.session_state["built"].frame
+    assert {"num_customers_views_l7d", "num_customers_views_l30d"} <= set(frame.columns)
+    assert frame["num_customers_views_l30d"].sum() > 0  # the demo has customers pages
+    assert (frame["num_customers_views_l30d"] >= frame["num_customers_views_l7d"]).all()
+
+    app.switch_page("screens/train.py").run()
+    app.button[0].click().run()
+    assert not app.exception and not app.error, messages(app)
+    run = app.session_state["runs"][0].run
+    assert "num_customers_views_l30d" in run.X_test.columns
+
+    app.switch_page("screens/score_and_export.py").run()
+    assert not app.exception and not app.error, messages(app)
+    # the what-if form has the attribute, labelled in words, the column in its tooltip
+    field = app.number_input(key="what_if_num_customers_views_l30d")
+    assert "num_customers_views_l30d" in field.help and field.label != "num_customers_views_l30d"
+    field.set_value(5)
+    app.button(key="FormSubmitter:what_if-Score prospect").click().run()
+    values = {f"{w.key[len('what_if_'):]}": w.value for w in [*app.number_input, *app.toggle, *app.selectbox]
+              if w.key and w.key.startswith("what_if_")}
+    assert values["num_customers_views_l30d"] == 5
+    shown_score = metric(app, "Probability of target_had_submit_form_next1h")
+    assert shown_score == f"{score_one(run.pipeline, values, run.spec):.2%}"
+    assert len(prepare_prospect(values, run.spec).columns) == 22
+    assert "num_customers_views_l30d" in " ".join(c.value for c in app.caption)  # the batch CSV caption
+    # the parity table: one row per model input, measured on the whole training set
+    parity = table(app, "rows over 100")
+    assert len(parity) == 22
+    row = parity[parity["input"] == "num_customers_views_l30d"].iloc[0]
+    assert row["parity"] == "approximate" and row["rows over 100"].endswith("%")
+    assert parity.loc[parity["input"] == "day_of_week", "parity"].item() == "derived"
+    export = app.session_state["runs"][0].extras["export"]
+    assert export.card["parity"]["measured_on"] == "training set" and export.card["parity"]["rows"] == len(frame)
+
+    # names and owner from the page's fields, read back by the real SDK
+    app.text_input(key="signals_group_name").input("marketing_prospects").run()
+    app.text_input(key="signals_owner").input("marketer@example.com").run()
+    app.number_input(key="signals_version").set_value(3).run()
+    assert not app.error, messages(app)
+    buttons = {button.proto.label: button for button in app.get("download_button")}
+    assert buttons["Download Signals definitions"].proto.url.endswith(".json")
+    offered = next(code.value for code in app.code if code.language == "json" and "attribute_group" in code.value)
+    document = json.loads(offered)  # the bytes the button offers (AppTest keeps no media after a run)
+    group = sp.StreamAttributeGroup.model_validate(document["attribute_group"])
+    assert (group.name, group.version, group.owner) == ("marketing_prospects", 3, "marketer@example.com")
+    names = {attribute.name for attribute in group.attributes}
+    assert {"num_customers_views_l7d", "num_customers_views_l30d"} <= names
+    assert sp.Service.model_validate(document["service"]).attribute_groups[0].name == "marketing_prospects"
+    assert [row["input"] for row in document["parity"]] == list(parity["input"])
+    assert "Download scoring service" in buttons
+    # the scoring-service zip carries the definitions the page offers
+    with zipfile.ZipFile(io.BytesIO(service_zip(export.artifact, export.card_json, offered.encode(), key=signing_key()))) as archive:
+        assert json.loads(archive.read("prospect_scoring_service/signals_definitions.json")) == document
+    # a bad owner is named in the field's words, and nothing is offered
+    app.text_input(key="signals_owner").input("not an email").run()
+    assert any(text.startswith("Owner email must be an email address") for text in messages(app)), messages(app)
+    assert "Download Signals definitions" not in {button.proto.label for button in app.get("download_button")}
+
+
+def test_an_unknown_property_is_named_in_the_form_words():
+    with pytest.raises(UserError) as refused:
+        TrainingSpec(attributes=({"name": "secret_reads", "aggregation": "count",
+                                  "where": [{"property": "user_ipaddress", "operator": "eq", "value": "1"}]},))
+    assert in_form_words(str(refused.value)).startswith("Criterion property must be one of ['app_id'")
+
+
+@pytest.mark.parametrize(
+    ("change", "field_words"),
+    [
+        (dict(value="x'); drop table events; --" + "a" * 600), "Criterion value must be at most 512 characters"),
+        (dict(prop="page_url", operator="gt", value="3"), "Criterion operator 'gt' compares numbers"),
+        (dict(name="num_page_views"), "Name 'num_page_views' is a built-in feature"),
+        (dict(name="Robert'); DROP"), "Name must be a plain identifier"),
+        (dict(windows=()), "Windows must list some of"),
+    ],
+)
+def test_hostile_attribute_form_names_the_field_and_keeps_the_spec(app, change, field_words):
+    fill_attribute(app, **change)
+    assert not app.exception
+    assert any(field_words in text for text in messages(app)), messages(app)
+    assert app.session_state["spec"].attributes == ()  # the last valid spec kept
+    assert "drop table" not in sql_text(app).lower()
