@@ -31,6 +31,7 @@ from prospect_core.outputs.service_bundle import (BundleError, card_beside, defi
 from prospect_core.outputs.signing import signing_key
 from prospect_core.events.sources import open_source
 from prospect_core.trainingset.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
+from prospect_core.trainingset.spec_fields import SPEC_FIELDS, SpecField
 from prospect_core.runstore import NotSavedError, check_workspace_id, resolve_store, warm_up
 from prospect_core.trainingset.training_sql import DIALECTS, FORMULATIONS, render_training_sql
 from prospect_core.events.warehouse import Warehouse, null_timestamp_notices, target_event_notice
@@ -40,17 +41,6 @@ if TYPE_CHECKING:
 
 # Commands that fit or export import the export and Signals modules (sklearn, the Signals SDK) where
 # they run, so `--help`, `sql`, `spec` and `dataset` start without them.
-
-SPEC_INTEGER_FLAGS = (
-    "cohort_first_seen_from_days",
-    "cohort_first_seen_to_days",
-    "short_window_days",
-    "long_window_days",
-    "target_min_count",
-    "target_window_minutes",
-    "user_sample_percent",
-)
-
 
 def _flag(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
@@ -78,25 +68,31 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """A flag for each field of the spec form's table, named after the field (`--long-window-days`)."""
     group = parser.add_argument_group("training spec (defaults reproduce the tutorial)")
     defaults = TrainingSpec()
     group.add_argument("--spec", metavar="FILE.json",
                        help="a JSON file of TrainingSpec fields (see the spec command); flags override it")
-    group.add_argument("--as-of", metavar="YYYY-MM-DD", help="build the set as if run on this date (default: today)")
-    for name in SPEC_INTEGER_FLAGS:
-        group.add_argument(_flag(name), metavar="N", help=f"default {getattr(defaults, name)}")
-    group.add_argument("--target-event", help=f"default {defaults.target_event}")
-    group.add_argument("--app-ids", metavar="A,B", help=f"default {','.join(defaults.app_ids)}")
-    group.add_argument(
-        "--excluded-events", metavar="A,B", help=f"default {','.join(defaults.excluded_events)}; '' for none"
-    )
-    group.add_argument("--events-table", help=f"default {defaults.events_table}")
-    group.add_argument("--exclude-after-first-target", action="store_true", default=None,
-                       help="leave out prediction points at or after each prospect's first target event")
-    group.add_argument(
-        _flag("max_negatives_per_positive"), metavar="N",
-        help="keep every positive row and at most N negatives per positive (default: keep all; 0 = keep all)",
-    )
+    for field in SPEC_FIELDS:
+        default = getattr(defaults, field.name)
+        if field.kind == "switch":
+            group.add_argument(field.flag, action="store_true", default=None, help=_flag_help(field, "off"))
+        elif field.kind == "date":
+            group.add_argument(field.flag, metavar="YYYY-MM-DD", help=_flag_help(field, "today"))
+        elif field.kind == "names":
+            group.add_argument(field.flag, metavar="A,B", help=_flag_help(field, ",".join(default) or "''"))
+        elif field.bounds is not None:
+            unit = " minutes" if field.kind == "window" else ""  # the app also shows it in hours; the CLI does not
+            limits = f"from {field.lowest} to {field.bounds.high:,}{unit}"
+            group.add_argument(field.flag, metavar="N", help=_flag_help(field, f"{default or 0}{unit}", limits))
+        else:
+            group.add_argument(field.flag, help=_flag_help(field, default))
+
+
+def _flag_help(field: SpecField, default: object, limits: str = "") -> str:
+    """The app's label and help, the default and the bounds (argparse formats help with %, hence %%)."""
+    sentences = [field.widget_label, field.help, f"Default {default}" + (f"; {limits}" if limits else "")]
+    return ". ".join(text.rstrip(".") for text in sentences if text).replace("%", "%%")
 
 
 def read_spec_file(path_text: str) -> TrainingSpec:
@@ -110,33 +106,25 @@ def read_spec_file(path_text: str) -> TrainingSpec:
 
 def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
     """Build the spec from `--spec` and parsed flags; unset flags keep the file's values or the defaults."""
-    values: dict[str, object] = {}
-    if args.as_of is not None:
-        values["as_of"] = parse_date(args.as_of, field_name="--as-of")
-    for name in SPEC_INTEGER_FLAGS:
-        text = getattr(args, name)
-        if text is not None:
-            try:
-                values[name] = int(text)
-            except ValueError:
-                raise SpecError(f"{_flag(name)} must be a whole number, got {text!r}") from None
-    ratio = args.max_negatives_per_positive
-    if ratio is not None:
-        try:
-            values["max_negatives_per_positive"] = int(ratio) or None  # 0 keeps all, as in the app
-        except ValueError:
-            raise SpecError(f"--max-negatives-per-positive must be a whole number, got {ratio!r}") from None
-    for name in ("target_event", "events_table"):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
-    for name in ("app_ids", "excluded_events"):
-        if getattr(args, name) is not None:
-            values[name] = _csv_list(getattr(args, name))
-    if args.exclude_after_first_target:
-        values["exclude_after_first_target"] = True
+    values = {field.name: _flag_value(field, getattr(args, field.name)) for field in SPEC_FIELDS
+              if getattr(args, field.name) is not None}
     if getattr(args, "spec", None):
         return read_spec_file(args.spec).replace(**values)
     return TrainingSpec(**values)
+
+
+def _flag_value(field: SpecField, text: str | bool) -> object:
+    if field.kind in ("switch", "text", "event"):
+        return text
+    if field.kind == "date":
+        return parse_date(text, field_name=field.flag)
+    if field.kind == "names":
+        return _csv_list(text)
+    try:
+        number = int(text)
+    except ValueError:
+        raise SpecError(f"{field.flag} must be a whole number, got {text!r}") from None
+    return number or None if field.zero_is_none else number  # 0 keeps all, as in the app
 
 
 def stage(message: str) -> Callable[[], None]:

@@ -16,7 +16,8 @@ Pages import this package, never each other, and call what is re-exported here:
 | widgets.py | the source chooser, the Snowflake panel, run pickers, the sidebar, notes and tables |
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
-| marketer.py | on-screen words for spec errors, run labels, scores first, the by-prospect and profit views |
+| spec_form.py | Data & target's spec widgets, drawn from the field table both ways; spec links, files and errors |
+| marketer.py | run labels, scores first, the by-prospect and profit views |
 | streamlit_private.py | every call into Streamlit's private runtime, each with a contract test |
 """
 
@@ -73,7 +74,7 @@ from prospect_core.studio.state import (
 )
 from prospect_core.studio.uploads import UPLOAD_ROOT, UploadFolder, sweep_uploads, upload_folder
 from prospect_core.trainingset.wording import counted, plain
-from prospect_core.studio import marketer
+from prospect_core.studio import marketer, spec_form
 from prospect_core.studio.widgets import (
     FEW_POSITIVE_PROSPECTS,
     FEW_TEST_POSITIVE_PROSPECTS,

@@ -43,6 +43,30 @@ MAX_SPEC_DEPTH = 16
 # (ValueError) integers past Python's 4,300-digit conversion limit, a traceback in the app and the CLI.
 MAX_NUMBER_DIGITS = 30
 
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The whole numbers a spec field accepts, and their unit as error messages name it."""
+
+    low: int
+    high: int
+    unit: str
+
+
+# Every whole-number field's bounds, as data: validation reads them, and so do the app's widgets and
+# the CLI's flags (prospect_core.trainingset.spec_fields), which never restate a number.
+FIELD_BOUNDS = {
+    "cohort_first_seen_from_days": Bounds(1, MAX_DAYS, "days"),
+    "cohort_first_seen_to_days": Bounds(0, MAX_DAYS, "days"),
+    "short_window_days": Bounds(1, MAX_DAYS, "days"),
+    "long_window_days": Bounds(1, MAX_DAYS, "days"),
+    "target_window_minutes": Bounds(1, MAX_TARGET_WINDOW_MINUTES, "minutes"),
+    "target_min_count": Bounds(1, MAX_TARGET_MIN_COUNT, "events"),
+    "user_sample_percent": Bounds(1, 100, "percent"),
+    "max_negatives_per_positive": Bounds(1, MAX_NEGATIVES_PER_POSITIVE, "negative rows"),
+}
+
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
 # piece of user text that must become SQL text, so it is validated instead of escaped.
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
@@ -242,11 +266,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check_whole_number(spec: TrainingSpec, name: str, low: int, high: int, unit: str) -> None:
-    value = getattr(spec, name)
+def _check_whole_number(spec: TrainingSpec, name: str, *, or_else: str = "") -> None:
+    value, bounds = getattr(spec, name), FIELD_BOUNDS[name]
     is_integer = isinstance(value, int) and not isinstance(value, bool)
-    if not is_integer or not low <= value <= high:
-        raise SpecError(f"{name} must be a whole number of {unit} from {low} to {high}, got {_show(value)}")
+    if not is_integer or not bounds.low <= value <= bounds.high:
+        raise SpecError(f"{name} must be a whole number of {bounds.unit} from {bounds.low} to {bounds.high}"
+                        f"{or_else}, got {_show(value)}")
 
 
 def _check_text(name: str, value: Any) -> None:
@@ -269,23 +294,23 @@ def _validate(spec: TrainingSpec) -> None:
             f"as_of must be between {EARLIEST_AS_OF} and today ({today}); got {spec.as_of}"
         )
 
-    _check_whole_number(spec, "cohort_first_seen_from_days", 1, MAX_DAYS, "days")
-    _check_whole_number(spec, "cohort_first_seen_to_days", 0, MAX_DAYS, "days")
+    _check_whole_number(spec, "cohort_first_seen_from_days")
+    _check_whole_number(spec, "cohort_first_seen_to_days")
     if spec.cohort_first_seen_to_days >= spec.cohort_first_seen_from_days:
         raise SpecError(
             "the cohort window is empty: cohort_first_seen_from_days must be greater than "
             f"cohort_first_seen_to_days (users first seen between FROM and TO days before as-of), "
             f"got from={spec.cohort_first_seen_from_days}, to={spec.cohort_first_seen_to_days}"
         )
-    _check_whole_number(spec, "short_window_days", 1, MAX_DAYS, "days")
-    _check_whole_number(spec, "long_window_days", 1, MAX_DAYS, "days")
+    _check_whole_number(spec, "short_window_days")
+    _check_whole_number(spec, "long_window_days")
     if spec.short_window_days >= spec.long_window_days:
         raise SpecError(
             "short_window_days must be shorter than long_window_days, "
             f"got short={spec.short_window_days}, long={spec.long_window_days}"
         )
-    _check_whole_number(spec, "target_window_minutes", 1, MAX_TARGET_WINDOW_MINUTES, "minutes")
-    _check_whole_number(spec, "target_min_count", 1, MAX_TARGET_MIN_COUNT, "events")
+    _check_whole_number(spec, "target_window_minutes")
+    _check_whole_number(spec, "target_min_count")
 
     _check_text("target_event", spec.target_event)
     if not spec.app_ids:
@@ -302,15 +327,9 @@ def _validate(spec: TrainingSpec) -> None:
 
     if not isinstance(spec.exclude_after_first_target, bool):
         raise SpecError(f"exclude_after_first_target must be true or false, got {_show(spec.exclude_after_first_target)}")
-    _check_whole_number(spec, "user_sample_percent", 1, 100, "percent")
-    ratio = spec.max_negatives_per_positive
-    if ratio is not None and (
-        not isinstance(ratio, int) or isinstance(ratio, bool) or not 1 <= ratio <= MAX_NEGATIVES_PER_POSITIVE
-    ):
-        raise SpecError(
-            f"max_negatives_per_positive must be a whole number of negative rows from 1 to "
-            f"{MAX_NEGATIVES_PER_POSITIVE}, or None to keep every negative, got {_show(ratio)}"
-        )
+    _check_whole_number(spec, "user_sample_percent")
+    if spec.max_negatives_per_positive is not None:
+        _check_whole_number(spec, "max_negatives_per_positive", or_else=", or None to keep every negative")
 
     if not isinstance(spec.events_table, str) or not TABLE_NAME.fullmatch(spec.events_table):
         raise SpecError(

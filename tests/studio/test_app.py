@@ -235,6 +235,31 @@ def test_the_spec_is_shared_by_url_and_reset_to_defaults(app):
     assert opened.session_state["spec"] == TrainingSpec() and opened.number_input(key="long_days").value == 30
 
 
+def test_a_link_with_every_field_changed_fills_every_widget_and_round_trips(small_demo_db, monkeypatch):
+    from prospect_core.trainingset.spec_fields import widget_values
+    from tests.trainingset.test_spec_fields import CHANGED
+
+    monkeypatch.setenv("PROSPECT_DEMO_DB", str(small_demo_db))
+    changed = CHANGED.replace(events_table="atomic.events")  # the demo database's table
+    opened = fresh_app({"spec": json.dumps(changed.to_dict())})
+    assert not opened.error, messages(opened)
+    assert opened.session_state["spec"] == changed  # the switch the page does not draw is kept too
+    shown = {key: opened.session_state[key] for key in widget_values(changed)}
+    assert shown == widget_values(changed) and shown["window_amount"] == 90 and shown["window_unit"] == "minutes"
+
+
+def test_switching_the_window_unit_keeps_the_duration(app):
+    app.number_input(key="window_amount").set_value(90).run()  # 90 hours
+    app.selectbox(key="window_unit").set_value("minutes").run()
+    assert app.number_input(key="window_amount").value == 90 * 60
+    assert app.session_state["spec"].target_window_minutes == 90 * 60
+    app.number_input(key="window_amount").set_value(90).run()  # 90 minutes: not a whole number of hours
+    app.selectbox(key="window_unit").set_value("hours").run()
+    assert not app.exception and app.number_input(key="window_amount").value == 2
+    assert app.session_state["spec"].target_window_minutes == 120
+    assert "90 minutes is not a whole number of hours: rounded to 2 hours." in [c.value for c in app.caption]
+
+
 @pytest.mark.parametrize("query", ['{"long_window_days": "x; drop table"}', "not json", '[1, 2]', "{" * 5000,
                                    '{"target_event": "a\'; select 1 --", "nope": 1}'])
 def test_a_bad_spec_in_the_url_falls_back_to_defaults_with_a_notice(small_demo_db, monkeypatch, query):
@@ -250,7 +275,7 @@ def test_a_bad_spec_in_the_url_falls_back_to_defaults_with_a_notice(small_demo_d
 def test_a_downloaded_spec_loads_as_the_cli_reads_it(tmp_path):
     from prospect_core.cli import read_spec_file
     from prospect_core.trainingset.spec import TrainingSpec
-    from prospect_core.studio.marketer import spec_from_json
+    from prospect_core.studio.spec_form import spec_from_json
 
     spec = TrainingSpec(long_window_days=60, target_event="page_view", target_min_count=3)
     path = tmp_path / "spec.json"
