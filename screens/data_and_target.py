@@ -41,7 +41,7 @@ studio.set_source(source)
 events_table = studio.current_spec().events_table
 if kind in ("duckdb", "snowflake"):
     events_table = st.text_input(
-        "Events table", value=studio.default_events_table(kind), key=f"events_table_{kind}", persist_state="session",
+        "Events table", value=studio.default_events_table(kind, studio.current_spec()), key=f"events_table_{kind}", persist_state="session",
         help="The Snowplow atomic events table: schema.table or database.schema.table.",
     )
 

@@ -25,7 +25,7 @@ prospects = run.positive_prospects_test
 test_prospects = run.test_ids["domain_userid"].nunique()
 st.caption(
     f"{run.n_test:,} test moments of {counted(test_prospects, 'prospect')} "
-    f"({studio.marketer.split_name(run.split).lower()} split): {evaluation.positives:,} positive moments from "
+    f"({studio.split_name(run.split).lower()} split): {evaluation.positives:,} positive moments from "
     f"{counted(prospects, 'prospect')} — base rate {evaluation.base_rate:.2%}. "
     f"Target: prospects who {studio.plain(target_wording(run.spec))}."
 )

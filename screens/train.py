@@ -90,7 +90,7 @@ if job is not None:
 records = studio.runs()
 if records:
     latest = records[-1].run.evaluation
-    st.subheader(studio.plain(records[-1].label))
+    st.subheader(studio.plain(studio.run_label(records[-1])))
     studio.save_status(records[-1])
     cols = st.columns(5)
     cols[0].metric("ROC AUC", f"{latest.roc_auc:.3f}", help="0.5 = chance, 1 = perfect ranking")

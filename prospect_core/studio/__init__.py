@@ -12,7 +12,8 @@ Pages import this package, never each other, and call what is re-exported here:
 | data.py | the warehouse behind a source string, its cached queries, events files loaded in a job |
 | uploads.py | each session's private upload folder |
 | runstore.py | the run store: runs saved as they finish, the URL's workspace restored, the run picker |
-| actions.py | build, train, explain and export, each a call into the core |
+| labels.py | how sources, splits and runs are named on screen |
+| actions.py | build, train, explain and export, each a call into the core; a restored run's Rebuild |
 | widgets.py | the source chooser, the Snowflake panel, run pickers, the sidebar, notes and tables |
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
@@ -24,6 +25,7 @@ from prospect_core.outputs.export import ExportBundle, LoadedModel
 from prospect_core.studio import config, keys, state
 from prospect_core.studio.actions import (
     TRAINING_STAGES,
+    ensure_test_rows,
     export_bundle,
     load_uploaded_model,
     shap_sample,
@@ -49,13 +51,13 @@ from prospect_core.studio.data import (
     loaded_events,
     open_warehouse,
     run_query,
-    source_label,
     source_notices,
     target_event_notice,
 )
 from prospect_core.studio.identity import Identity, account_panel, current_identity, sign_in_page, signed_in
 from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
-from prospect_core.studio.runstore import ensure_test_rows, open_workspace, save_status, workspace_id
+from prospect_core.studio.labels import run_label, source_label, split_name
+from prospect_core.studio.runstore import open_workspace, save_status, workspace_id
 from prospect_core.studio.signals_panel import batch_caption, signals_definitions, signals_section, what_if_inputs
 from prospect_core.studio.state import (
     MAX_RUNS,

@@ -18,7 +18,7 @@ from prospect_core.infra.errors import UserError
 from prospect_core.modelling.scoring import SCORE_COLUMN
 from prospect_core.trainingset.spec import TrainingSpec, spec_from_json as parse_spec_json
 from prospect_core.events.target_explorer import normalize_ladder, render_target_explorer_sql
-from prospect_core.trainingset.wording import counted, day_name, format_metric, plain, target_wording, window_label
+from prospect_core.trainingset.wording import counted, day_name, format_metric, plain, target_wording
 
 # The spec's field names as the Data & target page labels them: errors speak the page's words.
 FIELD_LABELS = {
@@ -38,24 +38,12 @@ FIELD_LABELS = {
 }
 _FIELD_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, FIELD_LABELS), key=len, reverse=True)) + r")\b")
 
-SPLIT_NAMES = {"by_user": "By prospect", "random": "Random", "out_of_time": "Out of time"}
 FLAG_COLUMN = "flagged"
 
 
 def in_screen_words(message: str) -> str:
     """A spec error with each field name replaced by its on-screen label, in quotes."""
     return _FIELD_PATTERN.sub(lambda match: f"“{FIELD_LABELS[match.group(1)]}”", message)
-
-
-def split_name(split: str) -> str:
-    return SPLIT_NAMES.get(split, split)
-
-
-def run_description(number: int, source: str, spec: TrainingSpec, split: str) -> str:
-    """`Run 2 · Demo events · submit_form ×1 in 1 h · history 7/30 d · By prospect`: runs told apart."""
-    target = f"{spec.target_event} ×{spec.target_min_count} in {window_label(spec.target_window_minutes)}"
-    return (f"Run {number} · {source} · {target} · history {spec.short_window_days}/{spec.long_window_days} d"
-            f" · {split_name(split)}")
 
 
 def scores_first(scored: pd.DataFrame, threshold: float | None) -> pd.DataFrame:

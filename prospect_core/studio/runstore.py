@@ -24,20 +24,17 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import streamlit as st
-
-from prospect_core.trainingset import features
 
 from prospect_core import runstore
 from prospect_core.infra.errors import UserError
 from prospect_core.outputs.export import ExportBundle, export_run
-from prospect_core.modelling.model import CompactFrame, TrainingRun, split_dataset
+from prospect_core.modelling.model import CompactFrame, TrainingRun
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
-from prospect_core.studio.data import readable_source, source_label
 from prospect_core.studio.identity import current_identity
+from prospect_core.studio.labels import run_label
 from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
 from prospect_core.trainingset.wording import plain
 
@@ -143,7 +140,7 @@ def restore(store: runstore.RunStore, run_id: str) -> StudioRun:
     training = stored.card["training"]
     run = TrainingRun(
         pipeline=stored.pipeline, spec=stored.spec, params=stored.params, split=stored.split,
-        test_rows=None,  # not stored: rebuilt on demand (ensure_test_rows)
+        test_rows=None,  # not stored: rebuilt on demand (actions.ensure_test_rows)
         y_test=stored.y_test, y_score=stored.y_score, test_keys=CompactFrame.of(stored.test_ids),
         n_train=int(training["train_rows"]), n_test=len(stored.y_test),
         positives_train=int(training["train_positives"]), positives_test=int(stored.y_test.sum()),
@@ -228,14 +225,14 @@ def save_status(record: StudioRun) -> None:
     """Where the run is saved, or "not saved: <reason>" with a Retry saving button."""
     reason = record.extras.get("not_saved")
     if reason:
-        st.warning(f"{plain(record.label)}: not saved: {plain(reason)}. It stays usable in this session until the page is closed.",
+        st.warning(f"{plain(run_label(record))}: not saved: {plain(reason)}. It stays usable in this session until the page is closed.",
                    icon=":material/cloud_off:")
         if st.button("Retry saving", key=f"retry_save_{record.number}", icon=":material/refresh:"):
             retry_saving(record)
             st.rerun()
     elif record.extras.get("run_id"):
         restored = "restored from" if record.extras.get("restored") else "saved in"
-        st.caption(f"{plain(record.label)}: {restored} the run store as MLflow run {record.extras['run_id'][:8]}… "
+        st.caption(f"{plain(run_label(record))}: {restored} the run store as MLflow run {record.extras['run_id'][:8]}… "
                    f"(workspace {record.extras.get('workspace')}).")
 
 
@@ -255,7 +252,7 @@ def pick_run(label: str) -> StudioRun | None:
         return None
     save_status(record)
     with st.popover("Delete run", icon=":material/delete:"):
-        st.caption(f"{plain(record.label)} leaves this session and the run store (`mlflow gc` frees its files).")
+        st.caption(f"{plain(run_label(record))} leaves this session and the run store (`mlflow gc` frees its files).")
         if st.button("Delete this run", key=f"delete_{label}_{record.number}", type="primary"):
             delete(record)
             st.rerun()
@@ -272,7 +269,7 @@ def _pick_from_session(label: str) -> StudioRun | None:
         return None
     # Pick by number: a widget may hand back a copy of an option, and runs are mutated in place
     # (their SHAP sample and export are computed once and kept on the record).
-    number = st.selectbox(label, list(by_number), format_func=lambda n: by_number[n].label, key=f"pick_{label}")
+    number = st.selectbox(label, list(by_number), format_func=lambda n: run_label(by_number[n]), key=f"pick_{label}")
     return by_number[number]
 
 
@@ -325,50 +322,3 @@ def delete(record: StudioRun) -> None:
             return
     st.session_state[keys.RUNS] = [held for held in runs() if held is not record]
     st.session_state.pop(keys.ALL_RUNS, None)
-
-
-# ----- a restored run's test rows -----------------------------------------------------------------
-
-
-def ensure_test_rows(record: StudioRun) -> bool:
-    """True when the run has its test rows' features; else take them from a matching training set, or
-    offer "Rebuild training set" (False: the page stops until it is built)."""
-    run = record.run
-    if run.test_rows is not None:
-        return True
-    built = built_set()
-    if built is not None and built.spec == run.spec and built.source == record.source:
-        train, test = split_dataset(built.frame, run.spec, run.split, seed=run.params.seed)
-        y = built.frame[run.spec.target_column].astype(bool).to_numpy()
-        if len(test) == run.n_test and np.array_equal(y[test], np.asarray(run.y_test, dtype=bool)):
-            run.test_rows = CompactFrame.of(built.frame[features.feature_columns(run.spec)].iloc[test].reset_index(drop=True))
-            return True
-        st.warning("The rebuilt training set differs from the one this run was trained on (its events changed "
-                   "since), so its test rows cannot be recovered. Train again to explain this target.",
-                   icon=":material/warning:")
-        return False
-    from prospect_core.studio.actions import start_build  # actions imports this module
-    from prospect_core.studio.jobs import follow_job, pending_job
-
-    job = pending_job("build")
-    if job is not None:
-        follow_job(job, done="Training set rebuilt")
-        return False
-    try:  # the check a fresh source passes: the run's card may name any file on the server
-        readable_source(record.source)
-    except UserError as error:
-        st.error(f"Run {record.number}'s training set cannot be rebuilt here from its source, "
-                 f"{plain(source_label(record.source))}. {plain(error)}.", icon=":material/block:")
-        return False
-    st.info(f"{plain(record.label)} was restored from the run store, which keeps its scores but not its training set. "
-            "Rebuild the training set (its spec, from its source) to see its test rows here.",
-            icon=":material/restore:")
-    if st.button("Rebuild training set", key=f"rebuild_{record.number}", type="primary", icon=":material/construction:"):
-        try:
-            st.session_state[keys.SOURCE], st.session_state[keys.SPEC] = record.source, run.spec
-            start_build(record.source, run.spec)
-        except UserError as error:
-            st.error(plain(error), icon=":material/error:")
-            return False
-        st.rerun()
-    return False

@@ -27,7 +27,6 @@ from prospect_core.infra.session_memory import EVERYTHING, JOBS, RUN, SET, Held,
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys, streamlit_private
 from prospect_core.studio.config import secrets
-from prospect_core.studio.marketer import run_description
 
 MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
 
@@ -55,12 +54,6 @@ class StudioRun:
     shap: ShapSample | None = None  # computed on first visit to Explain
     extras: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # the built set's notes (e.g. what an events export lacked), kept with the run
-
-    @property
-    def label(self) -> str:
-        from prospect_core.studio.data import source_label  # data.py imports this module
-
-        return run_description(self.number, source_label(self.source), self.run.spec, self.run.split)
 
 
 def init_state() -> None:

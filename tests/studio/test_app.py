@@ -14,6 +14,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from prospect_core.events.demo_data import write_demo_db
+from prospect_core.studio.labels import run_label
 
 PAGES = ["screens/data_and_target.py", "screens/train.py", "screens/evaluate.py", "screens/explain.py",
          "screens/score_and_export.py"]
@@ -166,7 +167,7 @@ def test_split_caption_follows_the_split_picked(app):
     app.radio(key="split").set_value("random").run()
     assert any(c.value.startswith("Random 80/20") for c in app.caption)
     app.button[0].click().run()
-    label = app.session_state["runs"][0].label
+    label = run_label(app.session_state["runs"][0])
     assert "Demo events" in label and "submit_form ×1 in 1 h" in label and "Random" in label
     table = app.dataframe[0].value
     assert {"source", "target", "window", "split"} <= set(table.columns) and table["split"][0] == "Random"

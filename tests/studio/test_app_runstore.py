@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from prospect_core.runstore import resolve_store
+from prospect_core.studio.labels import run_label
 from tests.studio.test_app import APP, TIMEOUT, build, messages, metric, small_demo_db  # noqa: F401 — the fixture
 
 
@@ -132,7 +133,7 @@ def test_a_read_only_store_keeps_the_run_not_saved_and_retry_saves_it_once_fixed
         assert record.extras["run_id"] is None
         assert "read-only" in record.extras["not_saved"], record.extras["not_saved"]
         warning = next(w.value for w in at.warning if "not saved: " in w.value)
-        assert record.label in warning and "read-only" in warning
+        assert run_label(record) in warning and "read-only" in warning
         assert float(metric(at, "ROC AUC")) == pytest.approx(record.run.evaluation.roc_auc, abs=5e-4)  # still usable
     finally:
         read_only(folder, False)  # the operator fixes the store
