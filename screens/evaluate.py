@@ -78,7 +78,7 @@ def threshold_section() -> None:
 
 
 threshold_section()
-studio.marketer.threshold_in_business_terms(run, record.extras, key=f"profit_{record.number}")
+studio.marketer.threshold_in_business_terms(record, key=f"profit_{record.number}")
 studio.marketer.by_prospect_view(run)
 
 st.subheader("Ranking and calibration")

@@ -26,7 +26,6 @@ from prospect_core.studio import config, keys, state
 from prospect_core.studio.actions import (
     TRAINING_STAGES,
     ensure_test_rows,
-    export_bundle,
     load_uploaded_model,
     shap_sample,
     start_build,
@@ -57,7 +56,7 @@ from prospect_core.studio.data import (
 from prospect_core.studio.identity import Identity, account_panel, current_identity, sign_in_page, signed_in
 from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
 from prospect_core.studio.labels import run_label, source_label, split_name
-from prospect_core.studio.runstore import open_workspace, save_status, workspace_id
+from prospect_core.studio.runstore import export_bundle, open_workspace, save_status, workspace_id
 from prospect_core.studio.signals_panel import batch_caption, signals_definitions, signals_section, what_if_inputs
 from prospect_core.studio.state import (
     MAX_RUNS,

@@ -16,7 +16,7 @@ import streamlit as st
 from prospect_core.modelling import model
 from prospect_core.events.build import build_training_set
 from prospect_core.modelling.explain import ShapSample, explain_sample
-from prospect_core.outputs.export import ExportBundle, LoadedModel, export_run, load_model
+from prospect_core.outputs.export import LoadedModel, load_model
 from prospect_core.infra.errors import UserError
 from prospect_core.infra.limits import over_time_message
 from prospect_core.modelling.model import CompactFrame, ModelParams, split_dataset
@@ -74,17 +74,6 @@ def shap_sample(record: StudioRun) -> ShapSample:
         with st.spinner("Computing SHAP values on a sample of test rows…"):
             record.shap = explain_sample(record.run.pipeline, record.run.X_test, max_rows=shap_max_rows())
     return record.shap
-
-
-def export_bundle(record: StudioRun) -> ExportBundle:
-    """The run's artifact and model card (signed by this installation), serialised once per run."""
-    if "export" not in record.extras:
-        # The parity report is measured on the whole training set while it is this session's set.
-        built = built_set()
-        frame = built.frame if built is not None and built.spec == record.run.spec and built.source == record.source else None
-        record.extras["export"] = export_run(record.run, signing_key(), source=record.source, training_frame=frame,
-                                             recommended_threshold=record.extras.get("recommended"))
-    return record.extras["export"]
 
 
 def load_uploaded_model(artifact: Any, card: Any) -> LoadedModel:

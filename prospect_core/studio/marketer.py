@@ -18,6 +18,8 @@ from prospect_core.infra.errors import UserError
 from prospect_core.modelling.scoring import SCORE_COLUMN
 from prospect_core.trainingset.spec import TrainingSpec, spec_from_json as parse_spec_json
 from prospect_core.events.target_explorer import normalize_ladder, render_target_explorer_sql
+from prospect_core.studio.runstore import choose_threshold
+from prospect_core.studio.state import StudioRun
 from prospect_core.trainingset.wording import counted, day_name, format_metric, plain, target_wording
 
 # The spec's field names as the Data & target page labels them: errors speak the page's words.
@@ -103,11 +105,12 @@ def by_prospect_view(run) -> None:
     right.dataframe(caught.round(2), hide_index=True)
 
 
-def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluation.ProfitCurve | None:
+def threshold_in_business_terms(record: StudioRun, key: str) -> evaluation.ProfitCurve | None:
     """Value, cost and traffic in; the profit curve, the best threshold and its sentence out.
 
-    The chosen threshold is kept with the run (`record_extras["recommended"]`) for its model card.
+    The recommended threshold goes into the run's model card (runstore.choose_threshold), stored and downloaded.
     """
+    run = record.run
     st.subheader("Thresholds in business terms")
     left, middle, right = st.columns(3)
     value = left.number_input(evaluation.VALUE_LABEL, 0.0, 1e9, 100.0, step=10.0, key=f"{key}_value",
@@ -130,9 +133,7 @@ def threshold_in_business_terms(run, record_extras: dict, key: str) -> evaluatio
 
     st.plotly_chart(profit_figure(curve), key=f"{key}_profit")
     st.markdown(evaluation.threshold_sentence(curve, conversions="positive moments"))  # the share is of moments, not of prospects
-    if record_extras.get("recommended") != evaluation.recommended_threshold_section(curve):
-        record_extras["recommended"] = evaluation.recommended_threshold_section(curve)
-        record_extras.pop("export", None)  # the card names the threshold: export again with it
+    choose_threshold(record, evaluation.recommended_threshold_section(curve))
     return curve
 
 

@@ -35,7 +35,7 @@ from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
 from prospect_core.studio.identity import current_identity
 from prospect_core.studio.labels import run_label
-from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
+from prospect_core.studio.state import MAX_RUNS, SaveStatus, StudioRun, add_run, built_set, runs, set_source, set_spec
 from prospect_core.trainingset.wording import plain
 
 WORKSPACE_PARAM = "workspace"
@@ -118,7 +118,7 @@ def open_workspace() -> None:
         st.warning("This workspace belongs to another user; started a new one.", icon=":material/lock:")
         return
     st.session_state[keys.UNLOADABLE] = [summary for summary in summaries if summary.state != "ready"]
-    held = {record.extras.get("run_id") for record in runs()}
+    held = {record.save.run_id for record in runs()}
     ready = [summary for summary in summaries if summary.state == "ready" and summary.run_id not in held]
     restored = []
     for summary in reversed(ready[:MAX_RUNS]):  # oldest first, as runs are kept
@@ -147,7 +147,7 @@ def restore(store: runstore.RunStore, run_id: str) -> StudioRun:
         evaluation=stored.evaluation,
     )
     record = add_run(run, stored.source)
-    record.extras.update(run_id=run_id, workspace=stored.workspace, restored=True)
+    record.save = SaveStatus(run_id=run_id, workspace=stored.workspace, restored=True)
     return record
 
 
@@ -160,9 +160,34 @@ class Trained:
 
     run: TrainingRun
     export: ExportBundle | None
-    run_id: str | None
-    not_saved: str | None  # the reason, when the save failed
-    save_seconds: float
+    save: SaveStatus
+
+
+def _export(run: TrainingRun, source: str, key: bytes, owner: runstore.Owner | None, threshold: dict | None,
+            training_frame: pd.DataFrame | None) -> ExportBundle:
+    """The one place a run's export is built: the card saved to the store is the card downloaded."""
+    return export_run(run, key, source=source, training_frame=training_frame, recommended_threshold=threshold,
+                      run_owner=owner)
+
+
+def export_bundle(record: StudioRun) -> ExportBundle:
+    """The run's artifact and model card (signed by this installation), as saved in the run store.
+
+    Built once per run (by its training job, or here for a run restored or not saved), and again only
+    when what the card says changes (`choose_threshold`), which saves it again."""
+    if record.export is None:
+        if record.run.test_rows is None and _training_frame(record) is None:  # the card's parity report needs rows
+            raise UserError("this restored run's test rows are not loaded: rebuild its training set (What if, below) "
+                            "to export it")
+        record.export = _export(record.run, record.source, signing_key(), current_identity().owner, record.threshold,
+                                _training_frame(record))
+    return record.export
+
+
+def _training_frame(record: StudioRun) -> pd.DataFrame | None:
+    """The set the run was fitted on, while it is this session's set: the card's parity report is measured on it."""
+    built = built_set()
+    return built.frame if built is not None and built.spec == record.run.spec and built.source == record.source else None
 
 
 def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[TrainingRun, Callable[[str], None]], Trained]:
@@ -174,14 +199,19 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
         store, key, owner = run_store(), signing_key(), current_identity().owner
     except UserError as error:
         problem = str(error)
-        return lambda run, report: Trained(run, None, None, problem, 0.0)
+        return lambda run, report: Trained(run, None, SaveStatus(workspace=workspace, not_saved=problem))
 
     def save(run: TrainingRun, report: Callable[[str], None]) -> Trained:
         report("Saving the run to the run store…")
         started = time.perf_counter()
         _warmed(store)
-        export, run_id, reason = _log(store, key, run, source, workspace, owner, None, training_frame)
-        return Trained(run, export, run_id, reason, time.perf_counter() - started)
+        try:
+            export = _export(run, source, key, owner, None, training_frame)
+        except UserError as error:  # a signing key too short to sign with
+            return Trained(run, None, SaveStatus(workspace=workspace, not_saved=str(error)))
+        status = _log(store, run, export, workspace)
+        status.seconds = time.perf_counter() - started
+        return Trained(run, export, status)
 
     return save
 
@@ -189,51 +219,59 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
 def deliver_trained(trained: Trained, source: str, notes: tuple[str, ...] = ()) -> StudioRun:
     """Into this session's runs, with the save's outcome (no `st.*` call: see jobs.follow_job)."""
     record = add_run(trained.run, source, notes=notes)
-    record.extras.update(run_id=trained.run_id, not_saved=trained.not_saved, save_seconds=trained.save_seconds,
-                         workspace=st.session_state.get(keys.WORKSPACE))
-    if trained.export is not None:
-        record.extras["export"] = trained.export
+    record.save, record.export = trained.save, trained.export
     return record
 
 
-def _log(store: runstore.RunStore, key: bytes, run: TrainingRun, source: str, workspace: str,
-         owner: runstore.Owner | None, export: ExportBundle | None, training_frame: pd.DataFrame | None = None,
-         ) -> tuple[ExportBundle | None, str | None, str | None]:
+def _log(store: runstore.RunStore, run: TrainingRun, export: ExportBundle, workspace: str) -> SaveStatus:
     try:
-        if export is None or runstore.card_owner(export.card) != (owner and owner.id):  # the card names the owner
-            export = export_run(run, key, source=source, training_frame=training_frame, run_owner=owner)
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
                                card_markdown=export.card_markdown, evaluation=export.evaluation,
                                workspace=workspace, definitions=export.signals_json)
-    except UserError as error:  # NotSavedError, or a signing key too short to sign with
+    except UserError as error:
         reason = error.reason if isinstance(error, runstore.NotSavedError) else str(error)
-        return export, None, reason
-    return export, run_id, None
+        return SaveStatus(workspace=workspace, not_saved=reason)
+    return SaveStatus(run_id=run_id, workspace=workspace)
 
 
-def retry_saving(record: StudioRun) -> None:
-    workspace = record.extras.get("workspace") or workspace_id()
-    with st.spinner("Saving the run to the run store…"):
-        export, run_id, reason = _log(run_store(), signing_key(), record.run, record.source, workspace,
-                                      current_identity().owner, record.extras.get("export"))
-    record.extras.update(run_id=run_id, not_saved=reason)
-    if export is not None:
-        record.extras["export"] = export
+def save_again(record: StudioRun) -> None:
+    """Save the run (its current export) to the run store; a run already saved is replaced by it."""
+    workspace = record.save.workspace or workspace_id()
+    previous = record.save.run_id
+    try:
+        with st.spinner("Saving the run to the run store…"):
+            export = export_bundle(record)
+            record.save = _log(_warmed(run_store()), record.run, export, workspace)
+            if previous and record.save.run_id:
+                run_store().delete_run(previous, owner=current_identity().owner_filter, verify_key=signing_key())
+    except UserError as error:  # a signing key too short to sign with, or the old run not deleted
+        record.save = SaveStatus(run_id=record.save.run_id, workspace=workspace, not_saved=str(error))
+    st.session_state.pop(keys.ALL_RUNS, None)
+
+
+def choose_threshold(record: StudioRun, threshold: dict) -> None:
+    """The recommended threshold goes into the run's card: exported again and, if the run was saved,
+    saved again, so that the stored card stays the one downloaded."""
+    if record.threshold == threshold:
+        return
+    record.threshold, record.export = threshold, None
+    if record.save.run_id and (record.run.test_rows is not None or _training_frame(record) is not None):
+        save_again(record)
 
 
 def save_status(record: StudioRun) -> None:
     """Where the run is saved, or "not saved: <reason>" with a Retry saving button."""
-    reason = record.extras.get("not_saved")
-    if reason:
-        st.warning(f"{plain(run_label(record))}: not saved: {plain(reason)}. It stays usable in this session until the page is closed.",
-                   icon=":material/cloud_off:")
+    save = record.save
+    if save.not_saved:
+        st.warning(f"{plain(run_label(record))}: not saved: {plain(save.not_saved)}. It stays usable in this session "
+                   "until the page is closed.", icon=":material/cloud_off:")
         if st.button("Retry saving", key=f"retry_save_{record.number}", icon=":material/refresh:"):
-            retry_saving(record)
+            save_again(record)
             st.rerun()
-    elif record.extras.get("run_id"):
-        restored = "restored from" if record.extras.get("restored") else "saved in"
-        st.caption(f"{plain(run_label(record))}: {restored} the run store as MLflow run {record.extras['run_id'][:8]}… "
-                   f"(workspace {record.extras.get('workspace')}).")
+    elif save.run_id:
+        restored = "restored from" if save.restored else "saved in"
+        st.caption(f"{plain(run_label(record))}: {restored} the run store as MLflow run {save.run_id[:8]}… "
+                   f"(workspace {save.workspace}).")
 
 
 # ----- the run picker ------------------------------------------------------------------------------
@@ -301,7 +339,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
     if summary.state != "ready":
         st.warning(f"This run is {summary.state} and cannot be opened: {plain(summary.reason)}.", icon=":material/gpp_bad:")
         return None
-    held = next((record for record in runs() if record.extras.get("run_id") == run_id), None)
+    held = next((record for record in runs() if record.save.run_id == run_id), None)
     if held is not None:
         return held
     try:
@@ -313,7 +351,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
 
 
 def delete(record: StudioRun) -> None:
-    run_id = record.extras.get("run_id")
+    run_id = record.save.run_id
     if run_id:
         try:
             run_store().delete_run(run_id, owner=current_identity().owner_filter, verify_key=signing_key())

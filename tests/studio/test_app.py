@@ -91,7 +91,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert 0.5 < float(by_prospect.value) <= 1
     app.number_input(key="profit_1_value").set_value(500.0).run()
     app.number_input(key="profit_1_cost").set_value(2.0).run()
-    recommended = app.session_state["runs"][0].extras["recommended"]
+    recommended = app.session_state["runs"][0].threshold
     assert 0 < recommended["value"] < 1 and recommended["inputs"]["value_per_conversion"] == 500.0
     assert any(m.value.startswith("Flag the top") for m in app.markdown)
     slider = app.slider[0]
@@ -111,7 +111,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
 
     app.switch_page("screens/score_and_export.py").run()
     assert not app.exception and not app.error, messages(app)
-    export = app.session_state["runs"][0].extras["export"]
+    export = app.session_state["runs"][0].export
     card = json.loads(export.card_json)
     assert card["artifact"]["sha256"] == export.sha256
     assert card["target"]["column"] == "target_had_submit_form_next1h"
