@@ -164,7 +164,7 @@ if target_notice:
     st.warning(studio.plain(target_notice[0].upper() + target_notice[1:]), icon=":material/help:")
 
 st.plotly_chart(timeline_figure(spec), key="timeline")
-studio.marketer.target_explorer_section(source, spec)
+studio.target_explorer_section(source, spec)
 
 # ----- SQL ---------------------------------------------------------------------------------------
 st.subheader("3 · Training-set SQL")

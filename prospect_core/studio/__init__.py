@@ -12,12 +12,14 @@ Pages import this package, never each other, and call what is re-exported here:
 | data.py | the warehouse behind a source string, its cached queries, events files loaded in a job |
 | uploads.py | each session's private upload folder |
 | runstore.py | the run store: runs saved as they finish, the URL's workspace restored, the run picker |
-| labels.py | how sources, splits and runs are named on screen |
+| labels.py | how sources, splits, runs, features and category values are named on screen |
 | actions.py | build, train, explain and export, each a call into the core; a restored run's Rebuild |
 | widgets.py | the source chooser, the Snowflake panel, run pickers, the sidebar, notes and tables |
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
-| marketer.py | on-screen words for spec errors, run labels, scores first, the by-prospect and profit views |
+| marketer.py | the spec form's words and widgets: spec errors in the page's words, the spec shared and loaded |
+| run_views.py | a run's views for a marketer: scores first, Explain's picker, by prospect, thresholds in business terms |
+| target_explorer.py | Data & target's target explorer |
 | streamlit_private.py | every call into Streamlit's private runtime, each with a contract test |
 """
 
@@ -55,7 +57,9 @@ from prospect_core.studio.data import (
 )
 from prospect_core.studio.identity import Identity, account_panel, current_identity, sign_in_page, signed_in
 from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
-from prospect_core.studio.labels import run_label, source_label, split_name
+from prospect_core.studio.labels import feature_labels, run_label, source_label, split_name
+from prospect_core.studio.run_views import by_prospect_view, pick_moment, scores_first, threshold_in_business_terms
+from prospect_core.studio.target_explorer import target_explorer_section
 from prospect_core.studio.runstore import export_bundle, open_workspace, save_status, workspace_id
 from prospect_core.studio.signals_panel import batch_caption, signals_definitions, signals_section, what_if_inputs
 from prospect_core.studio.state import (

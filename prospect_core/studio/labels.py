@@ -1,4 +1,5 @@
-"""How the studio names things on screen: sources, splits and runs. One owner for each word.
+"""How the studio names things on screen: sources, splits, runs, features and category values. One owner
+for each word.
 
 Functions of records, never properties on them: a record in session state holds data, and this module
 may import state.py's types without state.py importing it back.
@@ -10,8 +11,9 @@ from pathlib import Path
 
 from prospect_core.events.sources import parse_source
 from prospect_core.studio.state import StudioRun
+from prospect_core.trainingset.features import FEATURES
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.trainingset.wording import window_label
+from prospect_core.trainingset.wording import day_name, window_label
 
 # source kind -> (its name, what it is): the source picker shows both, labels of runs and sets the name
 SOURCE_KINDS = {
@@ -61,3 +63,20 @@ def run_description(number: int, source: str, spec: TrainingSpec, split: str) ->
 
 def run_label(record: StudioRun) -> str:
     return run_description(record.number, source_label(record.source), record.run.spec, record.run.split)
+
+
+def category_text(value) -> str:
+    return "(none)" if value == "" else str(value)
+
+
+def day_text(value) -> str:
+    """ISO day of week as its name (`3` → Wednesday); anything else as it is."""
+    try:
+        return day_name(int(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def feature_labels(spec: TrainingSpec) -> dict[str, str]:
+    """Column name -> the registry's human label (`num_pricing_views_l30d` -> "Pricing page views, ...")."""
+    return {feature.column(spec): feature.description for feature in FEATURES}

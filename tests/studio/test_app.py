@@ -262,7 +262,7 @@ def test_a_downloaded_spec_loads_as_the_cli_reads_it(tmp_path):
 def test_batch_scores_put_the_score_and_the_flag_first_highest_first():
     import pandas as pd
 
-    from prospect_core.studio.marketer import scores_first
+    from prospect_core.studio.run_views import scores_first
 
     scored = pd.DataFrame({"page_views_l7d": [1, 9, 4], "latest_app_id": ["a", "b", "c"], "score": [0.2, 0.9, 0.5]})
     table = scores_first(scored, threshold=0.5)
@@ -301,7 +301,7 @@ def test_importance_bars_carry_the_registry_labels_and_the_column_in_the_tooltip
     from prospect_core.trainingset.features import FEATURES
     from prospect_core.modelling.figures import importance_figure
     from prospect_core.trainingset.spec import TrainingSpec
-    from prospect_core.studio.marketer import feature_labels
+    from prospect_core.studio.labels import feature_labels
 
     spec = TrainingSpec(long_window_days=45)
     labels = feature_labels(spec)
