@@ -21,15 +21,9 @@ st.subheader("1 · Events")
 snowflake_ready = studio.snowflake_configured()
 kind = st.radio(
     "Source",
-    ["demo", "duckdb", "events", "snowflake"],
-    format_func={"demo": "Demo events", "duckdb": "DuckDB file", "events": "Events export",
-                 "snowflake": "Snowflake"}.get,
-    captions=[
-        "Embedded DuckDB with simulated Snowplow events; no account needed",
-        "A .duckdb file holding the atomic events table",
-        "CSV, CSV.gz or Parquet export of atomic events",
-        "Your warehouse" if snowflake_ready else "Not configured: add [connections.snowflake] to .streamlit/secrets.toml",
-    ],
+    list(studio.SOURCE_KINDS),
+    format_func=studio.source_name,
+    captions=[studio.source_description(kind, snowflake_ready) for kind in studio.SOURCE_KINDS],
     horizontal=True,
     key="source_kind",
     persist_state="session",

@@ -57,7 +57,17 @@ from prospect_core.studio.data import (
 )
 from prospect_core.studio.identity import Identity, account_panel, current_identity, sign_in_page, signed_in
 from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
-from prospect_core.studio.labels import feature_labels, run_label, source_label, split_name
+from prospect_core.studio.labels import (
+    SOURCE_KINDS,
+    SPLITS,
+    feature_labels,
+    run_label,
+    source_description,
+    source_label,
+    source_name,
+    split_description,
+    split_name,
+)
 from prospect_core.studio.run_views import by_prospect_view, pick_moment, scores_first, threshold_in_business_terms
 from prospect_core.studio.target_explorer import target_explorer_section
 from prospect_core.studio.runstore import export_bundle, open_workspace, save_status, workspace_id

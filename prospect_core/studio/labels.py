@@ -38,6 +38,12 @@ def source_name(kind: str) -> str:
     return SOURCE_KINDS[kind][0] if kind in SOURCE_KINDS else kind
 
 
+def source_description(kind: str, snowflake_configured: bool) -> str:
+    if kind == "snowflake" and not snowflake_configured:
+        return "Not configured: add [connections.snowflake] to .streamlit/secrets.toml"
+    return SOURCE_KINDS[kind][1]
+
+
 def source_label(source: str) -> str:
     """`DuckDB file · events.duckdb`: the source's kind, and its file's name when it has one."""
     kind, argument = parse_source(source)
