@@ -8,7 +8,7 @@ Build and train run as background jobs (jobs.py); their results go into this ses
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import streamlit as st
@@ -16,7 +16,6 @@ import streamlit as st
 from prospect_core.modelling import model
 from prospect_core.events.build import build_training_set
 from prospect_core.modelling.explain import ShapSample, explain_sample
-from prospect_core.outputs.export import LoadedModel, load_model
 from prospect_core.infra.errors import UserError
 from prospect_core.infra.limits import over_time_message
 from prospect_core.modelling.model import CompactFrame, ModelParams, split_dataset
@@ -30,6 +29,9 @@ from prospect_core.studio.runstore import Trained, deliver_trained, saver
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, return_freed_memory, set_built
 from prospect_core.trainingset import features
 from prospect_core.trainingset.wording import plain
+
+if TYPE_CHECKING:
+    from prospect_core.outputs.export import LoadedModel
 
 
 def start_build(source: str, spec: TrainingSpec) -> Job:
@@ -82,6 +84,8 @@ def load_uploaded_model(artifact: Any, card: Any) -> LoadedModel:
     Nothing is unpickled unless the card carries this installation's signature over both files, and
     then only the classes a studio pipeline is made of (see `export.load_model`).
     """
+    from prospect_core.outputs.export import load_model  # Signals' library (seconds): not before a model is loaded
+
     return load_model(artifact.getvalue(), card.getvalue(), signing_key(), name=Path(artifact.name).name)
 
 

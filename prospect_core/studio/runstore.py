@@ -22,14 +22,13 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 import streamlit as st
 
 from prospect_core import runstore
 from prospect_core.infra.errors import UserError
-from prospect_core.outputs.export import ExportBundle, export_run
 from prospect_core.modelling.model import CompactFrame, TrainingRun
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
@@ -37,6 +36,9 @@ from prospect_core.studio.identity import current_identity
 from prospect_core.studio.labels import run_label
 from prospect_core.studio.state import MAX_RUNS, SaveStatus, StudioRun, add_run, built_set, runs, set_source, set_spec
 from prospect_core.trainingset.wording import plain
+
+if TYPE_CHECKING:
+    from prospect_core.outputs.export import ExportBundle
 
 WORKSPACE_PARAM = "workspace"
 # A remote MLflow server that is down must fail a save in seconds, not after MLflow's default seven
@@ -166,6 +168,8 @@ class Trained:
 def _export(run: TrainingRun, source: str, key: bytes, owner: runstore.Owner | None, threshold: dict | None,
             training_frame: pd.DataFrame | None) -> ExportBundle:
     """The one place a run's export is built: the card saved to the store is the card downloaded."""
+    from prospect_core.outputs.export import export_run  # Signals' library (seconds): not before a run is exported
+
     return export_run(run, key, source=source, training_frame=training_frame, recommended_threshold=threshold,
                       run_owner=owner)
 
