@@ -15,15 +15,9 @@ st.subheader("1 · Events")
 snowflake_ready = studio.snowflake_configured()
 kind = st.radio(
     "Source",
-    ["demo", "duckdb", "events", "snowflake"],
-    format_func={"demo": "Demo events", "duckdb": "DuckDB file", "events": "Events export",
-                 "snowflake": "Snowflake"}.get,
-    captions=[
-        "Embedded DuckDB with simulated Snowplow events; no account needed",
-        "A .duckdb file holding the atomic events table",
-        "CSV, CSV.gz or Parquet export of atomic events",
-        "Your warehouse" if snowflake_ready else "Not configured: add [connections.snowflake] to .streamlit/secrets.toml",
-    ],
+    list(studio.SOURCE_KINDS),
+    format_func=studio.source_name,
+    captions=[studio.source_description(kind, snowflake_ready) for kind in studio.SOURCE_KINDS],
     horizontal=True,
     key="source_kind",
     persist_state="session",
@@ -34,7 +28,7 @@ if source is None:
 studio.set_source(source)
 events_table = studio.current_spec().events_table
 if kind in ("duckdb", "snowflake"):
-    events_table = studio.spec_form.events_table_input(kind, studio.default_events_table(kind))
+    events_table = studio.spec_form.events_table_input(kind, studio.default_events_table(kind, studio.current_spec()))
 
 # ----- spec --------------------------------------------------------------------------------------
 st.subheader("2 · Cohort, history and target")
@@ -80,7 +74,7 @@ if target_notice:
     st.warning(studio.plain(target_notice[0].upper() + target_notice[1:]), icon=":material/help:")
 
 st.plotly_chart(timeline_figure(spec), key="timeline")
-studio.marketer.target_explorer_section(source, spec)
+studio.target_explorer_section(source, spec)
 
 # ----- SQL ---------------------------------------------------------------------------------------
 st.subheader("3 · Training-set SQL")

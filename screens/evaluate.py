@@ -25,7 +25,7 @@ prospects = run.positive_prospects_test
 test_prospects = run.test_ids["domain_userid"].nunique()
 st.caption(
     f"{run.n_test:,} test moments of {counted(test_prospects, 'prospect')} "
-    f"({studio.marketer.split_name(run.split).lower()} split): {evaluation.positives:,} positive moments from "
+    f"({studio.split_name(run.split).lower()} split): {evaluation.positives:,} positive moments from "
     f"{counted(prospects, 'prospect')} — base rate {evaluation.base_rate:.2%}. "
     f"Target: prospects who {studio.plain(target_wording(run.spec))}."
 )
@@ -78,8 +78,8 @@ def threshold_section() -> None:
 
 
 threshold_section()
-studio.marketer.threshold_in_business_terms(run, record.extras, key=f"profit_{record.number}")
-studio.marketer.by_prospect_view(run)
+studio.threshold_in_business_terms(record, key=f"profit_{record.number}")
+studio.by_prospect_view(run)
 
 st.subheader("Ranking and calibration")
 table = lift_table(y_true=run.y_test, y_score=run.y_score)
@@ -88,6 +88,6 @@ left.plotly_chart(lift_figure(table), key="lift")
 right.plotly_chart(gains_figure(table), key="gains")
 left, right = st.columns(2)
 left.plotly_chart(calibration_figure(calibration_bins(y_true=run.y_test, y_score=run.y_score, strategy="quantile")), key="calibration")
-right.plotly_chart(importance_figure(gain_importance(run.pipeline), labels=studio.marketer.feature_labels(run.spec)),
+right.plotly_chart(importance_figure(gain_importance(run.pipeline), labels=studio.feature_labels(run.spec)),
                    key="importance")
 st.page_link("screens/explain.py", label="Next: explain with SHAP", icon=":material/arrow_forward:")

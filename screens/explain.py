@@ -35,7 +35,7 @@ left.plotly_chart(shap_bar_figure(sample), key="shap_bar")
 right.plotly_chart(shap_beeswarm_figure(sample), key="shap_beeswarm")
 
 st.subheader("One prospect")
-row = studio.marketer.pick_moment(run, key=f"explain_{record.number}")
+row = studio.pick_moment(run, key=f"explain_{record.number}")
 st.plotly_chart(shap_waterfall_figure(explain_row(run.pipeline, run.X_test, row)), key="waterfall")
 
 st.subheader("One feature")

@@ -46,7 +46,7 @@ def score_csv_section(pipeline, spec, key: str, threshold: float | None = None) 
     if upload is None:
         return
     try:
-        result = studio.marketer.scores_first(score_csv(pipeline, upload.getvalue(), spec), threshold)
+        result = studio.scores_first(score_csv(pipeline, upload.getvalue(), spec), threshold)
     except UserError as error:
         st.error(studio.plain(error), icon=":material/error:")
     else:
@@ -134,5 +134,5 @@ else:
 
 # ----- batch -------------------------------------------------------------------------------------
 st.subheader("Score a CSV of prospects")
-recommended = (record.extras.get("recommended") or {}).get("value")
+recommended = (record.threshold or {}).get("value")
 score_csv_section(run.pipeline, spec, key="", threshold=recommended if recommended is not None else run.evaluation.best_f1_threshold)

@@ -10,12 +10,6 @@ from prospect_core.trainingset.wording import target_wording
 
 DEFAULTS = STUDIO_DEFAULTS
 TUTORIAL = ModelParams()
-SPLITS = {
-    "by_user": "By prospect — no prospect in both sets; the honest estimate of how the model does on new prospects.",
-    "random": "Random 80/20, stratified — the tutorial's split. Rows of one prospect minutes apart land on both "
-    "sides, so the model is scored on near-copies of what it learned: expect an optimistic AUC.",
-    "out_of_time": "Out of time — train on earlier prediction points, test on later ones, as in production.",
-}
 
 st.title("Train")
 built = studio.built_set()
@@ -34,10 +28,10 @@ studio.show_build_notes(built)
 
 # Outside the form: a form does not rerun on a change, so its caption would describe the previous choice.
 split = st.radio(
-    "Split", list(SPLITS), format_func=lambda key: SPLITS[key].split(" — ")[0], key="split",
-    persist_state="session", horizontal=True, help="\n\n".join(SPLITS.values()),
+    "Split", list(studio.SPLITS), format_func=studio.split_name, key="split",
+    persist_state="session", horizontal=True, help="\n\n".join(map(studio.split_description, studio.SPLITS)),
 )
-st.caption(SPLITS[split])
+st.caption(studio.split_description(split))
 with st.form("train_form"):
     left, middle, right = st.columns(3)
     n_estimators = left.number_input(
@@ -90,7 +84,7 @@ if job is not None:
 records = studio.runs()
 if records:
     latest = records[-1].run.evaluation
-    st.subheader(studio.plain(records[-1].label))
+    st.subheader(studio.plain(studio.run_label(records[-1])))
     studio.save_status(records[-1])
     cols = st.columns(5)
     cols[0].metric("ROC AUC", f"{latest.roc_auc:.3f}", help="0.5 = chance, 1 = perfect ranking")

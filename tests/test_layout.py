@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -61,3 +62,47 @@ def test_private_calls_into_a_library_live_in_one_module(owner, private):
     root = PACKAGE.parent
     files = [*PACKAGE.rglob("*.py"), root / "app.py", *(root / "screens").glob("*.py")]
     assert {path.name for path in files if re.search(private, path.read_text())} == {owner}
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    """Every prospect_core module `path` imports, at module level or inside a function: an import moved
+    into a function still closes a cycle, it only hides it until that function runs."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package `level - 1` steps up
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            # `from package import module` imports that module; `from module import name` the module
+            found.update(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names)
+    return {name for name in found if name in MODULES and name != module}
+
+
+def import_cycle() -> list[str] | None:
+    """A cycle in the package's import graph, as the modules along it, or None."""
+    graph = {module: _imported_modules(PACKAGE.parent / (module.replace(".", "/") + ("/__init__.py" if (
+        PACKAGE.parent / module.replace(".", "/")).is_dir() else ".py")), module) for module in MODULES}
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return path[path.index(module):] + [module]
+        if module in done:
+            return None
+        for imported in sorted(graph[module]):
+            cycle = visit(imported, [*path, module])
+            if cycle:
+                return cycle
+        done.add(module)
+        return None
+
+    return next((cycle for module in MODULES if (cycle := visit(module, []))), None)
+
+
+def test_the_package_has_no_import_cycle():
+    cycle = import_cycle()
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)

@@ -6,6 +6,7 @@ where a model is fitted, explained, exported or logged, never for `--help`, `sql
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import prospect_core
+from tests.studio.test_app import small_demo_db  # noqa: F401 — the fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = {"sklearn", "scipy", "xgboost", "lightgbm", "shap", "mlflow", "snowplow_signals", "snowflake", "plotly"}
@@ -57,3 +59,28 @@ def test_public_names_resolve_on_first_use():
     assert prospect_core.TrainingSpec is TrainingSpec
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         prospect_core.nothing_here  # noqa: B018
+
+
+def test_the_studio_package_loads_no_heavy_library():
+    assert imported_packages("-c", "import prospect_core.studio") & HEAVY == set()
+
+
+FIRST_PAGE = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+assert not at.exception and [title.value for title in at.title] == ["Data & target"], at.exception
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_the_first_page_paints_without_the_model_libraries(tmp_path, small_demo_db):  # noqa: F811
+    """Data & target draws with none of what training, explaining and exporting need. (mlflow is
+    not checked: the run store's imports start in a thread as the first page draws, by design.)"""
+    env = {**os.environ, "PROSPECT_DEMO_DB": str(small_demo_db), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlruns.db'}"}
+    done = subprocess.run([sys.executable, "-c", FIRST_PAGE, str(ROOT / "app.py")], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(done.stdout.split())
+    assert "streamlit" in loaded and loaded & {"sklearn", "xgboost", "lightgbm", "shap", "snowplow_signals"} == set()

@@ -1,4 +1,5 @@
-"""What the buttons do: build, train, explain and export, each a few lines that call the core.
+"""What the buttons do: build, train, explain, export and rebuild a restored run's set, each a few lines
+that call the core.
 
 Build and train run as background jobs (jobs.py); their results go into this session's state
 (state.py) when they are done. Export and explanation are computed once per run and kept with it.
@@ -7,22 +8,30 @@ Build and train run as background jobs (jobs.py); their results go into this ses
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
 import streamlit as st
 
 from prospect_core.modelling import model
 from prospect_core.events.build import build_training_set
 from prospect_core.modelling.explain import ShapSample, explain_sample
-from prospect_core.outputs.export import ExportBundle, LoadedModel, export_run, load_model
+from prospect_core.infra.errors import UserError
 from prospect_core.infra.limits import over_time_message
-from prospect_core.modelling.model import ModelParams
+from prospect_core.modelling.model import CompactFrame, ModelParams, split_dataset
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio.config import max_training_rows, query_limits, shap_max_rows, signing_key
-from prospect_core.studio.data import loaded_events, open_warehouse, shared_training_set, source_label
-from prospect_core.studio.jobs import Job, start_job
+from prospect_core.studio import keys
+from prospect_core.studio.data import loaded_events, open_warehouse, readable_source, shared_training_set
+from prospect_core.studio.jobs import Job, follow_job, pending_job, start_job
+from prospect_core.studio.labels import run_label, source_label
 from prospect_core.studio.runstore import Trained, deliver_trained, saver
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, return_freed_memory, set_built
+from prospect_core.trainingset import features
+from prospect_core.trainingset.wording import plain
+
+if TYPE_CHECKING:
+    from prospect_core.outputs.export import LoadedModel
 
 
 def start_build(source: str, spec: TrainingSpec) -> Job:
@@ -31,7 +40,7 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
     limit, seconds = max_training_rows(), query_limits().seconds
     # What the events export lacked is said with the set (and its runs), not only while it loads.
     kind, _, path = source.partition(":")
-    loaded = loaded_events(path) if kind == "events" else None
+    loaded = loaded_events(path, spec.events_table) if kind == "events" else None
     file_notes = loaded.notices if loaded is not None else ()
 
     def work(report: Callable[[str], None]) -> BuiltSet:
@@ -69,21 +78,53 @@ def shap_sample(record: StudioRun) -> ShapSample:
     return record.shap
 
 
-def export_bundle(record: StudioRun) -> ExportBundle:
-    """The run's artifact and model card (signed by this installation), serialised once per run."""
-    if "export" not in record.extras:
-        # The parity report is measured on the whole training set while it is this session's set.
-        built = built_set()
-        frame = built.frame if built is not None and built.spec == record.run.spec and built.source == record.source else None
-        record.extras["export"] = export_run(record.run, signing_key(), source=record.source, training_frame=frame,
-                                             recommended_threshold=record.extras.get("recommended"))
-    return record.extras["export"]
-
-
 def load_uploaded_model(artifact: Any, card: Any) -> LoadedModel:
     """Verify an uploaded joblib file and its model card, then load it; UserError when refused.
 
     Nothing is unpickled unless the card carries this installation's signature over both files, and
     then only the classes a studio pipeline is made of (see `export.load_model`).
     """
+    from prospect_core.outputs.export import load_model  # Signals' library (seconds): not before a model is loaded
+
     return load_model(artifact.getvalue(), card.getvalue(), signing_key(), name=Path(artifact.name).name)
+
+
+def ensure_test_rows(record: StudioRun) -> bool:
+    """True when the run has its test rows' features; else take them from a matching training set, or
+    offer "Rebuild training set" (False: the page stops until it is built)."""
+    run = record.run
+    if run.test_rows is not None:
+        return True
+    built = built_set()
+    if built is not None and built.spec == run.spec and built.source == record.source:
+        train, test = split_dataset(built.frame, run.spec, run.split, seed=run.params.seed)
+        y = built.frame[run.spec.target_column].astype(bool).to_numpy()
+        if len(test) == run.n_test and np.array_equal(y[test], np.asarray(run.y_test, dtype=bool)):
+            run.test_rows = CompactFrame.of(built.frame[features.feature_columns(run.spec)].iloc[test].reset_index(drop=True))
+            return True
+        st.warning("The rebuilt training set differs from the one this run was trained on (its events changed "
+                   "since), so its test rows cannot be recovered. Train again to explain this target.",
+                   icon=":material/warning:")
+        return False
+    job = pending_job("build")
+    if job is not None:
+        follow_job(job, done="Training set rebuilt")
+        return False
+    try:  # the check a fresh source passes: the run's card may name any file on the server
+        readable_source(record.source)
+    except UserError as error:
+        st.error(f"Run {record.number}'s training set cannot be rebuilt here from its source, "
+                 f"{plain(source_label(record.source))}. {plain(error)}.", icon=":material/block:")
+        return False
+    st.info(f"{plain(run_label(record))} was restored from the run store, which keeps its scores but not its training set. "
+            "Rebuild the training set (its spec, from its source) to see its test rows here.",
+            icon=":material/restore:")
+    if st.button("Rebuild training set", key=f"rebuild_{record.number}", type="primary", icon=":material/construction:"):
+        try:
+            st.session_state[keys.SOURCE], st.session_state[keys.SPEC] = record.source, run.spec
+            start_build(record.source, run.spec)
+        except UserError as error:
+            st.error(plain(error), icon=":material/error:")
+            return False
+        st.rerun()
+    return False

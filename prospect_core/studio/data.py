@@ -28,16 +28,11 @@ from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys
 from prospect_core.studio.config import query_limits, secrets, snowflake_config
 from prospect_core.studio.jobs import background_result, follow_job, pending_job, start_job
-from prospect_core.studio.state import current_spec
 from prospect_core.studio.uploads import own_upload
 from prospect_core.events.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
 from prospect_core.trainingset.wording import plain
 
-def source_label(source: str) -> str:
-    kind, argument = parse_source(source)
-    names = {"demo": "Demo events (embedded DuckDB)", "duckdb": "DuckDB file", "events": "Events export",
-             "snowflake": "Snowflake"}
-    return names.get(kind, source) + (f" · {Path(argument).name}" if argument else "")
+
 
 
 def _source_version(source: str) -> str:
@@ -150,8 +145,9 @@ def open_warehouse(source: str, spec: TrainingSpec, *, automatic: bool = False) 
     checked = readable_source(source)
     kind, argument = parse_source(source)
     bounds = query_limits()
-    if kind == "events" and loaded_events(argument) is not None:  # loaded in this session's background job
-        return EventsFileWarehouse(loaded_events(argument), threads=bounds.threads, memory_mb=bounds.memory_mb)
+    loaded = loaded_events(argument, spec.events_table) if kind == "events" else None
+    if loaded is not None:  # loaded in this session's background job
+        return EventsFileWarehouse(loaded, threads=bounds.threads, memory_mb=bounds.memory_mb)
     if kind == "events" and Path(argument).is_relative_to(UPLOAD_ROOT):  # never loaded inside the page script
         raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
     if source != "snowflake":
@@ -167,22 +163,23 @@ def open_warehouse(source: str, spec: TrainingSpec, *, automatic: bool = False) 
     return kept
 
 
-def loaded_events(path: str | Path) -> LoadedEvents | None:
-    """This session's load of the events file at `path` into the spec's events table, or None."""
+def loaded_events(path: str | Path, events_table: str) -> LoadedEvents | None:
+    """This session's load of the events file at `path` into `events_table`, or None."""
     loaded = st.session_state.get(keys.EVENTS_LOADED)
-    if loaded is None or str(loaded.source_file) != str(path) or loaded.events_table != current_spec().events_table:
+    if loaded is None or str(loaded.source_file) != str(path) or loaded.events_table != events_table:
         return None
     return loaded
 
 
-def load_events(path: Path) -> LoadedEvents | None:
-    """The events file at `path` loaded in a cancellable background job; None (with a reason) until then."""
+def load_events(path: Path, events_table: str) -> LoadedEvents | None:
+    """The events file at `path` loaded into `events_table` in a cancellable background job; None (with a
+    reason) until then."""
     job = pending_job("load")  # also confirms a load that finished on the previous run
-    loaded = loaded_events(path)
+    loaded = loaded_events(path, events_table)
     if loaded is not None:
         return loaded
     failed = st.session_state.get(keys.EVENTS_LOAD_FAILED)
-    if job is None and failed and failed[0] == (str(path), current_spec().events_table):
+    if job is None and failed and failed[0] == (str(path), events_table):
         st.error(plain(failed[1]), icon=":material/error:")  # said again on every rerun, never loaded again
         return None
     if job is None:
@@ -191,7 +188,7 @@ def load_events(path: Path) -> LoadedEvents | None:
         except UserError as error:
             st.error(plain(error), icon=":material/error:")
             return None
-        control, cache, table = LoadControl(), path.parent / "cache", current_spec().events_table
+        control, cache, table = LoadControl(), path.parent / "cache", events_table
 
         def work(report: Callable[[str], None]) -> LoadedEvents:
             report(f"Reading {path.name} (at most {limits.megabytes:,} MB decompressed, {limits.rows:,} events)…")
@@ -209,10 +206,10 @@ def load_events(path: Path) -> LoadedEvents | None:
     return None
 
 
-def default_events_table(kind: str) -> str:
-    """The Snowflake settings' events table (e.g. ENV_ATOMIC_TABLE) when set, else the spec's."""
+def default_events_table(kind: str, spec: TrainingSpec) -> str:
+    """The Snowflake settings' events table (e.g. ENV_ATOMIC_TABLE) when set, else `spec`'s."""
     config = snowflake_config() if kind == "snowflake" else None
-    return (config.events_table if config is not None and config.events_table else None) or current_spec().events_table
+    return (config.events_table if config is not None and config.events_table else None) or spec.events_table
 
 
 def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:

@@ -22,6 +22,15 @@ LOADED_MODEL = "loaded_model"  # a LoadedModel uploaded on Score & export
 CUSTOM_ATTRIBUTES = "custom_attributes"  # the custom Attributes of Data & target's form, validated
 ATTRIBUTE_ERROR = "attribute_error"  # why the form's last attribute was refused, shown once
 ATTRIBUTE_FORM_ROUND = "attribute_form_round"  # bumped after a save, so the form's widgets start afresh
+EXPLORE = "explore_targets"  # the target explorer was asked for (it then follows the spec)
+PICKED_TARGET = "picked_target"  # (event, window minutes) picked in the explorer, applied on the next run
+URL_READ = "spec_url_read"  # this session has read its URL's spec
+LOADED_SPEC_ID = "loaded_spec_id"  # the spec upload already applied
+WINDOW_NOTE = "window_unit_note"  # how a unit switch rounded the target window, said once
+WORKSPACE = "workspace"  # this session's workspace id, also in the URL (?workspace=)
+RESTORED = "restored_workspace"  # the workspace whose saved runs this session has loaded back
+UNLOADABLE = "unloadable_runs"  # RunSummary of this workspace's incomplete or unverifiable runs
+ALL_RUNS = "all_runs_listed"  # (monotonic time, RunSummary list) of the store's runs, for the all-runs picker
 
 
 JOBS = ("build", "train", "load", "counts", "notices", "explore")  # the last three: Data & target's own queries
@@ -35,7 +44,3 @@ def job(kind: str) -> str:
 def finished(kind: str) -> str:
     """The confirmation of a job of `kind` that finished on the previous run, shown once."""
     return f"finished_{kind}"
-WORKSPACE = "workspace"  # this session's workspace id, also in the URL (?workspace=)
-RESTORED = "restored_workspace"  # the workspace whose saved runs this session has loaded back
-UNLOADABLE = "unloadable_runs"  # RunSummary of this workspace's incomplete or unverifiable runs
-ALL_RUNS = "all_runs_listed"  # (monotonic time, RunSummary list) of the store's runs, for the all-runs picker

@@ -22,24 +22,23 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from prospect_core.trainingset import features
-
 from prospect_core import runstore
 from prospect_core.infra.errors import UserError
-from prospect_core.outputs.export import ExportBundle, export_run
-from prospect_core.modelling.model import CompactFrame, TrainingRun, split_dataset
+from prospect_core.modelling.model import CompactFrame, TrainingRun
 from prospect_core.studio import keys
 from prospect_core.studio.config import signing_key, streamlit_secrets
-from prospect_core.studio.data import readable_source, source_label
 from prospect_core.studio.identity import current_identity
-from prospect_core.studio.state import MAX_RUNS, StudioRun, add_run, built_set, runs, set_source, set_spec
+from prospect_core.studio.labels import run_label
+from prospect_core.studio.state import MAX_RUNS, SaveStatus, StudioRun, add_run, built_set, runs, set_source, set_spec
 from prospect_core.trainingset.wording import plain
+
+if TYPE_CHECKING:
+    from prospect_core.outputs.export import ExportBundle
 
 WORKSPACE_PARAM = "workspace"
 # A remote MLflow server that is down must fail a save in seconds, not after MLflow's default seven
@@ -121,7 +120,7 @@ def open_workspace() -> None:
         st.warning("This workspace belongs to another user; started a new one.", icon=":material/lock:")
         return
     st.session_state[keys.UNLOADABLE] = [summary for summary in summaries if summary.state != "ready"]
-    held = {record.extras.get("run_id") for record in runs()}
+    held = {record.save.run_id for record in runs()}
     ready = [summary for summary in summaries if summary.state == "ready" and summary.run_id not in held]
     restored = []
     for summary in reversed(ready[:MAX_RUNS]):  # oldest first, as runs are kept
@@ -143,14 +142,14 @@ def restore(store: runstore.RunStore, run_id: str) -> StudioRun:
     training = stored.card["training"]
     run = TrainingRun(
         pipeline=stored.pipeline, spec=stored.spec, params=stored.params, split=stored.split,
-        test_rows=None,  # not stored: rebuilt on demand (ensure_test_rows)
+        test_rows=None,  # not stored: rebuilt on demand (actions.ensure_test_rows)
         y_test=stored.y_test, y_score=stored.y_score, test_keys=CompactFrame.of(stored.test_ids),
         n_train=int(training["train_rows"]), n_test=len(stored.y_test),
         positives_train=int(training["train_positives"]), positives_test=int(stored.y_test.sum()),
         evaluation=stored.evaluation,
     )
     record = add_run(run, stored.source)
-    record.extras.update(run_id=run_id, workspace=stored.workspace, restored=True)
+    record.save = SaveStatus(run_id=run_id, workspace=stored.workspace, restored=True)
     return record
 
 
@@ -163,9 +162,36 @@ class Trained:
 
     run: TrainingRun
     export: ExportBundle | None
-    run_id: str | None
-    not_saved: str | None  # the reason, when the save failed
-    save_seconds: float
+    save: SaveStatus
+
+
+def _export(run: TrainingRun, source: str, key: bytes, owner: runstore.Owner | None, threshold: dict | None,
+            training_frame: pd.DataFrame | None) -> ExportBundle:
+    """The one place a run's export is built: the card saved to the store is the card downloaded."""
+    from prospect_core.outputs.export import export_run  # Signals' library (seconds): not before a run is exported
+
+    return export_run(run, key, source=source, training_frame=training_frame, recommended_threshold=threshold,
+                      run_owner=owner)
+
+
+def export_bundle(record: StudioRun) -> ExportBundle:
+    """The run's artifact and model card (signed by this installation), as saved in the run store.
+
+    Built once per run (by its training job, or here for a run restored or not saved), and again only
+    when what the card says changes (`choose_threshold`), which saves it again."""
+    if record.export is None:
+        if record.run.test_rows is None and _training_frame(record) is None:  # the card's parity report needs rows
+            raise UserError("this restored run's test rows are not loaded: rebuild its training set (What if, below) "
+                            "to export it")
+        record.export = _export(record.run, record.source, signing_key(), current_identity().owner, record.threshold,
+                                _training_frame(record))
+    return record.export
+
+
+def _training_frame(record: StudioRun) -> pd.DataFrame | None:
+    """The set the run was fitted on, while it is this session's set: the card's parity report is measured on it."""
+    built = built_set()
+    return built.frame if built is not None and built.spec == record.run.spec and built.source == record.source else None
 
 
 def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[TrainingRun, Callable[[str], None]], Trained]:
@@ -177,14 +203,19 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
         store, key, owner = run_store(), signing_key(), current_identity().owner
     except UserError as error:
         problem = str(error)
-        return lambda run, report: Trained(run, None, None, problem, 0.0)
+        return lambda run, report: Trained(run, None, SaveStatus(workspace=workspace, not_saved=problem))
 
     def save(run: TrainingRun, report: Callable[[str], None]) -> Trained:
         report("Saving the run to the run store…")
         started = time.perf_counter()
         _warmed(store)
-        export, run_id, reason = _log(store, key, run, source, workspace, owner, None, training_frame)
-        return Trained(run, export, run_id, reason, time.perf_counter() - started)
+        try:
+            export = _export(run, source, key, owner, None, training_frame)
+        except UserError as error:  # a signing key too short to sign with
+            return Trained(run, None, SaveStatus(workspace=workspace, not_saved=str(error)))
+        status = _log(store, run, export, workspace)
+        status.seconds = time.perf_counter() - started
+        return Trained(run, export, status)
 
     return save
 
@@ -192,51 +223,59 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
 def deliver_trained(trained: Trained, source: str, notes: tuple[str, ...] = ()) -> StudioRun:
     """Into this session's runs, with the save's outcome (no `st.*` call: see jobs.follow_job)."""
     record = add_run(trained.run, source, notes=notes)
-    record.extras.update(run_id=trained.run_id, not_saved=trained.not_saved, save_seconds=trained.save_seconds,
-                         workspace=st.session_state.get(keys.WORKSPACE))
-    if trained.export is not None:
-        record.extras["export"] = trained.export
+    record.save, record.export = trained.save, trained.export
     return record
 
 
-def _log(store: runstore.RunStore, key: bytes, run: TrainingRun, source: str, workspace: str,
-         owner: runstore.Owner | None, export: ExportBundle | None, training_frame: pd.DataFrame | None = None,
-         ) -> tuple[ExportBundle | None, str | None, str | None]:
+def _log(store: runstore.RunStore, run: TrainingRun, export: ExportBundle, workspace: str) -> SaveStatus:
     try:
-        if export is None or runstore.card_owner(export.card) != (owner and owner.id):  # the card names the owner
-            export = export_run(run, key, source=source, training_frame=training_frame, run_owner=owner)
         run_id = store.log_run(run, artifact=export.artifact, card_json=export.card_json,
                                card_markdown=export.card_markdown, evaluation=export.evaluation,
                                workspace=workspace, definitions=export.signals_json)
-    except UserError as error:  # NotSavedError, or a signing key too short to sign with
+    except UserError as error:
         reason = error.reason if isinstance(error, runstore.NotSavedError) else str(error)
-        return export, None, reason
-    return export, run_id, None
+        return SaveStatus(workspace=workspace, not_saved=reason)
+    return SaveStatus(run_id=run_id, workspace=workspace)
 
 
-def retry_saving(record: StudioRun) -> None:
-    workspace = record.extras.get("workspace") or workspace_id()
-    with st.spinner("Saving the run to the run store…"):
-        export, run_id, reason = _log(run_store(), signing_key(), record.run, record.source, workspace,
-                                      current_identity().owner, record.extras.get("export"))
-    record.extras.update(run_id=run_id, not_saved=reason)
-    if export is not None:
-        record.extras["export"] = export
+def save_again(record: StudioRun) -> None:
+    """Save the run (its current export) to the run store; a run already saved is replaced by it."""
+    workspace = record.save.workspace or workspace_id()
+    previous = record.save.run_id
+    try:
+        with st.spinner("Saving the run to the run store…"):
+            export = export_bundle(record)
+            record.save = _log(_warmed(run_store()), record.run, export, workspace)
+            if previous and record.save.run_id:
+                run_store().delete_run(previous, owner=current_identity().owner_filter, verify_key=signing_key())
+    except UserError as error:  # a signing key too short to sign with, or the old run not deleted
+        record.save = SaveStatus(run_id=record.save.run_id, workspace=workspace, not_saved=str(error))
+    st.session_state.pop(keys.ALL_RUNS, None)
+
+
+def choose_threshold(record: StudioRun, threshold: dict) -> None:
+    """The recommended threshold goes into the run's card: exported again and, if the run was saved,
+    saved again, so that the stored card stays the one downloaded."""
+    if record.threshold == threshold:
+        return
+    record.threshold, record.export = threshold, None
+    if record.save.run_id and (record.run.test_rows is not None or _training_frame(record) is not None):
+        save_again(record)
 
 
 def save_status(record: StudioRun) -> None:
     """Where the run is saved, or "not saved: <reason>" with a Retry saving button."""
-    reason = record.extras.get("not_saved")
-    if reason:
-        st.warning(f"{plain(record.label)}: not saved: {plain(reason)}. It stays usable in this session until the page is closed.",
-                   icon=":material/cloud_off:")
+    save = record.save
+    if save.not_saved:
+        st.warning(f"{plain(run_label(record))}: not saved: {plain(save.not_saved)}. It stays usable in this session "
+                   "until the page is closed.", icon=":material/cloud_off:")
         if st.button("Retry saving", key=f"retry_save_{record.number}", icon=":material/refresh:"):
-            retry_saving(record)
+            save_again(record)
             st.rerun()
-    elif record.extras.get("run_id"):
-        restored = "restored from" if record.extras.get("restored") else "saved in"
-        st.caption(f"{plain(record.label)}: {restored} the run store as MLflow run {record.extras['run_id'][:8]}… "
-                   f"(workspace {record.extras.get('workspace')}).")
+    elif save.run_id:
+        restored = "restored from" if save.restored else "saved in"
+        st.caption(f"{plain(run_label(record))}: {restored} the run store as MLflow run {save.run_id[:8]}… "
+                   f"(workspace {save.workspace}).")
 
 
 # ----- the run picker ------------------------------------------------------------------------------
@@ -255,7 +294,7 @@ def pick_run(label: str) -> StudioRun | None:
         return None
     save_status(record)
     with st.popover("Delete run", icon=":material/delete:"):
-        st.caption(f"{plain(record.label)} leaves this session and the run store (`mlflow gc` frees its files).")
+        st.caption(f"{plain(run_label(record))} leaves this session and the run store (`mlflow gc` frees its files).")
         if st.button("Delete this run", key=f"delete_{label}_{record.number}", type="primary"):
             delete(record)
             st.rerun()
@@ -272,7 +311,7 @@ def _pick_from_session(label: str) -> StudioRun | None:
         return None
     # Pick by number: a widget may hand back a copy of an option, and runs are mutated in place
     # (their SHAP sample and export are computed once and kept on the record).
-    number = st.selectbox(label, list(by_number), format_func=lambda n: by_number[n].label, key=f"pick_{label}")
+    number = st.selectbox(label, list(by_number), format_func=lambda n: run_label(by_number[n]), key=f"pick_{label}")
     return by_number[number]
 
 
@@ -304,7 +343,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
     if summary.state != "ready":
         st.warning(f"This run is {summary.state} and cannot be opened: {plain(summary.reason)}.", icon=":material/gpp_bad:")
         return None
-    held = next((record for record in runs() if record.extras.get("run_id") == run_id), None)
+    held = next((record for record in runs() if record.save.run_id == run_id), None)
     if held is not None:
         return held
     try:
@@ -316,7 +355,7 @@ def _pick_from_store(label: str) -> StudioRun | None:
 
 
 def delete(record: StudioRun) -> None:
-    run_id = record.extras.get("run_id")
+    run_id = record.save.run_id
     if run_id:
         try:
             run_store().delete_run(run_id, owner=current_identity().owner_filter, verify_key=signing_key())
@@ -325,50 +364,3 @@ def delete(record: StudioRun) -> None:
             return
     st.session_state[keys.RUNS] = [held for held in runs() if held is not record]
     st.session_state.pop(keys.ALL_RUNS, None)
-
-
-# ----- a restored run's test rows -----------------------------------------------------------------
-
-
-def ensure_test_rows(record: StudioRun) -> bool:
-    """True when the run has its test rows' features; else take them from a matching training set, or
-    offer "Rebuild training set" (False: the page stops until it is built)."""
-    run = record.run
-    if run.test_rows is not None:
-        return True
-    built = built_set()
-    if built is not None and built.spec == run.spec and built.source == record.source:
-        train, test = split_dataset(built.frame, run.spec, run.split, seed=run.params.seed)
-        y = built.frame[run.spec.target_column].astype(bool).to_numpy()
-        if len(test) == run.n_test and np.array_equal(y[test], np.asarray(run.y_test, dtype=bool)):
-            run.test_rows = CompactFrame.of(built.frame[features.feature_columns(run.spec)].iloc[test].reset_index(drop=True))
-            return True
-        st.warning("The rebuilt training set differs from the one this run was trained on (its events changed "
-                   "since), so its test rows cannot be recovered. Train again to explain this target.",
-                   icon=":material/warning:")
-        return False
-    from prospect_core.studio.actions import start_build  # actions imports this module
-    from prospect_core.studio.jobs import follow_job, pending_job
-
-    job = pending_job("build")
-    if job is not None:
-        follow_job(job, done="Training set rebuilt")
-        return False
-    try:  # the check a fresh source passes: the run's card may name any file on the server
-        readable_source(record.source)
-    except UserError as error:
-        st.error(f"Run {record.number}'s training set cannot be rebuilt here from its source, "
-                 f"{plain(source_label(record.source))}. {plain(error)}.", icon=":material/block:")
-        return False
-    st.info(f"{plain(record.label)} was restored from the run store, which keeps its scores but not its training set. "
-            "Rebuild the training set (its spec, from its source) to see its test rows here.",
-            icon=":material/restore:")
-    if st.button("Rebuild training set", key=f"rebuild_{record.number}", type="primary", icon=":material/construction:"):
-        try:
-            st.session_state[keys.SOURCE], st.session_state[keys.SPEC] = record.source, run.spec
-            start_build(record.source, run.spec)
-        except UserError as error:
-            st.error(plain(error), icon=":material/error:")
-            return False
-        st.rerun()
-    return False

@@ -17,7 +17,7 @@ from prospect_core.outputs.export import ExportBundle, signals_json
 from prospect_core.trainingset.features import spec_features
 from prospect_core.outputs.signals import STREAM_EVENT_LIMIT
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.studio.marketer import category_text, day_text
+from prospect_core.studio.labels import category_text, day_text
 from prospect_core.trainingset.wording import plain
 
 # option -> (widget key, label, default)

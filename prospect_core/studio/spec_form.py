@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 import streamlit as st
 
 from prospect_core.infra.errors import UserError
-from prospect_core.studio.marketer import PICKED_TARGET
+from prospect_core.studio import keys
 from prospect_core.studio.state import set_spec
 from prospect_core.trainingset.spec import TrainingSpec, spec_from_json as parse_spec_json
 from prospect_core.trainingset.spec_fields import (FIELDS, OTHER_EVENT, OTHER_EVENT_KEY, WINDOW_UNIT_KEY, WINDOW_UNITS,
@@ -23,9 +23,6 @@ from prospect_core.trainingset.spec_fields import (FIELDS, OTHER_EVENT, OTHER_EV
 from prospect_core.trainingset.wording import plain
 
 SPEC_PARAM = "spec"  # the query parameter holding the spec's JSON (as the CLI's --spec file)
-URL_READ = "spec_url_read"  # session key: this session has read its URL's spec
-LOADED_SPEC_ID = "loaded_spec_id"  # session key: the spec upload already applied
-WINDOW_NOTE = "window_unit_note"  # session key: how a unit switch rounded the target window, said once
 TARGET_FIELDS = ("target_event", "target_window_minutes")  # what a pick in the target explorer sets
 
 _FIELD_PATTERN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, FIELDS), key=len, reverse=True)) + r")\b")
@@ -85,7 +82,7 @@ def window_input(spec: TrainingSpec) -> None:
     previous = st.session_state.get(WINDOW_UNIT_KEY, shown[WINDOW_UNIT_KEY])
     unit.selectbox("Unit", units, index=units.index(shown[WINDOW_UNIT_KEY]), key=WINDOW_UNIT_KEY,
                    persist_state="session", on_change=_keep_duration, args=(previous,))
-    note = st.session_state.pop(WINDOW_NOTE, None)
+    note = st.session_state.pop(keys.WINDOW_NOTE, None)
     if note:
         st.caption(note)
 
@@ -96,7 +93,7 @@ def _keep_duration(previous: str) -> None:
     minutes = window_minutes(st.session_state[key], previous)
     st.session_state[key] = amount = window_amount(minutes, unit)
     if window_minutes(amount, unit) != minutes:
-        st.session_state[WINDOW_NOTE] = (f"{minutes} minutes is not a whole number of {unit}: "
+        st.session_state[keys.WINDOW_NOTE] = (f"{minutes} minutes is not a whole number of {unit}: "
                                          f"rounded to {amount} {unit}.")
 
 
@@ -140,7 +137,7 @@ def _show_in_widgets(spec: TrainingSpec, names: Iterable[str] | None = None) -> 
 def apply_picked_target(spec: TrainingSpec) -> TrainingSpec:
     """Before the target widgets draw: a target picked in the explorer becomes the spec's, and the
     widgets start again from it (a widget's value cannot change once it is drawn)."""
-    picked = st.session_state.pop(PICKED_TARGET, None)
+    picked = st.session_state.pop(keys.PICKED_TARGET, None)
     if picked is None:
         return spec
     event, minutes = picked
@@ -173,9 +170,9 @@ def _start_from(spec: TrainingSpec) -> None:
 def spec_from_url() -> None:
     """On a session's first run, a spec in the URL becomes the session's; a bad one is said, and the
     defaults used. Call before the spec's widgets draw."""
-    if st.session_state.get(URL_READ):
+    if st.session_state.get(keys.URL_READ):
         return
-    st.session_state[URL_READ] = True
+    st.session_state[keys.URL_READ] = True
     text = st.query_params.get(SPEC_PARAM)
     if not text:
         return
@@ -199,8 +196,8 @@ def share_spec(spec: TrainingSpec) -> None:
                              help="The same JSON as the CLI's --spec: `python -m prospect_core dataset --spec spec.json`")
     upload = load.file_uploader("Load spec (.json)", type=["json"], key="load_spec",
                                 help="A spec downloaded here or written by `python -m prospect_core spec --out FILE`")
-    if upload is not None and upload.file_id != st.session_state.get(LOADED_SPEC_ID):
-        st.session_state[LOADED_SPEC_ID] = upload.file_id
+    if upload is not None and upload.file_id != st.session_state.get(keys.LOADED_SPEC_ID):
+        st.session_state[keys.LOADED_SPEC_ID] = upload.file_id
         try:
             _start_from(spec_from_json(upload.getvalue(), f"The spec file {upload.name[:60]}"))
         except UserError as error:

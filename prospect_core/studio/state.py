@@ -13,7 +13,7 @@ import datetime as dt
 import gc
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pandas as pd
 import streamlit as st
@@ -27,7 +27,9 @@ from prospect_core.infra.session_memory import EVERYTHING, JOBS, RUN, SET, Held,
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys, streamlit_private
 from prospect_core.studio.config import secrets
-from prospect_core.studio.marketer import run_description
+
+if TYPE_CHECKING:  # the export pulls Signals' library: loaded where a run is exported, not with the first page
+    from prospect_core.outputs.export import ExportBundle
 
 MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
 
@@ -45,6 +47,17 @@ class BuiltSet:
 
 
 @dataclass
+class SaveStatus:
+    """Where a run is saved in the run store, or why it is not."""
+
+    run_id: str | None = None
+    workspace: str | None = None
+    not_saved: str | None = None  # the reason, when the save failed
+    seconds: float = 0.0
+    restored: bool = False  # loaded back from the store, not trained in this session
+
+
+@dataclass
 class StudioRun:
     """One training run as the app keeps it: the core's run plus what the app adds lazily."""
 
@@ -53,14 +66,10 @@ class StudioRun:
     run: TrainingRun
     created: dt.datetime
     shap: ShapSample | None = None  # computed on first visit to Explain
-    extras: dict[str, Any] = field(default_factory=dict)
+    save: SaveStatus = field(default_factory=SaveStatus)
+    threshold: dict[str, Any] | None = None  # evaluation.recommended_threshold_section, chosen on Evaluate
+    export: ExportBundle | None = None  # built by runstore.export_bundle, the one owner of when it is built again
     notes: tuple[str, ...] = ()  # the built set's notes (e.g. what an events export lacked), kept with the run
-
-    @property
-    def label(self) -> str:
-        from prospect_core.studio.data import source_label  # data.py imports this module
-
-        return run_description(self.number, source_label(self.source), self.run.spec, self.run.split)
 
 
 def init_state() -> None:

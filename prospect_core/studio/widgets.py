@@ -20,9 +20,9 @@ from prospect_core.trainingset.wording import plain, target_wording, window_labe
 from prospect_core.events.sources import data_dirs, demo_db_is_current, ensure_demo_db, file_in_data_dirs
 from prospect_core.studio import keys
 from prospect_core.studio.config import max_training_rows, secrets, snowflake_config, snowflake_problem
-from prospect_core.studio.data import load_events, source_label
-from prospect_core.studio.marketer import split_name
+from prospect_core.studio.data import load_events
 from prospect_core.studio.jobs import Job
+from prospect_core.studio.labels import run_label, source_label, split_name
 from prospect_core.studio.runstore import pick_run
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, current_source, current_spec, init_state, runs
 from prospect_core.studio.uploads import display_name, save_upload, upload_folder
@@ -92,7 +92,7 @@ def choose_source(kind: str) -> str | None:
         if file_kind == "duckdb":
             st.caption(f"{plain(path.name)} is a DuckDB database (read from its content): its tables are read as a DuckDB file.")
             return f"duckdb:{path}"
-        loaded = load_events(path)
+        loaded = load_events(path, current_spec().events_table)
         if loaded is None:
             return None
         for notice in loaded.notices:
@@ -232,7 +232,7 @@ def render_sidebar(placeholder: DeltaGenerator) -> None:
         if runs():
             st.caption("MODELS THIS SESSION")
             for record in reversed(runs()):
-                st.markdown(f"{plain(record.label)} — AUC {record.run.evaluation.roc_auc:.3f}")
+                st.markdown(f"{plain(run_label(record))} — AUC {record.run.evaluation.roc_auc:.3f}")
 
 
 def runs_table(records: list[StudioRun]) -> pd.DataFrame:

@@ -70,8 +70,8 @@ def test_signed_in_users_see_open_and_delete_only_their_own_runs_and_an_admin_se
     alice = train(build(session(secrets=SECRETS, user=claims("alice-sub", "alice@example.com"))))
     workspace = alice.session_state["workspace"]
     record = alice.session_state["runs"][-1]
-    run_id = record.extras["run_id"]
-    assert record.extras["export"].card["owner"]["id"] == ALICE.id  # the card the run store holds
+    run_id = record.save.run_id
+    assert record.export.card["owner"]["id"] == ALICE.id  # the card the run store holds
     assert "alice@example.com" in [text.value for text in alice.sidebar.text]
     assert any(button.label == "Sign out" for button in alice.sidebar.button)
 

@@ -82,8 +82,8 @@ def trained(at: AppTest) -> tuple[str, str]:
     at.button[0].click().run()  # the form's "Train model"
     assert not at.exception and not at.error, messages(at)
     record = at.session_state["runs"][-1]
-    assert record.extras["run_id"], record.extras.get("not_saved")
-    return at.session_state["workspace"], record.extras["run_id"]
+    assert record.save.run_id, record.save.not_saved
+    return at.session_state["workspace"], record.save.run_id
 
 
 def studio_file(store: Path, run_id: str, name: str) -> Path:
@@ -135,7 +135,7 @@ def test_a_cli_run_from_outside_the_data_folders_cannot_be_rebuilt_in_the_app(se
     (summary,) = resolve_store().list_runs("nightly")
 
     at = explain("nightly")
-    assert [record.extras["run_id"] for record in at.session_state["runs"]] == [summary.run_id]
+    assert [record.save.run_id for record in at.session_state["runs"]] == [summary.run_id]
     assert not any(button.label == REBUILD for button in at.button)
     (refusal,) = [error.value for error in at.error]
     assert refusal.startswith("Run 1's training set cannot be rebuilt here from its source, DuckDB file · "
@@ -175,7 +175,7 @@ def test_a_forged_evaluation_file_is_refused_and_the_run_lists_as_unverifiable(s
     first = session()
     workspace, perfect = trained(first)
     next(button for button in first.button if button.label == "Train model").click().run()  # a second run
-    unlabelled = first.session_state["runs"][-1].extras["run_id"]
+    unlabelled = first.session_state["runs"][-1].save.run_id
     assert unlabelled and unlabelled != perfect
     # Scores equal to the labels: ROC AUC 1.000 for a run whose stored metric is far lower.
     forge(server["store"], perfect, lambda frame: frame.assign(y_score=frame["y_true"].astype("float64")))

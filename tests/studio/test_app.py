@@ -14,6 +14,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from prospect_core.events.demo_data import write_demo_db
+from prospect_core.studio.labels import run_label
 
 PAGES = ["screens/data_and_target.py", "screens/train.py", "screens/evaluate.py", "screens/explain.py",
          "screens/score_and_export.py"]
@@ -90,7 +91,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert 0.5 < float(by_prospect.value) <= 1
     app.number_input(key="profit_1_value").set_value(500.0).run()
     app.number_input(key="profit_1_cost").set_value(2.0).run()
-    recommended = app.session_state["runs"][0].extras["recommended"]
+    recommended = app.session_state["runs"][0].threshold
     assert 0 < recommended["value"] < 1 and recommended["inputs"]["value_per_conversion"] == 500.0
     assert any(m.value.startswith("Flag the top") for m in app.markdown)
     slider = app.slider[0]
@@ -110,7 +111,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
 
     app.switch_page("screens/score_and_export.py").run()
     assert not app.exception and not app.error, messages(app)
-    export = app.session_state["runs"][0].extras["export"]
+    export = app.session_state["runs"][0].export
     card = json.loads(export.card_json)
     assert card["artifact"]["sha256"] == export.sha256
     assert card["target"]["column"] == "target_had_submit_form_next1h"
@@ -166,7 +167,7 @@ def test_split_caption_follows_the_split_picked(app):
     app.radio(key="split").set_value("random").run()
     assert any(c.value.startswith("Random 80/20") for c in app.caption)
     app.button[0].click().run()
-    label = app.session_state["runs"][0].label
+    label = run_label(app.session_state["runs"][0])
     assert "Demo events" in label and "submit_form ×1 in 1 h" in label and "Random" in label
     table = app.dataframe[0].value
     assert {"source", "target", "window", "split"} <= set(table.columns) and table["split"][0] == "Random"
@@ -286,7 +287,7 @@ def test_a_downloaded_spec_loads_as_the_cli_reads_it(tmp_path):
 def test_batch_scores_put_the_score_and_the_flag_first_highest_first():
     import pandas as pd
 
-    from prospect_core.studio.marketer import scores_first
+    from prospect_core.studio.run_views import scores_first
 
     scored = pd.DataFrame({"page_views_l7d": [1, 9, 4], "latest_app_id": ["a", "b", "c"], "score": [0.2, 0.9, 0.5]})
     table = scores_first(scored, threshold=0.5)
@@ -325,7 +326,7 @@ def test_importance_bars_carry_the_registry_labels_and_the_column_in_the_tooltip
     from prospect_core.trainingset.features import FEATURES
     from prospect_core.modelling.figures import importance_figure
     from prospect_core.trainingset.spec import TrainingSpec
-    from prospect_core.studio.marketer import feature_labels
+    from prospect_core.studio.labels import feature_labels
 
     spec = TrainingSpec(long_window_days=45)
     labels = feature_labels(spec)

@@ -95,7 +95,7 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     row = parity[parity["input"] == "num_customers_views_l30d"].iloc[0]
     assert row["parity"] == "approximate" and row["rows over 100"].endswith("%")
     assert parity.loc[parity["input"] == "day_of_week", "parity"].item() == "derived"
-    export = app.session_state["runs"][0].extras["export"]
+    export = app.session_state["runs"][0].export
     assert export.card["parity"]["measured_on"] == "training set" and export.card["parity"]["rows"] == len(frame)
 
     # names and owner from the page's fields, read back by the real SDK

@@ -4,6 +4,7 @@ cannot take a run (not saved, then Retry saving)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from prospect_core.runstore import resolve_store
+from prospect_core.studio.labels import run_label
 from tests.studio.test_app import APP, TIMEOUT, build, messages, metric, small_demo_db  # noqa: F401 — the fixture
 
 
@@ -55,9 +57,9 @@ def test_a_trained_run_is_saved_and_a_fresh_session_with_the_link_draws_evaluate
     workspace = at.session_state["workspace"]
     assert at.query_params["workspace"] in (workspace, [workspace])
     record = at.session_state["runs"][-1]
-    assert record.extras["not_saved"] is None
+    assert record.save.not_saved is None
     listed = resolve_store().list_runs(workspace)
-    assert [summary.run_id for summary in listed] == [record.extras["run_id"]]
+    assert [summary.run_id for summary in listed] == [record.save.run_id]
     assert listed[0].roc_auc == pytest.approx(record.run.evaluation.roc_auc)
 
     other = session()  # a new visitor: a new workspace, none of these runs
@@ -65,7 +67,7 @@ def test_a_trained_run_is_saved_and_a_fresh_session_with_the_link_draws_evaluate
 
     again = session(workspace)  # a reload, a new tab with the link, or after a server restart
     restored = again.session_state["runs"]
-    assert [r.extras["run_id"] for r in restored] == [record.extras["run_id"]]
+    assert [r.save.run_id for r in restored] == [record.save.run_id]
     assert again.session_state["built"] is None  # the training set is not stored
     assert again.session_state["spec"] == record.run.spec  # the spec is back
     again.switch_page("screens/evaluate.py").run()
@@ -91,14 +93,14 @@ def test_a_trained_run_is_saved_and_a_fresh_session_with_the_link_draws_evaluate
 
 def test_the_all_runs_toggle_lists_other_workspaces_and_a_run_can_be_deleted(store_uri):
     first = train(build(session()))
-    theirs = first.session_state["runs"][-1].extras["run_id"]
+    theirs = first.session_state["runs"][-1].save.run_id
     mine = session()
     mine.switch_page("screens/evaluate.py").run()
     assert not mine.session_state["runs"]
     mine.toggle(key="all_runs_Model").set_value(True).run()
     assert not mine.exception, messages(mine)
     assert mine.selectbox(key="pick_all_Model").value == theirs
-    assert [r.extras["run_id"] for r in mine.session_state["runs"]] == [theirs]  # opened on request
+    assert [r.save.run_id for r in mine.session_state["runs"]] == [theirs]  # opened on request
     assert len(plotly_charts(mine)) == 8
 
     mine.button(key=f"delete_Model_{mine.session_state['runs'][-1].number}").click().run()
@@ -129,10 +131,10 @@ def test_a_read_only_store_keeps_the_run_not_saved_and_retry_saves_it_once_fixed
     try:
         at = train(build(session()))
         record = at.session_state["runs"][-1]
-        assert record.extras["run_id"] is None
-        assert "read-only" in record.extras["not_saved"], record.extras["not_saved"]
+        assert record.save.run_id is None
+        assert "read-only" in record.save.not_saved, record.save.not_saved
         warning = next(w.value for w in at.warning if "not saved: " in w.value)
-        assert record.label in warning and "read-only" in warning
+        assert run_label(record) in warning and "read-only" in warning
         assert float(metric(at, "ROC AUC")) == pytest.approx(record.run.evaluation.roc_auc, abs=5e-4)  # still usable
     finally:
         read_only(folder, False)  # the operator fixes the store
@@ -140,14 +142,14 @@ def test_a_read_only_store_keeps_the_run_not_saved_and_retry_saves_it_once_fixed
 
     next(b for b in at.button if b.label == "Retry saving").click().run()
     assert not at.exception, messages(at)
-    assert record.extras["not_saved"] is None and record.extras["run_id"]
+    assert record.save.not_saved is None and record.save.run_id
     assert not [w for w in at.warning if "not saved: " in w.value]
-    assert [s.run_id for s in store.list_runs(at.session_state["workspace"])] == [record.extras["run_id"]]
+    assert [s.run_id for s in store.list_runs(at.session_state["workspace"])] == [record.save.run_id]
 
 
 def test_a_run_whose_card_no_longer_verifies_is_listed_as_unverifiable_and_never_loaded(store_uri):
     at = train(build(session()))
-    workspace, run_id = at.session_state["workspace"], at.session_state["runs"][-1].extras["run_id"]
+    workspace, run_id = at.session_state["workspace"], at.session_state["runs"][-1].save.run_id
     folder = Path(store_uri.removeprefix("sqlite:///")).parent
     (artifact,) = folder.glob(f"mlartifacts/{run_id}/artifacts/studio/model.joblib")
     artifact.write_bytes(artifact.read_bytes() + b"\0")  # the joblib no longer matches its signed card
@@ -161,3 +163,37 @@ def test_a_run_whose_card_no_longer_verifies_is_listed_as_unverifiable_and_never
     again.toggle(key="all_runs_Model").set_value(True).run()
     assert any("UNVERIFIABLE" in option for option in again.selectbox(key="pick_all_Model").options)
     assert any("cannot be opened" in w.value for w in again.warning) and again.session_state["runs"] == []
+
+
+def stored_card(store_uri: str, run_id: str) -> bytes:
+    """The model card's bytes as the run store holds them (the local store's artifact folder)."""
+    folder = Path(store_uri.removeprefix("sqlite:///")).parent
+    [path] = [path for path in folder.rglob("model_card.json") if run_id in path.parts]
+    return path.read_bytes()
+
+
+def offered_card(at: AppTest) -> bytes:
+    """The card bytes Score & export offers. AppTest drops its media files after each run, so the bytes are
+    read from the bundle the page handed to the button, once the button is seen drawn."""
+    at.switch_page("screens/score_and_export.py").run()
+    assert not at.exception and not at.error, messages(at)
+    button = next(b for b in at.get("download_button") if b.proto.label == "Download model card")
+    assert button.proto.url.endswith(".json")
+    return at.session_state["runs"][-1].export.card_json
+
+
+def test_the_stored_card_is_the_downloaded_card_before_and_after_a_threshold_is_chosen(store_uri):
+    at = train(build(session()))
+    record = at.session_state["runs"][-1]
+    assert offered_card(at) == stored_card(store_uri, record.save.run_id)
+    assert "recommended_threshold" not in json.loads(offered_card(at))
+
+    # Evaluate recommends a threshold from value and cost: the card names it, exported and saved again
+    at.switch_page("screens/evaluate.py").run()
+    at.number_input(key=f"profit_{record.number}_value").set_value(500.0).run()
+    assert not at.exception and not at.error, messages(at)
+    record = at.session_state["runs"][-1]
+    card = offered_card(at)
+    assert card == stored_card(store_uri, record.save.run_id)
+    assert json.loads(card)["recommended_threshold"]["inputs"]["value_per_conversion"] == 500.0
+    assert [summary.run_id for summary in resolve_store().list_runs(at.session_state["workspace"])] == [record.save.run_id]

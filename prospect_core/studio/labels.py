@@ -1,0 +1,88 @@
+"""How the studio names things on screen: sources, splits, runs, features and category values. One owner
+for each word.
+
+Functions of records, never properties on them: a record in session state holds data, and this module
+may import state.py's types without state.py importing it back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prospect_core.events.sources import parse_source
+from prospect_core.studio.state import StudioRun
+from prospect_core.trainingset.features import FEATURES
+from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.trainingset.wording import day_name, window_label
+
+# source kind -> (its name, what it is): the source picker shows both, labels of runs and sets the name
+SOURCE_KINDS = {
+    "demo": ("Demo events", "Embedded DuckDB with simulated Snowplow events; no account needed"),
+    "duckdb": ("DuckDB file", "A .duckdb file holding the atomic events table"),
+    "events": ("Events export", "CSV, CSV.gz or Parquet export of atomic events"),
+    "snowflake": ("Snowflake", "Your warehouse"),
+}
+
+# split -> (its name, what it does): Train's picker shows both, labels and tables the name
+SPLITS = {
+    "by_user": ("By prospect", "By prospect — no prospect in both sets; the honest estimate of how the model does on "
+                "new prospects."),
+    "random": ("Random", "Random 80/20, stratified — the tutorial's split. Rows of one prospect minutes apart land on "
+               "both sides, so the model is scored on near-copies of what it learned: expect an optimistic AUC."),
+    "out_of_time": ("Out of time", "Out of time — train on earlier prediction points, test on later ones, as in "
+                    "production."),
+}
+
+
+def source_name(kind: str) -> str:
+    return SOURCE_KINDS[kind][0] if kind in SOURCE_KINDS else kind
+
+
+def source_description(kind: str, snowflake_configured: bool) -> str:
+    if kind == "snowflake" and not snowflake_configured:
+        return "Not configured: add [connections.snowflake] to .streamlit/secrets.toml"
+    return SOURCE_KINDS[kind][1]
+
+
+def source_label(source: str) -> str:
+    """`DuckDB file · events.duckdb`: the source's kind, and its file's name when it has one."""
+    kind, argument = parse_source(source)
+    name = source_name(kind) if kind in SOURCE_KINDS else source
+    return name + (f" · {Path(argument).name}" if argument else "")
+
+
+def split_name(split: str) -> str:
+    return SPLITS[split][0] if split in SPLITS else split
+
+
+def split_description(split: str) -> str:
+    """`By prospect — no prospect in both sets; …`: what the split does, and why to choose it."""
+    return SPLITS[split][1]
+
+
+def run_description(number: int, source: str, spec: TrainingSpec, split: str) -> str:
+    """`Run 2 · Demo events · submit_form ×1 in 1 h · history 7/30 d · By prospect`: runs told apart."""
+    target = f"{spec.target_event} ×{spec.target_min_count} in {window_label(spec.target_window_minutes)}"
+    return (f"Run {number} · {source} · {target} · history {spec.short_window_days}/{spec.long_window_days} d"
+            f" · {split_name(split)}")
+
+
+def run_label(record: StudioRun) -> str:
+    return run_description(record.number, source_label(record.source), record.run.spec, record.run.split)
+
+
+def category_text(value) -> str:
+    return "(none)" if value == "" else str(value)
+
+
+def day_text(value) -> str:
+    """ISO day of week as its name (`3` → Wednesday); anything else as it is."""
+    try:
+        return day_name(int(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def feature_labels(spec: TrainingSpec) -> dict[str, str]:
+    """Column name -> the registry's human label (`num_pricing_views_l30d` -> "Pricing page views, ...")."""
+    return {feature.column(spec): feature.description for feature in FEATURES}
