@@ -79,7 +79,7 @@ def by_prospect_view(run: TrainingRun) -> None:
 def threshold_in_business_terms(record: StudioRun, key: str) -> evaluation.ProfitCurve | None:
     """Value, cost and traffic in; the profit curve, the best threshold and its sentence out.
 
-    The recommended threshold goes into the run's model card (runstore.choose_threshold), stored and downloaded.
+    The recommended threshold goes into the run's model card at a click (runstore.choose_threshold), stored and downloaded.
     """
     run = record.run
     st.subheader("Thresholds in business terms")
@@ -104,6 +104,17 @@ def threshold_in_business_terms(record: StudioRun, key: str) -> evaluation.Profi
 
     st.plotly_chart(profit_figure(curve), key=f"{key}_profit")
     st.markdown(evaluation.threshold_sentence(curve, conversions="positive moments"))  # the share is of moments, not of prospects
-    choose_threshold(record, evaluation.recommended_threshold_section(curve))
+    # Into the card only at a click: the card is signed and stored, and re-saving on every value typed
+    # would make each keystroke a run-store write of seconds.
+    recommended = evaluation.recommended_threshold_section(curve)
+    if record.threshold == recommended:
+        st.caption("The model card names this threshold (as downloaded and as stored); the scoring service "
+                   "uses it as its default.")
+    elif st.button("Use this threshold in the model card", key=f"{key}_use", icon=":material/check:",
+                   help="The card, signed again, names this threshold with its value and cost, and the scoring "
+                   "service uses it as its default. A saved run is saved again with the new card."):
+        with st.spinner("Signing the card again and saving the run…"):
+            choose_threshold(record, recommended)
+        st.rerun()
     return curve
 

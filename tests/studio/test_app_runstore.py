@@ -188,9 +188,11 @@ def test_the_stored_card_is_the_downloaded_card_before_and_after_a_threshold_is_
     assert offered_card(at) == stored_card(store_uri, record.save.run_id)
     assert "recommended_threshold" not in json.loads(offered_card(at))
 
-    # Evaluate recommends a threshold from value and cost: the card names it, exported and saved again
+    # Evaluate recommends a threshold from value and cost; at a click the card names it, exported and saved again
     at.switch_page("screens/evaluate.py").run()
     at.number_input(key=f"profit_{record.number}_value").set_value(500.0).run()
+    assert at.session_state["runs"][-1].save.run_id == record.save.run_id  # typing saves nothing
+    at.button(key=f"profit_{record.number}_use").click().run()
     assert not at.exception and not at.error, messages(at)
     record = at.session_state["runs"][-1]
     card = offered_card(at)
