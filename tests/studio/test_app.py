@@ -91,6 +91,8 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert 0.5 < float(by_prospect.value) <= 1
     app.number_input(key="profit_1_value").set_value(500.0).run()
     app.number_input(key="profit_1_cost").set_value(2.0).run()
+    assert app.session_state["runs"][0].threshold is None  # typing chooses nothing yet
+    app.button(key="profit_1_use").click().run()
     recommended = app.session_state["runs"][0].threshold
     assert 0 < recommended["value"] < 1 and recommended["inputs"]["value_per_conversion"] == 500.0
     assert any(m.value.startswith("Flag the top") for m in app.markdown)
