@@ -85,8 +85,7 @@ def _events(attribute: Attribute) -> list[Any]:
 
 
 def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta:
-    days = spec.short_window_days if feature.window == "short" else spec.long_window_days
-    return dt.timedelta(days=days)
+    return dt.timedelta(days=spec.window_days(feature.window))
 
 
 # aggregation -> (Signals aggregation, Signals type, transform)

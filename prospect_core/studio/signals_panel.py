@@ -14,11 +14,12 @@ import streamlit as st
 
 from prospect_core.infra.errors import UserError
 from prospect_core.outputs.export import ExportBundle, signals_json
+from prospect_core.trainingset.attributes import WINDOWS
 from prospect_core.trainingset.features import spec_features
 from prospect_core.outputs.signals import STREAM_EVENT_LIMIT
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio.marketer import category_text, day_text
-from prospect_core.trainingset.wording import plain
+from prospect_core.trainingset.wording import plain, window_title
 
 # option -> (widget key, label, default)
 OPTIONS = {
@@ -106,8 +107,7 @@ def batch_caption(spec: TrainingSpec) -> str:
 def what_if_inputs(spec: TrainingSpec, defaults: dict[str, Any], categories: dict[str, list[Any]]) -> dict[str, Any]:
     """The what-if form's widgets (call inside the form): one per model input, by window, labelled in
     words, with the column name in the tooltip. Returns the values by column."""
-    titles = {"event": "The event", "short": f"Last {spec.short_window_days} days",
-              "long": f"Last {spec.long_window_days} days"}
+    titles = {window: window_title(spec, window) for window in WINDOWS}
     values: dict[str, Any] = {}
     features = spec_features(spec)
     for column, (window, title) in zip(st.columns(3), titles.items()):

@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, Attribute, validate_attributes
+from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, Attribute, Window, validate_attributes
 from prospect_core.infra.errors import SpecError
 
 MAX_DAYS = 3650
@@ -95,6 +95,17 @@ class TrainingSpec:
     def lookback_days(self) -> int:
         """Days of events the query scans, as in the tutorial: back to the cohort's earliest first-seen."""
         return self.cohort_first_seen_from_days
+
+    def window_days(self, window: Window) -> int | None:
+        """Days of earlier events a feature window reads; None for the event itself."""
+        if window == "event":
+            return None
+        return self.short_window_days if window == "short" else self.long_window_days
+
+    def window_column(self, name: str, window: Window) -> str:
+        """The column of attribute `name` in `window`: `num_sessions_l7d` in a 7-day window."""
+        days = self.window_days(window)
+        return name if days is None else f"{name}_l{days}d"
 
     @property
     def target_window_label(self) -> str:
@@ -320,20 +331,13 @@ def _validate(spec: TrainingSpec) -> None:
     _check_columns(spec)  # last: it reads the target column, so the target's fields must be valid
 
 
-def _window_column(name: str, window: str, spec: TrainingSpec) -> str:
-    # the same naming as features.Feature.column, which cannot be imported here (features imports spec)
-    if window == "event":
-        return name
-    return f"{name}_l{spec.short_window_days if window == 'short' else spec.long_window_days}d"
-
-
 def _check_columns(spec: TrainingSpec) -> None:
     """Custom attributes' columns must not collide with any other column of the training set."""
     taken = {"event_id", "domain_userid", "derived_tstamp", spec.target_column}
-    taken |= {_window_column(a.name, w, spec) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
+    taken |= {spec.window_column(a.name, w) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
     for index, attribute in enumerate(spec.attributes):
         for window in attribute.windows:
-            column = _window_column(attribute.name, window, spec)
+            column = spec.window_column(attribute.name, window)
             if column in taken:
                 raise SpecError(
                     f"attributes[{index}].name {attribute.name!r} gives the column {column!r}, which another "

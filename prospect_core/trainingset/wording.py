@@ -17,6 +17,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from prospect_core.trainingset.attributes import Window
     from prospect_core.trainingset.spec import TrainingSpec
 
 # (past, base form, object) for one event and for `n` events: "submitted a form", "did not submit
@@ -75,6 +76,18 @@ def window_label(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"{minutes // 60} h"
     return f"{minutes} min"
+
+
+def window_words(spec: TrainingSpec, window: Window) -> str:
+    """What a feature window reads, within a sentence: `the event itself`, `last 7 days`, `last 1 day`."""
+    days = spec.window_days(window)
+    return "the event itself" if days is None else f"last {_plural(days, 'day')}"
+
+
+def window_title(spec: TrainingSpec, window: Window) -> str:
+    """A feature window's title on the screen: `The event itself`, `Last 7 days`."""
+    words = window_words(spec, window)
+    return words[0].upper() + words[1:]
 
 
 def target_phrase(event: str, min_count: int, window_minutes: int, *, reached: bool = True) -> str:
