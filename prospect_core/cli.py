@@ -28,6 +28,8 @@ from prospect_core.modelling.model import SPLITS, ModelParams, TrainingRun, chec
 from prospect_core.infra.paths import demo_db_path
 from prospect_core.outputs.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
                                           write_service_folder)
+from prospect_core.outputs import signals_defaults
+from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.outputs.signing import signing_key
 from prospect_core.events.sources import open_source
 from prospect_core.trainingset.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
@@ -316,8 +318,9 @@ def run_train(args: argparse.Namespace) -> None:
     safe_io.write_bytes(signals_path, export.signals_json, what="the Signals definitions")
     done()
     for column in export.card["parity"]["material"]:
-        print(f"warning: {column} is over 100 on a material share of rows, where Signals keeps only the latest "
-              "100 events or values: served scores differ there (see the card's parity section)", file=sys.stderr)
+        print(f"warning: {column} is over {STREAM_EVENT_LIMIT} on a material share of rows, where Signals keeps only "
+              f"the latest {STREAM_EVENT_LIMIT} events or values: served scores differ there (see the card's parity "
+              "section)", file=sys.stderr)
 
     metrics = run.evaluation
     print(
@@ -370,8 +373,9 @@ def run_signals(args: argparse.Namespace) -> None:
         document["parity"] = parity_report(frame, spec)
         for row in document["parity"]:
             if row["material"]:
-                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['input']} over 100, where "
-                      "Signals keeps only the latest 100 events or values: served values differ there", file=sys.stderr)
+                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['input']} over {STREAM_EVENT_LIMIT}, "
+                      f"where Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values: served values "
+                      "differ there", file=sys.stderr)
     safe_io.write_bytes(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions",
                         follow_symlinks=args.follow_symlinks)
     group = document["attribute_group"]
@@ -380,11 +384,13 @@ def run_signals(args: argparse.Namespace) -> None:
 
 
 def add_signals_name_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--group-name", default="prospect_scoring", help="Signals attribute group name (default prospect_scoring)")
-    parser.add_argument("--service-name", default="prospect_scoring_service",
-                        help="Signals service name (default prospect_scoring_service)")
-    parser.add_argument("--version", type=_whole_number(1), default=1, help="attribute group version (default 1)")
-    parser.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
+    parser.add_argument("--group-name", default=signals_defaults.GROUP_NAME,
+                        help=f"Signals attribute group name (default {signals_defaults.GROUP_NAME})")
+    parser.add_argument("--service-name", default=signals_defaults.SERVICE_NAME,
+                        help=f"Signals service name (default {signals_defaults.SERVICE_NAME})")
+    parser.add_argument("--version", type=_whole_number(1), default=signals_defaults.VERSION,
+                        help=f"attribute group version (default {signals_defaults.VERSION})")
+    parser.add_argument("--owner", default=signals_defaults.OWNER, help=f"owner email (default {signals_defaults.OWNER})")
 
 
 def signals_options(args: argparse.Namespace) -> dict[str, object]:

@@ -28,7 +28,8 @@ from prospect_core.outputs.artifact import (
 )
 from prospect_core.infra.errors import UserError, shown
 from prospect_core.modelling.model import TrainingRun
-from prospect_core.outputs.signals import MATERIAL_SHARE, STREAM_EVENT_LIMIT, parity_report, signals_document
+from prospect_core.outputs.signals import MATERIAL_SHARE, parity_report, signals_document
+from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.outputs.signing import load_verified, sign_card
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.runstore import Owner
