@@ -27,11 +27,11 @@ from prospect_core.infra.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS,
 from prospect_core.modelling.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
 from prospect_core.infra.paths import demo_db_path
 from prospect_core.outputs.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
-                                          write_service_folder)
+                                          model_card_path, write_service_folder)
 from prospect_core.outputs import signals_defaults
 from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.outputs.signing import signing_key
-from prospect_core.events.sources import open_source
+from prospect_core.events.sources import DEFAULT_SOURCE, SOURCE_KINDS, open_source
 from prospect_core.trainingset.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
 from prospect_core.runstore import NotSavedError, check_workspace_id, resolve_store, warm_up
 from prospect_core.trainingset.training_sql import DIALECTS, FORMULATIONS, render_training_sql
@@ -52,6 +52,9 @@ SPEC_INTEGER_FLAGS = (
     "target_window_minutes",
     "user_sample_percent",
 )
+
+
+_SOURCES = " | ".join(SOURCE_KINDS)
 
 
 def _flag(field_name: str) -> str:
@@ -232,7 +235,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     defaults = ModelParams()
     train = commands.add_parser("train", help="train the XGBoost pipeline; write the joblib artifact and model card")
     data = train.add_mutually_exclusive_group()
-    data.add_argument("--source", default="demo", help="demo | duckdb:PATH | events:PATH | snowflake (default demo)")
+    data.add_argument("--source", default=DEFAULT_SOURCE, help=f"{_SOURCES} (default {DEFAULT_SOURCE})")
     data.add_argument("--dataset", metavar="FILE.parquet", help="a training set written by the dataset command")
     train.add_argument("--out", required=True, help="joblib file to write (the fitted sklearn Pipeline)")
     train.add_argument("--card", help="model card JSON to write, with a .md rendering beside it (default: OUT.card.json)")
@@ -265,8 +268,8 @@ def run_train(args: argparse.Namespace) -> None:
     # Every output path and the signing key are checked before the minutes of building and fitting.
     follow = args.follow_symlinks
     out = safe_io.output_path(args.out, what="the model artifact", follow_symlinks=follow)
-    default_card = Path(args.out).with_name(Path(args.out).name + ".card.json")
-    card_path = safe_io.output_path(args.card or default_card, what="the model card", follow_symlinks=follow)
+    card_path = safe_io.output_path(args.card or model_card_path(Path(args.out)), what="the model card",
+                                    follow_symlinks=follow)
     markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
     signals_path = safe_io.output_path(definitions_path(Path(args.out)), what="the Signals definitions",
                                        follow_symlinks=follow)
@@ -454,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(handler=run_sql)
 
     dataset = commands.add_parser("dataset", help="build the training set into a Parquet file")
-    dataset.add_argument("--source", default="demo", help="demo | duckdb:PATH | events:PATH | snowflake")
+    dataset.add_argument("--source", default=DEFAULT_SOURCE, help=f"{_SOURCES} (default {DEFAULT_SOURCE})")
     dataset.add_argument("--out", required=True, help="Parquet file to write")
     dataset.add_argument("--formulation", choices=FORMULATIONS)
     add_max_training_rows_argument(dataset)

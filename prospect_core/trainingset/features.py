@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, PROPERTIES, Attribute, Dtype, Kind, Property, Window
-from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.trainingset.spec import IDENTIFIER_COLUMNS, TrainingSpec
 from prospect_core.trainingset.wording import window_words
 
-IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
 _WINDOW_ORDER = {"event": 0, "short": 1, "long": 2}
 
 

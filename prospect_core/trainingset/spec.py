@@ -43,6 +43,9 @@ MAX_SPEC_DEPTH = 16
 # (ValueError) integers past Python's 4,300-digit conversion limit, a traceback in the app and the CLI.
 MAX_NUMBER_DIGITS = 30
 
+# The columns every training set has besides its features and target: which event, whose, when.
+IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
+
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
 # piece of user text that must become SQL text, so it is validated instead of escaped.
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
@@ -333,7 +336,7 @@ def _validate(spec: TrainingSpec) -> None:
 
 def _check_columns(spec: TrainingSpec) -> None:
     """Custom attributes' columns must not collide with any other column of the training set."""
-    taken = {"event_id", "domain_userid", "derived_tstamp", spec.target_column}
+    taken = {*IDENTIFIER_COLUMNS, spec.target_column}
     taken |= {spec.window_column(a.name, w) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
     for index, attribute in enumerate(spec.attributes):
         for window in attribute.windows:
