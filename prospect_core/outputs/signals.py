@@ -135,9 +135,9 @@ def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[s
     return definition, _model_input(feature, spec, column, transform, "approximate", notes[transform])
 
 
-def _check_name(what: str, value: str) -> None:
+def _check_name(option: str, value: str) -> None:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise SpecError(f"{what} must be 1-128 letters, digits, - or _ starting with a letter, got {value!r:.60}")
+        raise SpecError(f"{defaults.OPTION_WORDS[option]} must be 1-128 letters, digits, - or _ starting with a letter, got {value!r:.60}")
 
 
 def signals_definitions(
@@ -145,12 +145,12 @@ def signals_definitions(
     version: int = defaults.VERSION, owner: str = defaults.OWNER,
 ) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(StreamAttributeGroup, Service, model inputs mapping) for `spec`'s features."""
-    _check_name("the attribute group name", group_name)
-    _check_name("the service name", service_name)
+    _check_name("group_name", group_name)
+    _check_name("service_name", service_name)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= defaults.MAX_VERSION:
-        raise SpecError(f"the version must be a whole number from 1 to {defaults.MAX_VERSION}, got {version!r:.60}")
+        raise SpecError(f"{defaults.OPTION_WORDS['version']} must be a whole number from 1 to {defaults.MAX_VERSION}, got {version!r:.60}")
     if not isinstance(owner, str) or not _EMAIL.fullmatch(owner):
-        raise SpecError(f"the owner must be an email address like name@example.com, got {owner!r:.60}")
+        raise SpecError(f"{defaults.OPTION_WORDS['owner']} must be an email address like name@example.com, got {owner!r:.60}")
     attributes, inputs = [], []
     for feature in spec_features(spec):
         definition, mapping = _translate(feature, spec)

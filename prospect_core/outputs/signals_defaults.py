@@ -12,5 +12,8 @@ SERVICE_NAME = "prospect_scoring_service"
 VERSION = 1
 OWNER = "owner@example.com"
 MAX_VERSION = 1_000_000
+# How the core's messages name each option; the studio's form puts its own labels in their place.
+OPTION_WORDS = {"group_name": "the attribute group name", "service_name": "the service name",
+                "version": "the version", "owner": "the owner"}
 
 STREAM_EVENT_LIMIT = 100  # events a windowed stream attribute sees, and values a unique_list keeps (Snowplow's docs)

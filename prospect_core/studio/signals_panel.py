@@ -29,9 +29,8 @@ OPTIONS = {
     "version": ("signals_version", "Version", defaults.VERSION),
     "owner": ("signals_owner", "Owner email", defaults.OWNER),
 }
-# The core's field words, in the form's words.
-_FIELD_WORDS = {"the attribute group name": "Attribute group name", "the service name": "Service name",
-                "the version": "Version", "the owner": "Owner email"}
+# The core's words for each option, in the form's words.
+_FIELD_WORDS = {defaults.OPTION_WORDS[name]: label for name, (_, label, _) in OPTIONS.items()}
 
 
 def _options() -> dict[str, Any]:
