@@ -35,6 +35,10 @@ from prospect_core.outputs.signing import load_verified
 from prospect_core.trainingset.spec import TrainingSpec
 
 BUNDLE_FOLDER = "prospect_scoring_service"  # the zip's one folder, and its file name's start
+# What a model's card and Signals definitions add to its name (`train` and the app's downloads), so
+# they are found beside it.
+CARD_SUFFIX = ".card.json"
+DEFINITIONS_SUFFIX = ".signals.json"
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model.card.json"
 DEFINITIONS_FILE = "signals_definitions.json"
@@ -119,12 +123,12 @@ def service_zip_name(sha256: str) -> str:
 
 def model_card_path(model: Path) -> Path:
     """Where `train` writes a model's card unless told otherwise: `model.joblib.card.json`."""
-    return model.with_name(model.name + ".card.json")
+    return model.with_name(model.name + CARD_SUFFIX)
 
 
 def card_beside(model: Path) -> Path:
     """The card the studio writes next to a model: `model.joblib.card.json` (CLI) or `model.card.json` (app)."""
-    candidates = [model_card_path(model), model.with_suffix(".card.json")]
+    candidates = [model_card_path(model), model.with_suffix(CARD_SUFFIX)]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -136,12 +140,12 @@ def card_beside(model: Path) -> Path:
 
 def definitions_path(model: Path) -> Path:
     """Where `train` writes a model's Signals definitions: `model.joblib.signals.json`."""
-    return model.with_name(model.name + ".signals.json")
+    return model.with_name(model.name + DEFINITIONS_SUFFIX)
 
 
 def definitions_beside(model: Path) -> Path | None:
     """The Signals definitions next to a model (`train`'s name, or the app's `model.signals.json`), if any."""
-    for candidate in (definitions_path(model), model.with_suffix(".signals.json")):
+    for candidate in (definitions_path(model), model.with_suffix(DEFINITIONS_SUFFIX)):
         if candidate.is_file():
             return candidate
     return None
