@@ -27,9 +27,11 @@ from prospect_core.infra.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS,
 from prospect_core.modelling.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
 from prospect_core.infra.paths import demo_db_path
 from prospect_core.outputs.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
-                                          write_service_folder)
+                                          model_card_path, write_service_folder)
+from prospect_core.outputs import signals_defaults
+from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.outputs.signing import signing_key
-from prospect_core.events.sources import open_source
+from prospect_core.events.sources import DEFAULT_SOURCE, SOURCE_KINDS, open_source
 from prospect_core.trainingset.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
 from prospect_core.trainingset.spec_fields import SPEC_FIELDS, SpecField
 from prospect_core.runstore import NotSavedError, check_workspace_id, resolve_store, warm_up
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 
 # Commands that fit or export import the export and Signals modules (sklearn, the Signals SDK) where
 # they run, so `--help`, `sql`, `spec` and `dataset` start without them.
+
+_SOURCES = " | ".join(SOURCE_KINDS)
+
 
 def _flag(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
@@ -218,7 +223,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     defaults = ModelParams()
     train = commands.add_parser("train", help="train the XGBoost pipeline; write the joblib artifact and model card")
     data = train.add_mutually_exclusive_group()
-    data.add_argument("--source", default="demo", help="demo | duckdb:PATH | events:PATH | snowflake (default demo)")
+    data.add_argument("--source", default=DEFAULT_SOURCE, help=f"{_SOURCES} (default {DEFAULT_SOURCE})")
     data.add_argument("--dataset", metavar="FILE.parquet", help="a training set written by the dataset command")
     train.add_argument("--out", required=True, help="joblib file to write (the fitted sklearn Pipeline)")
     train.add_argument("--card", help="model card JSON to write, with a .md rendering beside it (default: OUT.card.json)")
@@ -251,8 +256,8 @@ def run_train(args: argparse.Namespace) -> None:
     # Every output path and the signing key are checked before the minutes of building and fitting.
     follow = args.follow_symlinks
     out = safe_io.output_path(args.out, what="the model artifact", follow_symlinks=follow)
-    default_card = Path(args.out).with_name(Path(args.out).name + ".card.json")
-    card_path = safe_io.output_path(args.card or default_card, what="the model card", follow_symlinks=follow)
+    card_path = safe_io.output_path(args.card or model_card_path(Path(args.out)), what="the model card",
+                                    follow_symlinks=follow)
     markdown_path = safe_io.output_path(card_path.with_suffix(".md"), what="the model card", follow_symlinks=follow)
     signals_path = safe_io.output_path(definitions_path(Path(args.out)), what="the Signals definitions",
                                        follow_symlinks=follow)
@@ -304,8 +309,9 @@ def run_train(args: argparse.Namespace) -> None:
     safe_io.write_bytes(signals_path, export.signals_json, what="the Signals definitions")
     done()
     for column in export.card["parity"]["material"]:
-        print(f"warning: {column} is over 100 on a material share of rows, where Signals keeps only the latest "
-              "100 events or values: served scores differ there (see the card's parity section)", file=sys.stderr)
+        print(f"warning: {column} is over {STREAM_EVENT_LIMIT} on a material share of rows, where Signals keeps only "
+              f"the latest {STREAM_EVENT_LIMIT} events or values: served scores differ there (see the card's parity "
+              "section)", file=sys.stderr)
 
     metrics = run.evaluation
     print(
@@ -358,8 +364,9 @@ def run_signals(args: argparse.Namespace) -> None:
         document["parity"] = parity_report(frame, spec)
         for row in document["parity"]:
             if row["material"]:
-                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['input']} over 100, where "
-                      "Signals keeps only the latest 100 events or values: served values differ there", file=sys.stderr)
+                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['input']} over {STREAM_EVENT_LIMIT}, "
+                      f"where Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values: served values "
+                      "differ there", file=sys.stderr)
     safe_io.write_bytes(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions",
                         follow_symlinks=args.follow_symlinks)
     group = document["attribute_group"]
@@ -368,11 +375,13 @@ def run_signals(args: argparse.Namespace) -> None:
 
 
 def add_signals_name_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--group-name", default="prospect_scoring", help="Signals attribute group name (default prospect_scoring)")
-    parser.add_argument("--service-name", default="prospect_scoring_service",
-                        help="Signals service name (default prospect_scoring_service)")
-    parser.add_argument("--version", type=_whole_number(1), default=1, help="attribute group version (default 1)")
-    parser.add_argument("--owner", default="owner@example.com", help="owner email (default owner@example.com)")
+    parser.add_argument("--group-name", default=signals_defaults.GROUP_NAME,
+                        help=f"Signals attribute group name (default {signals_defaults.GROUP_NAME})")
+    parser.add_argument("--service-name", default=signals_defaults.SERVICE_NAME,
+                        help=f"Signals service name (default {signals_defaults.SERVICE_NAME})")
+    parser.add_argument("--version", type=_whole_number(1), default=signals_defaults.VERSION,
+                        help=f"attribute group version (default {signals_defaults.VERSION})")
+    parser.add_argument("--owner", default=signals_defaults.OWNER, help=f"owner email (default {signals_defaults.OWNER})")
 
 
 def signals_options(args: argparse.Namespace) -> dict[str, object]:
@@ -436,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(handler=run_sql)
 
     dataset = commands.add_parser("dataset", help="build the training set into a Parquet file")
-    dataset.add_argument("--source", default="demo", help="demo | duckdb:PATH | events:PATH | snowflake")
+    dataset.add_argument("--source", default=DEFAULT_SOURCE, help=f"{_SOURCES} (default {DEFAULT_SOURCE})")
     dataset.add_argument("--out", required=True, help="Parquet file to write")
     dataset.add_argument("--formulation", choices=FORMULATIONS)
     add_max_training_rows_argument(dataset)

@@ -90,7 +90,7 @@ events as (
 {%- if spec.exclude_after_first_target and with_first_targets | default(false) %},
 
 -- Each prospect's first target event in the scan: rows at or after it are left out (the spec's
--- exclude_after_first_target), by `after_first_target_filter` at the end of each template.
+-- exclude_after_first_target), by training_rows.sql at the end of each template.
 first_targets as (
     select domain_userid, min(derived_tstamp) as first_target_at
     from events

@@ -181,9 +181,4 @@ cast(coalesce(earlier.{{ total }}, 0) - coalesce({{ before }}.{{ ended or total 
 {%- endfor %}
 )
 
-select final.* from final
-{%- if spec.exclude_after_first_target %}
-left join first_targets on final.domain_userid = first_targets.domain_userid
-where first_targets.first_target_at is null or final.derived_tstamp < first_targets.first_target_at
-{%- endif %}
-order by derived_tstamp, event_id
+{% include "training_rows.sql" -%}

@@ -22,6 +22,7 @@ from prospect_core.events.snowflake import SnowflakeConfig, SnowflakeWarehouse, 
 from prospect_core.events.warehouse import DuckDBWarehouse, Warehouse
 
 SOURCE_KINDS = ("demo", "duckdb:PATH", "events:PATH", "snowflake")
+DEFAULT_SOURCE = "demo"  # runs anywhere, with no file or login: the CLI's and a new session's source
 
 
 def parse_source(source: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from prospect_core.modelling.evaluation import Confusion, Evaluation, ProfitCurv
 from prospect_core.modelling.explain import RowExplanation, ShapSample, shap_importance
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.events.target_explorer import TargetLadder
+from prospect_core.trainingset.wording import window_label, window_text, window_words
 
 TEMPLATE = "plotly_white"
 HEIGHT = 420
@@ -393,10 +394,6 @@ TIMELINE_PLOT_PX = 480
 LABEL_PX_PER_CHAR = 7
 
 
-def _days_text(days: int) -> str:
-    return "1 day" if days == 1 else f"{days} days"
-
-
 def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") -> go.Figure:
     """History windows -> prediction point -> target window, in days relative to the prediction point.
 
@@ -408,15 +405,13 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     target_drawn = max(target_days, long_days * 0.12)
     # the target's label sits right of its bar, one part a line; a long event name is shortened to fit
     event = _text(spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026")
-    from prospect_core.trainingset.wording import window_text
-
     # the window in words ("next 7 days"), not minutes: a long label pushed the axis far right
     target_label = (f"next {window_text(spec.target_window_minutes)}:<br>'{event}'"
                     + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
                     + ("<br>(not to scale)" if target_drawn > target_days else ""))
     rows = [
-        ("long history window", -long_days, long_days, NEGATIVE, f"last {_days_text(long_days)}"),
-        ("short history window", -short_days, short_days, "#6baed6", f"last {_days_text(short_days)}"),
+        ("long history window", -long_days, long_days, NEGATIVE, window_words(spec, "long")),
+        ("short history window", -short_days, short_days, "#6baed6", window_words(spec, "short")),
         ("target window", 0.0, target_drawn, POSITIVE, target_label),
     ]
     # the target's label sits left of the prediction point, in its row's empty history side, so the
@@ -475,8 +470,6 @@ def target_explorer_figure(ladder: TargetLadder, *, title: str = "Which targets 
     Each point's customdata is (event, window minutes, positive moments, positive prospects), so a
     click can set the target; the spec's own window is the dashed line.
     """
-    from prospect_core.trainingset.wording import window_label
-
     windows = list(ladder.windows)
     labels = [window_label(minutes) for minutes in windows]
     figure = go.Figure()

@@ -28,7 +28,9 @@ from prospect_core.outputs.artifact import (
 )
 from prospect_core.infra.errors import UserError, shown
 from prospect_core.modelling.model import TrainingRun
-from prospect_core.outputs.signals import MATERIAL_SHARE, STREAM_EVENT_LIMIT, parity_report, signals_document
+from prospect_core.outputs.signals import MATERIAL_SHARE, parity_report, signals_document
+from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
+from prospect_core.outputs.service_bundle import CARD_SUFFIX, DEFINITIONS_SUFFIX
 from prospect_core.outputs.signing import load_verified, sign_card
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.runstore import Owner
@@ -53,15 +55,19 @@ class ExportBundle:
 
     @property
     def artifact_name(self) -> str:
-        return f"prospect_model_{self.sha256[:8]}.joblib"
+        return f"{self._stem}.joblib"
 
     @property
     def card_name(self) -> str:
-        return f"prospect_model_{self.sha256[:8]}.card.json"
+        return self._stem + CARD_SUFFIX
 
     @property
     def signals_name(self) -> str:
-        return f"prospect_model_{self.sha256[:8]}.signals.json"
+        return self._stem + DEFINITIONS_SUFFIX
+
+    @property
+    def _stem(self) -> str:
+        return f"prospect_model_{self.sha256[:8]}"
 
 
 def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.DataFrame | None = None,

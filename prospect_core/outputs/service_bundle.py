@@ -34,6 +34,11 @@ from prospect_core.trainingset.features import Feature, spec_features
 from prospect_core.outputs.signing import load_verified
 from prospect_core.trainingset.spec import TrainingSpec
 
+BUNDLE_FOLDER = "prospect_scoring_service"  # the zip's one folder, and its file name's start
+# What a model's card and Signals definitions add to its name (`train` and the app's downloads), so
+# they are found beside it.
+CARD_SUFFIX = ".card.json"
+DEFINITIONS_SUFFIX = ".signals.json"
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model.card.json"
 DEFINITIONS_FILE = "signals_definitions.json"
@@ -101,11 +106,11 @@ def write_service_folder(
 
 
 def service_zip(artifact: bytes, card_json: bytes, definitions: bytes | None = None, *, key: bytes) -> bytes:
-    """The bundle as a zip of one folder, `prospect_scoring_service/`."""
+    """The bundle as a zip of one folder, `BUNDLE_FOLDER/`."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in service_files(artifact, card_json, definitions, key=key).items():
-            info = zipfile.ZipInfo(f"prospect_scoring_service/{name}", date_time=_ZIP_TIME)
+            info = zipfile.ZipInfo(f"{BUNDLE_FOLDER}/{name}", date_time=_ZIP_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
@@ -113,12 +118,17 @@ def service_zip(artifact: bytes, card_json: bytes, definitions: bytes | None = N
 
 
 def service_zip_name(sha256: str) -> str:
-    return f"prospect_scoring_service_{sha256[:8]}.zip"
+    return f"{BUNDLE_FOLDER}_{sha256[:8]}.zip"
+
+
+def model_card_path(model: Path) -> Path:
+    """Where `train` writes a model's card unless told otherwise: `model.joblib.card.json`."""
+    return model.with_name(model.name + CARD_SUFFIX)
 
 
 def card_beside(model: Path) -> Path:
     """The card the studio writes next to a model: `model.joblib.card.json` (CLI) or `model.card.json` (app)."""
-    candidates = [model.with_name(model.name + ".card.json"), model.with_suffix(".card.json")]
+    candidates = [model_card_path(model), model.with_suffix(CARD_SUFFIX)]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -130,12 +140,12 @@ def card_beside(model: Path) -> Path:
 
 def definitions_path(model: Path) -> Path:
     """Where `train` writes a model's Signals definitions: `model.joblib.signals.json`."""
-    return model.with_name(model.name + ".signals.json")
+    return model.with_name(model.name + DEFINITIONS_SUFFIX)
 
 
 def definitions_beside(model: Path) -> Path | None:
     """The Signals definitions next to a model (`train`'s name, or the app's `model.signals.json`), if any."""
-    for candidate in (definitions_path(model), model.with_suffix(".signals.json")):
+    for candidate in (definitions_path(model), model.with_suffix(DEFINITIONS_SUFFIX)):
         if candidate.is_file():
             return candidate
     return None

@@ -29,7 +29,7 @@ Transforms (what the scoring service does with the attribute's value `v`):
   (`day_of_week`, as Snowplow's own serving code does).
 Then `default` replaces a missing value. (The scoring service in `service_template/service.py`
 reads `input`, `source`, `attribute` and `default`; it infers the transform from the value and dtype.) Parity: a stream attribute with a period sees only the
-most recent 100 matching events, and a `unique_list` keeps at most 100 values (Snowplow's docs), so
+most recent `STREAM_EVENT_LIMIT` (100) matching events, and a `unique_list` keeps at most as many values, so
 windowed attributes are `approximate`; event-level `latest_*` attributes are `last` over all events
 (the latest event Signals has seen, which at scoring time is the event being scored).
 """
@@ -44,12 +44,13 @@ import snowplow_signals as sp
 
 from prospect_core.trainingset.attributes import Attribute, Criterion
 from prospect_core.infra.errors import SpecError
+from prospect_core.outputs import signals_defaults as defaults
+from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.trainingset.features import Feature, spec_features
 from prospect_core.trainingset.spec import TrainingSpec
 
 SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
 EVENT_VERSION = "1-0-0"
-STREAM_EVENT_LIMIT = 100  # events a windowed stream attribute sees, and values a unique_list keeps
 MATERIAL_SHARE = 0.01
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}")
@@ -85,8 +86,7 @@ def _events(attribute: Attribute) -> list[Any]:
 
 
 def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta:
-    days = spec.short_window_days if feature.window == "short" else spec.long_window_days
-    return dt.timedelta(days=days)
+    return dt.timedelta(days=spec.window_days(feature.window))
 
 
 # aggregation -> (Signals aggregation, Signals type, transform)
@@ -135,22 +135,22 @@ def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[s
     return definition, _model_input(feature, spec, column, transform, "approximate", notes[transform])
 
 
-def _check_name(what: str, value: str) -> None:
+def _check_name(option: str, value: str) -> None:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise SpecError(f"{what} must be 1-128 letters, digits, - or _ starting with a letter, got {value!r:.60}")
+        raise SpecError(f"{defaults.OPTION_WORDS[option]} must be 1-128 letters, digits, - or _ starting with a letter, got {value!r:.60}")
 
 
 def signals_definitions(
-    spec: TrainingSpec, *, group_name: str = "prospect_scoring", service_name: str = "prospect_scoring_service",
-    version: int = 1, owner: str = "owner@example.com",
+    spec: TrainingSpec, *, group_name: str = defaults.GROUP_NAME, service_name: str = defaults.SERVICE_NAME,
+    version: int = defaults.VERSION, owner: str = defaults.OWNER,
 ) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(StreamAttributeGroup, Service, model inputs mapping) for `spec`'s features."""
-    _check_name("the attribute group name", group_name)
-    _check_name("the service name", service_name)
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 1_000_000:
-        raise SpecError(f"the version must be a whole number from 1 to 1000000, got {version!r:.60}")
+    _check_name("group_name", group_name)
+    _check_name("service_name", service_name)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= defaults.MAX_VERSION:
+        raise SpecError(f"{defaults.OPTION_WORDS['version']} must be a whole number from 1 to {defaults.MAX_VERSION}, got {version!r:.60}")
     if not isinstance(owner, str) or not _EMAIL.fullmatch(owner):
-        raise SpecError(f"the owner must be an email address like name@example.com, got {owner!r:.60}")
+        raise SpecError(f"{defaults.OPTION_WORDS['owner']} must be an email address like name@example.com, got {owner!r:.60}")
     attributes, inputs = [], []
     for feature in spec_features(spec):
         definition, mapping = _translate(feature, spec)

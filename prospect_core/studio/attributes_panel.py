@@ -15,14 +15,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from prospect_core.trainingset.attributes import AGGREGATIONS, OPERATORS, PROPERTIES, Attribute, attribute_from_dict
+from prospect_core.trainingset.attributes import AGGREGATIONS, OPERATORS, PROPERTIES, WINDOWS, Attribute, attribute_from_dict
 from prospect_core.infra.errors import UserError
 from prospect_core.trainingset.features import spec_features
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys
 from prospect_core.studio.state import current_spec
 from prospect_core.trainingset.training_sql import attribute_fragment
-from prospect_core.trainingset.wording import plain
+from prospect_core.trainingset.wording import plain, window_title
 
 NEW = "New attribute"
 NO_CRITERION = "(no criterion)"
@@ -89,8 +89,7 @@ def _attribute_form(spec: TrainingSpec) -> None:
     draft = editing or Attribute("", "count", events=("page_view",))
     suffix = f"{choice}_{st.session_state.get(keys.ATTRIBUTE_FORM_ROUND, 0)}"  # fresh widgets per attribute
     criterion = draft.where[0] if draft.where else None
-    windows = {"event": "The event itself", "short": f"Last {spec.short_window_days} days",
-               "long": f"Last {spec.long_window_days} days"}
+    windows = {window: window_title(spec, window) for window in WINDOWS}
     with st.form(f"attribute_form_{suffix}", border=True):
         left, middle, right = st.columns(3)
         left.text_input("Name", draft.name, key=f"attr_name_{suffix}", placeholder="num_customers_views",

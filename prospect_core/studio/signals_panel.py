@@ -14,22 +14,23 @@ import streamlit as st
 
 from prospect_core.infra.errors import UserError
 from prospect_core.outputs.export import ExportBundle, signals_json
+from prospect_core.trainingset.attributes import WINDOWS
 from prospect_core.trainingset.features import spec_features
-from prospect_core.outputs.signals import STREAM_EVENT_LIMIT
+from prospect_core.outputs import signals_defaults as defaults
+from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio.labels import category_text, day_text
-from prospect_core.trainingset.wording import plain
+from prospect_core.trainingset.wording import plain, window_title
 
 # option -> (widget key, label, default)
 OPTIONS = {
-    "group_name": ("signals_group_name", "Attribute group name", "prospect_scoring"),
-    "service_name": ("signals_service_name", "Service name", "prospect_scoring_service"),
-    "version": ("signals_version", "Version", 1),
-    "owner": ("signals_owner", "Owner email", "owner@example.com"),
+    "group_name": ("signals_group_name", "Attribute group name", defaults.GROUP_NAME),
+    "service_name": ("signals_service_name", "Service name", defaults.SERVICE_NAME),
+    "version": ("signals_version", "Version", defaults.VERSION),
+    "owner": ("signals_owner", "Owner email", defaults.OWNER),
 }
-# The core's field words, in the form's words.
-_FIELD_WORDS = {"the attribute group name": "Attribute group name", "the service name": "Service name",
-                "the version": "Version", "the owner": "Owner email"}
+# The core's words for each option, in the form's words.
+_FIELD_WORDS = {defaults.OPTION_WORDS[name]: label for name, (_, label, _) in OPTIONS.items()}
 
 
 def _options() -> dict[str, Any]:
@@ -67,7 +68,7 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
         group, service, version, owner = st.columns([2, 2, 1, 2])
         for column, (name, (key, label, default)) in zip((group, service, version, owner), OPTIONS.items()):
             if name == "version":
-                column.number_input(label, 1, 1_000_000, default, key=key)
+                column.number_input(label, 1, defaults.MAX_VERSION, default, key=key)
             else:
                 column.text_input(label, default, key=key)
         definitions, problem = signals_definitions(export, spec)
@@ -106,8 +107,7 @@ def batch_caption(spec: TrainingSpec) -> str:
 def what_if_inputs(spec: TrainingSpec, defaults: dict[str, Any], categories: dict[str, list[Any]]) -> dict[str, Any]:
     """The what-if form's widgets (call inside the form): one per model input, by window, labelled in
     words, with the column name in the tooltip. Returns the values by column."""
-    titles = {"event": "The event", "short": f"Last {spec.short_window_days} days",
-              "long": f"Last {spec.long_window_days} days"}
+    titles = {window: window_title(spec, window) for window in WINDOWS}
     values: dict[str, Any] = {}
     features = spec_features(spec)
     for column, (window, title) in zip(st.columns(3), titles.items()):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import pandas as pd
 import streamlit as st
 
+from prospect_core.events.sources import DEFAULT_SOURCE
 from prospect_core.infra import limits
 from prospect_core.trainingset.dataset import DatasetSummary
 from prospect_core.infra.errors import UserError
@@ -76,7 +77,7 @@ def init_state() -> None:
     """This session's defaults and its check-in with `MEMORY`. Every accessor here calls it, and app.py's
     sidebar does before each page runs, so pages need not."""
     state = st.session_state
-    state.setdefault(keys.SOURCE, "demo")
+    state.setdefault(keys.SOURCE, DEFAULT_SOURCE)
     state.setdefault(keys.SPEC, TrainingSpec())
     state.setdefault(keys.BUILT, None)
     state.setdefault(keys.RUNS, [])

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, PROPERTIES, Attribute, Dtype, Kind, Property, Window
-from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.trainingset.spec import IDENTIFIER_COLUMNS, TrainingSpec
+from prospect_core.trainingset.wording import window_words
 
-IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
 _WINDOW_ORDER = {"event": 0, "short": 1, "long": 2}
 
 
@@ -63,16 +63,11 @@ class Feature:
 
     def column(self, spec: TrainingSpec) -> str:
         """The column name under `spec`: `num_sessions_l7d` for `num_sessions` in a 7-day window."""
-        if self.window == "event":
-            return self.name
-        days = spec.short_window_days if self.window == "short" else spec.long_window_days
-        return f"{self.name}_l{days}d"
+        return spec.window_column(self.name, self.window)
 
     def window_text(self, spec: TrainingSpec) -> str:
-        if self.window == "event":
-            return "the event itself"
-        days = spec.short_window_days if self.window == "short" else spec.long_window_days
-        return f"earlier events in the last {days} days"
+        words = window_words(spec, self.window)
+        return words if self.window == "event" else f"earlier events in the {words}"
 
 
 def expand(attributes: tuple[Attribute, ...]) -> tuple[Feature, ...]:

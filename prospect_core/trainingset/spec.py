@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, Attribute, validate_attributes
+from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, Attribute, Window, validate_attributes
 from prospect_core.infra.errors import SpecError
 
 MAX_DAYS = 3650
@@ -42,7 +42,6 @@ MAX_SPEC_DEPTH = 16
 # No spec number has more than 16 digits (criterion values are at most 1e15); json.loads refuses
 # (ValueError) integers past Python's 4,300-digit conversion limit, a traceback in the app and the CLI.
 MAX_NUMBER_DIGITS = 30
-
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,9 @@ FIELD_BOUNDS = {
     "user_sample_percent": Bounds(1, 100, "percent"),
     "max_negatives_per_positive": Bounds(1, MAX_NEGATIVES_PER_POSITIVE, "negative rows"),
 }
+
+# The columns every training set has besides its features and target: which event, whose, when.
+IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
 
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
 # piece of user text that must become SQL text, so it is validated instead of escaped.
@@ -119,6 +121,17 @@ class TrainingSpec:
     def lookback_days(self) -> int:
         """Days of events the query scans, as in the tutorial: back to the cohort's earliest first-seen."""
         return self.cohort_first_seen_from_days
+
+    def window_days(self, window: Window) -> int | None:
+        """Days of earlier events a feature window reads; None for the event itself."""
+        if window == "event":
+            return None
+        return self.short_window_days if window == "short" else self.long_window_days
+
+    def window_column(self, name: str, window: Window) -> str:
+        """The column of attribute `name` in `window`: `num_sessions_l7d` in a 7-day window."""
+        days = self.window_days(window)
+        return name if days is None else f"{name}_l{days}d"
 
     @property
     def target_window_label(self) -> str:
@@ -339,20 +352,13 @@ def _validate(spec: TrainingSpec) -> None:
     _check_columns(spec)  # last: it reads the target column, so the target's fields must be valid
 
 
-def _window_column(name: str, window: str, spec: TrainingSpec) -> str:
-    # the same naming as features.Feature.column, which cannot be imported here (features imports spec)
-    if window == "event":
-        return name
-    return f"{name}_l{spec.short_window_days if window == 'short' else spec.long_window_days}d"
-
-
 def _check_columns(spec: TrainingSpec) -> None:
     """Custom attributes' columns must not collide with any other column of the training set."""
-    taken = {"event_id", "domain_userid", "derived_tstamp", spec.target_column}
-    taken |= {_window_column(a.name, w, spec) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
+    taken = {*IDENTIFIER_COLUMNS, spec.target_column}
+    taken |= {spec.window_column(a.name, w) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
     for index, attribute in enumerate(spec.attributes):
         for window in attribute.windows:
-            column = _window_column(attribute.name, window, spec)
+            column = spec.window_column(attribute.name, window)
             if column in taken:
                 raise SpecError(
                     f"attributes[{index}].name {attribute.name!r} gives the column {column!r}, which another "

@@ -17,6 +17,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from prospect_core.trainingset.attributes import Window
     from prospect_core.trainingset.spec import TrainingSpec
 
 # (past, base form, object) for one event and for `n` events: "submitted a form", "did not submit
@@ -56,25 +57,40 @@ METRIC_MEANINGS: dict[str, str] = {
     "expected_profit": "Value of the conversions caught minus the cost of acting on every flag, per day.",
 }
 
+_SHORT_UNITS = {"hour": "h", "minute": "min"}
 MISSING = "\u2014"  # an em dash: the value is undefined (precision when nothing is flagged)
+
+
+def _window_unit(minutes: int) -> tuple[int, str]:
+    """(number, unit) of a target window: whole days from 2 days up, else whole hours, else minutes."""
+    if minutes % (24 * 60) == 0 and minutes >= 2 * 24 * 60:
+        return minutes // (24 * 60), "day"
+    if minutes % 60 == 0:
+        return minutes // 60, "hour"
+    return minutes, "minute"
 
 
 def window_text(minutes: int) -> str:
     """`15 minutes`, `90 minutes`, `1 hour`, `6 hours`, `24 hours`, `7 days`."""
-    if minutes % (24 * 60) == 0 and minutes >= 2 * 24 * 60:
-        return _plural(minutes // (24 * 60), "day")
-    if minutes % 60 == 0:
-        return _plural(minutes // 60, "hour")
-    return _plural(minutes, "minute")
+    return _plural(*_window_unit(minutes))
 
 
 def window_label(minutes: int) -> str:
     """The short form for an axis or a column: `15 min`, `1 h`, `24 h`, `7 days`."""
-    if minutes % (24 * 60) == 0 and minutes >= 2 * 24 * 60:
-        return _plural(minutes // (24 * 60), "day")
-    if minutes % 60 == 0:
-        return f"{minutes // 60} h"
-    return f"{minutes} min"
+    number, unit = _window_unit(minutes)
+    return _plural(number, unit) if unit == "day" else f"{number} {_SHORT_UNITS[unit]}"
+
+
+def window_words(spec: TrainingSpec, window: Window) -> str:
+    """What a feature window reads, within a sentence: `the event itself`, `last 7 days`, `last 1 day`."""
+    days = spec.window_days(window)
+    return "the event itself" if days is None else f"last {_plural(days, 'day')}"
+
+
+def window_title(spec: TrainingSpec, window: Window) -> str:
+    """A feature window's title on the screen: `The event itself`, `Last 7 days`."""
+    words = window_words(spec, window)
+    return words[0].upper() + words[1:]
 
 
 def target_phrase(event: str, min_count: int, window_minutes: int, *, reached: bool = True) -> str:

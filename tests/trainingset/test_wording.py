@@ -18,6 +18,8 @@ from prospect_core.trainingset.wording import (
     target_wording,
     window_label,
     window_text,
+    window_title,
+    window_words,
 )
 
 
@@ -80,3 +82,13 @@ def test_share_text(share, text):
 
 def test_counted():
     assert (counted(1, "prospect"), counted(4640, "moment")) == ("1 prospect", "4,640 moments")
+
+
+def test_a_feature_window_has_one_wording_for_sentences_and_titles():
+    spec = TrainingSpec(as_of=dt.date(2025, 5, 14), short_window_days=1, long_window_days=1000)
+    assert [window_words(spec, w) for w in ("event", "short", "long")] == [
+        "the event itself", "last 1 day", "last 1,000 days"]
+    assert [window_title(spec, w) for w in ("event", "short", "long")] == [
+        "The event itself", "Last 1 day", "Last 1,000 days"]
+    assert [spec.window_column("num_sessions", w) for w in ("event", "short", "long")] == [
+        "num_sessions", "num_sessions_l1d", "num_sessions_l1000d"]

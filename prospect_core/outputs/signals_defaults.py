@@ -1,0 +1,19 @@
+"""The Signals definitions' default names and Snowplow Signals' stream limit, without the Signals SDK.
+
+`signals.py` builds the definitions with the SDK (seconds to import); the CLI's flags and warnings and
+the studio's form read these facts from here, so `--help` and the quick commands stay light.
+"""
+
+from __future__ import annotations
+
+# The names the definitions get unless the user gives others (`signals_definitions`' keywords).
+GROUP_NAME = "prospect_scoring"
+SERVICE_NAME = "prospect_scoring_service"
+VERSION = 1
+OWNER = "owner@example.com"
+MAX_VERSION = 1_000_000
+# How the core's messages name each option; the studio's form puts its own labels in their place.
+OPTION_WORDS = {"group_name": "the attribute group name", "service_name": "the service name",
+                "version": "the version", "owner": "the owner"}
+
+STREAM_EVENT_LIMIT = 100  # events a windowed stream attribute sees, and values a unique_list keeps (Snowplow's docs)
