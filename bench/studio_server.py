@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's: Playwright's own browser download is not available here
@@ -17,17 +18,21 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def start_server(db: Path, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free port with PROSPECT_DEMO_DB=`db` and `env`; the process and its URL
-    once it answers its health check."""
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def launch(script: Path, log: IO[str], env: dict[str, str]) -> tuple[subprocess.Popen, str | None]:
+    """`streamlit run script` on a free loopback port with `env` added, logging to `log`; the process and
+    its URL once it answers its health check (None when it did not within 90 s: the caller says why)."""
+    port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        env={**os.environ, "PROSPECT_DEMO_DB": str(db), **env},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -38,7 +43,15 @@ def start_server(db: Path, log: Path, env: dict[str, str]) -> tuple[subprocess.P
         except OSError:
             time.sleep(0.5)
     process.terminate()
-    raise SystemExit(f"streamlit did not start on {url}; see {log}")
+    return process, None
+
+
+def start_server(db: Path, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` with PROSPECT_DEMO_DB=`db` and `env` (see `launch`)."""
+    process, url = launch(ROOT / "app.py", log.open("w"), {"PROSPECT_DEMO_DB": str(db), **env})
+    if url is None:
+        raise SystemExit(f"streamlit did not start; see {log}")
+    return process, url
 
 
 def memory_mb(pid: int) -> tuple[float, float]:

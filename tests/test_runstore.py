@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from bench.studio_server import free_port
 
 from prospect_core import runstore
 from prospect_core.outputs.artifact import ArtifactError
@@ -257,7 +258,7 @@ def test_a_store_folder_that_cannot_be_created_is_not_saved(tmp_path: Path, run:
 def test_a_server_that_is_down_fails_fast_with_a_reason(tmp_path: Path, run: TrainingRun, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
-    store = RunStore(f"http://127.0.0.1:{_free_port()}")
+    store = RunStore(f"http://127.0.0.1:{free_port()}")
     started = time.perf_counter()
     with pytest.raises(NotSavedError, match=r"^not saved: the MLflow server at http://127\.0\.0\.1:\d+ cannot be reached"):
         save(store, run)
@@ -266,16 +267,10 @@ def test_a_server_that_is_down_fails_fast_with_a_reason(tmp_path: Path, run: Tra
     assert time.perf_counter() - started < 30
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(tmp_path: Path):
     """A real `mlflow server` on 127.0.0.1 with a SQLite backend and served artifacts in tmp_path."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",

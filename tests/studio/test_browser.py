@@ -9,8 +9,6 @@ install it with `apt-get install -y chromium chromium-driver`.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,42 +19,24 @@ from typing import IO
 
 import pytest
 
+from bench.studio_server import CHROMIUM as CHROMIUM_PATH
+from bench.studio_server import CHROMIUM_ARGS, launch
 from prospect_core.events.demo_data import write_demo_db
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM = Path(CHROMIUM_PATH)
 STEP_TIMEOUT_MS = 120_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run_streamlit(script: Path, log: IO[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """`streamlit run script` on a free port with `env` added, logging to `log` (open for reading too);
     the process and its URL once it answers its health check."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.terminate()
-    log.seek(0)
-    pytest.fail(f"streamlit did not start on {url}:\n{log.read()}")
+    process, url = launch(script, log, env)
+    if url is None:
+        log.seek(0)
+        pytest.fail(f"streamlit did not start:\n{log.read()}")
+    return process, url
 
 
 def stop_streamlit(process: subprocess.Popen, log: IO[str]) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from prospect_core.events.demo_data import write_demo_db
-from tests.studio.test_browser import ARTIFACTS, ROOT, STEP_TIMEOUT_MS, browser, free_port, open_page  # noqa: F401  (browser: fixture)
+from bench.studio_server import free_port
+from tests.studio.test_browser import ARTIFACTS, ROOT, STEP_TIMEOUT_MS, browser, open_page  # noqa: F401  (browser: fixture)
 
 CHARTS_ON_EVALUATE = 8  # ROC, PR, confusion, profit, lift, gains, calibration, importance
 
