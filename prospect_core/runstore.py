@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from prospect_core.infra.paths import DATA_DIR
+from prospect_core.outputs.artifact import Owner, card_owner
 from prospect_core import mlflow_private
 from prospect_core.infra.errors import UserError, shown, write_failure
 
@@ -136,37 +137,6 @@ def check_workspace_id(workspace: str) -> str:
             "open the studio without a workspace in the link to start a new one"
         )
     return workspace
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Who a run belongs to: a signed-in user, by a stable id from their verified ID token, and the
-    email shown for them."""
-
-    id: str  # sha256 of the token's issuer and subject: an email can change hands, (iss, sub) cannot
-    email: str | None = None
-
-    @classmethod
-    def of(cls, issuer: str, subject: str, email: str | None = None) -> Owner:
-        return cls(hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest(), email)
-
-    @classmethod
-    def from_card(cls, card: Mapping[str, Any]) -> Owner | None:
-        """The owner a model card records; None for a run saved without a signed-in user."""
-        section = card.get("owner")
-        if not isinstance(section, Mapping) or not isinstance(section.get("id"), str):
-            return None
-        email = section.get("email")
-        return cls(section["id"], email if isinstance(email, str) else None)
-
-    def card_section(self) -> dict[str, str | None]:
-        return {"id": self.id, "email": self.email}
-
-
-def card_owner(card: Mapping[str, Any]) -> str | None:
-    """The owner id a model card records; None for a run saved without a signed-in user."""
-    owner = Owner.from_card(card)
-    return owner.id if owner is not None else None
 
 
 def _check_owner_id(owner: str) -> str:

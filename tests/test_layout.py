@@ -106,3 +106,32 @@ def import_cycle() -> list[str] | None:
 def test_the_package_has_no_import_cycle():
     cycle = import_cycle()
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+# The core's layers, in order: a module imports only its own layer and the ones before it. The studio and
+# the CLI sit on top of all of them.
+LAYERS = ("infra", "trainingset", "events", "modelling", "outputs", "mlflow_private", "runstore", "studio", "cli")
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_each_layer_imports_only_the_layers_before_it():
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        own = _layer(module)
+        if own is None:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            layers = {_layer(name) for name in names if name.startswith("prospect_core.")} - {None}
+            upward += [(module, layer) for layer in layers if LAYERS.index(layer) > LAYERS.index(own)]
+    assert upward == []

@@ -23,8 +23,9 @@ import io
 import math
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from prospect_core.trainingset import features
 
@@ -417,3 +418,37 @@ def _sampling_line(card: dict[str, Any]) -> str:
 def _sampling_warning(card: dict[str, Any]) -> list[str]:
     sampling = card.get("sampling")
     return ["", f"> **Sampled data.** {sampling['note']}"] if sampling and sampling["sampled"] else []
+
+
+# ----- the card's owner ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who a run belongs to: a signed-in user, by a stable id from their verified ID token, and the
+    email shown for them."""
+
+    id: str  # sha256 of the token's issuer and subject: an email can change hands, (iss, sub) cannot
+    email: str | None = None
+
+    @classmethod
+    def of(cls, issuer: str, subject: str, email: str | None = None) -> Owner:
+        return cls(hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest(), email)
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> Owner | None:
+        """The owner a model card records; None for a run saved without a signed-in user."""
+        section = card.get("owner")
+        if not isinstance(section, Mapping) or not isinstance(section.get("id"), str):
+            return None
+        email = section.get("email")
+        return cls(section["id"], email if isinstance(email, str) else None)
+
+    def card_section(self) -> dict[str, str | None]:
+        return {"id": self.id, "email": self.email}
+
+
+def card_owner(card: Mapping[str, Any]) -> str | None:
+    """The owner id a model card records; None for a run saved without a signed-in user."""
+    owner = Owner.from_card(card)
+    return owner.id if owner is not None else None

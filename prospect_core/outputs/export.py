@@ -21,6 +21,7 @@ import pandas as pd
 from prospect_core.outputs.artifact import (
     EVALUATION_COLUMNS,
     ArtifactError,
+    Owner,
     artifact_bytes,
     model_card,
     model_card_markdown,
@@ -33,7 +34,6 @@ from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.outputs.service_bundle import CARD_SUFFIX, DEFINITIONS_SUFFIX
 from prospect_core.outputs.signing import load_verified, sign_card
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.runstore import Owner
 from prospect_core.trainingset.training_sql import render_training_sql
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@
   127.0.0.1, and its one user lists, opens and deletes every run, as before.
 - With `[auth]` (Streamlit's `st.login`, OpenID Connect) nothing but the sign-in screen is drawn until
   the user signs in. Workspaces and runs then belong to that user, known by the issuer and subject of
-  the ID token Streamlit verified (`runstore.Owner`; the email is only shown). The emails listed in
+  the ID token Streamlit verified (`artifact.Owner`; the email is only shown). The emails listed in
   `admins` (top level in secrets) see every run.
 """
 
@@ -18,7 +18,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from prospect_core.infra.errors import UserError
 from prospect_core.studio.config import secrets
-from prospect_core.runstore import Owner
+from prospect_core.outputs.artifact import Owner
 
 AUTH_SECTION = "auth"  # Streamlit's own section: redirect_uri, cookie_secret and the provider
 ADMINS_SECRET = "admins"

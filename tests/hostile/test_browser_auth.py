@@ -19,7 +19,8 @@ import pytest
 
 from prospect_core.events.demo_data import write_demo_db
 from prospect_core.outputs.signing import signing_key
-from prospect_core.runstore import Owner, resolve_store
+from prospect_core.outputs.artifact import Owner
+from prospect_core.runstore import resolve_store
 from tests.hostile.test_ownership import save
 from tests.oidc_standin import USER_COOKIE, OidcStandIn, User
 from tests.studio.test_browser import browser, new_session, open_page  # noqa: F401 — browser: fixture

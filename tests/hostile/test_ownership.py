@@ -14,7 +14,8 @@ from mlflow import MlflowClient
 from prospect_core import runstore
 from prospect_core.outputs.export import export_run
 from prospect_core.modelling.model import TrainingRun
-from prospect_core.runstore import Owner, RunStore, RunStoreError, resolve_store
+from prospect_core.outputs.artifact import Owner
+from prospect_core.runstore import RunStore, RunStoreError, resolve_store
 from tests.studio.test_app import build, messages, small_demo_db  # noqa: F401 — small_demo_db: fixture
 from tests.studio.test_app_runstore import session, store_uri, train  # noqa: F401 — store_uri: fixture
 from tests.test_runstore import KEY, run  # noqa: F401 — run: fixture
