@@ -59,7 +59,7 @@ def run_measured(code: str, **env: str) -> tuple[subprocess.CompletedProcess, di
     `code` ends by printing a dict; `grown_mb` is how far the peak RSS rose past the imports.
     """
     prelude = ("import json, resource, sys, time\n"
-               "from prospect_core.cli import main\nfrom prospect_core import events_files\n"
+               "from prospect_core.cli import main\nfrom prospect_core.events import events_files\n"
                "def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
                "imported = peak_mb()\nstarted = time.perf_counter()\n")
     finish = "\nprint(json.dumps({'grown_mb': peak_mb() - imported, 'seconds': time.perf_counter() - started}))\n"

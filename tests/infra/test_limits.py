@@ -13,6 +13,7 @@ from prospect_core.modelling import explain
 from prospect_core.infra import limits
 from prospect_core.infra.errors import DatasetError, UserError
 from prospect_core.events.warehouse import DuckDBWarehouse
+from prospect_core.trainingset.wording import plain
 from tests.studio.test_app import app, build, messages, small_demo_db  # noqa: F401  (fixtures)
 
 
@@ -123,6 +124,11 @@ def test_a_bad_limit_in_the_app_is_an_error_not_a_crash(app, monkeypatch):
     assert any("PROSPECT_MAX_TRAINING_ROWS must be a whole number" in text for text in messages(app)), messages(app)
 
 
+def shown_as_text(cli_line: str) -> str:
+    """A CLI error line as the app's error box carries it: the same words, with Markdown escaped."""
+    return "error: " + plain(cli_line.removeprefix("error: "))
+
+
 def test_the_cli_refuses_a_cohort_over_its_limit_with_the_apps_message(app, monkeypatch, small_demo_db, tmp_path, capsys):
     """One build path: `dataset --max-training-rows` (default: the app's limit) refuses before the query, in the app's words."""
     from prospect_core.cli import main
@@ -134,12 +140,12 @@ def test_the_cli_refuses_a_cohort_over_its_limit_with_the_apps_message(app, monk
     out = tmp_path / "set.parquet"
     spec_flags = ["--as-of", app.session_state["spec"].as_of.isoformat()]
     assert main(["dataset", "--source", f"duckdb:{small_demo_db}", "--out", str(out), *spec_flags]) == 2
-    assert capsys.readouterr().err.splitlines()[-1] == f"error: {in_app}"  # the limit from the environment, as the app
+    assert shown_as_text(capsys.readouterr().err.splitlines()[-1]) == f"error: {in_app}"  # the limit from the environment, as the app
     assert not out.exists()
 
     monkeypatch.delenv("PROSPECT_MAX_TRAINING_ROWS")
     assert main(["dataset", "--source", f"duckdb:{small_demo_db}", "--out", str(out), *spec_flags,
                  "--max-training-rows", "500"]) == 2
-    assert capsys.readouterr().err.splitlines()[-1] == f"error: {in_app}"  # the same limit from the flag
+    assert shown_as_text(capsys.readouterr().err.splitlines()[-1]) == f"error: {in_app}"  # the same limit from the flag
     assert main(["dataset", "--source", f"duckdb:{small_demo_db}", "--out", str(out), *spec_flags]) == 0
     assert len(pd.read_parquet(out)) > 500  # the default limit (2,000,000) lets it through

@@ -329,7 +329,7 @@ def test_when_no_threshold_pays_the_card_recommends_none_and_the_service_keeps_i
 def test_the_scoring_service_reads_the_card_section() -> None:
     pytest.importorskip("fastapi")
     from prospect_core.modelling.evaluation import recommended_threshold_section
-    from prospect_core.service_template.service import card_threshold
+    from prospect_core.outputs.service_template.service import card_threshold
 
     assert card_threshold({"recommended_threshold": recommended_threshold_section(profit())}) == 0.8
     assert card_threshold({"recommended_threshold": recommended_threshold_section(profit(cost_per_flag=100))}) is None

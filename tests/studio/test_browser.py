@@ -281,6 +281,7 @@ def test_marketer_screens_in_a_fresh_session(server, browser):
 def test_the_sql_dialect_follows_the_snowflake_form_in_a_fresh_session(server, browser):
     page = new_session(browser, server)
     page.get_by_text("SQL for target_had_submit_form_next1h (duckdb)").wait_for()
+    page.get_by_text("Counting events…").wait_for(state="detached")  # under load the count can outlast the first draw
     page.get_by_text("Snowflake", exact=True).first.click()
     page.get_by_role("textbox", name="Account").fill("nowhere-test")
     page.get_by_role("textbox", name="User").fill("someone")
