@@ -88,6 +88,7 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 _OWNER_ID = re.compile(r"[0-9a-f]{64}")
 _INPUT_EXAMPLE_ROWS = 5
 MAX_LISTED_RUNS = 1000
+WARM_UP_THREAD = "prospect-tracking-warm-up"  # the thread `warm_up` imports mlflow in
 
 # One save at a time per process: `mlflow.sklearn.log_model` logs through MLflow's process-global
 # tracking URI, and a fresh SQLite store is created (tables, experiment) by the first writer. Saves
@@ -557,7 +558,7 @@ def warm_up(store: RunStore) -> threading.Thread:
         except Exception:  # noqa: BLE001 — log_run meets the same fault and says it as "not saved"
             pass
 
-    thread = threading.Thread(target=work, name="prospect-tracking-warm-up", daemon=True)
+    thread = threading.Thread(target=work, name=WARM_UP_THREAD, daemon=True)
     thread.start()
     return thread
 
