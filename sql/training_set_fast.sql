@@ -173,12 +173,12 @@ final as (
         coalesce({{ value_ref(feature.attribute, "edges.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
 {%- macro in_span(before, total, ended=none) -%}
-cast(coalesce(earlier.{{ total }}, 0) - coalesce({{ before }}.{{ ended or total }}, 0) as bigint)
+cast(coalesce(earlier.{{ total }}, 0) {%- if before %} - coalesce({{ before }}.{{ ended or total }}, 0){% endif %} as bigint)
 {%- endmacro %}
 {% for feature in plan.history_features %}
 {%- set attribute = feature.attribute %}
 {%- set span = plan.span_of[feature.key] %}
-{%- set before = "before_" ~ span %}
+{%- set before = ("before_" ~ span) if plan.span_seconds[span] is not none else none %}
 {%- if attribute.aggregation in ("count", "any") %}
         {{ in_span(before, attribute.name ~ "_total") }}{{ " > 0" if attribute.aggregation == "any" }} as {{ col[feature.key] }},
 {%- elif attribute.aggregation == "count_distinct" %}
