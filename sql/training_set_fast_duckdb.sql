@@ -110,7 +110,7 @@ per_event as (
 -- to the last microsecond of the target window.
 timeline as (
     select
-        * exclude (kinds, edges),
+        * exclude (kinds{{ ", edges" if plan.distinct }}),
 {%- for kind in kind_bits %}
         ((kinds >> {{ loop.index0 }}) & 1)::tinyint as is_{{ kind }},
 {%- endfor %}
