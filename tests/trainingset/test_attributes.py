@@ -280,6 +280,6 @@ def test_the_most_attributes_a_spec_may_add_still_give_the_seed_rows(tmp_path):
     seed = query_training_set(warehouse, spec, formulation="seed")
     assert len(feature_columns(spec)) == 60 and seed["sessions_0_l30d"].sum() > 0
     fast_sql = render_training_sql(spec, "duckdb", formulation="fast").text
-    assert ")::hugeint << 65)" in fast_sql and "short_counts_2" in fast_sql
+    assert ")::hugeint << 65)" in fast_sql and "d7_counts_2" in fast_sql
     for formulation in ("fast", "portable"):
         pd.testing.assert_frame_equal(query_training_set(warehouse, spec, formulation=formulation), seed)
