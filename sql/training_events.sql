@@ -68,14 +68,19 @@ eligible_users as (
         and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
 ),
 
+{%- set first_copy = "row_number() over (partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name)" %}
 events as (
+{%- if not has_qualify %}
+    -- no `qualify` in this dialect: number the copies inside, keep the first outside
+    select * from (
+{%- endif %}
 {%- if numbered_users %}
-    select events_in_lookback.*, eligible_users.user_number
+    select events_in_lookback.*, eligible_users.user_number{{ (", " ~ first_copy ~ " as copy_number") if not has_qualify }}
     from events_in_lookback
     inner join eligible_users on events_in_lookback.domain_userid = eligible_users.domain_userid
     where domain_sessionid is not null
 {%- else %}
-    select *
+    select *{{ (", " ~ first_copy ~ " as copy_number") if not has_qualify }}
     from events_in_lookback
     where domain_userid in (select domain_userid from eligible_users)
         and domain_sessionid is not null
@@ -83,9 +88,12 @@ events as (
         and event_id is not null
         and {{ not_in("event_name", "excluded_events") }}
     -- Snowplow delivers at least once: an event_id seen twice is one event, its earliest copy
-    qualify row_number() over (
-        partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
-    ) = 1
+{%- if has_qualify %}
+    qualify {{ first_copy }} = 1
+{%- else %}
+    ) as copies
+    where copy_number = 1
+{%- endif %}
 )
 {%- if spec.exclude_after_first_target and with_first_targets | default(false) %},
 
