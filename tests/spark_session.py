@@ -8,7 +8,9 @@ them on purpose for a quick local run (a session takes ~15 s to start).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import tempfile
 from typing import Any, Iterable, Mapping
 
@@ -34,6 +36,8 @@ CONTEXT_TYPES = {
 def start_local_spark() -> Any:
     from pyspark.sql import SparkSession
 
+    # Spark's Python workers run this interpreter (the venv's scikit-learn and xgboost), not `python3`
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     return (
         SparkSession.builder.master("local[1]")
         .appName("prospect-studio-tests")

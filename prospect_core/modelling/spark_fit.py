@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from prospect_core.modelling.evaluation import evaluate
-from prospect_core.modelling.model import CompactFrame, ModelParams, TrainingRun, build_pipeline
+from prospect_core.infra.errors import DatasetError
+from prospect_core.modelling.model import MIN_ROWS_PER_CLASS, CompactFrame, ModelParams, TrainingRun, build_pipeline
 from prospect_core.trainingset import features
 from prospect_core.trainingset.spec import TrainingSpec
 
@@ -96,6 +97,12 @@ def train_on_spark(rows: Any, spec: TrainingSpec, params: ModelParams | None = N
     keys = list(features.IDENTIFIER_COLUMNS)
     scored = test.select(*keys, *inputs, target).toPandas()
     y_test = scored[target].fillna(False).astype(bool).to_numpy().astype(np.int64)
+    if min(int(y_test.sum()), len(y_test) - int(y_test.sum())) < MIN_ROWS_PER_CLASS:
+        raise DatasetError(
+            f"too few rows for a by-prospect test side on Spark: {len(y_test)} rows, {int(y_test.sum())} positive; "
+            f"it needs at least {MIN_ROWS_PER_CLASS} rows of each class. Build a larger training set (more "
+            "prospects, a longer cohort window) or choose a target that happens more often."
+        )
     X_test = scored[inputs].reset_index(drop=True)
     y_score = pipeline.predict_proba(X_test)[:, 1]
     timings["score"] = time.perf_counter() - started

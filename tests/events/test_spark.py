@@ -101,7 +101,7 @@ def test_databricks_source_builds_duckdbs_rows_through_the_connector(warehouses,
         assert databricks.preflight(spec) == duck.preflight(spec)
     pd.testing.assert_frame_equal(actual, query_training_set(duck, spec))
     # user text travelled as the connector's named parameters, not in the SQL text
-    text, params = standin.statements[-1]
+    text, params = next((text, params) for text, params in standin.statements if spec.target_column in text)
     assert params["target_event"] == spec.target_event and "'page_view'" not in text
 
 

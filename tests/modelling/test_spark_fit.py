@@ -24,7 +24,7 @@ PARAMS = ModelParams(n_estimators=40, max_depth=4, seed=3)
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    write_demo_db(path, n_users=500, seed=11, anchor=AS_OF)
+    write_demo_db(path, n_users=1500, seed=11, anchor=AS_OF)
     return query_training_set(DuckDBWarehouse(path), SPEC)
 
 
