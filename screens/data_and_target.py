@@ -12,12 +12,11 @@ st.caption("Who to learn from, what history each prediction may use, and what co
 
 # ----- source ------------------------------------------------------------------------------------
 st.subheader("1 · Events")
-snowflake_ready = studio.snowflake_configured()
 kind = st.radio(
     "Source",
     list(studio.SOURCE_KINDS),
     format_func=studio.source_name,
-    captions=[studio.source_description(kind, snowflake_ready) for kind in studio.SOURCE_KINDS],
+    captions=[studio.source_description(kind, studio.source_configured(kind)) for kind in studio.SOURCE_KINDS],
     horizontal=True,
     key="source_kind",
     persist_state="session",
@@ -27,7 +26,7 @@ if source is None:
     st.stop()
 studio.set_source(source)
 events_table = studio.current_spec().events_table
-if kind in ("duckdb", "snowflake"):
+if kind in ("duckdb", "snowflake", "databricks"):
     events_table = studio.spec_form.events_table_input(kind, studio.default_events_table(kind, studio.current_spec()))
 
 # ----- spec --------------------------------------------------------------------------------------
@@ -80,8 +79,9 @@ studio.target_explorer_section(source, spec)
 st.subheader("3 · Training-set SQL")
 source_dialect = studio.dialect_of(source)
 dialect = st.segmented_control(  # keyed by the source's dialect, so a new source starts at its own
-    "Dialect", ["snowflake", "duckdb"], default=source_dialect,
-    format_func={"snowflake": "Snowflake", "duckdb": "DuckDB"}.get, key=f"dialect_{source_dialect}", required=True,
+    "Dialect", ["snowflake", "databricks", "duckdb"], default=source_dialect,
+    format_func={"snowflake": "Snowflake", "databricks": "Databricks", "duckdb": "DuckDB"}.get,
+    key=f"dialect_{source_dialect}", required=True,
 )
 with st.expander(f"SQL for {spec.target_column} ({dialect})", expanded=False):
     st.code(render_training_sql(spec, dialect, inline=True).text, language="sql")

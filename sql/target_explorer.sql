@@ -14,7 +14,7 @@ with
 
 -- the chosen target first (rank 0, listed even when it never happens), then the most frequent others
 candidate_events as (
-    select cast({{ bind("target_event") }} as varchar) as event_name, 0 as candidate_rank
+    select cast({{ bind("target_event") }} as {{ text_type }}) as event_name, 0 as candidate_rank
     union all
     select event_name, candidate_rank
     from (

@@ -88,14 +88,24 @@ eligible_users as (
         and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
 ),
 
-events as (
+{#- Snowplow delivers at least once: an event_id seen twice is one event, its earliest copy. A dialect
+    without `qualify` (Spark) numbers the copies inside a nested select and keeps the first outside. #}
+{%- macro first_copy() %}row_number() over (partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name){% endmacro %}
+{%- macro copies_open() %}{% if not has_qualify %}
+    select * from ({% endif %}{% endmacro %}
+{%- macro copy_number() %}{{ (", " ~ first_copy() ~ " as copy_number") if not has_qualify }}{% endmacro %}
+{%- macro first_copy_only() %}{% if has_qualify %}
+    qualify {{ first_copy() }} = 1{% else %}
+    ) as copies
+    where copy_number = 1{% endif %}{% endmacro %}
+events as ({{ copies_open() }}
 {%- if numbered_users %}
-    select events_in_lookback.*, eligible_users.user_number
+    select events_in_lookback.*, eligible_users.user_number{{ copy_number() }}
     from events_in_lookback
     inner join eligible_users on events_in_lookback.domain_userid = eligible_users.domain_userid
     where domain_sessionid is not null
 {%- else %}
-    select *
+    select *{{ copy_number() }}
     from events_in_lookback
     where domain_userid in (select domain_userid from eligible_users)
         and domain_sessionid is not null
@@ -104,18 +114,14 @@ events as (
         and {{ not_in("event_name", "excluded_events") }}
 {%- if wide_scan %}
         and derived_tstamp >= {{ lookback_start }}
-{%- endif %}
-    -- Snowplow delivers at least once: an event_id seen twice is one event, its earliest copy
-    qualify row_number() over (
-        partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
-    ) = 1
+{%- endif %}{{ first_copy_only() }}
 ),
 {%- if plan.extra_history %}
 
 -- What attributes read besides the rows, each event once (its earliest copy; an event that is a row
 -- is read as that row): {{ "in signals timing every event of the prospect, as Signals sees it, unfiltered by session, app or noise list" if plan.timing == "signals" else "the same filters as the rows, before the lookback (a lifetime window)" }}.
-history_only as (
-    select events_in_lookback.*{{ ", eligible_users.user_number" if numbered_users }}
+history_only as ({{ copies_open() }}
+    select events_in_lookback.*{{ ", eligible_users.user_number" if numbered_users }}{{ copy_number() }}
     from events_in_lookback
     inner join eligible_users on events_in_lookback.domain_userid = eligible_users.domain_userid
     where event_id is not null
@@ -123,10 +129,7 @@ history_only as (
         and domain_sessionid is not null
         and {{ not_in("event_name", "excluded_events") }}
 {%- endif %}
-        and event_id not in (select event_id from events)
-    qualify row_number() over (
-        partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
-    ) = 1
+        and event_id not in (select event_id from events){{ first_copy_only() }}
 ),
 {%- endif %}
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import duckdb
 
+from prospect_core.events.databricks import DatabricksConfig, DatabricksWarehouse, resolve_databricks_config
 from prospect_core.events.demo_data import write_demo_db
 from prospect_core.infra.errors import SourceError, write_failure
 from prospect_core.infra.limits import QueryLimits
@@ -21,7 +22,7 @@ from prospect_core.infra.paths import DATA_DIR, REPO_ROOT, demo_db_path
 from prospect_core.events.snowflake import SnowflakeConfig, SnowflakeWarehouse, resolve_config
 from prospect_core.events.warehouse import DuckDBWarehouse, Warehouse
 
-SOURCE_KINDS = ("demo", "duckdb:PATH", "events:PATH", "snowflake")
+SOURCE_KINDS = ("demo", "duckdb:PATH", "events:PATH", "snowflake", "databricks")
 DEFAULT_SOURCE = "demo"  # runs anywhere, with no file or login: the CLI's and a new session's source
 
 
@@ -105,6 +106,7 @@ def open_source(
     *,
     events_table: str | None = None,
     snowflake_config: SnowflakeConfig | None = None,
+    databricks_config: DatabricksConfig | None = None,
     query_limits: QueryLimits | None = None,
 ) -> Warehouse:
     """The warehouse behind a source string.
@@ -112,7 +114,8 @@ def open_source(
     `events_table` names the table an `events:PATH` export is loaded into (default atomic.events), so
     pass the spec's `events_table` when it differs. `snowflake_config` is a resolved configuration
     (the app passes one built from `st.secrets` and the session's form); without it the source
-    resolves one from connections.toml / environment variables. `query_limits` bounds a DuckDB file's
+    resolves one from connections.toml / environment variables; `databricks_config` likewise for
+    Databricks (`databricks.resolve_databricks_config`). `query_limits` bounds a DuckDB file's
     memory and threads (the app passes the server's; the CLI leaves DuckDB's defaults).
     """
     kind, argument = parse_source(source)
@@ -125,4 +128,6 @@ def open_source(
         return open_events_file(argument, events_table=events_table)
     if source == "snowflake":
         return SnowflakeWarehouse(snowflake_config or resolve_config())
+    if source == "databricks":
+        return DatabricksWarehouse(databricks_config or resolve_databricks_config())
     raise SourceError(f"unknown source {source!r}; expected one of {', '.join(SOURCE_KINDS)}")

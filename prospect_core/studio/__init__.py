@@ -101,6 +101,7 @@ _PUBLIC = {
     "signing_key": "prospect_core.studio.config",
     "snowflake_config": "prospect_core.studio.config",
     "snowflake_configured": "prospect_core.studio.config",
+    "source_configured": "prospect_core.studio.config",
     "snowflake_connection_panel": "prospect_core.studio.widgets",
     "snowflake_problem": "prospect_core.studio.config",
     "source_description": "prospect_core.studio.labels",
@@ -158,6 +159,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from prospect_core.studio.config import signing_key
     from prospect_core.studio.config import snowflake_config
     from prospect_core.studio.config import snowflake_configured
+    from prospect_core.studio.config import source_configured
     from prospect_core.studio.config import snowflake_problem
     from prospect_core.studio.data import app_id_options
     from prospect_core.studio.data import default_events_table

@@ -1,4 +1,4 @@
-"""What the operator configured: `st.secrets`, the limits read from it, the signing key, Snowflake.
+"""What the operator configured: `st.secrets`, the limits read from it, the signing key, Snowflake, Databricks.
 
 Every value is read when asked for, so a changed secrets.toml or environment applies on the next
 page, and a bad one is an error on that page rather than a server that does not start.
@@ -14,6 +14,7 @@ from prospect_core.infra import limits
 
 from prospect_core.outputs import signing
 from prospect_core.infra.errors import UserError
+from prospect_core.events.databricks import DatabricksConfig, resolve_databricks_config
 from prospect_core.events.snowflake import SnowflakeConfig, resolve_config
 from prospect_core.studio import keys, streamlit_private
 
@@ -68,8 +69,32 @@ def snowflake_configured() -> bool:
     return snowflake_config() is not None
 
 
+def source_configured(kind: str) -> bool:
+    """Whether a source kind can be opened: a warehouse needs settings, the others nothing."""
+    if kind == "snowflake":
+        return snowflake_configured()
+    return databricks_config() is not None if kind == "databricks" else True
+
+
 def _resolve_snowflake() -> tuple[SnowflakeConfig | None, str | None]:
     try:
         return resolve_config(streamlit_secrets(), st.session_state.get(keys.SNOWFLAKE_OVERRIDES)), None
+    except UserError as error:
+        return None, str(error)
+
+
+def databricks_config() -> DatabricksConfig | None:
+    """Databricks settings from secrets or the environment, with this session's form on top; None when
+    none are configured or they cannot be used (`databricks_problem` says why)."""
+    return _resolve_databricks()[0]
+
+
+def databricks_problem() -> str | None:
+    return _resolve_databricks()[1]
+
+
+def _resolve_databricks() -> tuple[DatabricksConfig | None, str | None]:
+    try:
+        return resolve_databricks_config(streamlit_secrets(), st.session_state.get(keys.DATABRICKS_OVERRIDES)), None
     except UserError as error:
         return None, str(error)

@@ -22,11 +22,12 @@ from prospect_core.infra.errors import SourceError, UserError
 from prospect_core.events.events_files import EventsFileWarehouse, LoadControl, LoadedEvents, load_events_file
 from prospect_core.infra.limits import events_file_limits, over_time_message
 from prospect_core.infra.paths import UPLOAD_ROOT, demo_db_path
+from prospect_core.events import databricks
 from prospect_core.events.snowflake import MISSING_CONFIG, SnowflakeWarehouse
 from prospect_core.events.sources import SOURCE_KINDS, data_dirs, file_in_data_dirs, open_source, parse_source
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys
-from prospect_core.studio.config import query_limits, secrets, snowflake_config
+from prospect_core.studio.config import databricks_config, query_limits, secrets, snowflake_config
 from prospect_core.studio.jobs import background_result, follow_job, pending_job, start_job
 from prospect_core.studio.uploads import own_upload
 from prospect_core.events.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
@@ -41,6 +42,9 @@ def _source_version(source: str) -> str:
     if kind == "snowflake":  # which account, user, role and database; never the secrets
         config = snowflake_config()
         return repr(sorted(config.describe().items())) if config else ""
+    if kind == "databricks":  # which host, path and table; never the token
+        settings = databricks_config()
+        return repr(sorted(settings.describe().items())) if settings else ""
     path = demo_db_path() if kind == "demo" else Path(argument) if kind in ("duckdb", "events") else None
     if path is not None and path.exists():
         stat = path.stat()
@@ -96,8 +100,13 @@ def shared_training_set(source: str) -> Load:
     return load
 
 
+# Sources that are a warehouse with a login: their errors are said on Test connection and on build,
+# not on every page draw.
+WAREHOUSES = ("snowflake", "databricks")
+
+
 def dialect_of(source: str) -> str:
-    return "snowflake" if source == "snowflake" else "duckdb"
+    return source if source in WAREHOUSES else "duckdb"
 
 
 def readable_source(source: str) -> str:
@@ -110,7 +119,7 @@ def readable_source(source: str) -> str:
     folder. So a run logged by the CLI, or by another session, reaches no further than the path box.
     """
     kind, argument = parse_source(source)
-    if source in ("demo", "snowflake"):
+    if source == "demo" or source in WAREHOUSES:
         return source
     if kind not in ("duckdb", "events") or not argument:
         raise SourceError(f"the studio opens only these sources: {', '.join(SOURCE_KINDS)}")
@@ -150,6 +159,16 @@ def open_warehouse(source: str, spec: TrainingSpec, *, automatic: bool = False) 
         return EventsFileWarehouse(loaded, threads=bounds.threads, memory_mb=bounds.memory_mb)
     if kind == "events" and Path(argument).is_relative_to(UPLOAD_ROOT):  # never loaded inside the page script
         raise SourceError(f"{Path(argument).name} is not loaded yet; choose it under Events export to load it")
+    if source == "databricks":
+        settings = databricks_config()
+        if settings is None:
+            raise SourceError(databricks.MISSING_CONFIG)
+        if not automatic:
+            return databricks.DatabricksWarehouse(settings)
+        kept = st.session_state.get(keys.DATABRICKS_AUTOMATIC)
+        if kept is None or kept.config != settings:
+            kept = st.session_state[keys.DATABRICKS_AUTOMATIC] = databricks.DatabricksWarehouse(settings)
+        return kept
     if source != "snowflake":
         return open_source(checked, events_table=spec.events_table, query_limits=bounds)
     config = snowflake_config()
@@ -207,8 +226,8 @@ def load_events(path: Path, events_table: str) -> LoadedEvents | None:
 
 
 def default_events_table(kind: str, spec: TrainingSpec) -> str:
-    """The Snowflake settings' events table (e.g. ENV_ATOMIC_TABLE) when set, else `spec`'s."""
-    config = snowflake_config() if kind == "snowflake" else None
+    """The warehouse settings' events table (e.g. ENV_ATOMIC_TABLE) when set, else `spec`'s."""
+    config = snowflake_config() if kind == "snowflake" else databricks_config() if kind == "databricks" else None
     return (config.events_table if config is not None and config.events_table else None) or spec.events_table
 
 
@@ -222,11 +241,11 @@ def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
     try:
         warehouse = open_warehouse(source, spec, automatic=True)
     except UserError as error:
-        if source != "snowflake":
+        if source not in WAREHOUSES:
             st.error(plain(error), icon=":material/error:")
         return None
     frame = run_query(source, warehouse, rendered.text, rendered.params, kind="counts", title="Counting events",
-                      show_errors=source != "snowflake")
+                      show_errors=source not in WAREHOUSES)
     return None if frame is None else frame.astype({"event_name": str, "events": "int64"})
 
 

@@ -21,6 +21,7 @@ SOURCE_KINDS = {
     "duckdb": ("DuckDB file", "A .duckdb file holding the atomic events table"),
     "events": ("Events export", "CSV, CSV.gz or Parquet export of atomic events"),
     "snowflake": ("Snowflake", "Your warehouse"),
+    "databricks": ("Databricks", "Your SQL warehouse"),
 }
 
 # split -> (its name, what it does): Train's picker shows both, labels and tables the name
@@ -38,9 +39,10 @@ def source_name(kind: str) -> str:
     return SOURCE_KINDS[kind][0] if kind in SOURCE_KINDS else kind
 
 
-def source_description(kind: str, snowflake_configured: bool) -> str:
-    if kind == "snowflake" and not snowflake_configured:
-        return "Not configured: add [connections.snowflake] to .streamlit/secrets.toml"
+def source_description(kind: str, configured: bool) -> str:
+    """What the source is; for a warehouse (Snowflake, Databricks) not `configured`, how to configure it."""
+    if kind in ("snowflake", "databricks") and not configured:
+        return f"Not configured: add [connections.{kind}] to .streamlit/secrets.toml, or use the form"
     return SOURCE_KINDS[kind][1]
 
 

@@ -13,13 +13,15 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from prospect_core.events import snowflake
+from prospect_core.events.databricks import DatabricksWarehouse
 from prospect_core.infra.errors import UserError, write_failure
 from prospect_core.events.events_files import sniff_kind
 from prospect_core.modelling.explain import ShapSample
 from prospect_core.trainingset.wording import plain, target_wording, window_label
 from prospect_core.events.sources import data_dirs, demo_db_is_current, ensure_demo_db, file_in_data_dirs
 from prospect_core.studio import keys
-from prospect_core.studio.config import max_training_rows, secrets, snowflake_config, snowflake_problem
+from prospect_core.studio.config import (databricks_config, databricks_problem, max_training_rows, secrets,
+                                         snowflake_config, snowflake_problem)
 from prospect_core.studio.data import load_events
 from prospect_core.studio.jobs import Job
 from prospect_core.studio.labels import run_label, source_label, split_name
@@ -98,6 +100,8 @@ def choose_source(kind: str) -> str | None:
         for notice in loaded.notices:
             st.info(plain(notice), icon=":material/info:")
         return f"events:{path}"
+    if kind == "databricks":
+        return "databricks" if databricks_connection_panel() else None
     return "snowflake" if snowflake_connection_panel() else None
 
 
@@ -162,6 +166,47 @@ def snowflake_connection_panel() -> bool:
             try:
                 with st.spinner("Connecting…"):
                     st.success(plain(snowflake.test_connection(config)), icon=":material/check_circle:")
+            except UserError as error:
+                st.error(plain(error), icon=":material/error:")
+    return config is not None
+
+
+def databricks_connection_panel() -> bool:
+    """Where the Databricks settings come from, a form to override them for this session only, and a
+    Test connection button. True when a connection is configured."""
+    config = databricks_config()
+    overrides = st.session_state.get(keys.DATABRICKS_OVERRIDES)
+    with st.expander("Databricks connection", expanded=config is None, icon=":material/database:"):
+        if config is not None:
+            st.dataframe(pd.DataFrame(config.describe().items(), columns=["setting", "value"]), hide_index=True)
+        elif overrides:
+            st.error(f"This session's settings cannot be used: {plain(databricks_problem())}.", icon=":material/error:")
+        else:
+            st.info("No Databricks settings found. Add `[connections.databricks]` (server_hostname, http_path, "
+                    "access_token) to `.streamlit/secrets.toml`, set DATABRICKS_SERVER_HOSTNAME, DATABRICKS_HTTP_PATH "
+                    "and DATABRICKS_TOKEN, or fill in the form.")
+        with st.form("databricks_form"):
+            st.caption("Overrides for this browser session only: kept in memory, never written to disk. Another host "
+                       "never uses the server's token: give your own.")
+            left, right = st.columns(2)
+            values = {
+                "server_hostname": left.text_input("Server hostname", placeholder="adb-1234567890.12.azuredatabricks.net"),
+                "http_path": right.text_input("HTTP path", placeholder="/sql/1.0/warehouses/abc123"),
+                "access_token": left.text_input("Access token", type="password"),
+                "catalog": right.text_input("Catalog"),
+                "events_table": left.text_input("Events table", placeholder="snowplow.atomic.events"),
+            }
+            if st.form_submit_button("Use for this session"):
+                st.session_state[keys.DATABRICKS_OVERRIDES] = {k: v for k, v in values.items() if v}
+                st.rerun()
+        if overrides and st.button("Forget this session's overrides", key="databricks_forget"):
+            st.session_state.pop(keys.DATABRICKS_OVERRIDES)
+            st.rerun()
+        if config is not None and st.button("Test connection", icon=":material/lan:", key="databricks_test"):
+            try:
+                with st.spinner("Connecting…"), DatabricksWarehouse(config) as warehouse:
+                    warehouse.query("select 1 as ok")
+                st.success(f"Connected to {plain(config.server_hostname)}.", icon=":material/check_circle:")
             except UserError as error:
                 st.error(plain(error), icon=":material/error:")
     return config is not None

@@ -54,11 +54,11 @@ from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attri
 from prospect_core.trainingset.features import Feature, column_aliases, spec_attributes, spec_features
 from prospect_core.trainingset.spec import TrainingSpec
 
-DialectName = Literal["snowflake", "duckdb"]
+DialectName = Literal["snowflake", "duckdb", "databricks"]
 Formulation = Literal["seed", "fast", "portable"]
-DIALECTS: tuple[DialectName, ...] = ("snowflake", "duckdb")
+DIALECTS: tuple[DialectName, ...] = ("snowflake", "duckdb", "databricks")
 FORMULATIONS: tuple[Formulation, ...] = ("seed", "fast", "portable")
-DEFAULT_FORMULATION: dict[DialectName, Formulation] = {"duckdb": "fast", "snowflake": "fast"}
+DEFAULT_FORMULATION: dict[DialectName, Formulation] = {"duckdb": "fast", "snowflake": "fast", "databricks": "fast"}
 # `fast` is the quickest exact template a dialect can run. DuckDB takes per-row RANGE offsets (and
 # HUGEINT bit shifts); Snowflake documents neither, so its `fast` is the portable template
 # (constant RANGE offsets on SUM/COUNT/MIN only), verified through fakesnow, not on Snowflake.
@@ -69,6 +69,10 @@ TEMPLATES: dict[tuple[Formulation, DialectName], str] = {
     ("fast", "snowflake"): "training_set_fast.sql",
     ("portable", "duckdb"): "training_set_fast.sql",
     ("portable", "snowflake"): "training_set_fast.sql",
+    # Spark SQL (Databricks) runs the portable frames too: constant RANGE offsets over a bigint key
+    ("seed", "databricks"): "training_set_seed.sql",
+    ("fast", "databricks"): "training_set_fast.sql",
+    ("portable", "databricks"): "training_set_fast.sql",
 }
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -96,6 +100,9 @@ class Dialect:
     epoch_literal: str
     # Written before a CTE's `(`: how to ask for it to be inlined rather than materialised.
     cte_hint: str = ""
+    # Whether `qualify` filters on a window function; without it the template nests a select.
+    has_qualify: bool = True
+    text_type: str = "varchar"
 
     def placeholder(self, name: str) -> str:
         raise NotImplementedError
@@ -144,7 +151,7 @@ class Dialect:
         if percent >= 100:
             return "true"
         threshold = percent * 16**8 // 100
-        return f"substr(md5(cast({user_id} as varchar)), 1, 8) < '{threshold:08x}'"
+        return f"substr(md5(cast({user_id} as {self.text_type})), 1, 8) < '{threshold:08x}'"
 
 
 class SnowflakeDialect(Dialect):
@@ -211,7 +218,56 @@ class DuckDBDialect(Dialect):
         return f"json_extract_string({context_column}, '$[0].deviceClass')"
 
 
-DIALECT_BY_NAME: dict[str, Dialect] = {"snowflake": SnowflakeDialect(), "duckdb": DuckDBDialect()}
+class DatabricksDialect(Dialect):
+    """Spark SQL as Databricks runs it, on Snowplow's Databricks atomic events: contexts are arrays of
+    structs with snake_case fields, timestamps are microseconds. Tested on a local Apache Spark, which
+    has no `qualify` (Databricks has; the nested select is the same plan)."""
+
+    name = "databricks"
+    has_qualify = False
+    text_type = "string"
+
+    def placeholder(self, name: str) -> str:
+        # named parameter markers: databricks-sql-connector's native parameters and spark.sql(args=...)
+        return f":{name}"
+
+    def string_literal(self, value: str) -> str:
+        # Spark reads backslash escapes in string literals, and `'a''b'` is two adjacent literals
+        # ("ab"), not a quote: escape both with a backslash.
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def date_literal(self, value: dt.date) -> str:
+        return f"date '{value.isoformat()}'"
+
+    def days_before(self, date_sql: str, days: int) -> str:
+        # a date, compared with timestamps as midnight (UTC: the session time zone the source sets)
+        return f"date_add({date_sql}, {-days})"
+
+    def seconds_between(self, earlier: str, later: str) -> str:
+        # Spark's datediff(second, ...) counts whole elapsed seconds (0.9 to 1.1 is 0); the seed's
+        # datediff counts second boundaries crossed, which is the difference of truncated seconds.
+        return f"(unix_seconds({later}) - unix_seconds({earlier}))"
+
+    epoch_literal = "timestamp '1970-01-01 00:00:00'"
+
+    def epoch_second(self, timestamp: str) -> str:
+        return f"unix_seconds({timestamp})"
+
+    def epoch_nanosecond(self, timestamp: str) -> str:
+        # Spark timestamps hold microseconds: nanoseconds are those times 1,000 (periods are N * 10^9 ticks)
+        return f"(unix_micros({timestamp}) * 1000)"
+
+    def iso_day_of_week(self, timestamp: str) -> str:
+        return f"extract(dayofweek_iso from {timestamp})"
+
+    def device_class(self, context_column: str) -> str:
+        # Snowplow's Databricks loader writes each context as array<struct> with snake_case fields
+        return f"{context_column}[0].device_class"
+
+
+DIALECT_BY_NAME: dict[str, Dialect] = {
+    "snowflake": SnowflakeDialect(), "duckdb": DuckDBDialect(), "databricks": DatabricksDialect(),
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -479,6 +535,8 @@ def render_template(
         device_class=macros.device_class,
         in_user_sample=macros.in_user_sample,
         cte_hint=macros.cte_hint,
+        has_qualify=macros.has_qualify,
+        text_type=macros.text_type,
         lane_bits=LANE_BITS,
         lanes_per_sum=LANES_PER_SUM,
         lane_limit_message=LANE_LIMIT_MESSAGE,
