@@ -243,6 +243,9 @@ class DatabricksDialect(Dialect):
         # a date, compared with timestamps as midnight (UTC: the session time zone the source sets)
         return f"date_add({date_sql}, {-days})"
 
+    def seconds_before(self, timestamp: str, seconds: int) -> str:
+        return f"timestampadd(second, {-seconds}, {timestamp})"
+
     def seconds_between(self, earlier: str, later: str) -> str:
         # Spark's datediff(second, ...) counts whole elapsed seconds (0.9 to 1.1 is 0); the seed's
         # datediff counts second boundaries crossed, which is the difference of truncated seconds.

@@ -51,6 +51,26 @@ def test_spark_rows_equal_duckdb_rows(warehouses, spec_name, formulation):
     pd.testing.assert_frame_equal(actual, expected)
 
 
+CUSTOM_ATTRIBUTES = (
+    {"name": "pricing_views", "aggregation": "count", "events": ["page_view"],
+     "where": [{"property": "page_url", "operator": "like", "value": "%pricing%"}], "windows": ["lifetime"]},
+    {"name": "num_form_moves", "aggregation": "count", "events": ["focus_form", "change_form"], "period_days": 2},
+    {"name": "first_medium", "aggregation": "first", "property": "refr_medium", "windows": ["long"]},
+    {"name": "last_medium", "aggregation": "last", "property": "mkt_medium", "windows": ["short", "lifetime"]},
+    {"name": "apps_seen", "aggregation": "count_distinct", "property": "app_id", "windows": ["short"]},
+)
+
+
+@pytest.mark.parametrize("timing", ["tutorial", "signals"])
+def test_spark_rows_equal_duckdb_rows_with_lifetime_periods_and_signals_timing(warehouses, timing):
+    """Signals timing, lifetime and free periods, first/last and distinct values: the default formulation."""
+    duck, spark = warehouses
+    spec = SPECS["default"].replace(feature_timing=timing, attributes=CUSTOM_ATTRIBUTES)
+    expected = query_training_set(duck, spec)
+    assert expected["pricing_views"].max() > 0 and expected["apps_seen_l7d"].max() > 1
+    pd.testing.assert_frame_equal(query_training_set(spark, spec), expected)
+
+
 def test_text_is_bound_or_escaped_for_spark(warehouses):
     """A target event with quotes and backslashes is a value, inline or bound, never SQL."""
     duck, spark = warehouses

@@ -59,6 +59,7 @@ def test_a_spark_run_exports_and_loads_like_a_local_one(spark_rows, built, tmp_p
     assert run.n_train + run.n_test == len(built) and run.positives_test > 0
     # the same kind of model on the same data: about as good (different prospects on the test side)
     assert abs(run.evaluation.roc_auc - local.evaluation.roc_auc) < 0.1 and run.evaluation.roc_auc > 0.7
-    saved = save_artifact(run.pipeline, tmp_path / "spark_model.joblib")
-    loaded = load_artifact(saved)
+    path = tmp_path / "spark_model.joblib"
+    save_artifact(run.pipeline, path)
+    loaded = load_artifact(path)  # the restricted loader: scikit-learn and xgboost classes only
     np.testing.assert_allclose(loaded.predict_proba(run.X_test)[:, 1], run.y_score, rtol=1e-6)
