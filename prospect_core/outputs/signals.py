@@ -37,9 +37,9 @@ windowed attributes are `approximate`; event-level `latest_*` attributes are `la
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
+import pydantic
 import snowplow_signals as sp
 
 from prospect_core.trainingset.attributes import Attribute, Criterion
@@ -52,8 +52,6 @@ from prospect_core.trainingset.spec import TrainingSpec
 SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
 EVENT_VERSION = "1-0-0"
 MATERIAL_SHARE = 0.01
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}")
 
 # Properties that are not atomic columns, as Signals reads them.
 _ENTITY_PROPERTIES = {
@@ -135,9 +133,22 @@ def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[s
     return definition, _model_input(feature, spec, column, transform, "approximate", notes[transform])
 
 
-def _check_name(option: str, value: str) -> None:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise SpecError(f"{defaults.OPTION_WORDS[option]} must be 1-128 letters, digits, - or _ starting with a letter, got {value!r:.60}")
+def _sdk_model(build: Any, fields: dict[str, str], values: dict[str, Any]) -> Any:
+    """`build()`, an SDK model; the SDK's own validation error becomes one SpecError naming the option.
+
+    The SDK's pydantic models are the rule (a name is `^[A-Za-z0-9_]+$`, an owner an email address that
+    `email-validator` delivers to: `me@host.local` is not), so what passes here passes at publish time.
+    `fields` maps the model's field to our option, `values` our option to what was given."""
+    try:
+        return build()
+    except pydantic.ValidationError as error:
+        problem = error.errors()[0]
+        option = fields.get(str(problem["loc"][0])) if problem["loc"] else None
+        message = (problem["msg"][:1].lower() + problem["msg"][1:]).rstrip(".")
+        if option is None:
+            raise SpecError(f"Snowplow Signals refuses the definitions: {'.'.join(map(str, problem['loc']))}: {message}") from None
+        raise SpecError(f"{defaults.OPTION_WORDS[option]} is not accepted by Snowplow Signals: {message}; "
+                        f"got {values[option]!r:.60}") from None
 
 
 def signals_definitions(
@@ -145,12 +156,8 @@ def signals_definitions(
     version: int = defaults.VERSION, owner: str = defaults.OWNER,
 ) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(StreamAttributeGroup, Service, model inputs mapping) for `spec`'s features."""
-    _check_name("group_name", group_name)
-    _check_name("service_name", service_name)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= defaults.MAX_VERSION:
         raise SpecError(f"{defaults.OPTION_WORDS['version']} must be a whole number from 1 to {defaults.MAX_VERSION}, got {version!r:.60}")
-    if not isinstance(owner, str) or not _EMAIL.fullmatch(owner):
-        raise SpecError(f"{defaults.OPTION_WORDS['owner']} must be an email address like name@example.com, got {owner!r:.60}")
     attributes, inputs = [], []
     for feature in spec_features(spec):
         definition, mapping = _translate(feature, spec)
@@ -164,12 +171,15 @@ def signals_definitions(
         f"Signals, the scoring service derives: {'; '.join(derived)}. Windowed attributes see at most the "
         f"latest {STREAM_EVENT_LIMIT} matching events."
     )
-    group = sp.StreamAttributeGroup(
+    given = {"group_name": group_name, "service_name": service_name, "owner": owner}
+    group = _sdk_model(lambda: sp.StreamAttributeGroup(
         name=group_name, version=version, owner=owner, attribute_key=sp.domain_userid,
         attributes=attributes, description=description,
-    )
-    service = sp.Service(name=service_name, owner=owner, attribute_groups=[group],
-                         description=f"Serves the attributes of {group_name} v{version} to the prospect scoring model")
+    ), {"name": "group_name", "owner": "owner"}, given)
+    service = _sdk_model(lambda: sp.Service(
+        name=service_name, owner=owner, attribute_groups=[group],
+        description=f"Serves the attributes of {group_name} v{version} to the prospect scoring model",
+    ), {"name": "service_name", "owner": "owner"}, given)
     return group, service, inputs
 
 

@@ -117,10 +117,17 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     # the scoring-service zip carries the definitions the page offers
     with zipfile.ZipFile(io.BytesIO(service_zip(export.artifact, export.card_json, offered.encode(), key=signing_key()))) as archive:
         assert json.loads(archive.read("prospect_scoring_service/signals_definitions.json")) == document
-    # a bad owner is named in the field's words, and nothing is offered
-    app.text_input(key="signals_owner").input("not an email").run()
-    assert any(text.startswith("Owner email must be an email address") for text in messages(app)), messages(app)
+    # a name or owner the SDK's own models refuse is named in the field's words, and nothing is offered
+    app.text_input(key="signals_owner").input("me@host.local").run()
+    assert not app.exception
+    assert any(text.startswith("Owner email is not accepted by Snowplow Signals: value is not a valid email address")
+               for text in messages(app)), messages(app)
     assert "Download Signals definitions" not in {button.proto.label for button in app.get("download_button")}
+    app.text_input(key="signals_owner").input("marketer@example.com").run()
+    app.text_input(key="signals_group_name").input("marketing-prospects").run()
+    assert any(text.startswith("Attribute group name is not accepted by Snowplow Signals: string should match pattern")
+               for text in messages(app)), messages(app)
+    app.text_input(key="signals_group_name").input("marketing_prospects").run()
 
 
 def test_an_unknown_property_is_named_in_the_form_words():
