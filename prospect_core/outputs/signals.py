@@ -37,13 +37,14 @@ windowed attributes are `approximate`; event-level `latest_*` attributes are `la
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import os
+from typing import Any, Mapping
 
 import pydantic
 import snowplow_signals as sp
 
 from prospect_core.trainingset.attributes import Attribute, Criterion
-from prospect_core.infra.errors import SpecError
+from prospect_core.infra.errors import SpecError, UserError
 from prospect_core.outputs import signals_defaults as defaults
 from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.trainingset.features import Feature, spec_features
@@ -52,6 +53,10 @@ from prospect_core.trainingset.spec import TrainingSpec
 SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
 EVENT_VERSION = "1-0-0"
 MATERIAL_SHARE = 0.01
+
+
+class SignalsError(UserError):
+    """Snowplow Signals is not configured, or refused or missed a call; the message says which, never a credential."""
 
 # Properties that are not atomic columns, as Signals reads them.
 _ENTITY_PROPERTIES = {
@@ -208,3 +213,25 @@ def parity_report(frame: Any, spec: TrainingSpec) -> list[dict[str, Any]]:
             "share_over_limit": share, "material": share is not None and share >= MATERIAL_SHARE,
         })
     return rows
+
+
+def signals_client(env: Mapping[str, str] = os.environ) -> Any:
+    """The real SDK client from Snowplow's Console variables, else the Sandbox's; SignalsError naming the
+    variables when neither set is complete. Values are credentials: only names are ever shown."""
+    if all(env.get(name) for name in defaults.API_VARIABLES):
+        return sp.Signals(api_url=env["SP_API_URL"], api_key=env["SP_API_KEY"], api_key_id=env["SP_API_KEY_ID"],
+                          org_id=env["SP_ORG_ID"])
+    if all(env.get(name) for name in defaults.SANDBOX_VARIABLES):
+        return sp.SignalsSandbox(api_url=env["SP_SANDBOX_URL"], sandbox_token=env["SP_SANDBOX_TOKEN"])
+    raise SignalsError(f"Snowplow Signals is not configured: set {', '.join(defaults.API_VARIABLES)} (Snowplow "
+                       f"Console), or {' and '.join(defaults.SANDBOX_VARIABLES)}")
+
+
+def signals_failure(error: BaseException) -> str:
+    """What a failed Signals call says, without its text (it may carry a credential or a URL with one)."""
+    status = getattr(error, "status_code", None)  # SignalsAPIError; httpx.HTTPStatusError from the token route
+    status = status if isinstance(status, int) else getattr(getattr(error, "response", None), "status_code", None)
+    if isinstance(status, int):
+        hint = {401: ": check the credentials", 403: ": check the credentials"}
+        return f"Snowplow Signals answered HTTP {status}{hint.get(status, '')}"
+    return f"Snowplow Signals could not be reached ({type(error).__name__})"
