@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,12 @@ def build_dataset_bundle(client: Any, spec: TrainingSpec, table: Any, **signals_
     with tempfile.TemporaryDirectory(prefix="signals_dataset_") as folder:
         bundle.save_to(folder)  # the SDK's layout; the caller writes the files through safe_io
         return {path.name: path.read_bytes() for path in sorted(Path(folder).iterdir()) if path.is_file()}
+
+
+def bundle_zip(files: dict[str, bytes]) -> bytes:
+    """The anchors and the dataset bundle as one zip (the app's download)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(f"signals_dataset/{name}", data)
+    return buffer.getvalue()
