@@ -112,7 +112,7 @@ def dataset_builder_section(spec: TrainingSpec) -> None:
     try:
         table = anchors.warehouse_table(text)
     except UserError as error:
-        st.error(f"{plain(str(error))}.", icon=":material/error:")
+        st.error(f"{_sentence(plain(str(error)))}.", icon=":material/error:")
         return
     parquet, sql, build = st.columns(3)
     parquet.download_button("Download anchors (.parquet)", partial(anchors.anchors_parquet, built.frame, spec),
@@ -123,7 +123,7 @@ def dataset_builder_section(spec: TrainingSpec) -> None:
         try:
             files = anchors.build_dataset_bundle(signals_client(), spec, table, **_options())
         except UserError as error:
-            st.error(f"{plain(str(error))}.", icon=":material/error:")
+            st.error(f"{_sentence(plain(str(error)))}.", icon=":material/error:")
             return
         st.session_state[keys.SIGNALS_DATASET_ZIP] = anchors.bundle_zip({
             anchors.ANCHORS_FILE: anchors.anchors_parquet(built.frame, spec),
@@ -131,6 +131,10 @@ def dataset_builder_section(spec: TrainingSpec) -> None:
     if st.session_state.get(keys.SIGNALS_DATASET_ZIP):
         st.download_button("Download dataset bundle (.zip)", st.session_state[keys.SIGNALS_DATASET_ZIP],
                            file_name="signals_dataset.zip", mime="application/zip", key="download_signals_dataset")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def parity_table(parity: list[dict[str, Any]]) -> pd.DataFrame:
