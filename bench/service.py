@@ -1,14 +1,21 @@
-"""The scoring service under load: 2,000 `POST /score` requests from 8 concurrent clients.
+"""The scoring service: `/score` CPU per request against the Scorer's own cost, and p95 at 8 clients.
 
-    python bench/service.py                 # 2,000 requests, 8 clients
+    python bench/service.py                 # 2,000 requests a phase, 8 clients
     python bench/service.py --requests 500  # shorter
 
-Trains the studio's model (`STUDIO_DEFAULTS`, by-prospect split) on the demo data, writes the
-scoring-service bundle with `prospect_core.outputs.service_bundle`, starts it with `uvicorn service:app` (one
-worker) on 127.0.0.1 and sends each client's requests over one keep-alive connection, with test rows
-as the payloads. Prints latency percentiles (time from send to full response, measured in the
-client), throughput, the service process's CPU time per request (a figure the machine's load
-barely changes) and the load average. The client shares the machine's cores with the service.
+Trains the studio's model (`STUDIO_DEFAULTS`, by-prospect split) on the demo data and writes the
+scoring-service bundle with `prospect_core.outputs.service_bundle`. Then, in one run:
+
+1. The Scorer's own cost: CPU per row of the studio's `scoring.score_one` (the what-if form's
+   scorer, `prospect_core/modelling/scoring.py`) and of the bundle's `Scorer.score` with and
+   without explanations, in this process, one row at a time (what a request scores).
+2. `/score` CPU per request, with `"explain": false` and with explanations: the user + system CPU
+   time of the service's processes (uvicorn's parent and workers) over the phase, divided by the
+   requests. The load average barely moves this figure.
+3. Latency at 8 concurrent clients, each on one keep-alive connection, the service started with
+   `python service.py` (one worker a core): p50, p95, p99, with the load average before and after.
+
+The client shares the machine's cores with the service.
 """
 
 from __future__ import annotations
@@ -58,24 +65,67 @@ def build_bundle(folder: Path) -> list[dict]:
 
 
 def start_service(folder: Path) -> tuple[subprocess.Popen, str]:
+    """`python service.py`: one worker a core, as the bundle's README runs it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service:app", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "service.py", "--host", "127.0.0.1", "--port", str(port)], cwd=folder,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     return process, f"http://127.0.0.1:{port}"
 
 
-async def fire(url: str, payloads: list[dict], n_requests: int, clients: int) -> tuple[np.ndarray, float]:
+def scorer_cpu_ms(folder: Path, payloads: list[dict], n: int) -> dict[str, float]:
+    """CPU ms per row of the studio's score_one and the bundle's Scorer, one row at a time, in this process."""
+    import importlib.util
+
+    import joblib
+
+    from prospect_core.modelling.scoring import score_one
+    from prospect_core.trainingset.spec import TrainingSpec
+
+    spec_ = importlib.util.spec_from_file_location("bundled_service", folder / "service.py")
+    module = importlib.util.module_from_spec(spec_)
+    sys.modules[spec_.name] = module
+    spec_.loader.exec_module(module)
+    card = json.loads((folder / "model.card.json").read_text())
+    pipeline = joblib.load(folder / "model.joblib")
+    table = module.input_table(card, None)
+    scorer = module.Scorer(pipeline, table)
+    rows = [module.from_payload(table, payload) for payload in payloads]
+    spec = TrainingSpec(as_of=ANCHOR)
+    costs = {}
+    for name, score in (("studio score_one", lambda row: score_one(pipeline, row, spec)),
+                        ("bundle Scorer, no explanations", lambda row: scorer.score(row, False)),
+                        ("bundle Scorer, explanations", lambda row: scorer.score(row, True))):
+        for row in rows[:20]:
+            score(row)  # warm-up
+        started = time.process_time()
+        for i in range(n):
+            score(rows[i % len(rows)])
+        costs[name] = (time.process_time() - started) / n * 1000
+    return costs
+
+
+def scorer_name(explain: bool) -> str:
+    return f"bundle Scorer, {'explanations' if explain else 'no explanations'}"
+
+
+def service_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the service's parent process and its workers."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(cpu_seconds(int(child)) for child in children)
+
+
+async def fire(url: str, payloads: list[dict], n_requests: int, clients: int, explain: bool = True) -> tuple[np.ndarray, float]:
     """`clients` keep-alive connections sending `n_requests` in all; latencies in ms, wall seconds.
 
     A minimal HTTP/1.1 client on asyncio streams: httpx would spend ~1 ms of CPU a request on the
     same two cores the service needs, and measure itself as much as the service.
     """
     host, port = url.removeprefix("http://").split(":")
-    bodies = [json.dumps({"attributes": payload}).encode() for payload in payloads]
+    bodies = [json.dumps({"attributes": payload, "explain": explain}).encode() for payload in payloads]
     requests = [
         b"POST /score HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
         % (host.encode(), len(body), body)
@@ -134,23 +184,36 @@ def main() -> int:
         folder = Path(temp)
         print(f"load average {os.getloadavg()[0]:.1f} at start; training the demo model ...", flush=True)
         payloads = build_bundle(folder)
+        costs = scorer_cpu_ms(folder / "service", payloads, args.requests)
         process, url = start_service(folder / "service")
+        results = {}
         try:
             wait_until_up(url, process)
-            asyncio.run(fire(url, payloads, 50, args.clients))  # warm-up, not counted
-            load = os.getloadavg()[0]
-            cpu_before = cpu_seconds(process.pid)
-            latencies, seconds = asyncio.run(fire(url, payloads, args.requests, args.clients))
-            service_cpu = cpu_seconds(process.pid) - cpu_before
+            for explain in (False, True):
+                asyncio.run(fire(url, payloads, 100, args.clients, explain))  # warm-up, not counted
+                load = os.getloadavg()[0]
+                cpu_before = service_cpu_seconds(process.pid)
+                latencies, seconds = asyncio.run(fire(url, payloads, args.requests, args.clients, explain))
+                cpu = (service_cpu_seconds(process.pid) - cpu_before) / args.requests * 1000
+                results[explain] = (latencies, seconds, cpu, load, os.getloadavg()[0])
         finally:
             process.terminate()
             process.wait(timeout=20)
-    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    print(f"{args.requests} POST /score from {args.clients} clients in {seconds:.2f} s: "
-          f"{args.requests / seconds:.0f} requests/s\n"
-          f"latency p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  max {latencies.max():.1f} ms "
-          f"(target p95 < 20 ms)\nservice CPU {service_cpu / args.requests * 1000:.2f} ms a request "
-          f"(user + system time of the uvicorn process)\nload average {load:.1f} before the run, {os.getloadavg()[0]:.1f} after")
+    workers = len(os.sched_getaffinity(0))  # python service.py starts one a core
+    print("\nCPU per row scored in-process (one row at a time):")
+    for name, ms in costs.items():
+        print(f"  {name:32s} {ms:6.2f} ms")
+    studio = costs["studio score_one"]
+    for explain, (latencies, seconds, cpu, load, load_after) in results.items():
+        p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+        label = "with explanations" if explain else "explain: false"
+        print(f"\nPOST /score, {label}: {args.requests} requests from {args.clients} clients, {workers} workers, "
+              f"in {seconds:.2f} s ({args.requests / seconds:.0f}/s)\n"
+              f"  service CPU {cpu:.2f} ms a request = {cpu / studio:.2f}x the studio's score_one "
+              f"({studio:.2f} ms){'  (target <= 1.3x)' if not explain else ''}, "
+              f"{cpu / costs[scorer_name(explain)]:.2f}x the bundle's Scorer alone\n"
+              f"  latency p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms  max {latencies.max():.1f} ms\n"
+              f"  load average {load:.1f} before, {load_after:.1f} after")
     return 0
 
 

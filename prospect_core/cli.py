@@ -30,6 +30,7 @@ from prospect_core.outputs.service_bundle import (BundleError, card_beside, defi
                                           model_card_path, write_service_folder)
 from prospect_core.outputs import signals_defaults
 from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
+from prospect_core.outputs import anchors
 from prospect_core.outputs.signing import signing_key
 from prospect_core.events.sources import DEFAULT_SOURCE, SOURCE_KINDS, open_source
 from prospect_core.trainingset.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
@@ -376,6 +377,56 @@ def run_signals(args: argparse.Namespace) -> None:
           f"and service {document['service']['name']} written to {out}")
 
 
+def read_training_set(path_text: str, spec: TrainingSpec) -> pd.DataFrame:
+    """A training set written by the dataset command, checked against `spec`."""
+    path = Path(path_text)
+    if not path.is_file():
+        raise DatasetError(f"--dataset {path} is not a file; write one with `python -m prospect_core dataset --out FILE`")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise DatasetError(f"--dataset {path.name} is not a Parquet training set: {str(error).splitlines()[0][:200]}") from None
+    check_training_set(frame, spec)
+    return frame
+
+
+def run_signals_dataset(args: argparse.Namespace) -> None:
+    """The training set's prediction points as a Signals custom-anchors table (Parquet and the Snowflake SQL
+    that loads it), then Snowplow's dataset builder over them when Signals credentials are set."""
+    from prospect_core.outputs.signals import SignalsError, signals_client, signals_definitions
+
+    spec = spec_from_args(args)
+    options = signals_options(args)
+    table = anchors.warehouse_table(args.table)  # names and owner are checked before the build
+    signals_definitions(spec, **options)
+    folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        raise DatasetError(f"--out {folder} is a file; expected a folder for the anchors and the dataset bundle")
+    follow = args.follow_symlinks
+    if args.dataset:
+        frame = read_training_set(args.dataset, spec)
+    else:
+        warehouse, spec = open_warehouse(args, spec)
+        frame = build_from_warehouse(args, warehouse, spec).frame
+        check_training_set(frame, spec)
+    written = {anchors.ANCHORS_FILE: anchors.anchors_parquet(frame, spec),
+               anchors.ANCHORS_SQL_FILE: anchors.anchors_sql(table).encode()}
+    for name, data in written.items():
+        safe_io.write_bytes(folder / name, data, what=f"the anchors' {name}", follow_symlinks=follow)
+    print(f"{len(frame):,} anchors ({int(frame[spec.target_column].sum()):,} positive) written to "
+          f"{folder / anchors.ANCHORS_FILE}, with {anchors.ANCHORS_SQL_FILE} to load them into {args.table}")
+    try:
+        client = signals_client()
+    except SignalsError as error:
+        print_notice(f"{error}, to build the dataset with Snowplow's dataset builder")
+        return
+    bundle = anchors.build_dataset_bundle(client, spec, table, **options)
+    for name, data in bundle.items():
+        safe_io.write_bytes(folder / name, data, what=f"the dataset bundle's {name}", follow_symlinks=follow)
+    print(f"Snowplow Signals dataset bundle written to {folder}: {', '.join(bundle)} (run {anchors.ANCHORS_SQL_FILE} "
+          "first, then the files in the order its README gives)")
+
+
 def add_signals_name_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-name", default=signals_defaults.GROUP_NAME,
                         help=f"Signals attribute group name (default {signals_defaults.GROUP_NAME})")
@@ -471,6 +522,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_follow_symlinks_argument(signals)
     add_spec_arguments(signals)
     signals.set_defaults(handler=run_signals)
+
+    builder = commands.add_parser(
+        "signals-dataset", help="the training set's prediction points as Signals custom anchors, and Snowplow's "
+        "dataset builder over them (with SP_API_URL, SP_API_KEY, SP_API_KEY_ID and SP_ORG_ID set)")
+    data = builder.add_mutually_exclusive_group()
+    data.add_argument("--source", default=DEFAULT_SOURCE, help=f"{_SOURCES} (default {DEFAULT_SOURCE})")
+    data.add_argument("--dataset", metavar="FILE.parquet", help="a training set written by the dataset command")
+    builder.add_argument("--out", required=True, help="folder to write the anchors and the dataset bundle into")
+    builder.add_argument("--table", default=anchors.DEFAULT_TABLE, metavar="[DATABASE.][SCHEMA.]TABLE",
+                         help=f"the Snowflake table of anchors (default {anchors.DEFAULT_TABLE})")
+    builder.add_argument("--formulation", choices=FORMULATIONS)
+    add_max_training_rows_argument(builder)
+    add_signals_name_arguments(builder)
+    add_follow_symlinks_argument(builder)
+    add_spec_arguments(builder)
+    builder.set_defaults(handler=run_signals_dataset)
     return parser
 
 

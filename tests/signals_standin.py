@@ -5,6 +5,13 @@
 `{"service": name, "attribute_keys": {"domain_userid": [id]}}`, and reads back `{attribute: [value]}`.
 This server answers that route from a dict of prospects, so the SDK runs unmodified against it.
 
+`build_dataset_with_custom_anchors(attribute_groups, anchors_table)` sends `POST {api_url}/api/v1/datasets/sql`
+with a `DatasetBundleRequest` (`{"anchors": {"mode": "user_supplied", "source": {table}}, "attributes":
+{"attribute_groups": [...], "table_prefix": ...}}`) and reads a `DatasetBundleResponse`: the anchors table
+(no SQL: the user built it), one attributes table a key, each with its SQL, and the dataset table with
+its SQL. The server answers with SQL that names each attribute and the anchors table it reads, so a test
+sees what the builder was asked for.
+
 With an API key (`Signals(api_url, api_key, api_key_id, org_id)`) the SDK first fetches a JWT from
 `https://console.snowplowanalytics.com/api/msc/v1/organizations/{org}/credentials/v3/token`, a URL
 it hard-codes. The server answers that too, as an HTTPS proxy: point `HTTPS_PROXY` at it and
@@ -25,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ATTRIBUTES_ROUTE = "/api/v1/get-online-attributes"
+DATASET_SQL_ROUTE = "/api/v1/datasets/sql"
 CONSOLE_HOST = "console.snowplowanalytics.com"
 TOKEN_ROUTE = re.compile(r"^/api/msc/v1/organizations/(?P<org>[^/]+)/credentials/v3/token$")
 
@@ -87,10 +95,12 @@ class SignalsStandIn:
         return 200, {"accessToken": token}
 
     def answer(self, path: str, headers: Any, body: dict[str, Any]) -> tuple[int, Any]:
-        if path != ATTRIBUTES_ROUTE:
+        if path not in (ATTRIBUTES_ROUTE, DATASET_SQL_ROUTE):
             return 404, {"detail": "Not Found"}
         if headers.get("Authorization") not in {f"Bearer {token}" for token in [self.token, *self.issued_tokens]}:
             return 401, {"detail": "Invalid token"}
+        if path == DATASET_SQL_ROUTE:
+            return self.dataset_sql(body)
         if body.get("service") != self.service:
             return 404, {"detail": f"Service {body.get('service')!r} not found"}
         (key, identifiers), = body["attribute_keys"].items()
@@ -99,6 +109,30 @@ class SignalsStandIn:
         data.update({name: [value] for name, value in values.items()})  # extra attributes too
         data[key] = identifiers
         return 200, data
+
+    def dataset_sql(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """The dataset builder's SQL bundle for user-supplied anchors, as Signals answers it (shape only)."""
+        anchors, attributes = body.get("anchors") or {}, body.get("attributes") or {}
+        if anchors.get("mode") != "user_supplied" or not attributes.get("attribute_groups"):
+            return 422, {"detail": "expected user_supplied anchors and at least one attribute group"}
+        source = anchors["source"]
+        where = {"database": source.get("database"), "schema": source.get("schema")}
+        anchors_table = ".".join(part for part in (source.get("database"), source.get("schema"), source["table"]) if part)
+        prefix = attributes.get("table_prefix") or "signals_attributes"
+        keys: dict[str, list[str]] = {}
+        key_objects: dict[str, dict[str, Any]] = {}
+        for group in attributes["attribute_groups"]:
+            key = group["attribute_key"]["name"]
+            key_objects[key] = {"blobl_path": None, **group["attribute_key"]}  # Signals' answer always has it
+            keys.setdefault(key, []).extend(attribute["name"] for attribute in group["attributes"])
+        tables = [{**where, "table": f"{prefix}_{key}", "attribute_key": key_objects[key],
+                   "sql": f"create or replace table {prefix}_{key} as select a.{key}, a.anchor_ts, "
+                          + ", ".join(f"/* point in time */ null as {name}" for name in names)
+                          + f" from {anchors_table} as a"}
+                  for key, names in keys.items()]
+        joins = " ".join(f"left join {t['table']} using ({t['attribute_key']['name']}, anchor_ts)" for t in tables)
+        dataset = {**where, "table": "dataset", "sql": f"create or replace table dataset as select * from {anchors_table} {joins}"}
+        return 200, {"anchors": {**where, "table": source["table"], "sql": None}, "attributes": tables, "dataset": dataset}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         standin = self

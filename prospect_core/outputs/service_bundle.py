@@ -292,9 +292,13 @@ Scores `{target['column']}`: {target.get('description', '')}. Model SHA-256 `{ca
 ```sh
 python -m venv .venv && . .venv/bin/activate   # Python {python} trained the model
 pip install -r requirements.txt
-export SP_SANDBOX_URL=https://... SP_SANDBOX_TOKEN=...   # or the SP_API_* variables below
-uvicorn service:app --host 0.0.0.0 --port 8000
+export SP_API_URL=https://... SP_API_KEY=... SP_API_KEY_ID=... SP_ORG_ID=...   # Snowplow Console credentials
+python service.py --host 0.0.0.0 --port 8000   # one worker process a core
 ```
+
+`python service.py` starts uvicorn with one worker process for each core this process may use;
+`WEB_CONCURRENCY=N` sets another number (uvicorn reads the same variable, so `uvicorn service:app
+--host 0.0.0.0 --port 8000` then starts N workers too; without it, plain `uvicorn` starts one).
 
 On start the service checks that `model.joblib`'s SHA-256 is the one in `{CARD_FILE}` and refuses to
 start otherwise. (That proves the two files belong together, not who made them: a joblib file runs
@@ -304,8 +308,9 @@ code when it is loaded, so serve only bundles you exported yourself.) {definitio
 
 | variable | meaning |
 | --- | --- |
-| `SP_SANDBOX_URL`, `SP_SANDBOX_TOKEN` | a Signals sandbox (the notebook's names) |
-| `SP_API_URL`, `SP_API_KEY`, `SP_API_KEY_ID`, `SP_ORG_ID` | Snowplow Signals with an API key, used when the sandbox variables are unset |
+| `SP_API_URL`, `SP_API_KEY`, `SP_API_KEY_ID`, `SP_ORG_ID` | Snowplow Signals with a Console API key (used whenever all four are set) |
+| `SP_SANDBOX_URL`, `SP_SANDBOX_TOKEN` | a Signals Sandbox, which Snowplow retires: used only when the Console variables are unset |
+| `WEB_CONCURRENCY` | worker processes for `python service.py` (default: one a core) |
 | `SIGNALS_SERVICE_NAME` | the Signals service to read; overrides the definitions file |
 | `SIGNALS_TIMEOUT_SECONDS` | how long `/predict` waits for Signals before answering 503 (default 2) |
 | `PROSPECT_THRESHOLD` | `flagged` is `score >= threshold`; default the card's recommended threshold, else 0.5 |
@@ -316,13 +321,17 @@ Credentials are read from the environment only and never appear in a response or
 ## Endpoints
 
 - `POST /predict {{"domain_userid": "..."}}`: fetches the prospect's attributes from Signals and scores them.
+  A prospect Signals has not seen, or has no value for in any attribute the model reads, is scored as
+  one with no history (every input at its default) and the answer says `"known": false` (else `true`).
   `None` becomes the input's default, a list (a `unique_list`) its length where the model takes a count,
   a counter `> 0` where it takes a flag; `day_of_week` is the ISO weekday of the request time in UTC.
 - `POST /score {{"attributes": {{...}}}}`: scores model inputs by name; missing inputs take their defaults.
   `scoring_attributes` from any response can be sent back here.
 - `GET /health`, `GET /model` (target, inputs, metrics, threshold, parity notes).
 
-Both scoring endpoints answer `{{"signals", "scoring_attributes", "explanations", "score", "flagged"}}`.
+Both scoring endpoints answer `{{"signals", "scoring_attributes", "explanations", "score", "flagged"}}`
+(`/predict` adds `known`). Add `"explain": false` to a request to skip the explanations (`null`): the
+score then costs the model alone.
 `signals` (on `/predict`) holds the attribute key and each Signals attribute the model reads, as the
 input it became; nothing else Signals returns is echoed. `explanations` holds the five largest SHAP contributions (log-odds) by input, `__sum_of_others` and
 `__base_value`; they add up to the log-odds of `score`. A bad value (a string for a count, NaN, a

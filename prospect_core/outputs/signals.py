@@ -37,13 +37,14 @@ windowed attributes are `approximate`; event-level `latest_*` attributes are `la
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Any
+import os
+from typing import Any, Mapping
 
+import pydantic
 import snowplow_signals as sp
 
 from prospect_core.trainingset.attributes import Attribute, Criterion
-from prospect_core.infra.errors import SpecError
+from prospect_core.infra.errors import SpecError, UserError
 from prospect_core.outputs import signals_defaults as defaults
 from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.trainingset.features import Feature, spec_features
@@ -52,8 +53,10 @@ from prospect_core.trainingset.spec import TrainingSpec
 SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
 EVENT_VERSION = "1-0-0"
 MATERIAL_SHARE = 0.01
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}")
+
+
+class SignalsError(UserError):
+    """Snowplow Signals is not configured, or refused or missed a call; the message says which, never a credential."""
 
 # Properties that are not atomic columns, as Signals reads them.
 _ENTITY_PROPERTIES = {
@@ -140,9 +143,22 @@ def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[s
     return definition, _model_input(feature, spec, column, transform, "approximate", notes[transform])
 
 
-def _check_name(option: str, value: str) -> None:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise SpecError(f"{defaults.OPTION_WORDS[option]} must be 1-128 letters, digits, - or _ starting with a letter, got {value!r:.60}")
+def _sdk_model(build: Any, fields: dict[str, str], values: dict[str, Any]) -> Any:
+    """`build()`, an SDK model; the SDK's own validation error becomes one SpecError naming the option.
+
+    The SDK's pydantic models are the rule (a name is `^[A-Za-z0-9_]+$`, an owner an email address that
+    `email-validator` delivers to: `me@host.local` is not), so what passes here passes at publish time.
+    `fields` maps the model's field to our option, `values` our option to what was given."""
+    try:
+        return build()
+    except pydantic.ValidationError as error:
+        problem = error.errors()[0]
+        option = fields.get(str(problem["loc"][0])) if problem["loc"] else None
+        message = (problem["msg"][:1].lower() + problem["msg"][1:]).rstrip(".")
+        if option is None:
+            raise SpecError(f"Snowplow Signals refuses the definitions: {'.'.join(map(str, problem['loc']))}: {message}") from None
+        raise SpecError(f"{defaults.OPTION_WORDS[option]} is not accepted by Snowplow Signals: {message}; "
+                        f"got {values[option]!r:.60}") from None
 
 
 def signals_definitions(
@@ -150,12 +166,8 @@ def signals_definitions(
     version: int = defaults.VERSION, owner: str = defaults.OWNER,
 ) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(StreamAttributeGroup, Service, model inputs mapping) for `spec`'s features."""
-    _check_name("group_name", group_name)
-    _check_name("service_name", service_name)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= defaults.MAX_VERSION:
         raise SpecError(f"{defaults.OPTION_WORDS['version']} must be a whole number from 1 to {defaults.MAX_VERSION}, got {version!r:.60}")
-    if not isinstance(owner, str) or not _EMAIL.fullmatch(owner):
-        raise SpecError(f"{defaults.OPTION_WORDS['owner']} must be an email address like name@example.com, got {owner!r:.60}")
     attributes, inputs = [], []
     for feature in spec_features(spec):
         definition, mapping = _translate(feature, spec)
@@ -169,12 +181,15 @@ def signals_definitions(
         f"Signals, the scoring service derives: {'; '.join(derived)}. Windowed attributes see at most the "
         f"latest {STREAM_EVENT_LIMIT} matching events."
     )
-    group = sp.StreamAttributeGroup(
+    given = {"group_name": group_name, "service_name": service_name, "owner": owner}
+    group = _sdk_model(lambda: sp.StreamAttributeGroup(
         name=group_name, version=version, owner=owner, attribute_key=sp.domain_userid,
         attributes=attributes, description=description,
-    )
-    service = sp.Service(name=service_name, owner=owner, attribute_groups=[group],
-                         description=f"Serves the attributes of {group_name} v{version} to the prospect scoring model")
+    ), {"name": "group_name", "owner": "owner"}, given)
+    service = _sdk_model(lambda: sp.Service(
+        name=service_name, owner=owner, attribute_groups=[group],
+        description=f"Serves the attributes of {group_name} v{version} to the prospect scoring model",
+    ), {"name": "service_name", "owner": "owner"}, given)
     return group, service, inputs
 
 
@@ -203,3 +218,25 @@ def parity_report(frame: Any, spec: TrainingSpec) -> list[dict[str, Any]]:
             "share_over_limit": share, "material": share is not None and share >= MATERIAL_SHARE,
         })
     return rows
+
+
+def signals_client(env: Mapping[str, str] = os.environ) -> Any:
+    """The real SDK client from Snowplow's Console variables, else the Sandbox's; SignalsError naming the
+    variables when neither set is complete. Values are credentials: only names are ever shown."""
+    if all(env.get(name) for name in defaults.API_VARIABLES):
+        return sp.Signals(api_url=env["SP_API_URL"], api_key=env["SP_API_KEY"], api_key_id=env["SP_API_KEY_ID"],
+                          org_id=env["SP_ORG_ID"])
+    if all(env.get(name) for name in defaults.SANDBOX_VARIABLES):
+        return sp.SignalsSandbox(api_url=env["SP_SANDBOX_URL"], sandbox_token=env["SP_SANDBOX_TOKEN"])
+    raise SignalsError(f"Snowplow Signals is not configured: set {', '.join(defaults.API_VARIABLES)} (Snowplow "
+                       f"Console), or {' and '.join(defaults.SANDBOX_VARIABLES)}")
+
+
+def signals_failure(error: BaseException) -> str:
+    """What a failed Signals call says, without its text (it may carry a credential or a URL with one)."""
+    status = getattr(error, "status_code", None)  # SignalsAPIError; httpx.HTTPStatusError from the token route
+    status = status if isinstance(status, int) else getattr(getattr(error, "response", None), "status_code", None)
+    if isinstance(status, int):
+        hint = {401: ": check the credentials", 403: ": check the credentials"}
+        return f"Snowplow Signals answered HTTP {status}{hint.get(status, '')}"
+    return f"Snowplow Signals could not be reached ({type(error).__name__})"

@@ -17,3 +17,8 @@ OPTION_WORDS = {"group_name": "the attribute group name", "service_name": "the s
                 "version": "the version", "owner": "the owner"}
 
 STREAM_EVENT_LIMIT = 100  # events a windowed stream attribute sees, and values a unique_list keeps (Snowplow's docs)
+
+# Signals credentials, from the environment: Snowplow's Console variables first; the Sandbox's, which
+# Snowplow's docs retire, stay accepted. (The scoring service's template reads the same names.)
+API_VARIABLES = ("SP_API_URL", "SP_API_KEY", "SP_API_KEY_ID", "SP_ORG_ID")
+SANDBOX_VARIABLES = ("SP_SANDBOX_URL", "SP_SANDBOX_TOKEN")

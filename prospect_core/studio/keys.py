@@ -7,6 +7,7 @@ layer reads and writes. No imports: jobs.py and state.py both read them.
 SOURCE = "source"  # the source string of the chosen events, e.g. "duckdb:data/events.duckdb"
 SPEC = "spec"  # the last valid TrainingSpec (widgets that fail validation do not replace it)
 BUILT = "built"  # the BuiltSet, or None
+SIGNALS_DATASET_ZIP = "signals_dataset_zip"  # the last dataset-builder bundle, zipped for download
 RUNS = "runs"  # StudioRun records, oldest first
 RUN_COUNTER = "run_counter"  # the number of the last run
 MEMORY_NOTES = "memory_notes"  # what the server's memory bound released, said on the next page

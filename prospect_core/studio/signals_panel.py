@@ -7,13 +7,18 @@ scoring-service zip carries the same bytes, so what the marketer downloads is wh
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from prospect_core.infra.errors import UserError
+from prospect_core.outputs import anchors
+from prospect_core.studio import keys
+from prospect_core.studio.state import built_set
 from prospect_core.outputs.export import ExportBundle, signals_json
+from prospect_core.outputs.signals import signals_client
 from prospect_core.trainingset.attributes import WINDOWS
 from prospect_core.trainingset.features import spec_features
 from prospect_core.outputs import signals_defaults as defaults
@@ -79,6 +84,8 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
                 "Download Signals definitions", definitions, file_name=export.signals_name,
                 mime="application/json", key="download_signals", icon=":material/download:",
             )
+        if not problem:
+            dataset_builder_section(spec)
         report, document = st.tabs(["Parity report", "Definitions (JSON)"])
         measured = export.card["parity"]
         report.caption(f"How Signals serves each input. The last column is the share of rows whose window holds "
@@ -87,6 +94,47 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
         report.dataframe(parity_table(export.parity), hide_index=True, key="parity_table")
         if definitions is not None:
             document.code(definitions.decode(), language="json", height=320)
+
+
+def dataset_builder_section(spec: TrainingSpec) -> None:
+    """The training set's prediction points as Signals custom anchors, and Snowplow's dataset builder over them."""
+    st.markdown("**Snowplow's dataset builder**")
+    built = built_set()
+    if built is None or built.spec != spec:
+        st.caption("Build this model's training set on Data & target to export its prediction points as "
+                   "Signals anchors for Snowplow's dataset builder.")
+        return
+    st.caption(f"The training set's {len(built.frame):,} prediction points as a Signals custom-anchors table "
+               "(domain_userid, anchor_ts, label), with the Snowflake SQL that loads it. The builder uses "
+               "Signals credentials from the server's environment (SP_API_URL, SP_API_KEY, SP_API_KEY_ID, SP_ORG_ID).")
+    text = st.text_input("Anchors table (Snowflake)", anchors.DEFAULT_TABLE, key="signals_anchors_table",
+                         help="TABLE, SCHEMA.TABLE or DATABASE.SCHEMA.TABLE")
+    try:
+        table = anchors.warehouse_table(text)
+    except UserError as error:
+        st.error(f"{_sentence(plain(str(error)))}.", icon=":material/error:")
+        return
+    parquet, sql, build = st.columns(3)
+    parquet.download_button("Download anchors (.parquet)", partial(anchors.anchors_parquet, built.frame, spec),
+                            file_name=anchors.ANCHORS_FILE, mime="application/octet-stream", key="download_anchors")
+    sql.download_button("Download anchors SQL", anchors.anchors_sql(table), file_name=anchors.ANCHORS_SQL_FILE,
+                        mime="text/plain", key="download_anchors_sql")
+    if build.button("Build with Snowplow's dataset builder", key="signals_dataset_build"):
+        try:
+            files = anchors.build_dataset_bundle(signals_client(), spec, table, **_options())
+        except UserError as error:
+            st.error(f"{_sentence(plain(str(error)))}.", icon=":material/error:")
+            return
+        st.session_state[keys.SIGNALS_DATASET_ZIP] = anchors.bundle_zip({
+            anchors.ANCHORS_FILE: anchors.anchors_parquet(built.frame, spec),
+            anchors.ANCHORS_SQL_FILE: anchors.anchors_sql(table).encode(), **files})
+    if st.session_state.get(keys.SIGNALS_DATASET_ZIP):
+        st.download_button("Download dataset bundle (.zip)", st.session_state[keys.SIGNALS_DATASET_ZIP],
+                           file_name="signals_dataset.zip", mime="application/zip", key="download_signals_dataset")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def parity_table(parity: list[dict[str, Any]]) -> pd.DataFrame:

@@ -165,15 +165,23 @@ def test_hostile_values_are_data(hostile_db, formulation):
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--owner", "not an email"], "the owner must be an email address"),
-    (["--owner", "a@b.com\nx"], "the owner must be an email address"),
-    (["--group-name", "g'; drop"], "the attribute group name must be 1-128 letters"),
-    (["--service-name", "x" * 200], "the service name must be 1-128 letters"),
+    (["--owner", "not an email"], "error: the owner is not accepted by Snowplow Signals: value is not a valid email address"),
+    (["--owner", "a@b.com\nx"], "error: the owner is not accepted by Snowplow Signals: value is not a valid email address"),
+    # issue 23: these passed the studio's own checks, then the SDK's pydantic traceback ended the CLI
+    (["--owner", "me@host.local"], "error: the owner is not accepted by Snowplow Signals: value is not a valid email "
+     "address: The part after the @-sign is a special-use or reserved name that cannot be used with email; got 'me@host.local'"),
+    (["--group-name", "prospect-scoring"], "error: the attribute group name is not accepted by Snowplow Signals: "
+     "string should match pattern '^[A-Za-z0-9_]+$'; got 'prospect-scoring'"),
+    (["--service-name", "prospect-service"], "error: the service name is not accepted by Snowplow Signals: "
+     "string should match pattern '^[A-Za-z0-9_]+$'; got 'prospect-service'"),
+    (["--group-name", "g'; drop"], "error: the attribute group name is not accepted by Snowplow Signals: string should match pattern"),
+    (["--service-name", "x" * 200], "error: the service name is not accepted by Snowplow Signals: string should have at most 128 characters"),
 ])
-def test_signals_options_are_checked(tmp_path, capsys, flags, message):
+def test_signals_options_are_checked_by_the_sdks_own_models(tmp_path, capsys, flags, message):
     out = tmp_path / "signals.json"
     assert main(["signals", "--as-of", SPEC.as_of.isoformat(), "--out", str(out), *flags]) == 2
-    assert message in capsys.readouterr().err and not out.exists()
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1 and not out.exists(), err
 
 
 def test_an_oversized_spec_file_is_refused_unread(tmp_path, capsys):

@@ -94,14 +94,14 @@ def signals_values(row: pd.Series) -> dict[str, Any]:
 class Service:
     """`uvicorn service:app` in a bundle folder, its output kept for the log assertions."""
 
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+    def __init__(self, folder: Path, env: dict[str, str], command: list[str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.log_path = folder / f"service-{self.port}.log"
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("SP_", "SIGNALS_", "PROSPECT_", "CORS_"))}
         self.process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, str(self.port)], cwd=folder, stdout=self.log_path.open("wb"),
+            [sys.executable, *(command or ["-c", LAUNCH]), *(["--port"] if command else []), str(self.port)], cwd=folder, stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT, env={**clean, "PYTHONPATH": "", **env},
         )
         self.url = f"http://127.0.0.1:{self.port}"
@@ -143,6 +143,7 @@ def standin(run: TrainingRun) -> Iterator[SignalsStandIn]:
     for column in ("num_sessions_l7d", "first_mkt_medium_l30d", "had_conversions_l30d", "latest_device_class"):
         prospects["user-1"][column] = None  # Signals has no value
     del prospects["user-2"]["num_page_views_l30d"]  # nor this attribute at all
+    prospects["all-empty"] = {column: None for column in COLUMNS if column != "day_of_week"}  # known, no values
     prospects["bad-type"] = {**prospects["user-3"], "num_page_pings_l7d": "many"}
     # issue 21, finding 10: what a broken or hostile Signals may answer
     prospects["huge-count"] = {**prospects["user-3"], "num_page_pings_l7d": HUGE}
@@ -227,6 +228,33 @@ def test_predict_reads_signals_and_equals_predict_proba(
                                             "full_attribute_names": False}
 
 
+@pytest.mark.parametrize("user", ["never-seen", "all-empty"])
+def test_an_unknown_prospect_is_scored_with_no_history_and_said_to_be_unknown(
+    service: Service, run: TrainingRun, user: str
+) -> None:
+    """Issue 23: a brand-new visitor got a 422; now every input takes its default from the registry."""
+    response = service.client.post("/predict", json={"domain_userid": user})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["known"] is False
+    no_history = {f.column(SPEC): f.default for f in features.spec_features(SPEC)}
+    no_history["day_of_week"] = body["scoring_attributes"]["day_of_week"]  # the request's weekday, as always
+    assert body["scoring_attributes"] == no_history
+    assert body["score"] == pytest.approx(expected_score(run, no_history), abs=1e-9)
+    assert service.client.post("/predict", json={"domain_userid": "user-0"}).json()["known"] is True
+
+
+def test_explain_false_gives_the_same_score_without_explanations(service: Service, run: TrainingRun) -> None:
+    row = training_row(run, 3)
+    explained = service.client.post("/score", json={"attributes": row}).json()
+    plain = service.client.post("/score", json={"attributes": row, "explain": False}).json()
+    assert plain["explanations"] is None and explained["explanations"]
+    assert plain["score"] == explained["score"] and plain["flagged"] == explained["flagged"]
+    predicted = service.client.post("/predict", json={"domain_userid": "user-3", "explain": False}).json()
+    assert predicted["explanations"] is None and predicted["known"] is True
+    assert service.client.post("/score", json={"attributes": row, "explain": "no"}).status_code == 422
+
+
 def test_explanations_are_the_top_five_shap_values_and_add_up_to_the_log_odds(service: Service, run: TrainingRun) -> None:
     row = training_row(run, 4)
     body = service.client.post("/score", json={"attributes": row}).json()
@@ -252,7 +280,6 @@ def test_explanations_are_the_top_five_shap_values_and_add_up_to_the_log_odds(se
         ("/predict", {"domain_userid": 42}, "domain_userid"),
         ("/predict", {"domain_userid": "u" * 1_000_000}, "domain_userid"),
         ("/predict", {"domain_userid": "user-0", "extra": 1}, "extra"),
-        ("/predict", {"domain_userid": "never-seen"}, "domain_userid: Signals has none of the model's attributes"),
         ("/predict", {"domain_userid": "bad-type"}, "Signals attribute 'num_page_pings_l7d' must be a whole number"),
         ("/predict", {"domain_userid": "huge-count"},
          "Signals attribute 'num_page_pings_l7d' must be a whole number from 0 to 1,000,000,000,000,000, got a number of 401 digits"),
@@ -386,9 +413,12 @@ def test_no_canary_secret_in_any_response_or_log_line(service: Service, standin:
     responses = [
         service.client.post("/predict", json={"domain_userid": "user-0"}),
         service.client.post("/predict", json={"domain_userid": "never-seen"}),
-        service.client.post("/predict", json={"domain_userid": CANARY}),  # even sent as an id, it is not logged
         service.client.get("/model"), service.client.get("/health"),
     ]
+    as_id = service.client.post("/predict", json={"domain_userid": CANARY})  # even sent as an id, it is not logged
+    body = as_id.json()
+    assert body["signals"].pop("domain_userid") == CANARY  # the caller's own id comes back as its key
+    assert CANARY not in json.dumps(body) and CANARY not in str(as_id.headers)
     standin.token = "another-token"  # Signals now refuses the service's token
     try:
         refused = service.client.post("/predict", json={"domain_userid": "user-0"})
@@ -598,7 +628,8 @@ def test_an_explicit_input_table_in_the_definitions_renames_attributes_and_defau
 def test_api_key_mode_fetches_a_token_then_attributes_and_never_shows_the_key(
     bundle: Path, run: TrainingRun, tmp_path: Path
 ) -> None:
-    """SP_API_URL/SP_API_KEY/SP_API_KEY_ID/SP_ORG_ID: the SDK's own token route, through an HTTPS proxy."""
+    """SP_API_URL/SP_API_KEY/SP_API_KEY_ID/SP_ORG_ID, first even when the Sandbox's are set too: the SDK's
+    own token route, through an HTTPS proxy."""
     from tests.signals_standin import tls_certificate
 
     api_key = "canary-key-" + secrets.token_hex(8)
@@ -608,7 +639,9 @@ def test_api_key_mode_fetches_a_token_then_attributes_and_never_shows_the_key(
     with SignalsStandIn(token="unused-sandbox-token", service=SERVICE_NAME, attributes=[c for c in COLUMNS if c != "day_of_week"],
                         prospects=prospects, api_key=("org-1", "key-id-1", api_key), tls=(certificate, key)) as server:
         running = Service(bundle, {"SP_API_URL": server.url, "SP_API_KEY": api_key, "SP_API_KEY_ID": "key-id-1",
-                                   "SP_ORG_ID": "org-1", "HTTPS_PROXY": server.url, "SSL_CERT_FILE": str(certificate)})
+                                   "SP_ORG_ID": "org-1", "HTTPS_PROXY": server.url, "SSL_CERT_FILE": str(certificate),
+                                   # the Sandbox's too: the Console's credentials come first
+                                   "SP_SANDBOX_URL": server.url, "SP_SANDBOX_TOKEN": "unused-sandbox-token"})
         try:
             running.wait_until_up()
             response = running.client.post("/predict", json={"domain_userid": "user-0"})
@@ -653,3 +686,26 @@ def test_the_score_example_in_the_readme_scores(service: Service, bundle: Path) 
     body = readme.split("/score -H 'Content-Type: application/json' \\\n  -d '", 1)[1].split("'\n", 1)[0]
     response = service.client.post("/score", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200 and 0 < response.json()["score"] < 1
+
+
+def test_python_service_py_starts_one_worker_a_core_or_web_concurrency(bundle: Path) -> None:
+    module = bundled_service_module()
+    os.environ.pop("WEB_CONCURRENCY", None)
+    assert module.service_workers() == len(os.sched_getaffinity(0))
+    for bad in ("0", "two", "-1"):
+        os.environ["WEB_CONCURRENCY"] = bad
+        try:
+            with pytest.raises(module.StartupError, match=f"WEB_CONCURRENCY must be a whole number from 1 to 256, got '{bad}'"):
+                module.service_workers()
+        finally:
+            del os.environ["WEB_CONCURRENCY"]
+    running = Service(bundle, {"WEB_CONCURRENCY": "2"}, command=["service.py", "--host", "127.0.0.1"])
+    try:
+        running.wait_until_up()
+        deadline = time.monotonic() + 60
+        while running.log().count("Application startup complete") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert running.log().count("Started server process") == 2, running.log()
+        assert running.client.post("/score", json={"attributes": {}, "explain": False}).status_code == 200
+    finally:
+        running.stop()

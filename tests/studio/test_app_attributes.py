@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 
 import pytest
@@ -117,10 +118,27 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     # the scoring-service zip carries the definitions the page offers
     with zipfile.ZipFile(io.BytesIO(service_zip(export.artifact, export.card_json, offered.encode(), key=signing_key()))) as archive:
         assert json.loads(archive.read("prospect_scoring_service/signals_definitions.json")) == document
-    # a bad owner is named in the field's words, and nothing is offered
-    app.text_input(key="signals_owner").input("not an email").run()
-    assert any(text.startswith("Owner email must be an email address") for text in messages(app)), messages(app)
+    # a name or owner the SDK's own models refuse is named in the field's words, and nothing is offered
+    app.text_input(key="signals_owner").input("me@host.local").run()
+    assert not app.exception
+    assert any(text.startswith("Owner email is not accepted by Snowplow Signals: value is not a valid email address")
+               for text in messages(app)), messages(app)
     assert "Download Signals definitions" not in {button.proto.label for button in app.get("download_button")}
+    app.text_input(key="signals_owner").input("marketer@example.com").run()
+    app.text_input(key="signals_group_name").input("marketing-prospects").run()
+    assert any(text.startswith("Attribute group name is not accepted by Snowplow Signals: string should match pattern")
+               for text in messages(app)), messages(app)
+    app.text_input(key="signals_group_name").input("marketing_prospects").run()
+    # Snowplow's dataset builder: the anchors are offered; without credentials the button names what to set
+    assert {"Download anchors (.parquet)", "Download anchors SQL"} <= {b.proto.label for b in app.get("download_button")}
+    app.text_input(key="signals_anchors_table").input("ml.anchors; drop").run()
+    assert any(t.startswith("The anchors table's table name is not accepted by Snowplow Signals") for t in messages(app)), messages(app)
+    app.text_input(key="signals_anchors_table").input("ml.prospect_anchors").run()
+    for name in ("SP_API_URL", "SP_API_KEY", "SP_API_KEY_ID", "SP_ORG_ID", "SP_SANDBOX_URL", "SP_SANDBOX_TOKEN"):
+        os.environ.pop(name, None)
+    app.button(key="signals_dataset_build").click().run()
+    assert not app.exception
+    assert any(t.startswith("Snowplow Signals is not configured: set SP_API_URL") for t in messages(app)), messages(app)
 
 
 def test_an_unknown_property_is_named_in_the_form_words():

@@ -1,15 +1,19 @@
 """Prospect scoring service: a model exported by Prospect Scoring Studio behind Snowplow's /predict contract.
 
-Run it from this folder with `uvicorn service:app --host 0.0.0.0 --port 8000` (see README.md).
+Run it from this folder with `python service.py` (one worker process a core; README.md says how to
+choose) or `uvicorn service:app --host 0.0.0.0 --port 8000`.
 
 - `POST /predict {"domain_userid": "..."}` fetches the prospect's attributes from Snowplow Signals
   (`get_service_attributes`, with the real `snowplow-signals` client), maps them to the model's inputs
-  and scores them.
+  and scores them. A prospect Signals has not seen (or has no value for, in every attribute the model
+  reads) is scored as one with no history: every input at its default; the answer says `"known": false`.
 - `POST /score {"attributes": {...}}` scores model inputs given by name (what `scoring_attributes` in
   a response shows, so a saved response can be replayed); missing inputs take their defaults.
 - `GET /health`, `GET /model` (the model card's summary).
 
-Both scoring endpoints answer `{"signals", "scoring_attributes", "explanations", "score", "flagged"}`.
+Both scoring endpoints answer `{"signals", "scoring_attributes", "explanations", "score", "flagged"}`,
+and `/predict` also `"known"`. A request may say `"explain": false`: `explanations` is then null and
+no SHAP value is computed, so the request costs the model alone.
 `signals` holds the attribute key and each Signals attribute the model reads, as the input it became
 (never Signals' own answer: an attribute the model ignores may be a 2M-item list, or NaN, which JSON
 cannot carry), so every response is typed and bounded by the model's inputs. `explanations` holds the
@@ -42,7 +46,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 HERE = Path(__file__).resolve().parent
 MODEL_FILE = "model.joblib"
@@ -57,8 +61,10 @@ MAX_TEXT_CHARS = 1_000  # a category longer than this is not a real attribute va
 MAX_COUNT = 10**15  # as the studio: far beyond any real count, and exact in float64
 TOP_EXPLANATIONS = 5
 DEFAULTS = {"int64": 0, "bool": False, "str": ""}
-SANDBOX_VARIABLES = ("SP_SANDBOX_URL", "SP_SANDBOX_TOKEN")
+# Snowplow's Console credentials come first; the Sandbox's (retired by Snowplow's docs) stay accepted.
 API_VARIABLES = ("SP_API_URL", "SP_API_KEY", "SP_API_KEY_ID", "SP_ORG_ID")
+SANDBOX_VARIABLES = ("SP_SANDBOX_URL", "SP_SANDBOX_TOKEN")
+WORKERS_VARIABLE = "WEB_CONCURRENCY"  # uvicorn's own name for its worker count
 
 log = logging.getLogger("prospect_service")
 if not log.handlers:  # uvicorn configures only its own loggers
@@ -267,9 +273,11 @@ class Scorer:
         got = np.vstack([_run_compiled(self._compiled, row) for row in probes])
         return got.shape == expected.shape and np.array_equal(got, expected)
 
-    def score(self, row: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    def score(self, row: dict[str, Any], explain: bool = True) -> tuple[float, dict[str, float] | None]:
         matrix = self.matrix(row)
         score = float(self.booster.inplace_predict(matrix)[0])  # what pipeline.predict_proba(...)[:, 1] gives
+        if not explain:
+            return score, None
         contributions = self.booster.predict(self._xgboost.DMatrix(matrix, nthread=1), pred_contribs=True)[0]
         per_input = np.bincount(self.sources, weights=contributions[:-1], minlength=len(self.table))
         return score, explanations(per_input, [item.name for item in self.table], float(contributions[-1]))
@@ -350,22 +358,23 @@ def _probe_rows(table: list[ModelInput], blocks: list[tuple[str, list[str], Any]
 
 
 def signals_client() -> Any | None:
-    """The real snowplow-signals client from the notebook's environment variables, or None if unset."""
+    """The real snowplow-signals client: the Console's API key when all its variables are set, else the
+    Sandbox's token, else None. (The studio's `prospect_core.outputs.signals.signals_client` does the same.)"""
     env = os.environ
-    if all(env.get(name) for name in SANDBOX_VARIABLES):
-        from snowplow_signals import SignalsSandbox
-
-        return SignalsSandbox(api_url=env["SP_SANDBOX_URL"], sandbox_token=env["SP_SANDBOX_TOKEN"])
     if all(env.get(name) for name in API_VARIABLES):
         from snowplow_signals import Signals
 
         return Signals(
             api_url=env["SP_API_URL"], api_key=env["SP_API_KEY"], api_key_id=env["SP_API_KEY_ID"], org_id=env["SP_ORG_ID"]
         )
-    partly = [name for name in (*SANDBOX_VARIABLES, *API_VARIABLES) if env.get(name)]
+    if all(env.get(name) for name in SANDBOX_VARIABLES):
+        from snowplow_signals import SignalsSandbox
+
+        return SignalsSandbox(api_url=env["SP_SANDBOX_URL"], sandbox_token=env["SP_SANDBOX_TOKEN"])
+    partly = [name for name in (*API_VARIABLES, *SANDBOX_VARIABLES) if env.get(name)]
     if partly:  # names only: values are credentials
         log.warning("Signals is not configured: %s set, but not all of %s or of %s", ", ".join(partly),
-                    " and ".join(SANDBOX_VARIABLES), ", ".join(API_VARIABLES))
+                    ", ".join(API_VARIABLES), " and ".join(SANDBOX_VARIABLES))
     return None
 
 
@@ -446,11 +455,13 @@ def load_bundle(folder: Path = HERE) -> dict[str, Any]:
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     domain_userid: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    explain: StrictBool = True  # "no" or 0 is refused, not read as false
 
 
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     attributes: dict[str, Any] = Field(max_length=500)
+    explain: StrictBool = True  # "no" or 0 is refused, not read as false
 
 
 class BodyLimit:
@@ -545,20 +556,18 @@ def create_app() -> FastAPI:
 
     @app.post("/score")
     async def score(body: ScoreRequest, request: Request) -> JSONResponse:
-        return _answer(request.app.state, from_payload(request.app.state.table, body.attributes))
+        return _answer(request.app.state, from_payload(request.app.state.table, body.attributes), explain=body.explain)
 
     @app.post("/predict")
     async def predict(body: PredictRequest, request: Request) -> JSONResponse:
         state = request.app.state
         signals = await _signals_attributes(state, body.domain_userid)
-        if not any(signals.get(item.attribute) is not None for item in state.table if item.source == "signals"):
-            raise InputError(
-                f"domain_userid: Signals has none of the model's attributes for this prospect (service "
-                f"{state.service!r}); expected the id of a prospect Signals has seen"
-            )
+        # A prospect Signals has not seen gets no value in any attribute: scored as one with no history
+        # (every input at its default), as Snowplow's own endpoint does, instead of refusing a new visitor.
+        known = any(signals.get(item.attribute) is not None for item in state.table if item.source == "signals")
         row = from_signals(state.table, signals)
         read = {item.attribute: row[item.name] for item in state.table if item.source == "signals"}
-        return _answer(state, row, {state.attribute_key: body.domain_userid, **read})
+        return _answer(state, row, {state.attribute_key: body.domain_userid, **read}, explain=body.explain, known=known)
 
     return app
 
@@ -586,15 +595,50 @@ async def _signals_attributes(state: Any, identifier: str) -> dict[str, Any]:
     return signals
 
 
-def _answer(state: Any, row: dict[str, Any], signals: dict[str, Any] | None = None) -> JSONResponse:
-    score, explained = state.scorer.score(row)
-    return JSONResponse({
-        "signals": signals,
-        "scoring_attributes": row,
-        "explanations": explained,
-        "score": score,
-        "flagged": score >= state.threshold,
-    })
+def _answer(state: Any, row: dict[str, Any], signals: dict[str, Any] | None = None, *, explain: bool,
+            known: bool | None = None) -> JSONResponse:
+    score, explained = state.scorer.score(row, explain)
+    body = {"signals": signals, "scoring_attributes": row, "explanations": explained, "score": score,
+            "flagged": score >= state.threshold}
+    if known is not None:
+        body["known"] = known
+    return JSONResponse(body)
+
+
+def service_workers() -> int:
+    """Worker processes: `WEB_CONCURRENCY` if set (uvicorn reads it too), else the cores this process may use.
+
+    One request is one thread of numpy and XGBoost work (nthread 1), so a core a worker serves as many
+    requests at once as the machine can; more workers only queue behind each other."""
+    text = os.environ.get(WORKERS_VARIABLE)
+    if text:
+        if not text.isdigit() or not 1 <= int(text) <= 256:
+            raise StartupError(f"{WORKERS_VARIABLE} must be a whole number from 1 to 256, got {text[:40]!r}")
+        return int(text)
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    return max(1, len(cores))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python service.py [--host H] [--port P]`: uvicorn with `service_workers()` worker processes."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Prospect scoring service (uvicorn, one worker a core)")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    try:
+        workers = service_workers()
+    except StartupError as error:
+        log.critical("refusing to start: %s", error)
+        raise SystemExit(2) from None
+    os.chdir(HERE)  # the workers import `service` from this folder
+    uvicorn.run("service:app", host=args.host, port=args.port, workers=workers, app_dir=str(HERE))
 
 
 app = create_app()
+
+if __name__ == "__main__":
+    main()
