@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prospect_core.trainingset.atomic import COLUMN_NAMES
 from prospect_core.trainingset.attributes import Attribute, Criterion
 from prospect_core.trainingset.features import Feature, spec_features
 from prospect_core.trainingset.spec import TrainingSpec
@@ -107,7 +108,8 @@ def replay(events: pd.DataFrame, points: pd.DataFrame, spec: TrainingSpec,
 
 def _history(events: pd.DataFrame, spec: TrainingSpec, semantics: Semantics) -> pd.DataFrame:
     """The events counted, sorted by prospect and time, one copy per event_id."""
-    frame = events[events["event_id"].notna() & events["domain_userid"].notna() & events["derived_tstamp"].notna()]
+    frame = events.reindex(columns=[*events.columns, *(c for c in COLUMN_NAMES if c not in events.columns)])
+    frame = frame[frame["event_id"].notna() & frame["domain_userid"].notna() & frame["derived_tstamp"].notna()]
     frame = frame.assign(derived_tstamp=pd.to_datetime(frame["derived_tstamp"]))
     if semantics.sql_filters:
         start = pd.Timestamp(spec.as_of) - pd.Timedelta(days=spec.lookback_days)
@@ -151,8 +153,8 @@ def property_values(name: str, events: pd.DataFrame) -> pd.Series:
         return pd.to_datetime(events["derived_tstamp"]).map(lambda t: t.isoweekday()).astype(object)
     if name == "device_class":
         return events["contexts_nl_basjes_yauaa_context_1"].map(_device_class)
-    values = events[name] if name in events.columns else pd.Series(None, index=events.index, dtype=object)
-    return values.astype(object).where(values.notna(), None)
+    values = events[name].astype(object)
+    return values.where(values.notna(), None)
 
 
 def _device_class(context: Any) -> Any:
