@@ -90,6 +90,8 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
             unit = " minutes" if field.kind == "window" else ""  # the app also shows it in hours; the CLI does not
             limits = f"from {field.lowest} to {field.bounds.high:,}{unit}"
             group.add_argument(field.flag, metavar="N", help=_flag_help(field, f"{default or 0}{unit}", limits))
+        elif field.kind == "choice":
+            group.add_argument(field.flag, metavar="|".join(field.choices), help=_flag_help(field, default))
         else:
             group.add_argument(field.flag, help=_flag_help(field, default))
 
@@ -119,7 +121,7 @@ def spec_from_args(args: argparse.Namespace) -> TrainingSpec:
 
 
 def _flag_value(field: SpecField, text: str | bool) -> object:
-    if field.kind in ("switch", "text", "event"):
+    if field.kind in ("switch", "text", "event", "choice"):
         return text
     if field.kind == "date":
         return parse_date(text, field_name=field.flag)

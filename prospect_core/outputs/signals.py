@@ -82,7 +82,7 @@ def _criterion(criterion: Criterion) -> Any:
 
 
 def _events(attribute: Attribute) -> list[Any]:
-    return [sp.Event(vendor=SNOWPLOW_VENDOR, name=name, version=EVENT_VERSION) for name in attribute.events]
+    return [sp.Event(vendor=SNOWPLOW_VENDOR, name=name, version=EVENT_VERSION) for name in attribute.event_names]
 
 
 def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta:

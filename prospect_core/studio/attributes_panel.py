@@ -97,7 +97,7 @@ def _attribute_form(spec: TrainingSpec) -> None:
         left.text_input("Label", draft.label, key=f"attr_label_{suffix}", help="What people read, e.g. in the card.")
         left.selectbox("Computes", AGGREGATIONS, index=AGGREGATIONS.index(draft.aggregation),
                        format_func=COMPUTES.get, key=f"attr_aggregation_{suffix}")
-        middle.text_input("Events", ", ".join(draft.events), key=f"attr_events_{suffix}",
+        middle.text_input("Events", ", ".join(draft.event_names), key=f"attr_events_{suffix}",
                           help="Event names, separated by commas; leave empty to read every event.")
         properties = [NO_PROPERTY, *(n for n, p in PROPERTIES.items() if p.type == "text")]
         middle.selectbox("Property", properties, index=properties.index(draft.property or NO_PROPERTY),

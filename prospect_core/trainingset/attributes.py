@@ -4,16 +4,22 @@ An `Attribute` says what to compute over which events, in which windows:
 - `aggregation`: `count` (matching events), `count_distinct` (distinct values of `property`),
   `first` / `last` (the earliest / latest non-NULL value of `property`), `any` (at least one
   matching event);
-- `events`: the event names it reads (empty: all events);
+- `events`: the events it reads (empty: all events), each an `EventRef`: a name, and where known the
+  Iglu vendor and version (`{"vendor": ..., "name": ..., "version": ...}` in JSON; a plain name in
+  JSON is a name alone). The SQL matches vendor and version only when they are given;
 - `where`: criteria on atomic properties (`Criterion`), all of which must hold;
 - `windows`: `event` (the prediction point's own event: `last` of a property), `short` and `long`
-  (the user's strictly earlier events in the spec's short and long history windows);
+  (the spec's short and long history windows), `lifetime` (all the prospect's history, no period:
+  the column is named after the attribute alone) and `period` (a window of `period_days` days of the
+  attribute's own, named `_l{N}d`). Which events of the history a window sees, and whether the
+  prediction point's own instant is in it, is the spec's `feature_timing`;
 - `kind` (how the model treats it), `dtype` (how it is stored), `default` (its value when nothing
   matched) and `label` (what people read).
-Each (attribute, window) pair is one model column (`features.Feature`). The tutorial's 20 features
-are `BUILT_IN_ATTRIBUTES`; a spec adds more (`TrainingSpec.attributes`), and `attribute_from_dict`
-reads the JSON form (`{"name": ..., "aggregation": "count", "events": [...], "where": [...],
-"windows": [...]}`).
+Each (attribute, window) pair is one model column (`features.Feature`). A spec starts from a preset
+(`PRESETS`: the tutorial's 20 features, `BUILT_IN_ATTRIBUTES`, by default; Snowplow's current
+notebook's three lifetime counters; or none) and adds its own (`TrainingSpec.attributes`);
+`attribute_from_dict` reads the JSON form (`{"name": ..., "aggregation": "count", "events": [...],
+"where": [...], "windows": [...], "period_days": N}`).
 
 Attributes come from users (a spec file, the app), so `validate_attributes` checks everything
 before any SQL is rendered: plain identifiers that do not collide with the built-ins, properties from
@@ -35,13 +41,16 @@ from prospect_core.infra.errors import SpecError
 
 Aggregation = Literal["count", "count_distinct", "first", "last", "any"]
 Operator = Literal["eq", "neq", "like", "in", "gt", "gte", "lt", "lte", "is_not_null"]
-Window = Literal["event", "short", "long"]
+Window = Literal["event", "short", "long", "lifetime", "period"]
 Kind = Literal["numeric", "boolean", "categorical"]
 Dtype = Literal["int64", "bool", "str"]
 
 AGGREGATIONS: tuple[str, ...] = ("count", "count_distinct", "first", "last", "any")
 OPERATORS: tuple[str, ...] = ("eq", "neq", "like", "in", "gt", "gte", "lt", "lte", "is_not_null")
-WINDOWS: tuple[str, ...] = ("event", "short", "long")
+WINDOWS: tuple[str, ...] = ("event", "short", "long", "lifetime", "period")
+# The history windows in column order; `event` comes before them.
+HISTORY_WINDOWS: tuple[str, ...] = ("short", "long", "period", "lifetime")
+MAX_PERIOD_DAYS = 3650
 NUMERIC_OPERATORS = ("gt", "gte", "lt", "lte")
 
 MAX_ATTRIBUTES = 20  # custom attributes a spec may add (each costs the fast query up to two lanes and passes)
@@ -52,6 +61,9 @@ MAX_VALUE_LENGTH = 512  # far below the 10 kB a hostile spec might send
 MAX_NAME_LENGTH = 48
 MAX_LABEL_LENGTH = 200
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
+# Iglu's forms: a reverse-DNS vendor and a SchemaVer version (MODEL-REVISION-ADDITION)
+_VENDOR = re.compile(r"[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)+")
+_SCHEMA_VERSION = re.compile(r"[0-9]+-[0-9]+-[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -107,10 +119,37 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class EventRef:
+    """An event an attribute reads: its name, and its Iglu vendor and version when they are known."""
+
+    name: str
+    vendor: str | None = None
+    version: str | None = None
+
+    def to_dict(self) -> str | dict[str, str]:
+        if self.vendor is None and self.version is None:
+            return self.name  # the JSON form of a name alone, as specs wrote it before vendors
+        return {key: value for key, value in (("vendor", self.vendor), ("name", self.name), ("version", self.version))
+                if value is not None}
+
+
+def event_ref_from(data: Any, where: str) -> EventRef:
+    """An `EventRef` from a name or a `{"vendor", "name", "version"}` object."""
+    if isinstance(data, EventRef):
+        return data
+    if isinstance(data, Mapping):
+        unknown = sorted(str(key) for key in set(data) - {"vendor", "name", "version"})
+        if unknown:
+            raise SpecError(f"{where} has unknown field(s) {unknown[:5]}; expected vendor, name and version")
+        return EventRef(data.get("name"), data.get("vendor"), data.get("version"))
+    return EventRef(data)
+
+
+@dataclass(frozen=True)
 class Attribute:
     name: str
     aggregation: Aggregation
-    events: tuple[str, ...] = ()
+    events: tuple[EventRef, ...] = ()
     where: tuple[Criterion, ...] = ()
     property: str | None = None
     windows: tuple[Window, ...] = ("short", "long")
@@ -118,14 +157,19 @@ class Attribute:
     kind: Kind | None = None  # derived from the aggregation when not given
     dtype: Dtype | None = None
     default: Any = field(default=None)
+    # the length of the `period` window, in days (24-hour days, see TrainingSpec.feature_timing)
+    period_days: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("events", "where", "windows"):
             value = getattr(self, name)
-            if isinstance(value, (str, Criterion)):
+            if isinstance(value, (str, Criterion, EventRef)):
                 value = (value,)
             if isinstance(value, (list, tuple)):
                 object.__setattr__(self, name, tuple(value))
+        if isinstance(self.events, tuple):
+            object.__setattr__(self, "events", tuple(
+                event if isinstance(event, EventRef) else EventRef(event) for event in self.events))
         implied = _IMPLIED.get(self.aggregation) if isinstance(self.aggregation, str) else None
         implied_kind, implied_dtype, implied_default = implied or (None, None, None)
         if self.kind is None:
@@ -140,15 +184,21 @@ class Attribute:
         """Whether it reads only some events (event names or criteria)."""
         return bool(self.events or self.where)
 
+    @builtins.property
+    def event_names(self) -> tuple[str, ...]:
+        return tuple(event.name for event in self.events)
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "aggregation": self.aggregation}
         if self.property is not None:
             data["property"] = self.property
         if self.events:
-            data["events"] = list(self.events)
+            data["events"] = [event.to_dict() for event in self.events]
         if self.where:
             data["where"] = [criterion.to_dict() for criterion in self.where]
         data["windows"] = list(self.windows)
+        if self.period_days is not None:
+            data["period_days"] = self.period_days
         if self.label:
             data["label"] = self.label
         return data
@@ -197,6 +247,37 @@ BUILT_IN_ATTRIBUTES: tuple[Attribute, ...] = (
 )
 BUILT_IN_NAMES = frozenset(attribute.name for attribute in BUILT_IN_ATTRIBUTES)
 
+# Snowplow's current prospect-scoring notebook: three lifetime counters, published as Signals
+# attributes under these names, and its model's only inputs.
+NOTEBOOK_ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("num_page_views", "count", events=_PAGE_VIEW, windows=("lifetime",), label="page_view events so far"),
+    Attribute("num_pricing_views", "count", events=_PAGE_VIEW, where=_PRICING, windows=("lifetime",),
+              label="page_view events on a URL containing 'pricing' so far"),
+    Attribute("num_customers_views", "count", events=_PAGE_VIEW, where=(Criterion("page_url", "like", "%customers%"),),
+              windows=("lifetime",), label="page_view events on a URL containing 'customers' so far"),
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of attributes a spec starts from (`TrainingSpec.preset`), before its own."""
+
+    name: str
+    attributes: tuple[Attribute, ...]
+    description: str
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset("tutorial", BUILT_IN_ATTRIBUTES, "the tutorial's 20 features"),
+        Preset("notebook", NOTEBOOK_ATTRIBUTES,
+               "Snowplow's current notebook: num_page_views, num_pricing_views and num_customers_views, lifetime"),
+        Preset("none", (), "no attributes: only the spec's own"),
+    )
+}
+DEFAULT_PRESET = "tutorial"
+
 
 # ----- reading and validating user definitions ---------------------------------------------------
 
@@ -213,7 +294,7 @@ def attribute_from_dict(data: Any, *, position: int = 0) -> Attribute:
         return data
     if not isinstance(data, Mapping):
         raise SpecError(f"{where} must be an object with name, aggregation, events, where and windows, got {_show(data)}")
-    known = {"name", "aggregation", "events", "where", "property", "windows", "label"}
+    known = {"name", "aggregation", "events", "where", "property", "windows", "label", "period_days"}
     unknown = sorted(str(key) for key in set(data) - known)
     if unknown:
         raise SpecError(f"{where} has unknown field(s) {unknown[:5]}; expected some of {sorted(known)}")
@@ -233,26 +314,37 @@ def attribute_from_dict(data: Any, *, position: int = 0) -> Attribute:
             value = tuple(value)
         parsed.append(Criterion(criterion.get("property"), criterion.get("operator"), value))
     events = data.get("events", ())
-    windows = data.get("windows", ("short", "long"))
+    period_days = data.get("period_days")
+    # a period of its own is the attribute's window unless it lists others too
+    windows = data.get("windows", ("period",) if period_days is not None else ("short", "long"))
     for name, value in (("events", events), ("windows", windows)):
         if not isinstance(value, (list, tuple)):
             raise SpecError(f"{where}.{name} must be a list, got {_show(value)}")
+    if len(events) > MAX_EVENTS:
+        raise SpecError(f"{where}.events must list at most {MAX_EVENTS} events")
+    refs = tuple(event_ref_from(event, f"{where}.events[{index}]") for index, event in enumerate(events))
     return Attribute(
-        name=data.get("name"), aggregation=data.get("aggregation"), events=tuple(events), where=tuple(parsed),
+        name=data.get("name"), aggregation=data.get("aggregation"), events=refs, where=tuple(parsed),
         property=data.get("property"), windows=tuple(windows), label=data.get("label") or "",
+        period_days=period_days,
     )
 
 
-def validate_attributes(attributes: tuple[Any, ...]) -> tuple[Attribute, ...]:
-    """Custom attributes, read and checked; `SpecError` names the attribute and field at fault."""
+def validate_attributes(attributes: tuple[Any, ...], preset: str = DEFAULT_PRESET) -> tuple[Attribute, ...]:
+    """Custom attributes, read and checked, added to `preset`'s; `SpecError` names the attribute and
+    field at fault."""
     if not isinstance(attributes, (list, tuple)):
         raise SpecError(f"attributes must be a list of attribute definitions, got {_show(attributes)}")
     if len(attributes) > MAX_ATTRIBUTES:
         raise SpecError(f"attributes lists {len(attributes)} attributes; at most {MAX_ATTRIBUTES} are allowed")
     parsed = tuple(attribute_from_dict(item, position=index) for index, item in enumerate(attributes))
     seen: set[str] = set()
+    preset_names = {attribute.name for attribute in PRESETS[preset].attributes}
     for index, attribute in enumerate(parsed):
         _validate_one(attribute, f"attributes[{index}]")
+        if attribute.name in preset_names:
+            raise SpecError(f"attributes[{index}].name {attribute.name!r} is an attribute of the {preset!r} preset; "
+                            "choose another name, or preset 'none'")
         if attribute.name in seen:
             raise SpecError(f"attributes[{index}].name {attribute.name!r} is used twice; names must be unique")
         seen.add(attribute.name)
@@ -275,8 +367,6 @@ def _validate_one(attribute: Attribute, where: str) -> None:
             f"{where}.name must be a plain identifier of lower-case letters, digits and _ (starting with a letter, "
             f"at most {MAX_NAME_LENGTH} characters), got {_show(name)}"
         )
-    if name in BUILT_IN_NAMES:
-        raise SpecError(f"{where}.name {name!r} is a built-in feature; choose another name")
     if name.startswith(("target_", "event_", "domain_", "derived_")):
         raise SpecError(f"{where}.name {name!r} may not start with target_, event_, domain_ or derived_ (reserved columns)")
     if attribute.aggregation not in AGGREGATIONS:
@@ -286,6 +376,14 @@ def _validate_one(attribute: Attribute, where: str) -> None:
         raise SpecError(f"{where}.windows must list some of {list(WINDOWS)}, got {_show(windows)}")
     if len(set(windows)) != len(windows):
         raise SpecError(f"{where}.windows lists a window twice: {_show(windows)}")
+    period_days = attribute.period_days
+    if ("period" in windows) != (period_days is not None):
+        raise SpecError(f"{where}.period_days and the window 'period' go together: give period_days (a whole "
+                        f"number of days) for the window 'period', got windows {_show(windows)} and period_days {_show(period_days)}")
+    if period_days is not None and (
+        isinstance(period_days, bool) or not isinstance(period_days, int) or not 1 <= period_days <= MAX_PERIOD_DAYS
+    ):
+        raise SpecError(f"{where}.period_days must be a whole number of days from 1 to {MAX_PERIOD_DAYS}, got {_show(period_days)}")
     if "event" in windows and (attribute.aggregation != "last" or attribute.filtered or len(windows) > 1):
         raise SpecError(
             f"{where}.windows: the event window takes the event's own value, so it needs aggregation 'last', "
@@ -294,7 +392,7 @@ def _validate_one(attribute: Attribute, where: str) -> None:
     if not isinstance(attribute.events, tuple) or len(attribute.events) > MAX_EVENTS:
         raise SpecError(f"{where}.events must list at most {MAX_EVENTS} event names")
     for index, event in enumerate(attribute.events):
-        _check_text(f"{where}.events[{index}]", event, 128)
+        _check_event(event, f"{where}.events[{index}]")
     needs_property = attribute.aggregation in ("count_distinct", "first", "last")
     if needs_property:
         prop = PROPERTIES.get(attribute.property) if isinstance(attribute.property, str) else None
@@ -313,6 +411,18 @@ def _validate_one(attribute: Attribute, where: str) -> None:
         if not isinstance(criterion, Criterion):
             raise SpecError(f"{where}.where[{index}] must be a criterion (property, operator, value), got {_show(criterion)}")
         _validate_criterion(criterion, f"{where}.where[{index}]")
+
+
+def _check_event(event: EventRef, where: str) -> None:
+    named = where if event.vendor is None and event.version is None else f"{where}.name"
+    _check_text(named, event.name, 128)
+    if event.vendor is not None and (not isinstance(event.vendor, str) or len(event.vendor) > 128
+                                     or not _VENDOR.fullmatch(event.vendor)):
+        raise SpecError(f"{where}.vendor must be an Iglu vendor like com.acme (dot-separated letters, digits, _ "
+                        f"and -), got {_show(event.vendor)}")
+    if event.version is not None and (not isinstance(event.version, str) or len(event.version) > 32
+                                      or not _SCHEMA_VERSION.fullmatch(event.version)):
+        raise SpecError(f"{where}.version must be a schema version like 1-0-0, got {_show(event.version)}")
 
 
 def _validate_criterion(criterion: Criterion, where: str) -> None:

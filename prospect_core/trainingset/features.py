@@ -2,10 +2,11 @@
 
 Each feature is one (attribute, window) pair of `prospect_core.trainingset.attributes`: a Snowplow Signals
 attribute computed as of an event (the prediction point), either a property of that event itself
-or an aggregate over the user's strictly earlier events in the short or long history window.
-Column names carry the window's length (`num_sessions_l7d`), so they come from the spec; with the
-default spec they are the tutorial's names. A spec's custom attributes (`TrainingSpec.attributes`)
-add features after the built-in ones of the same window.
+or an aggregate over the user's history in a window (short, long, a period of its own, lifetime),
+seen as the spec's `feature_timing` says. Column names carry the window's length
+(`num_sessions_l7d`; a lifetime column is the attribute's name alone), so they come from the spec;
+with the default spec they are the tutorial's names. A spec's preset gives the first attributes and
+its custom ones (`TrainingSpec.attributes`) add features after them in the same window.
 
 The SQL templates alias their columns from here, the pipeline takes its column lists from here, and
 the model card, scoring and the app label and type features from here (`kind` says how the model
@@ -21,7 +22,7 @@ from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, PROPERTIES
 from prospect_core.trainingset.spec import IDENTIFIER_COLUMNS, TrainingSpec
 from prospect_core.trainingset.wording import window_words
 
-_WINDOW_ORDER = {"event": 0, "short": 1, "long": 2}
+_WINDOW_ORDER = {"event": 0, "short": 1, "long": 2, "period": 3, "lifetime": 4}
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,33 @@ class Feature:
         """Stable name the SQL templates use, independent of window lengths: `num_sessions_short`."""
         return self.name if self.window == "event" else f"{self.name}_{self.window}"
 
+    @property
+    def period_days(self) -> int | None:
+        """The attribute's own period, for the `period` window."""
+        return self.attribute.period_days if self.window == "period" else None
+
+    def days(self, spec: TrainingSpec) -> int | None:
+        """Days of history the column reads; None for the event itself and for lifetime."""
+        return spec.window_days(self.window, self.attribute.period_days)
+
+    def span(self, spec: TrainingSpec) -> str | None:
+        """The history the SQL computes the column over, shared by every column of the same length:
+        `d7` (7 days), `lifetime`; None for the event itself."""
+        if self.window == "event":
+            return None
+        days = self.days(spec)
+        return "lifetime" if days is None else f"d{days}"
+
     def column(self, spec: TrainingSpec) -> str:
         """The column name under `spec`: `num_sessions_l7d` for `num_sessions` in a 7-day window."""
-        return spec.window_column(self.name, self.window)
+        return spec.window_column(self.name, self.window, self.attribute.period_days)
 
     def window_text(self, spec: TrainingSpec) -> str:
-        words = window_words(spec, self.window)
-        return words if self.window == "event" else f"earlier events in the {words}"
+        words = window_words(spec, self.window, self.attribute.period_days)
+        if self.window == "event":
+            return words
+        seen = "events up to and including the event" if spec.feature_timing == "signals" else "earlier events"
+        return f"{seen} in the {words}"
 
 
 def expand(attributes: tuple[Attribute, ...]) -> tuple[Feature, ...]:
@@ -78,13 +99,15 @@ def expand(attributes: tuple[Attribute, ...]) -> tuple[Feature, ...]:
 
 
 def spec_attributes(spec: TrainingSpec) -> tuple[Attribute, ...]:
-    """The built-in attributes, then the spec's own."""
-    return (*BUILT_IN_ATTRIBUTES, *spec.attributes)
+    """The preset's attributes, then the spec's own."""
+    return spec.all_attributes
 
 
 def spec_features(spec: TrainingSpec) -> tuple[Feature, ...]:
     """Every model input of `spec`, in column order."""
-    return expand(spec_attributes(spec)) if spec.attributes else FEATURES
+    if not spec.attributes and spec.preset_attributes is BUILT_IN_ATTRIBUTES:
+        return FEATURES
+    return expand(spec_attributes(spec))
 
 
 # The default spec's features: the tutorial's 20.

@@ -8,6 +8,18 @@ As-of semantics: the training set is built as if the query ran on `as_of`. Where
 SQL says `current_date`, we use `as_of`, and no event after the end of that day is read. With
 `as_of` = today this is exactly the tutorial's query.
 
+Feature timing (`feature_timing`), what history an attribute sees at a prediction point:
+- `tutorial` (the default, the tutorial's query): the prospect's strictly earlier events (none at the
+  same instant), after the query's filters (events with a session, not excluded), inside the lookback
+  scan; a window of N days keeps events at most N*86,400 second boundaries back (`datediff`).
+  A `lifetime` window reads every earlier event the source holds before the as-of date.
+- `signals` (what Snowplow Signals returns right after processing that event): every event of the
+  prospect up to and including that instant (all events at the same instant), with no session, app
+  or excluded-event filter (only the attribute's own events and criteria), deduplicated by event_id;
+  a window of N days keeps events later than the instant minus N exact 24-hour days
+  (`derived_tstamp > t - N * 86,400 s`, to the microsecond); `lifetime` has no lower bound.
+The rows (prediction points), the cohort and the target are the same in both.
+
 Sampling, for large cohorts (both off by default): `user_sample_percent` keeps that share of the
 cohort's prospects, chosen by a hash of `domain_userid` in the SQL (the same prospects on every run and
 in both dialects); `max_negatives_per_positive` keeps every positive row and at most that many negative
@@ -26,7 +38,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, Attribute, Window, validate_attributes
+from prospect_core.trainingset.attributes import DEFAULT_PRESET, PRESETS, Attribute, Window, validate_attributes
 from prospect_core.infra.errors import SpecError
 
 MAX_DAYS = 3650
@@ -66,6 +78,8 @@ FIELD_BOUNDS = {
     "max_negatives_per_positive": Bounds(1, MAX_NEGATIVES_PER_POSITIVE, "negative rows"),
 }
 
+FEATURE_TIMINGS: tuple[str, ...] = ("tutorial", "signals")
+
 # The columns every training set has besides its features and target: which event, whose, when.
 IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
 
@@ -95,15 +109,23 @@ class TrainingSpec:
     events_table: str = "atomic.events"
     user_sample_percent: int = 100
     max_negatives_per_positive: int | None = None
-    # Custom attributes (see prospect_core.trainingset.attributes), added to the tutorial's features; each
-    # becomes a column per window. Dicts in the JSON form are read into `Attribute`s.
+    # Custom attributes (see prospect_core.trainingset.attributes), added to the preset's; each becomes
+    # a column per window. Dicts in the JSON form are read into `Attribute`s.
     attributes: tuple[Attribute, ...] = ()
+    # The attributes the spec starts from (attributes.PRESETS): the tutorial's 20 features by default.
+    preset: str = DEFAULT_PRESET
+    # What history an attribute sees at a prediction point (module docstring): tutorial or signals.
+    feature_timing: str = "tutorial"
     # Snowplow's current notebook: leave out prediction points at or after the prospect's first
     # target event (what a converted prospect does next is not what the model is for). Off: the seed's rows.
     exclude_after_first_target: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "attributes", validate_attributes(self.attributes))
+        if not isinstance(self.preset, str) or self.preset not in PRESETS:
+            raise SpecError(f"preset must be one of {list(PRESETS)}, got {_show(self.preset)}")
+        if not isinstance(self.feature_timing, str) or self.feature_timing not in FEATURE_TIMINGS:
+            raise SpecError(f"feature_timing must be one of {list(FEATURE_TIMINGS)}, got {_show(self.feature_timing)}")
+        object.__setattr__(self, "attributes", validate_attributes(self.attributes, self.preset))
         # Accept any iterable of strings for the list fields, store tuples so the spec stays hashable.
         for name in ("app_ids", "excluded_events"):
             value = getattr(self, name)
@@ -122,16 +144,28 @@ class TrainingSpec:
         """Days of events the query scans, as in the tutorial: back to the cohort's earliest first-seen."""
         return self.cohort_first_seen_from_days
 
-    def window_days(self, window: Window) -> int | None:
-        """Days of earlier events a feature window reads; None for the event itself."""
-        if window == "event":
+    def window_days(self, window: Window, period_days: int | None = None) -> int | None:
+        """Days of history a feature window reads; None for the event itself and for lifetime."""
+        if window in ("event", "lifetime"):
             return None
+        if window == "period":
+            return period_days
         return self.short_window_days if window == "short" else self.long_window_days
 
-    def window_column(self, name: str, window: Window) -> str:
-        """The column of attribute `name` in `window`: `num_sessions_l7d` in a 7-day window."""
-        days = self.window_days(window)
+    def window_column(self, name: str, window: Window, period_days: int | None = None) -> str:
+        """The column of attribute `name` in `window`: `num_sessions_l7d` in a 7-day window, the name
+        alone for the event itself and for lifetime."""
+        days = self.window_days(window, period_days)
         return name if days is None else f"{name}_l{days}d"
+
+    @property
+    def preset_attributes(self) -> tuple[Attribute, ...]:
+        return PRESETS[self.preset].attributes
+
+    @property
+    def all_attributes(self) -> tuple[Attribute, ...]:
+        """The preset's attributes, then the spec's own: every model input comes from one of them."""
+        return (*self.preset_attributes, *self.attributes)
 
     @property
     def target_window_label(self) -> str:
@@ -354,11 +388,13 @@ def _validate(spec: TrainingSpec) -> None:
 
 def _check_columns(spec: TrainingSpec) -> None:
     """Custom attributes' columns must not collide with any other column of the training set."""
+    if not spec.all_attributes:
+        raise SpecError("preset 'none' with no attributes leaves the model no input; add attributes or pick a preset")
     taken = {*IDENTIFIER_COLUMNS, spec.target_column}
-    taken |= {spec.window_column(a.name, w) for a in BUILT_IN_ATTRIBUTES for w in a.windows}
+    taken |= {spec.window_column(a.name, w, a.period_days) for a in spec.preset_attributes for w in a.windows}
     for index, attribute in enumerate(spec.attributes):
         for window in attribute.windows:
-            column = spec.window_column(attribute.name, window)
+            column = spec.window_column(attribute.name, window, attribute.period_days)
             if column in taken:
                 raise SpecError(
                     f"attributes[{index}].name {attribute.name!r} gives the column {column!r}, which another "

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from prospect_core.trainingset.spec import FIELD_BOUNDS, Bounds, TrainingSpec
+from prospect_core.trainingset.attributes import PRESETS
+from prospect_core.trainingset.spec import FEATURE_TIMINGS, FIELD_BOUNDS, Bounds, TrainingSpec
 
 # The fields no row of the table draws, and where they are set instead.
 NOT_FORM_FIELDS = {"attributes": "the Attributes section of Data & target, and --spec files"}
@@ -30,7 +31,8 @@ class SpecField:
 
     `kind` says how it is shown: `date`, `number` (a whole number within the spec's bounds), `text`,
     `names` (a list of names), `switch` (true/false), `event` (a picker of events, or any typed name)
-    and `window` (a number in minutes or hours). `zero_is_none` marks a number whose 0 means None.
+    `window` (a number in minutes or hours) and `choice` (one of `choices`). `zero_is_none` marks a
+    number whose 0 means None.
     `key` is None for a field the page does not draw (yet); `from_spec` is False for a widget a loaded
     spec leaves alone (the events table belongs to the data source).
     """
@@ -43,6 +45,7 @@ class SpecField:
     help: str | None = None
     zero_is_none: bool = False
     from_spec: bool = True
+    choices: tuple[str, ...] = ()
 
     @property
     def bounds(self) -> Bounds | None:
@@ -91,6 +94,14 @@ SPEC_FIELDS = (
               help="The Snowplow atomic events table: schema.table or database.schema.table."),
     SpecField("exclude_after_first_target", "Leave out moments after the first target", "switch", None,
               help="Leave out prediction points at or after each prospect's first target event."),
+    SpecField("preset", "Attributes preset", "choice", None, choices=tuple(PRESETS),
+              help="The attributes the model starts from: " + "; ".join(
+                  f"{name} = {preset.description}" for name, preset in PRESETS.items())
+              + ". The spec's own attributes are added to them."),
+    SpecField("feature_timing", "Feature timing", "choice", None, choices=FEATURE_TIMINGS,
+              help="tutorial = each moment sees the prospect's earlier events, as the tutorial's query does; "
+              "signals = it also sees the event itself and everything at that instant, unfiltered, as Snowplow "
+              "Signals serves it right after that event."),
 )
 FIELDS = {field.name: field for field in SPEC_FIELDS}
 

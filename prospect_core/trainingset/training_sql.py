@@ -52,6 +52,7 @@ import jinja2
 from prospect_core.infra.paths import REPO_ROOT
 from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion
 from prospect_core.trainingset.features import Feature, column_aliases, spec_attributes, spec_features
+from prospect_core.infra.errors import SpecError
 from prospect_core.trainingset.spec import TrainingSpec
 
 DialectName = Literal["snowflake", "duckdb"]
@@ -225,7 +226,7 @@ def template_values(spec: TrainingSpec) -> dict[str, Any]:
     }
     for attribute in spec_attributes(spec):
         if attribute.events:
-            values[f"{attribute.name}_events"] = list(attribute.events)
+            values[f"{attribute.name}_events"] = list(attribute.event_names)
         for index, criterion in enumerate(attribute.where):
             value = criterion.value
             values[f"{attribute.name}_where_{index}"] = list(value) if isinstance(value, tuple) else value
@@ -337,6 +338,8 @@ def render_training_sql(
     formulation = formulation or DEFAULT_FORMULATION[dialect]
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+    if spec.feature_timing != "tutorial" or any(f.window in ("lifetime", "period") for f in spec_features(spec)):
+        raise SpecError("feature_timing 'signals' and the lifetime and period windows are not built in SQL yet")
     return render_template(
         TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table
     )

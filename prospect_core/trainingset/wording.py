@@ -81,15 +81,19 @@ def window_label(minutes: int) -> str:
     return _plural(number, unit) if unit == "day" else f"{number} {_SHORT_UNITS[unit]}"
 
 
-def window_words(spec: TrainingSpec, window: Window) -> str:
-    """What a feature window reads, within a sentence: `the event itself`, `last 7 days`, `last 1 day`."""
-    days = spec.window_days(window)
+def window_words(spec: TrainingSpec, window: Window, period_days: int | None = None) -> str:
+    """What a feature window reads, within a sentence: `the event itself`, `last 7 days`, `whole history`."""
+    if window == "lifetime":
+        return "whole history"
+    if window == "period" and period_days is None:
+        return "attribute's own period"
+    days = spec.window_days(window, period_days)
     return "the event itself" if days is None else f"last {_plural(days, 'day')}"
 
 
-def window_title(spec: TrainingSpec, window: Window) -> str:
+def window_title(spec: TrainingSpec, window: Window, period_days: int | None = None) -> str:
     """A feature window's title on the screen: `The event itself`, `Last 7 days`."""
-    words = window_words(spec, window)
+    words = window_words(spec, window, period_days)
     return words[0].upper() + words[1:]
 
 

@@ -40,7 +40,7 @@ REFUSED = [
     ("upper-case name", [count("NumViews")], "attributes[0].name must be a plain identifier"),
     ("unicode name", [count("événements")], "attributes[0].name must be a plain identifier"),
     ("long name", [count("n" * 200)], "attributes[0].name must be a plain identifier"),
-    ("built-in name", [count("num_page_views")], "attributes[0].name 'num_page_views' is a built-in feature"),
+    ("built-in name", [count("num_page_views")], "attributes[0].name 'num_page_views' is an attribute of the 'tutorial' preset"),
     ("reserved prefix", [count("target_x")], "attributes[0].name 'target_x' may not start with target_"),
     ("column collision", [{"name": "num_sessions_l7d", "aggregation": "last", "property": "app_id",
                            "windows": ["event"]}], "gives the column 'num_sessions_l7d'"),
@@ -70,9 +70,57 @@ REFUSED = [
                                 "property": "contexts_com_snowplowanalytics_snowplow_media_player_2"}],
      "attributes[0].property must be one of"),
     ("unknown window", [count(windows=["forever"])], "attributes[0].windows must list some of"),
+    ("period without days", [count(windows=["period"])], "attributes[0].period_days and the window 'period' go together"),
+    ("days without period", [count(windows=["short"], period_days=14)], "attributes[0].period_days and the window 'period'"),
+    ("period of 0 days", [count(period_days=0)], "attributes[0].period_days must be a whole number of days from 1 to 3650, got 0"),
+    ("period as text", [count(period_days="14; drop")], "attributes[0].period_days must be a whole number of days"),
+    ("period as a flag", [count(period_days=True)], "attributes[0].period_days must be a whole number of days"),
+    ("lifetime twice", [count(windows=["lifetime", "lifetime"])], "attributes[0].windows lists a window twice"),
+    ("vendor as SQL", [count(events=[{"vendor": "com.acme'; drop", "name": "x", "version": "1-0-0"}])],
+     "attributes[0].events[0].vendor must be an Iglu vendor like com.acme"),
+    ("version not SchemaVer", [count(events=[{"vendor": "com.acme", "name": "x", "version": "1.0"}])],
+     "attributes[0].events[0].version must be a schema version like 1-0-0"),
+    ("event without a name", [count(events=[{"vendor": "com.acme", "version": "1-0-0"}])],
+     "attributes[0].events[0].name must be non-empty text"),
+    ("unknown event field", [count(events=[{"name": "x", "schema": "iglu:x"}])], "attributes[0].events[0] has unknown field(s) ['schema']"),
+    ("lifetime name collides", [count("num_sessions_l7d", windows=["lifetime"])], "gives the column 'num_sessions_l7d'"),
     ("not a list", "drop table atomic.events", "attributes must be a list of attribute definitions"),
     ("not an object", ["x"], "attributes[0] must be an object"),
 ]
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"preset": "tutorials"}, "preset must be one of ['tutorial', 'notebook', 'none'], got 'tutorials'"),
+    ({"preset": None}, "preset must be one of"),
+    ({"preset": "none"}, "preset 'none' with no attributes leaves the model no input"),
+    ({"feature_timing": "realtime"}, "feature_timing must be one of ['tutorial', 'signals'], got 'realtime'"),
+    ({"feature_timing": ["signals"]}, "feature_timing must be one of"),
+    ({"preset": "notebook", "attributes": [count("num_pricing_views")]},
+     "attributes[0].name 'num_pricing_views' is an attribute of the 'notebook' preset"),
+], ids=["unknown preset", "null preset", "no inputs at all", "unknown timing", "timing as a list", "notebook name"])
+def test_bad_presets_and_timings_are_refused_naming_the_field(fields, message):
+    with pytest.raises(SpecError) as raised:
+        TrainingSpec.from_dict({"as_of": SPEC.as_of.isoformat(), **fields})
+    assert message in str(raised.value)
+
+
+def test_a_preset_s_names_are_free_with_preset_none_and_events_keep_their_identity():
+    spec = TrainingSpec.from_dict({"as_of": SPEC.as_of.isoformat(), "preset": "none", "attributes": [
+        count("num_page_views", windows=["lifetime"]),
+        count("num_signups", events=["sign_up", {"vendor": "com.acme", "name": "sign_up", "version": "2-0-1"}], period_days=14)]})
+    assert [spec.window_column(a.name, w, a.period_days) for a in spec.all_attributes for w in a.windows] == [
+        "num_page_views", "num_signups_l14d"]
+    again = TrainingSpec.from_dict(spec.to_dict())
+    assert again == spec and again.to_dict()["attributes"][1]["events"] == [
+        "sign_up", {"vendor": "com.acme", "name": "sign_up", "version": "2-0-1"}]
+    assert again.attributes[1].windows == ("period",) and again.attributes[1].period_days == 14
+
+
+def test_an_old_spec_loads_unchanged():
+    old = {"as_of": SPEC.as_of.isoformat(), "attributes": [count("num_signups", events=["sign_up"])]}
+    spec = TrainingSpec.from_dict(old)
+    assert (spec.preset, spec.feature_timing) == ("tutorial", "tutorial")
+    assert spec.attributes[0].event_names == ("sign_up",) and spec.to_dict()["attributes"][0]["events"] == ["sign_up"]
 
 
 @pytest.mark.parametrize(("attributes", "message"), [row[1:] for row in REFUSED], ids=[row[0] for row in REFUSED])
