@@ -51,13 +51,22 @@ class Semantics:
 
     includes_current: bool  # events at the prediction instant count (Signals) or only strictly earlier ones
     exact_period: bool  # a period keeps events later than instant - period, or at most N second boundaries back
-    sql_filters: bool  # history is the SQL's: the lookback scan, events with a session id, none excluded
-    capped: bool  # a unique_list keeps at most UNIQUE_LIST_LIMIT values
+    sql_filters: bool  # history is the rows' events only: with a session id, none of the excluded events
+    lookback_only: bool  # a window with a period reads only the lookback scan (a lifetime window reads all)
     event_fallback: bool  # an event-level value missing on the event falls back to the latest earlier one
+    capped: bool  # a unique_list keeps at most UNIQUE_LIST_LIMIT values
 
 
-TUTORIAL = Semantics(includes_current=False, exact_period=False, sql_filters=True, capped=False, event_fallback=False)
-SIGNALS = Semantics(includes_current=True, exact_period=True, sql_filters=False, capped=True, event_fallback=True)
+TUTORIAL = Semantics(includes_current=False, exact_period=False, sql_filters=True, lookback_only=True,
+                     event_fallback=False, capped=False)
+SIGNALS = Semantics(includes_current=True, exact_period=True, sql_filters=False, lookback_only=False,
+                    event_fallback=True, capped=True)
+
+
+def training_semantics(spec: TrainingSpec) -> Semantics:
+    """The rules the training SQL counts by under the spec's feature timing: in `signals` timing all of
+    Signals' but the unique_list cap, which no SQL aggregate keeps."""
+    return TUTORIAL if spec.feature_timing == "tutorial" else replace(SIGNALS, capped=False)
 
 
 def replay(events: pd.DataFrame, points: pd.DataFrame, spec: TrainingSpec,
@@ -72,6 +81,7 @@ def replay(events: pd.DataFrame, points: pd.DataFrame, spec: TrainingSpec,
     features = spec_features(spec)
     attributes = {f.attribute.name: f.attribute for f in features}.values()
     matches = {a.name: _matches(a, history).to_numpy(dtype=bool) for a in attributes}
+    in_lookback = (history["derived_tstamp"] >= pd.Timestamp(spec.as_of) - pd.Timedelta(days=spec.lookback_days)).to_numpy()
     properties = {f.attribute.property for f in features if f.attribute.property}
     values = {name: property_values(name, history).to_numpy(dtype=object) for name in properties}
     times = _nanos(history["derived_tstamp"])
@@ -94,8 +104,12 @@ def replay(events: pd.DataFrame, points: pd.DataFrame, spec: TrainingSpec,
             if feature.window == "event":
                 column[index] = _event_value(feature, values, own[index], first, end, instant, semantics)
                 continue
-            start = first + int(_window_start(times[first:last], instant, _window_seconds(spec, feature), semantics))
-            column[index] = _aggregate(feature, values, matches[feature.attribute.name], start, end, semantics)
+            days = feature.days(spec)
+            start = first + _window_start(times[first:last], instant, days, semantics)
+            mask = matches[feature.attribute.name]
+            if days is not None and semantics.lookback_only:
+                mask = mask & in_lookback
+            column[index] = _aggregate(feature, values, mask, start, end, semantics)
     frame = pd.DataFrame(columns, index=points.index)
     for feature in features:
         if feature.dtype != "str":
@@ -111,11 +125,9 @@ def _history(events: pd.DataFrame, spec: TrainingSpec, semantics: Semantics) -> 
     frame = events.reindex(columns=[*events.columns, *(c for c in COLUMN_NAMES if c not in events.columns)])
     frame = frame[frame["event_id"].notna() & frame["domain_userid"].notna() & frame["derived_tstamp"].notna()]
     frame = frame.assign(derived_tstamp=pd.to_datetime(frame["derived_tstamp"]))
+    frame = frame[frame["derived_tstamp"] < pd.Timestamp(spec.as_of) + pd.Timedelta(days=1)]
     if semantics.sql_filters:
-        start = pd.Timestamp(spec.as_of) - pd.Timedelta(days=spec.lookback_days)
-        end = pd.Timestamp(spec.as_of) + pd.Timedelta(days=1)
-        frame = frame[(frame["derived_tstamp"] >= start) & (frame["derived_tstamp"] < end)
-                      & frame["domain_sessionid"].notna() & ~frame["event_name"].isin(spec.excluded_events)]
+        frame = frame[frame["domain_sessionid"].notna() & ~frame["event_name"].isin(spec.excluded_events)]
     # the earliest copy of an event delivered twice (ties broken by user, session and name, as the SQL does)
     frame = frame.sort_values(["derived_tstamp", "domain_userid", "domain_sessionid", "event_name"],
                               kind="stable", na_position="last")
@@ -127,17 +139,13 @@ def _nanos(times: pd.Series) -> np.ndarray:
     return pd.to_datetime(times).to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
 
-def _window_seconds(spec: TrainingSpec, feature: Feature) -> int | None:
-    days = spec.window_days(feature.window)
-    return None if days is None else days * 86_400
-
-
-def _window_start(times: np.ndarray, instant: int, seconds: int | None, semantics: Semantics) -> int:
-    """Index of the window's first event in a prospect's `times`: later than instant - period
-    (Signals), or at most `seconds` second boundaries before the instant (the tutorial's
+def _window_start(times: np.ndarray, instant: int, days: int | None, semantics: Semantics) -> int:
+    """Index of the window's first event in a prospect's `times` (0 for lifetime): later than instant
+    - period (Signals), or at most N second boundaries before the instant (the tutorial's
     `datediff('second', ...) <= N`, which counts boundaries: 0.2 s across one is 1 second)."""
-    if seconds is None:
+    if days is None:
         return 0
+    seconds = days * 86_400
     if semantics.exact_period:
         return int(np.searchsorted(times, instant - seconds * _NANOS, side="right"))
     boundary = (instant // _NANOS - seconds) * _NANOS
@@ -193,7 +201,13 @@ def _criterion_holds(criterion: Criterion, events: pd.DataFrame) -> pd.Series:
 
 def _matches(attribute: Attribute, events: pd.DataFrame) -> pd.Series:
     """Whether each event counts for `attribute`: one of its events (any, when none), every criterion."""
-    holds = events["event_name"].isin(attribute.events) if attribute.events else pd.Series(True, index=events.index)
+    holds = pd.Series(not attribute.events, index=events.index)
+    for ref in attribute.events:  # the name, and the vendor and version where the attribute gives them
+        one = events["event_name"] == ref.name
+        for given, column in ((ref.vendor, "event_vendor"), (ref.version, "event_version")):
+            if given is not None:
+                one &= (events[column] == given) if column in events.columns else False
+        holds |= one.fillna(False).astype(bool)
     for criterion in attribute.where:
         holds &= _criterion_holds(criterion, events)
     return holds
@@ -240,3 +254,94 @@ def between(first: Semantics, second: Semantics) -> list[tuple[str, Semantics]]:
             current = replace(current, **{name: getattr(second, name)})
             steps.append((name, current))
     return steps
+
+
+# ----- parity: what Signals would serve against what the model learned ----------------------------
+
+# The prospects a parity report replays at most (a seeded sample beyond): the replay is plain Python,
+# about 25 µs an input a row.
+PARITY_PROSPECTS = 300
+TRAINING_SQL = "the training SQL (sql/training_events.sql)"
+# Each difference between the training SQL's rules and Signals', in words, with where it is documented.
+DIFFERENCES: dict[str, tuple[str, str]] = {
+    "includes_current": ("training counts strictly earlier events; Signals has already counted the current one "
+                         "(and any other event at the same instant)", ATTRIBUTE_DOCS),
+    "exact_period": ("training's window counts second boundaries back (datediff); Signals' period keeps events "
+                     "later than the instant minus the period", TRAINING_SQL),
+    "sql_filters": ("training leaves out events without a session id and the excluded events; those filters are "
+                    "not in the attribute's criteria, so Signals counts them", TRAINING_SQL),
+    "lookback_only": ("training's windows read only the lookback scan; Signals' period reaches back in full",
+                      TRAINING_SQL),
+    "event_fallback": ("an event without the value: training takes the default; Signals' last keeps the latest "
+                       "earlier value", ATTRIBUTE_DOCS),
+    "capped": (f"Signals keeps at most {UNIQUE_LIST_LIMIT} values of a unique_list", ATTRIBUTE_DOCS),
+}
+UNEXPLAINED = ("the training value differs from the replay of the training SQL's own rules: not a documented "
+               "limit", TRAINING_SQL)
+
+
+@dataclass(frozen=True)
+class ParitySample:
+    """The rows a parity report replays: all of the set's, or those of a seeded sample of its prospects."""
+
+    rows: pd.DataFrame
+    prospects: int
+    of_prospects: int
+
+    @property
+    def sampled(self) -> bool:
+        return self.prospects < self.of_prospects
+
+    @property
+    def description(self) -> str:
+        rows = f"{len(self.rows):,} rows of {self.prospects:,} prospects"
+        return f"{rows}, a seeded sample of the set's {self.of_prospects:,}" if self.sampled else rows
+
+
+def parity_sample(frame: pd.DataFrame, limit: int = PARITY_PROSPECTS, seed: int = 0) -> ParitySample:
+    """The rows of at most `limit` of the set's prospects, the same ones for the same set."""
+    prospects = pd.unique(frame["domain_userid"].astype(object))
+    chosen = prospects
+    if len(prospects) > limit:
+        chosen = np.random.default_rng(seed).choice(np.sort(prospects), size=limit, replace=False)
+    rows = frame[frame["domain_userid"].astype(object).isin(set(chosen))]
+    return ParitySample(rows, len(chosen), len(prospects))
+
+
+def replay_parity(sample: ParitySample, events: pd.DataFrame, spec: TrainingSpec) -> dict[str, dict[str, Any]]:
+    """Per model input: the share of rows whose training value equals what Signals would serve, and
+    for the others, which documented difference moves the value (the first step of `between` at which
+    it changes), as `{"share_matching": float, "mismatches": [{"why", "source", "share"}]}`."""
+    rows = sample.rows
+    trained = training_semantics(spec)
+    ladder = [("", trained), *between(trained, SIGNALS)]
+    replays = [replay(events, rows, spec, semantics) for _, semantics in ladder]
+    report: dict[str, dict[str, Any]] = {}
+    for feature in spec_features(spec):
+        column = feature.column(spec)
+        values = rows[column].astype(object).to_numpy()
+        steps = [r[column].astype(object).to_numpy() for r in replays]
+        served = steps[-1]
+        moved = np.zeros(len(rows), dtype=bool)
+        mismatches = []
+        differs = values != served
+        reasons = [(UNEXPLAINED, values != steps[0])]
+        reasons += [(DIFFERENCES[name], steps[i] != steps[i - 1]) for i, (name, _) in enumerate(ladder) if i]
+        for (why, source), changed in reasons:
+            counted = differs & changed & ~moved
+            moved |= counted
+            if counted.any():
+                mismatches.append({"why": why, "source": source, "share": float(counted.mean())})
+        report[column] = {"share_matching": float((~differs).mean()) if len(rows) else None, "mismatches": mismatches}
+    return report
+
+
+def mismatch_reasons(row: dict[str, Any]) -> str:
+    """A parity row's mismatches in words: each documented difference with its share and source."""
+    return "; ".join(f"{m['share']:.1%}: {m['why']} ({m['source']})" for m in row.get("mismatches", ()))
+
+
+def parity_warning(row: dict[str, Any]) -> str:
+    """One line for a material parity row (the CLI's warning, the card's and the app's)."""
+    return (f"{row['input']} differs from what Signals serves on {1 - row['share_matching']:.1%} of rows, "
+            f"so served scores differ there: {mismatch_reasons(row)}")
