@@ -9,9 +9,15 @@
       exclude_after_first_target it adds `first_targets` (each user's first target event);
     - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
       to sort and carry than the user id string), joined onto `events`, and `lookback_events`, the
-      count of all its events in the scan. -#}
+      count of all its events in the scan.
+    It defines `events`, the rows (prediction points), and `history`, the events attributes read,
+    each with `is_row`: the rows themselves, plus (`plan.extra_history`) the cohort's other events
+    the spec's feature timing sees: in signals timing every event of the prospect with no session,
+    app or excluded-event filter, and with a lifetime window the events before the lookback. -#}
 {%- set narrow_scan = narrow_scan | default(false) %}
 {%- set numbered_users = numbered_users | default(false) %}
+{%- set wide_scan = plan.scan_days != spec.lookback_days %}
+{%- set lookback_start = days_before_as_of(spec.lookback_days) %}
 events_in_lookback as {{ cte_hint }}(
     -- only the columns the features read: atomic.events has over a hundred. Two CTEs read this one;
     -- `cte_hint` renders `not materialized` on DuckDB, which otherwise materialises the whole scan
@@ -36,8 +42,17 @@ events_in_lookback as {{ cte_hint }}(
 {%- endfor %}
 {%- endif %}
     from {{ events_table }}
-    where derived_tstamp >= {{ days_before_as_of(spec.lookback_days) }}
+{%- if plan.scan_days is none %}
+    -- a lifetime window reads every earlier event the table holds: no lower bound (the cohort's
+    -- prospects only, below)
+    where derived_tstamp < {{ end_of_as_of_day }}
+{%- else %}
+{%- if wide_scan %}
+    -- the lookback, widened by the longest window: signals timing reads each window in full
+{%- endif %}
+    where derived_tstamp >= {{ days_before_as_of(plan.scan_days) }}
         and derived_tstamp < {{ end_of_as_of_day }}
+{%- endif %}
 ),
 
 -- Users first seen in the cohort window, on the chosen apps (first seen = within the scan above).
@@ -48,7 +63,8 @@ eligible_users as (
         row_number() over () as user_number,
         -- all the user's events in the scan: no count the features take can exceed it
         count(*) as lookback_events,
-        min(derived_tstamp) filter (where app_id in ({{ bind_list("app_ids") }})) as first_seen
+        min(derived_tstamp) filter (where app_id in ({{ bind_list("app_ids") }})
+            {%- if wide_scan %} and derived_tstamp >= {{ lookback_start }}{% endif %}) as first_seen
     from events_in_lookback
     where domain_userid is not null
 {%- else %}
@@ -56,6 +72,10 @@ eligible_users as (
     from events_in_lookback
     where domain_userid is not null
         and app_id in ({{ bind_list("app_ids") }})
+{%- if wide_scan %}
+        -- the cohort is who was first seen in the lookback, as without the wider scan
+        and derived_tstamp >= {{ lookback_start }}
+{%- endif %}
 {%- endif %}
 {%- if spec.user_sample_percent < 100 %}
         -- a deterministic sample of {{ spec.user_sample_percent }} users in 100, by a hash both dialects compute
@@ -82,10 +102,40 @@ events as (
 {%- endif %}
         and event_id is not null
         and {{ not_in("event_name", "excluded_events") }}
+{%- if wide_scan %}
+        and derived_tstamp >= {{ lookback_start }}
+{%- endif %}
     -- Snowplow delivers at least once: an event_id seen twice is one event, its earliest copy
     qualify row_number() over (
         partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
     ) = 1
+),
+{%- if plan.extra_history %}
+
+-- What attributes read besides the rows, each event once (its earliest copy; an event that is a row
+-- is read as that row): {{ "in signals timing every event of the prospect, as Signals sees it, unfiltered by session, app or noise list" if plan.timing == "signals" else "the same filters as the rows, before the lookback (a lifetime window)" }}.
+history_only as (
+    select events_in_lookback.*{{ ", eligible_users.user_number" if numbered_users }}
+    from events_in_lookback
+    inner join eligible_users on events_in_lookback.domain_userid = eligible_users.domain_userid
+    where event_id is not null
+{%- if plan.timing != "signals" %}
+        and domain_sessionid is not null
+        and {{ not_in("event_name", "excluded_events") }}
+{%- endif %}
+        and event_id not in (select event_id from events)
+    qualify row_number() over (
+        partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
+    ) = 1
+),
+{%- endif %}
+
+history as (
+    select *, true as is_row from events
+{%- if plan.extra_history %}
+    union all
+    select *, false as is_row from history_only
+{%- endif %}
 )
 {%- if spec.exclude_after_first_target and with_first_targets | default(false) %},
 

@@ -7,6 +7,8 @@
 -- microsecond before the event (TIMESTAMP ticks in microseconds), which leaves out events at the
 -- same instant. The target frame mirrors it: from one microsecond after the event to the last
 -- microsecond of its second + N. Per-row offsets are DuckDB-only; Snowflake runs training_set_fast.sql.
+-- In signals timing a history frame runs from N seconds less one microsecond before the event to
+-- the current row with its peers (every event at the same instant), a constant offset.
 -- Distinct counts use value islands (see training_set_fast.sql): a value is in the window when one
 -- of its islands started before the event and did not end before the window's first second.
 --
@@ -19,7 +21,7 @@
 {#- From the registry (`plan`): each counter (count/any attribute) is a bit of `kinds`, each
     distinct count's island edges are bits of `edges`, and the counters sharing a frame are packed
     into sums of `lanes_per_sum` lanes; first/last values are one framed aggregate each. #}
-{%- set window_seconds = {"short": short_window_seconds, "long": long_window_seconds} %}
+{%- set signals = plan.timing == "signals" %}
 {%- set kind_bits = plan.kind_bits %}
 {%- set edge_bits = plan.edge_bits %}
 {%- set lane_of = plan.lane_index(lanes_per_sum) %}
@@ -32,12 +34,20 @@
     when the next is more than N ahead. #}
 {%- macro island_edges(attribute) -%}
 {%- set column = value_ref(attribute) %}
-{%- for window in ("short", "long") if window in attribute.windows %}
-{%- for edge, neighbour, beyond in [("starts", "lag", "<"), ("ends", "lead", ">")] %}
+{%- for span in plan.spans if attribute in plan.distinct_in(span) %}
+{%- set seconds = plan.span_seconds[span] %}
+{%- for edge, neighbour, beyond in [("starts", "lag", "<"), ("ends", "lead", ">")] if seconds is not none or edge == "starts" %}
             + (({{ column }} is not null and ({{ neighbour }}(derived_tstamp) over same_{{ attribute.name }} is null
+{%- if seconds is none %}
+            {#- lifetime: one island per value, from its first occurrence #}
+{%- elif signals %}
+                or {{ neighbour }}(derived_tstamp) over same_{{ attribute.name }}
+                    {{ beyond ~ "=" }} derived_tstamp {{ "-" if edge == "starts" else "+" }} interval {{ seconds }} second
+{%- else %}
                 or date_trunc('second', {{ neighbour }}(derived_tstamp) over same_{{ attribute.name }})
-                    {{ beyond }} date_trunc('second', derived_tstamp) {{ "-" if edge == "starts" else "+" }} interval {{ window_seconds[window] }} second)
-            )::{{ bit_type(edge_bits | length) }} << {{ edge_bits.index(edge ~ "_" ~ attribute.name ~ "_" ~ window) }})
+                    {{ beyond }} date_trunc('second', derived_tstamp) {{ "-" if edge == "starts" else "+" }} interval {{ seconds }} second
+{%- endif %})
+            )::{{ bit_type(edge_bits | length) }} << {{ edge_bits.index(edge ~ "_" ~ attribute.name ~ "_" ~ span) }})
 {%- endfor %}
 {%- endfor %}
 {%- endmacro %}
@@ -61,14 +71,16 @@ per_event as (
         derived_tstamp,
         domain_sessionid,
         app_id,
+        is_row,
 {%- for expression, alias in row_values(plan) %}
         {{ alias }},
 {%- endfor %}
 {%- for attribute in plan.counters %}
         {{ "+ " if not loop.first }}(({{ ("matches_" ~ attribute.name) if attribute.where else (match(attribute) or "true") }})::{{ bit_type(kind_bits | length) }} << {{ loop.index0 }})
 {%- endfor %}
-            + ((event_name = {{ bind("target_event") }})::{{ bit_type(kind_bits | length) }} << {{ kind_bits.index("target") }}) as kinds
-    from events
+            -- the target counts the rows' events only, as without wider history
+            + ((is_row and event_name = {{ bind("target_event") }})::{{ bit_type(kind_bits | length) }} << {{ kind_bits.index("target") }}) as kinds
+    from history
 ),
 
 -- Island edges, one pass (one sort) per distinct attribute; each drops its value column once nothing
@@ -98,15 +110,18 @@ per_event as (
 -- to the last microsecond of the target window.
 timeline as (
     select
-        * exclude (kinds, edges),
+        * exclude (kinds{{ ", edges" if plan.distinct }}),
 {%- for kind in kind_bits %}
         ((kinds >> {{ loop.index0 }}) & 1)::tinyint as is_{{ kind }},
 {%- endfor %}
 {%- for edge in edge_bits %}
         ((edges >> {{ loop.index0 }}) & 1)::tinyint as {{ edge }},
 {%- endfor %}
-        derived_tstamp - (date_trunc('second', derived_tstamp) - interval {{ short_window_seconds }} second) as short_reach,
-        derived_tstamp - (date_trunc('second', derived_tstamp) - interval {{ long_window_seconds }} second) as long_reach,
+{%- if not signals %}
+{%- for span in plan.bounded_spans %}
+        derived_tstamp - (date_trunc('second', derived_tstamp) - interval {{ plan.span_seconds[span] }} second) as {{ span }}_reach,
+{%- endfor %}
+{%- endif %}
         (date_trunc('second', derived_tstamp) + interval {{ target_window_seconds + 1 }} second - interval 1 microsecond)
             - derived_tstamp as target_reach
     from {{ previous.name }}
@@ -118,6 +133,7 @@ window_totals as (
         user_number,
         derived_tstamp,
         app_id,
+        is_row,
 {%- for expression, alias in row_values(plan) if alias in event_columns %}
         {{ alias }},
 {%- endfor %}
@@ -129,17 +145,26 @@ window_totals as (
 {%- for feature in plan.values %}
 {%- set value = value_ref(feature.attribute) %}
         {{ "min_by" if feature.attribute.aggregation == "first" else "max_by" }}({{ value }}, case when {{ value }} is not null then derived_tstamp end)
-            over {{ feature.window }}_history as {{ feature.key }},
+            over {{ plan.span_of[feature.key] }}_history as {{ feature.key }},
 {%- endfor %}
         sum(is_target) over target_ahead as target_events_ahead
     from timeline
     window
         user_timeline as (partition by user_number order by derived_tstamp),
-        earlier as (user_timeline range between unbounded preceding and interval 1 microsecond preceding),
-        short_history as (user_timeline range between short_reach preceding and interval 1 microsecond preceding),
-        long_history as (user_timeline range between long_reach preceding and interval 1 microsecond preceding),
-        before_short as (user_timeline range between unbounded preceding and short_reach + interval 1 microsecond preceding),
-        before_long as (user_timeline range between unbounded preceding and long_reach + interval 1 microsecond preceding),
+{%- set history_end = "current row" if signals else "interval 1 microsecond preceding" %}
+        earlier as (user_timeline range between unbounded preceding and {{ history_end }}),
+{%- for span in plan.spans %}
+{%- set seconds = plan.span_seconds[span] %}
+{%- if seconds is none %}
+        {{ span }}_history as (user_timeline range between unbounded preceding and {{ history_end }}),
+{%- elif signals %}
+        {{ span }}_history as (user_timeline range between interval {{ seconds * 1000000 - 1 }} microsecond preceding and current row),
+        before_{{ span }} as (user_timeline range between unbounded preceding and interval {{ seconds }} second preceding),
+{%- else %}
+        {{ span }}_history as (user_timeline range between {{ span }}_reach preceding and interval 1 microsecond preceding),
+        before_{{ span }} as (user_timeline range between unbounded preceding and {{ span }}_reach + interval 1 microsecond preceding),
+{%- endif %}
+{%- endfor %}
         target_ahead as (user_timeline range between interval 1 microsecond following and target_reach following)
 ),
 
@@ -151,12 +176,14 @@ final as (
 {%- for feature in plan.event %}
         coalesce({{ value_ref(feature.attribute) }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
-{% for feature in plan.in_window("short") + plan.in_window("long") %}
+{% for feature in plan.history_features %}
 {%- set attribute = feature.attribute %}
+{%- set span = plan.span_of[feature.key] %}
 {%- if attribute.aggregation in ("count", "any") %}
-        {{ lane(feature.window ~ "_history", "is_" ~ attribute.name) }}{{ " > 0" if attribute.aggregation == "any" }} as {{ col[feature.key] }},
+        {{ lane(span ~ "_history", "is_" ~ attribute.name) }}{{ " > 0" if attribute.aggregation == "any" }} as {{ col[feature.key] }},
 {%- elif attribute.aggregation == "count_distinct" %}
-        {{ lane("earlier", "starts_" ~ attribute.name ~ "_" ~ feature.window) }} - {{ lane("before_" ~ feature.window, "ends_" ~ attribute.name ~ "_" ~ feature.window) }}
+        {{ lane("earlier", "starts_" ~ attribute.name ~ "_" ~ span) }}
+            {%- if plan.span_seconds[span] is not none %} - {{ lane("before_" ~ span, "ends_" ~ attribute.name ~ "_" ~ span) }}{% endif %}
             as {{ col[feature.key] }},
 {%- else %}
         coalesce({{ feature.key }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
@@ -167,10 +194,10 @@ final as (
     from window_totals
     inner join eligible_users on window_totals.user_number = eligible_users.user_number
     -- the lanes' bound (see the top): error() stops the query
-    where eligible_users.lookback_events < {{ 2 ** lane_bits }}
+    where is_row and (eligible_users.lookback_events < {{ 2 ** lane_bits }}
         or error('user ' || eligible_users.domain_userid || ' has ' || eligible_users.lookback_events
             || ' events in the lookback, {{ lane_limit_message }} ({{ 2 ** lane_bits - 1 }}); it is most likely '
-            || 'a bot: exclude it, or build with the portable formulation')
+            || 'a bot: exclude it, or build with the portable formulation'))
 )
 
 {% include "training_rows.sql" -%}

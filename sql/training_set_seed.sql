@@ -19,7 +19,18 @@ targets_as_of_event as (
     group by er.event_id
 ),
 
-{%- set in_short = seconds_between("eh.derived_tstamp", "er.derived_tstamp") ~ " <= " ~ short_window_seconds %}
+{#- A history event is in a feature's span: tutorial timing, strictly earlier and at most N second
+    boundaries back (datediff); signals timing, up to and including the instant and later than it
+    less N seconds. The join holds the longest span; a shorter one is a condition on it. #}
+{%- set signals = plan.timing == "signals" %}
+{%- set widest = plan.widest_seconds %}
+{%- macro in_span(seconds) -%}
+{%- if signals -%}
+eh.derived_tstamp > {{ seconds_before("er.derived_tstamp", seconds) }}
+{%- else -%}
+{{ seconds_between("eh.derived_tstamp", "er.derived_tstamp") }} <= {{ seconds }}
+{%- endif -%}
+{%- endmacro %}
 
 agg_as_of_event as (
     select
@@ -30,12 +41,11 @@ agg_as_of_event as (
 {%- for feature in plan.event %}
         coalesce({{ value_expr(feature.attribute, "er.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
-{% for feature in plan.in_window("short") + plan.in_window("long") %}
-{%- set window = feature.window %}
+{% for feature in plan.history_features %}
+{%- set seconds = plan.span_seconds[plan.span_of[feature.key]] %}
 {%- set attribute = feature.attribute %}
 {%- set comma = "" if loop.last else "," %}
-{#- the join holds the long window; the short one is a condition on it #}
-{%- set conditions = ([in_short] if window == "short" else []) + ([match(attribute, "eh.")] if attribute.filtered else []) %}
+{%- set conditions = ([in_span(seconds)] if seconds is not none and seconds != widest else []) + ([match(attribute, "eh.")] if attribute.filtered else []) %}
 {%- if attribute.aggregation in ("count", "any") %}
         count(case when {{ (conditions or ["eh.event_id is not null"]) | join(" and ") }} then 1 end)
             {{- " > 0" if attribute.aggregation == "any" }} as {{ col[feature.key] }}{{ comma }}
@@ -52,10 +62,12 @@ agg_as_of_event as (
 {%- endif %}
 {%- endfor %}
     from events as er
-    left join events as eh
+    left join history as eh
         on er.domain_userid = eh.domain_userid
-        and eh.derived_tstamp < er.derived_tstamp
-        and {{ seconds_between("eh.derived_tstamp", "er.derived_tstamp") }} <= {{ long_window_seconds }}
+        and eh.derived_tstamp {{ "<=" if signals else "<" }} er.derived_tstamp
+{%- if widest is not none %}
+        and {{ in_span(widest) }}
+{%- endif %}
     group by all
 ),
 

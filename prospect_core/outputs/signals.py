@@ -83,11 +83,16 @@ def _criterion(criterion: Criterion) -> Any:
 
 
 def _events(attribute: Attribute) -> list[Any]:
-    return [sp.Event(vendor=SNOWPLOW_VENDOR, name=name, version=EVENT_VERSION) for name in attribute.event_names]
+    """The attribute's events with the vendor and version it gives (read from the events where the
+    source has them); Snowplow's own vendor and 1-0-0 only where it gives none."""
+    return [sp.Event(vendor=event.vendor or SNOWPLOW_VENDOR, name=event.name, version=event.version or EVENT_VERSION)
+            for event in attribute.events]
 
 
-def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta:
-    return dt.timedelta(days=spec.window_days(feature.window))
+def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta | None:
+    """The Signals period: the window's days; none for lifetime (Signals keeps counting forever)."""
+    days = feature.days(spec)
+    return None if days is None else dt.timedelta(days=days)
 
 
 # aggregation -> (Signals aggregation, Signals type, transform)

@@ -52,7 +52,6 @@ import jinja2
 from prospect_core.infra.paths import REPO_ROOT
 from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion
 from prospect_core.trainingset.features import Feature, column_aliases, spec_attributes, spec_features
-from prospect_core.infra.errors import SpecError
 from prospect_core.trainingset.spec import TrainingSpec
 
 DialectName = Literal["snowflake", "duckdb"]
@@ -114,6 +113,10 @@ class Dialect:
         """Seconds from `earlier` to `later`, counting second boundaries like Snowflake's datediff."""
         raise NotImplementedError
 
+    def seconds_before(self, timestamp: str, seconds: int) -> str:
+        """`timestamp` less a whole number of seconds, exactly (to the microsecond)."""
+        raise NotImplementedError
+
     def epoch_nanosecond(self, timestamp: str) -> str:
         """Nanoseconds since the epoch as an integer: an order key with a constant range offset of 1 tick."""
         raise NotImplementedError
@@ -161,6 +164,9 @@ class SnowflakeDialect(Dialect):
     def seconds_between(self, earlier: str, later: str) -> str:
         return f"datediff('second', {earlier}, {later})"
 
+    def seconds_before(self, timestamp: str, seconds: int) -> str:
+        return f"dateadd('second', {-seconds}, {timestamp})"
+
     epoch_literal = "'1970-01-01 00:00:00'::timestamp_ntz"
 
     def epoch_nanosecond(self, timestamp: str) -> str:
@@ -188,6 +194,9 @@ class DuckDBDialect(Dialect):
 
     def seconds_between(self, earlier: str, later: str) -> str:
         return f"date_diff('second', {earlier}, {later})"
+
+    def seconds_before(self, timestamp: str, seconds: int) -> str:
+        return f"({timestamp} - interval {seconds} second)"
 
     epoch_literal = "timestamp '1970-01-01 00:00:00'"
 
@@ -243,6 +252,11 @@ class FeaturePlan:
     - `event`: the prediction point's own values; `counters`: count/any attributes (one flag a row,
       summed over each window); `distinct`: count_distinct attributes (value islands);
       `values`: first/last features (a null-skipping first or last value a window).
+    - `spans`: the history each windowed column is computed over, once per length (`d7`: 7 days,
+      `lifetime`: no lower bound), with `span_seconds` (None for lifetime) and `span_of` (by feature key).
+    - `timing`: the spec's feature_timing. `scan_days`: how far back before the as-of date the scan
+      reads (None: the whole table); `extra_history`: whether attributes read events that are not
+      rows (`history` in training_events.sql holds more than `events`).
     - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order.
     """
 
@@ -252,15 +266,52 @@ class FeaturePlan:
     distinct: tuple[Attribute, ...]
     values: tuple[Feature, ...]
     raw_columns: tuple[str, ...]
+    spans: tuple[str, ...] = ()
+    span_seconds: Mapping[str, int | None] = field(default_factory=dict)
+    span_of: Mapping[str, str] = field(default_factory=dict)
+    timing: str = "tutorial"
+    scan_days: int | None = 0
+    extra_history: bool = False
 
-    def in_window(self, window: str) -> tuple[Feature, ...]:
-        return tuple(feature for feature in self.features if feature.window == window)
+    @property
+    def history_features(self) -> tuple[Feature, ...]:
+        return tuple(feature for feature in self.features if feature.window != "event")
 
-    def counters_in(self, window: str) -> list[Attribute]:
-        return [a for a in self.counters if window in a.windows]
+    def _in_span(self, attributes: tuple[Attribute, ...], span: str) -> list[Attribute]:
+        names = {f.name for f in self.history_features if self.span_of[f.key] == span}
+        return [a for a in attributes if a.name in names]
 
-    def distinct_in(self, window: str) -> list[Attribute]:
-        return [a for a in self.distinct if window in a.windows]
+    def counters_in(self, span: str) -> list[Attribute]:
+        return self._in_span(self.counters, span)
+
+    def distinct_in(self, span: str) -> list[Attribute]:
+        return self._in_span(self.distinct, span)
+
+    @property
+    def distinct_spans(self) -> list[tuple[Attribute, str]]:
+        """(attribute, span) per distinct count column, span by span."""
+        return [(a, span) for span in self.spans for a in self.distinct_in(span)]
+
+    @property
+    def bounded_spans(self) -> list[str]:
+        return [span for span in self.spans if self.span_seconds[span] is not None]
+
+    @property
+    def widest_seconds(self) -> int | None:
+        """The longest span in seconds, None when one is lifetime: how far back any column reads."""
+        if "lifetime" in self.spans:
+            return None
+        return max((self.span_seconds[span] for span in self.spans), default=0)
+
+    @property
+    def first_value_spans(self) -> list[str]:
+        """Spans with a `first` column: the portable template reads marks at their first position."""
+        return list(dict.fromkeys(self.span_of[f.key] for f in self.values if f.attribute.aggregation == "first"))
+
+    @property
+    def value_attributes(self) -> list[Attribute]:
+        """Attributes with a first or last column, once each."""
+        return list({f.name: f.attribute for f in self.values}.values())
 
     # ----- what the fast DuckDB template packs -----
     @property
@@ -270,17 +321,17 @@ class FeaturePlan:
 
     @property
     def edge_bits(self) -> list[str]:
-        """Bits of `edges`: each distinct attribute's island starts and ends per window."""
-        return [f"{edge}_{a.name}_{w}" for a in self.distinct for w in ("short", "long") if w in a.windows
-                for edge in ("starts", "ends")]
+        """Bits of `edges`: each distinct attribute's island starts (and ends, in a bounded span) per span."""
+        return [f"{edge}_{a.name}_{span}" for a, span in self.distinct_spans
+                for edge in (("starts", "ends") if self.span_seconds[span] is not None else ("starts",))]
 
     def lane_sums(self, lanes: int) -> list[tuple[str, str, list[str]]]:
         """(sum name, frame, flags): flags summed over one frame, at most `lanes` to a packed sum."""
-        groups = [(f"{w}_counts", f"{w}_history", [f"is_{a.name}" for a in self.counters_in(w)]) for w in ("short", "long")]
-        groups.append(("islands_started", "earlier",
-                       [f"starts_{a.name}_{w}" for w in ("short", "long") for a in self.distinct_in(w)]))
-        groups += [(f"islands_ended_{w}", f"before_{w}", [f"ends_{a.name}_{w}" for a in self.distinct_in(w)])
-                   for w in ("short", "long")]
+        groups = [(f"{span}_counts", f"{span}_history", [f"is_{a.name}" for a in self.counters_in(span)])
+                  for span in self.spans]
+        groups.append(("islands_started", "earlier", [f"starts_{a.name}_{span}" for a, span in self.distinct_spans]))
+        groups += [(f"islands_ended_{span}", f"before_{span}", [f"ends_{a.name}_{span}" for a in self.distinct_in(span)])
+                   for span in self.bounded_spans]
         sums = []
         for name, frame, flags in groups:
             for start in range(0, len(flags), lanes):
@@ -305,6 +356,20 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
     # in the order of PROPERTIES, which is the table's column order
     sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
     layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
+    span_of = {f.key: f.span(spec) for f in features if f.window != "event"}
+    spans = tuple(dict.fromkeys(span_of.values()))
+    span_days = {f.span(spec): f.days(spec) for f in features if f.window != "event"}
+    lifetime = "lifetime" in spans
+    signals = spec.feature_timing == "signals"
+    # Lifetime history has no lower bound but the source's start: the scan reads all of it (for the
+    # cohort's prospects only). Signals timing also reads each window's full length before the
+    # lookback's first row; tutorial timing cuts its windows at the lookback, as the tutorial does.
+    if lifetime:
+        scan_days = None
+    elif signals:
+        scan_days = spec.lookback_days + max(span_days.values(), default=0)
+    else:
+        scan_days = spec.lookback_days
     return FeaturePlan(
         features=features,
         event=tuple(f for f in features if f.window == "event"),
@@ -312,8 +377,13 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
         distinct=tuple(a for a in attributes if a.aggregation == "count_distinct"),
         values=tuple(f for f in features if f.window != "event" and f.attribute.aggregation in ("first", "last")),
         raw_columns=tuple(layout),
+        spans=spans,
+        span_seconds={span: None if days is None else days * 86_400 for span, days in span_days.items()},
+        span_of=span_of,
+        timing=spec.feature_timing,
+        scan_days=scan_days,
+        extra_history=signals or lifetime,
     )
-
 
 
 def render_training_sql(
@@ -338,8 +408,6 @@ def render_training_sql(
     formulation = formulation or DEFAULT_FORMULATION[dialect]
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
-    if spec.feature_timing != "tutorial" or any(f.window in ("lifetime", "period") for f in spec_features(spec)):
-        raise SpecError("feature_timing 'signals' and the lifetime and period windows are not built in SQL yet")
     return render_template(
         TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table
     )
@@ -404,6 +472,7 @@ def render_template(
         bind_list=bind_list,
         not_in=not_in,
         seconds_between=macros.seconds_between,
+        seconds_before=macros.seconds_before,
         iso_day_of_week=macros.iso_day_of_week,
         epoch_nanosecond=macros.epoch_nanosecond,
         epoch_second=macros.epoch_second,

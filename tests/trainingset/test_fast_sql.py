@@ -53,7 +53,7 @@ def test_snowflake_fast_is_the_portable_sql_and_duckdb_fast_is_not():
     assert render_training_sql(SPEC, "snowflake", formulation="fast", inline=True).text == \
         render_training_sql(SPEC, "snowflake", formulation="portable", inline=True).text
     duckdb_fast = render_training_sql(SPEC, "duckdb", formulation="fast", inline=True).text
-    assert "short_reach preceding" in duckdb_fast and not re.search(r"count\(distinct \w+\)", duckdb_fast)
+    assert "d7_reach preceding" in duckdb_fast and not re.search(r"count\(distinct \w+\)", duckdb_fast)
     assert duckdb_fast != render_training_sql(SPEC, "duckdb", formulation="portable", inline=True).text
 
 
@@ -62,8 +62,17 @@ def test_unknown_formulation_is_refused():
         render_training_sql(SPEC, "duckdb", formulation="window")
 
 
-def test_fast_snowflake_sql_uses_only_documented_window_frames():
-    text = render_training_sql(SPEC, "snowflake", formulation="fast", inline=True).text.lower()
+SIGNALS_SPEC = TrainingSpec(as_of=AS_OF, feature_timing="signals", attributes=(
+    {"name": "num_views_ever", "aggregation": "count", "events": ["page_view"], "windows": ["lifetime"]},
+    {"name": "first_medium_ever", "aggregation": "first", "property": "refr_medium", "windows": ["lifetime"]},
+    {"name": "last_medium", "aggregation": "last", "property": "mkt_medium", "period_days": 14},
+    {"name": "num_mediums", "aggregation": "count_distinct", "property": "refr_medium", "windows": ["lifetime", "short"]},
+))
+
+
+@pytest.mark.parametrize("spec", [SPEC, SIGNALS_SPEC], ids=["tutorial", "signals with lifetime and a period"])
+def test_fast_snowflake_sql_uses_only_documented_window_frames(spec):
+    text = render_training_sql(spec, "snowflake", formulation="fast", inline=True).text.lower()
     frames = re.findall(r"over \(([^()]*)\)", text)
     assert frames, "expected window functions in the fast formulation"
     bound = r"(unbounded preceding|current row|\d+ preceding|\d+ following)"
@@ -72,8 +81,11 @@ def test_fast_snowflake_sql_uses_only_documented_window_frames():
             assert re.search(rf"range between {bound} and {bound}$", frame), frame
             assert frame.count("order by") == 1 and "," not in frame.split("order by")[1], frame
     window_calls = re.findall(r"(\w+)\((distinct )?[^()]*(?:\([^()]*\))?[^()]*\) over \(", text)
-    assert {name for name, _ in window_calls} <= {"sum", "count", "min", "lag", "lead", "row_number", "rank"}
+    assert {name for name, _ in window_calls} <= {"sum", "count", "min", "max", "lag", "lead", "row_number", "rank"}
     assert not any(distinct for _, distinct in window_calls)
+    # issue 26: no MIN or MAX over a value-based (RANGE) frame; first/last values use cumulative ROWS frames
+    extremes = re.findall(r"(?:min|max)\((?:[^()]|\([^()]*\))*\) over \(([^()]*)\)", text)
+    assert extremes and all(frame.endswith("rows between unbounded preceding and current row") for frame in extremes)
     assert "exclude" not in text and "ignore nulls" not in text
 
 
