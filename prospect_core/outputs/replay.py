@@ -65,8 +65,9 @@ SIGNALS = Semantics(includes_current=True, exact_period=True, sql_filters=False,
 
 def training_semantics(spec: TrainingSpec) -> Semantics:
     """The rules the training SQL counts by under the spec's feature timing: in `signals` timing all of
-    Signals' but the unique_list cap, which no SQL aggregate keeps."""
-    return TUTORIAL if spec.feature_timing == "tutorial" else replace(SIGNALS, capped=False)
+    Signals' but the unique_list cap, which no SQL aggregate keeps, and the event-level fallback: the
+    SQL takes the scored event's own value (its default when the event has none)."""
+    return TUTORIAL if spec.feature_timing == "tutorial" else replace(SIGNALS, capped=False, event_fallback=False)
 
 
 def replay(events: pd.DataFrame, points: pd.DataFrame, spec: TrainingSpec,

@@ -21,7 +21,11 @@ from hypothesis import strategies as st
 from prospect_core.events.build import query_training_set
 from prospect_core.events.warehouse import DuckDBWarehouse
 from prospect_core.outputs import replay as replay_module
-from prospect_core.outputs.replay import SIGNALS, TUTORIAL, UNIQUE_LIST_LIMIT, Semantics, like_pattern, replay
+from prospect_core.outputs.export import parity_events
+from prospect_core.outputs.replay import (
+    DIFFERENCES, SIGNALS, TUTORIAL, UNIQUE_LIST_LIMIT, Semantics, like_pattern, parity_sample, replay, training_semantics,
+)
+from prospect_core.outputs.signals import parity_report
 from prospect_core.trainingset.attributes import Attribute, Criterion
 from prospect_core.trainingset.features import feature_columns
 from prospect_core.trainingset.spec import TrainingSpec
@@ -71,6 +75,70 @@ def test_tutorial_timing_equals_the_replay_on_duckdb(tmp_path, spec_name, formul
 def test_tutorial_timing_equals_the_replay_on_snowflake(spec_name):
     spec, events = SPECS_REPLAYED[spec_name], generate_events(3, n_users=25)
     assert_equal_to_replay(snowflake_training_set(events, spec), events, spec, TUTORIAL)
+
+
+LIFETIME_AND_PERIOD = (
+    Attribute("num_views", "count", events=("page_view",), windows=("lifetime",)),
+    Attribute("num_pricing_2d", "count", events=("page_view",), where=(Criterion("page_url", "like", "%pricing%"),),
+              windows=("period",), period_days=2),
+    Attribute("num_sessions_ever", "count_distinct", property="domain_sessionid", windows=("lifetime",)),
+    Attribute("first_medium_ever", "first", property="refr_medium", windows=("lifetime",)),
+    Attribute("last_campaign_3d", "last", property="mkt_campaign", windows=("period",), period_days=3),
+)
+SIGNALS_SPECS = {
+    "tutorial preset": TrainingSpec(as_of=AS_OF, feature_timing="signals"),
+    "lifetime and period_days": TrainingSpec(as_of=AS_OF, feature_timing="signals", preset="none",
+                                             attributes=LIFETIME_AND_PERIOD),
+    "every aggregation": TrainingSpec(as_of=AS_OF, feature_timing="signals", attributes=EVERY_KIND),
+}
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("spec_name", SIGNALS_SPECS)
+def test_signals_timing_equals_the_replay_on_duckdb(tmp_path, spec_name, formulation):
+    spec, events = SIGNALS_SPECS[spec_name], generate_events(2, n_users=30)
+    frame = query_training_set(DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", events)), spec,
+                               formulation=formulation)
+    assert_equal_to_replay(frame, events, spec, training_semantics(spec))
+
+
+@pytest.mark.parametrize("spec_name", SIGNALS_SPECS)
+def test_signals_timing_equals_the_replay_on_snowflake(spec_name):
+    spec, events = SIGNALS_SPECS[spec_name], generate_events(4, n_users=25)
+    assert_equal_to_replay(snowflake_training_set(events, spec), events, spec, training_semantics(spec))
+
+
+def test_the_parity_report_is_the_replay_with_each_mismatch_explained(tmp_path):
+    """On the user's set: the share matching is the replay of Signals against the set, and the
+    reasons' shares add up to the rest; in signals timing only the unique_list cap is left."""
+    spec, events = SPECS["default"], generate_events(1, n_users=30)
+    warehouse = DuckDBWarehouse(write_events_db(tmp_path / "e.duckdb", events))
+    frame = query_training_set(warehouse, spec)
+    report = {row["input"]: row for row in parity_report(frame, spec, parity_events(warehouse, spec, frame))}
+    served = replay(pd.DataFrame(events), frame, spec, SIGNALS)
+    pings = report["num_page_pings_l7d"]
+    assert pings["share_matching"] == pytest.approx(float((frame["num_page_pings_l7d"] == served["num_page_pings_l7d"]).mean()))
+    assert pings["material"] and sum(m["share"] for m in pings["mismatches"]) == pytest.approx(1 - pings["share_matching"])
+    assert {m["why"] for m in pings["mismatches"]} <= {why for why, _ in DIFFERENCES.values()}
+    assert report["day_of_week"]["share_matching"] == 1 and not report["day_of_week"]["mismatches"]
+
+    timed = spec.replace(feature_timing="signals")
+    frame = query_training_set(warehouse, timed)
+    report = parity_report(frame, timed, parity_events(warehouse, timed, frame))
+    # left: an event without a device class, where Signals' null-skipping last keeps the previous one
+    differing = {row["input"]: row for row in report if row["share_matching"] != 1}
+    assert list(differing) == ["latest_device_class"]
+    assert [m["why"] for m in differing["latest_device_class"]["mismatches"]] == [DIFFERENCES["event_fallback"][0]]
+    # without events nothing is measured, and the report says how each input is served
+    assert all(row["share_matching"] is None and row["why"] for row in parity_report(frame, timed))
+
+
+def test_a_parity_report_of_many_prospects_replays_a_seeded_sample():
+    frame = pd.DataFrame({"domain_userid": [f"u{i // 3}" for i in range(3_000)]})
+    sample = parity_sample(frame, limit=50)
+    assert (sample.prospects, sample.of_prospects, len(sample.rows)) == (50, 1_000, 150)
+    assert sample.rows.equals(parity_sample(frame, limit=50).rows)
+    assert sample.description == "150 rows of 50 prospects, a seeded sample of the set's 1,000"
 
 
 def test_signals_and_tutorial_timing_differ_where_the_issue_measured_it(tmp_path):
