@@ -29,8 +29,8 @@ from prospect_core.infra.paths import demo_db_path
 from prospect_core.outputs.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
                                           model_card_path, write_service_folder)
 from prospect_core.outputs import signals_defaults
-from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
 from prospect_core.outputs import anchors
+from prospect_core.outputs.replay import parity_warning
 from prospect_core.outputs.signing import signing_key
 from prospect_core.events.sources import DEFAULT_SOURCE, SOURCE_KINDS, open_source
 from prospect_core.trainingset.spec import MAX_SPEC_BYTES, TrainingSpec, parse_date, spec_from_json
@@ -249,7 +249,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from prospect_core.outputs.export import export_run, signals_json
+    from prospect_core.outputs.export import export_run, parity_events, signals_json
 
     params = ModelParams(**{name: getattr(args, name) for name in (
         "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
@@ -269,6 +269,7 @@ def run_train(args: argparse.Namespace) -> None:
     if not args.no_track:  # mlflow's imports run beside the build and fit instead of after them
         warm_up(resolve_store(tracking_uri=args.tracking_uri))
     started = time.perf_counter()
+    events = None  # a dataset file alone holds no raw events to replay Signals over
     if args.dataset:
         path = Path(args.dataset)
         if not path.is_file():
@@ -287,6 +288,7 @@ def run_train(args: argparse.Namespace) -> None:
     else:
         warehouse, spec = open_warehouse(args, spec)
         frame = build_from_warehouse(args, warehouse, spec).frame
+        events = parity_events(warehouse, spec, frame)
 
     labels = {"check": "checking the training set", "split": f"splitting ({args.split})",
               "fit": f"fitting XGBoost ({params.n_estimators} trees)", "score": "scoring the test rows",
@@ -305,16 +307,15 @@ def run_train(args: argparse.Namespace) -> None:
     # Signed with this installation's key, so the studio's "Load a model" accepts the pair (and only it).
     # The card records the source it was built from; a run trained from a dataset file names the file.
     source = f"dataset {Path(args.dataset).name}" if args.dataset else args.source
-    export = export_run(run, key, source=source, training_frame=frame, **signals_options(args))
+    export = export_run(run, key, source=source, training_frame=frame, events=events, **signals_options(args))
     safe_io.write_bytes(out, export.artifact, what="the model artifact")
     safe_io.write_bytes(card_path, export.card_json, what="the model card")
     safe_io.write_bytes(markdown_path, export.card_markdown.encode(), what="the model card")
     safe_io.write_bytes(signals_path, export.signals_json, what="the Signals definitions")
     done()
-    for column in export.card["parity"]["material"]:
-        print(f"warning: {column} is over {STREAM_EVENT_LIMIT} on a material share of rows, where Signals keeps only "
-              f"the latest {STREAM_EVENT_LIMIT} events or values: served scores differ there (see the card's parity "
-              "section)", file=sys.stderr)
+    for row in export.parity:
+        if row["material"]:
+            print(f"warning: {parity_warning(row)} (see the card's parity section)", file=sys.stderr)
 
     metrics = run.evaluation
     print(
@@ -352,6 +353,7 @@ def run_spec(args: argparse.Namespace) -> None:
 
 
 def run_signals(args: argparse.Namespace) -> None:
+    from prospect_core.outputs.export import parity_events
     from prospect_core.outputs.signals import parity_report, signals_document
 
     out = safe_io.output_path(args.out, what="the Signals definitions", follow_symlinks=args.follow_symlinks)
@@ -364,12 +366,14 @@ def run_signals(args: argparse.Namespace) -> None:
         except (OSError, ValueError) as error:
             raise DatasetError(f"--dataset {path.name} is not a Parquet training set: {str(error).splitlines()[0][:200]}") from None
         check_training_set(frame, spec)
-        document["parity"] = parity_report(frame, spec)
+        events = None
+        if args.source is not None:  # the raw events to replay Signals over, from the set's source
+            warehouse, reading = open_warehouse(args, spec)
+            events = parity_events(warehouse, reading, frame)
+        document["parity"] = parity_report(frame, spec, events)
         for row in document["parity"]:
             if row["material"]:
-                print(f"warning: {row['share_over_limit']:.1%} of rows have {row['input']} over {STREAM_EVENT_LIMIT}, "
-                      f"where Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values: served values "
-                      "differ there", file=sys.stderr)
+                print(f"warning: {parity_warning(row)}", file=sys.stderr)
     safe_io.write_bytes(out, (json.dumps(document, indent=2) + "\n").encode(), what="the Signals definitions",
                         follow_symlinks=args.follow_symlinks)
     group = document["attribute_group"]
@@ -517,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     signals = commands.add_parser("signals", help="write Snowplow Signals definitions of the spec's features")
     signals.add_argument("--out", required=True, help="JSON file to write (attribute group, service, model inputs)")
     add_signals_name_arguments(signals)
+    signals.add_argument("--source", help=f"with --dataset: where its events are ({_SOURCES}), so the parity report "
+                         "replays Signals over them")
     signals.add_argument("--dataset", metavar="FILE.parquet",
                          help="a training set (dataset command): adds the parity report measured on it")
     add_follow_symlinks_argument(signals)

@@ -23,7 +23,8 @@ from prospect_core.trainingset.dataset import DatasetSummary, normalize_training
 from prospect_core.infra.errors import SourceError
 from prospect_core.infra.limits import cap_rows, check_estimate
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.trainingset.training_sql import Formulation, RenderedSQL, render_training_sql
+from prospect_core.trainingset.atomic import COLUMN_NAMES
+from prospect_core.trainingset.training_sql import DIALECT_BY_NAME, Formulation, RenderedSQL, render_training_sql
 from prospect_core.events.warehouse import Preflight, Warehouse
 
 Progress = Callable[[str], None]
@@ -115,3 +116,18 @@ def query_training_set(
 def _render(warehouse: Warehouse, spec: TrainingSpec, formulation: Formulation | None) -> RenderedSQL:
     options = {"formulation": formulation} if formulation else {}
     return render_training_sql(spec, warehouse.dialect, **options)
+
+
+def prospect_events(warehouse: Warehouse, spec: TrainingSpec, prospects: list[str]) -> pd.DataFrame:
+    """Every event of `prospects` up to the end of the as-of day, in the atomic layout: what a replay of
+    Signals reads (`outputs.replay`). The ids are bound as parameters."""
+    macros = DIALECT_BY_NAME[warehouse.dialect]
+    names = {f"prospect_{index}": prospect for index, prospect in enumerate(prospects)}
+    if not names:
+        return pd.DataFrame(columns=list(COLUMN_NAMES))
+    sql = (f"select {', '.join(COLUMN_NAMES)} from {spec.events_table} "
+           f"where derived_tstamp < {macros.days_before(macros.date_literal(spec.as_of), -1)} "
+           f"and domain_userid in ({', '.join(macros.placeholder(name) for name in names)})")
+    frame = warehouse.query(sql, names)
+    frame.columns = [str(column).lower() for column in frame.columns]  # Snowflake answers in upper case
+    return frame

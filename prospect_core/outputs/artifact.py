@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from prospect_core.outputs.replay import mismatch_reasons, parity_warning
 from prospect_core.trainingset import features
 
 from prospect_core.infra import safe_io
@@ -391,18 +392,16 @@ def _parity_lines(card: dict[str, Any]) -> list[str]:
     parity = card.get("parity")
     if not parity:
         return []
-    limit = parity["stream_event_limit"]
     lines = ["", "## Parity with Snowplow Signals", ""]
-    for column in parity["material"]:
-        share = next(row["share_over_limit"] for row in parity["inputs"] if row["input"] == column)
-        lines += [f"> **Warning:** {share:.1%} of rows have `{column}` over {limit}, where Signals keeps only "
-                  f"the latest {limit} events or values: served scores differ from what the model learned there.", ""]
-    lines += [f"Share over {limit}: rows whose window holds more than {limit} matching events or values, measured "
-              f"on the {parity['measured_on']} ({parity['rows']:,} rows).", "",
-              f"| input | parity | why | share over {limit} |", "| --- | --- | --- | --- |"]
     for row in parity["inputs"]:
-        share = "n/a" if row["share_over_limit"] is None else f"{row['share_over_limit']:.2%}"
-        lines.append(f"| `{row['input']}` | {row['parity']} | {plain(row['why'])} | {share} |")
+        if row["input"] in parity["material"]:
+            lines += [f"> **Warning:** {plain(parity_warning(row))}.", ""]
+    lines += [f"Rows matching: the share of rows whose training value equals what Signals would serve, replayed "
+              f"on the {plain(parity['measured_on'])}.", "",
+              "| input | parity | how Signals serves it | rows matching | why they differ |", "| --- | --- | --- | --- | --- |"]
+    for row in parity["inputs"]:
+        share = "n/a" if row["share_matching"] is None else f"{row['share_matching']:.2%}"
+        lines.append(f"| `{row['input']}` | {row['parity']} | {plain(row['why'])} | {share} | {plain(mismatch_reasons(row))} |")
     return lines
 
 

@@ -30,7 +30,9 @@ from prospect_core.outputs.artifact import (
 from prospect_core.infra.errors import UserError, shown
 from prospect_core.modelling.model import TrainingRun
 from prospect_core.outputs.signals import MATERIAL_SHARE, parity_report, signals_document
-from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
+from prospect_core.events.build import prospect_events
+from prospect_core.events.warehouse import Warehouse
+from prospect_core.outputs.replay import parity_sample
 from prospect_core.outputs.service_bundle import CARD_SUFFIX, DEFINITIONS_SUFFIX
 from prospect_core.outputs.signing import load_verified, sign_card
 from prospect_core.trainingset.spec import TrainingSpec
@@ -71,7 +73,7 @@ class ExportBundle:
 
 
 def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.DataFrame | None = None,
-               recommended_threshold: dict[str, Any] | None = None, run_owner: Owner | None = None,
+               events: pd.DataFrame | None = None, recommended_threshold: dict[str, Any] | None = None, run_owner: Owner | None = None,
                **signals_options: Any) -> ExportBundle:
     """Serialise `run`'s pipeline, sign its model card with `key` (see `signing.signing_key`) and write
     its Signals definitions (`signals_options`: group_name, service_name, version, owner).
@@ -80,18 +82,23 @@ def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.
     so a run restored from a store that anyone may write to takes both from the card, never from the
     store's tags or a file swapped beside it.
 
-    The parity report is measured on `training_frame` (the run's training set) when given, else on
-    the run's test rows, which is what a run keeps. `recommended_threshold`
+    The parity report replays Signals over `events` (the raw events of the set's prospects,
+    `events.build.prospect_events` of `replay.parity_sample`) on `training_frame` (the run's training
+    set) when given, else on the run's test rows, which is what a run keeps; without `events` it
+    says how each input is served but measures nothing. `recommended_threshold`
     (evaluation.recommended_threshold_section) goes into the card, signed with it, and so does
     `run_owner`, the signed-in user the run belongs to (the run store checks it)."""
     data = artifact_bytes(run.pipeline)
     digest = sha256_hex(data)
     sql = render_training_sql(run.spec, "snowflake", inline=True).text
     measured_on = training_frame if training_frame is not None else run.X_test
-    parity = parity_report(measured_on, run.spec)
+    parity = parity_report(measured_on, run.spec, events)
     card = model_card(run, sql_snowflake=sql, artifact_sha256=digest)
-    card["parity"] = parity_section(parity, rows=len(measured_on),
-                                    measured_on="training set" if training_frame is not None else "test rows")
+    sample = parity_sample(measured_on)
+    card["parity"] = parity_section(
+        parity, rows=len(sample.rows) if events is not None else 0,
+        measured_on=(f"{'training set' if training_frame is not None else 'test rows'}: {sample.description}"
+                     if events is not None else "nothing: the events were not at hand"))
     if recommended_threshold is not None:
         card["recommended_threshold"] = recommended_threshold
     if run_owner is not None:
@@ -107,6 +114,12 @@ def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.
                         evaluation=evaluation)
 
 
+def parity_events(warehouse: Warehouse, spec: TrainingSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The raw events of the prospects the parity report of `frame` replays (`replay.parity_sample`)."""
+    prospects = pd.unique(parity_sample(frame).rows["domain_userid"].astype(object)).tolist()
+    return prospect_events(warehouse, spec, prospects)
+
+
 def evaluation_parquet(run: TrainingRun) -> bytes:
     """The run's test ids, labels and scores (`EVALUATION_COLUMNS`, in that order) as Parquet bytes."""
     frame = run.test_ids  # a new frame of its own, positions 0..n-1
@@ -120,7 +133,6 @@ def evaluation_parquet(run: TrainingRun) -> bytes:
 def parity_section(parity: list[dict[str, Any]], *, rows: int, measured_on: str) -> dict[str, Any]:
     """The card's parity section: one row per model input, and what was measured on which rows."""
     return {
-        "stream_event_limit": STREAM_EVENT_LIMIT,
         "material_share": MATERIAL_SHARE,
         "measured_on": measured_on,
         "rows": rows,

@@ -28,10 +28,11 @@ Transforms (what the scoring service does with the attribute's value `v`):
 - `request_iso_day_of_week`: no attribute; the ISO day of week (1 = Monday) of the request time
   (`day_of_week`, as Snowplow's own serving code does).
 Then `default` replaces a missing value. (The scoring service in `service_template/service.py`
-reads `input`, `source`, `attribute` and `default`; it infers the transform from the value and dtype.) Parity: a stream attribute with a period sees only the
-most recent `STREAM_EVENT_LIMIT` (100) matching events, and a `unique_list` keeps at most as many values, so
-windowed attributes are `approximate`; event-level `latest_*` attributes are `last` over all events
-(the latest event Signals has seen, which at scoring time is the event being scored).
+reads `input`, `source`, `attribute` and `default`; it infers the transform from the value and dtype.)
+Parity: in `signals` feature timing a counter or first/last value is what Signals serves (`exact`); a
+`unique_list` keeps at most 100 values (Snowplow's attribute docs), and in `tutorial` timing training
+counts strictly earlier events, so those are `approximate`. `parity_report` measures it: the replay
+(`outputs.replay`, no SQL) of Signals' semantics on the training set's own rows.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import snowplow_signals as sp
 from prospect_core.trainingset.attributes import Attribute, Criterion
 from prospect_core.infra.errors import SpecError, UserError
 from prospect_core.outputs import signals_defaults as defaults
-from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
+from prospect_core.outputs.replay import UNIQUE_LIST_LIMIT, parity_sample, replay_parity
 from prospect_core.trainingset.features import Feature, spec_features
 from prospect_core.trainingset.spec import TrainingSpec
 
@@ -137,10 +138,12 @@ def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[s
         aggregation=aggregation, property=_property(attribute.property) if attribute.property else None,
         criteria=criteria, period=_period(feature, spec), default_value=default,
     )
-    limit = (f"a stream attribute with a period sees the latest {STREAM_EVENT_LIMIT} matching events"
-             + (f" and a unique_list keeps at most {STREAM_EVENT_LIMIT} values" if transform == "length" else ""))
-    notes = {"value": limit, "greater_than_zero": f"counter > 0; {limit}", "length": f"len(unique_list); {limit}"}
-    return definition, _model_input(feature, spec, column, transform, "approximate", notes[transform])
+    timing = ("counted as Signals counts" if spec.feature_timing == "signals"
+              else "training counts strictly earlier events, Signals the current one too")
+    notes = {"value": timing, "greater_than_zero": f"counter > 0; {timing}",
+             "length": f"len(unique_list); Signals keeps at most {UNIQUE_LIST_LIMIT} values; {timing}"}
+    parity = "exact" if spec.feature_timing == "signals" and transform != "length" else "approximate"
+    return definition, _model_input(feature, spec, column, transform, parity, notes[transform])
 
 
 def _sdk_model(build: Any, fields: dict[str, str], values: dict[str, Any]) -> Any:
@@ -178,8 +181,7 @@ def signals_definitions(
                for i in inputs if i["transform"] != "value"]
     description = (
         f"Inputs of the prospect scoring model predicting {spec.target_column}. Not computed directly by "
-        f"Signals, the scoring service derives: {'; '.join(derived)}. Windowed attributes see at most the "
-        f"latest {STREAM_EVENT_LIMIT} matching events."
+        f"Signals, the scoring service derives: {'; '.join(derived)}."
     )
     given = {"group_name": group_name, "service_name": service_name, "owner": owner}
     group = _sdk_model(lambda: sp.StreamAttributeGroup(
@@ -200,22 +202,21 @@ def signals_document(spec: TrainingSpec, **options: Any) -> dict[str, Any]:
     return {"attribute_group": group.model_dump(**dump), "service": service.model_dump(**dump), "model_inputs": inputs}
 
 
-def parity_report(frame: Any, spec: TrainingSpec) -> list[dict[str, Any]]:
-    """One row per model input: parity, why, and the measured share of rows beyond the stream limit.
-
-    Measurable from the training set: counts (the column is the number of matching events) and
-    distinct counts (the number of values a unique_list would keep). Flags, first/last values and
-    event-level inputs do not show how many events their window held (`share_over_limit` None)."""
+def parity_report(frame: Any, spec: TrainingSpec, events: Any = None) -> list[dict[str, Any]]:
+    """One row per model input: how Signals serves it (`parity`, `why`) and, replayed on `frame`'s rows
+    over their prospects' `events` (`replay.replay_parity`), the share of rows where the training value
+    equals what Signals would serve, with the documented difference behind each mismatch. Without
+    `events` nothing is replayed (`share_matching` None)."""
+    measured = replay_parity(parity_sample(frame), events, spec) if events is not None else {}
     rows = []
     for feature in spec_features(spec):
         _, entry = _translate(feature, spec)
         column = feature.column(spec)
-        share = None
-        if feature.window != "event" and feature.attribute.aggregation in ("count", "count_distinct") and len(frame):
-            share = float((frame[column] > STREAM_EVENT_LIMIT).mean())
+        found = measured.get(column, {"share_matching": None, "mismatches": []})
+        share = found["share_matching"]
         rows.append({
-            "input": column, "parity": entry["parity"], "why": entry["note"],
-            "share_over_limit": share, "material": share is not None and share >= MATERIAL_SHARE,
+            "input": column, "parity": entry["parity"], "why": entry["note"], "share_matching": share,
+            "mismatches": found["mismatches"], "material": share is not None and 1 - share >= MATERIAL_SHARE,
         })
     return rows
 

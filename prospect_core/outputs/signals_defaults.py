@@ -1,4 +1,4 @@
-"""The Signals definitions' default names and Snowplow Signals' stream limit, without the Signals SDK.
+"""The Signals definitions' default names and Snowplow Signals' options, without the Signals SDK.
 
 `signals.py` builds the definitions with the SDK (seconds to import); the CLI's flags and warnings and
 the studio's form read these facts from here, so `--help` and the quick commands stay light.
@@ -15,8 +15,6 @@ MAX_VERSION = 1_000_000
 # How the core's messages name each option; the studio's form puts its own labels in their place.
 OPTION_WORDS = {"group_name": "the attribute group name", "service_name": "the service name",
                 "version": "the version", "owner": "the owner"}
-
-STREAM_EVENT_LIMIT = 100  # events a windowed stream attribute sees, and values a unique_list keeps (Snowplow's docs)
 
 # Signals credentials, from the environment: Snowplow's Console variables first; the Sandbox's, which
 # Snowplow's docs retire, stay accepted. (The scoring service's template reads the same names.)

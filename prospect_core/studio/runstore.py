@@ -31,10 +31,13 @@ from prospect_core import runstore
 from prospect_core.infra.errors import UserError
 from prospect_core.modelling.model import CompactFrame, TrainingRun
 from prospect_core.studio import keys
+from prospect_core.events.warehouse import Warehouse
 from prospect_core.studio.config import signing_key, streamlit_secrets
+from prospect_core.studio.data import open_warehouse
 from prospect_core.studio.identity import current_identity
 from prospect_core.studio.labels import run_label
 from prospect_core.studio.state import MAX_RUNS, SaveStatus, StudioRun, add_run, built_set, runs, set_source, set_spec
+from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.trainingset.wording import plain
 
 if TYPE_CHECKING:
@@ -166,12 +169,26 @@ class Trained:
 
 
 def _export(run: TrainingRun, source: str, key: bytes, owner: runstore.Owner | None, threshold: dict | None,
-            training_frame: pd.DataFrame | None) -> ExportBundle:
-    """The one place a run's export is built: the card saved to the store is the card downloaded."""
-    from prospect_core.outputs.export import export_run  # Signals' library (seconds): not before a run is exported
+            training_frame: pd.DataFrame | None, warehouse: Warehouse | None = None) -> ExportBundle:
+    """The one place a run's export is built: the card saved to the store is the card downloaded.
 
-    return export_run(run, key, source=source, training_frame=training_frame, recommended_threshold=threshold,
-                      run_owner=owner)
+    With the set's `warehouse`, the card's parity report replays Signals over its prospects' events."""
+    from prospect_core.outputs.export import export_run, parity_events  # Signals' library (seconds): not before a run is exported
+
+    events = None
+    if warehouse is not None and training_frame is not None:
+        events = parity_events(warehouse, run.spec, training_frame)
+    return export_run(run, key, source=source, training_frame=training_frame, events=events,
+                      recommended_threshold=threshold, run_owner=owner)
+
+
+def _parity_warehouse(source: str, spec: TrainingSpec) -> Warehouse | None:
+    """The set's warehouse for the parity replay, in the page's thread; None when it cannot be opened
+    (the report then says how each input is served without measuring it)."""
+    try:
+        return open_warehouse(source, spec)
+    except UserError:
+        return None
 
 
 def export_bundle(record: StudioRun) -> ExportBundle:
@@ -183,8 +200,10 @@ def export_bundle(record: StudioRun) -> ExportBundle:
         if record.run.test_rows is None and _training_frame(record) is None:  # the card's parity report needs rows
             raise UserError("this restored run's test rows are not loaded: rebuild its training set (What if, below) "
                             "to export it")
+        frame = _training_frame(record)
+        warehouse = _parity_warehouse(record.source, record.run.spec) if frame is not None else None
         record.export = _export(record.run, record.source, signing_key(), current_identity().owner, record.threshold,
-                                _training_frame(record))
+                                frame, warehouse)
     return record.export
 
 
@@ -201,6 +220,7 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
     workspace = workspace_id()
     try:
         store, key, owner = run_store(), signing_key(), current_identity().owner
+        warehouse = _parity_warehouse(source, built_set().spec) if training_frame is not None and built_set() else None
     except UserError as error:
         problem = str(error)
         return lambda run, report: Trained(run, None, SaveStatus(workspace=workspace, not_saved=problem))
@@ -210,7 +230,7 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
         started = time.perf_counter()
         _warmed(store)
         try:
-            export = _export(run, source, key, owner, None, training_frame)
+            export = _export(run, source, key, owner, None, training_frame, warehouse)
         except UserError as error:  # a signing key too short to sign with
             return Trained(run, None, SaveStatus(workspace=workspace, not_saved=str(error)))
         status = _log(store, run, export, workspace)

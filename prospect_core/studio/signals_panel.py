@@ -22,7 +22,7 @@ from prospect_core.outputs.signals import signals_client
 from prospect_core.trainingset.attributes import WINDOWS
 from prospect_core.trainingset.features import spec_features
 from prospect_core.outputs import signals_defaults as defaults
-from prospect_core.outputs.signals_defaults import STREAM_EVENT_LIMIT
+from prospect_core.outputs.replay import mismatch_reasons
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio.labels import category_text, day_text
 from prospect_core.trainingset.wording import plain, window_title
@@ -61,11 +61,10 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
     """Names, the **Download Signals definitions** button, and the parity report, with its warning."""
     material = [row for row in export.parity if row["material"]]
     if material:
-        shares = ", ".join(f"**{plain(row['input'])}** on {row['share_over_limit']:.1%} of rows" for row in material)
+        shares = ", ".join(f"**{plain(row['input'])}** on {1 - row['share_matching']:.1%} of rows" for row in material)
         st.warning(
-            f"Snowplow Signals keeps only the latest {STREAM_EVENT_LIMIT} events or values of a windowed attribute, "
-            f"and the training set goes over that for {shares}: for those prospects, served scores differ from what "
-            "the model learned. See the parity report below.", icon=":material/warning:",
+            f"What Snowplow Signals would serve differs from what the model learned for {shares}: served scores "
+            "differ there. The parity report below says why.", icon=":material/warning:",
         )
     with st.expander("Snowplow Signals definitions", icon=":material/sensors:", expanded=bool(material)):
         st.caption("The attribute group and service that compute this model's inputs in real time, made with "
@@ -88,9 +87,8 @@ def signals_section(export: ExportBundle, spec: TrainingSpec) -> None:
             dataset_builder_section(spec)
         report, document = st.tabs(["Parity report", "Definitions (JSON)"])
         measured = export.card["parity"]
-        report.caption(f"How Signals serves each input. The last column is the share of rows whose window holds "
-                       f"more than {STREAM_EVENT_LIMIT} matching events or values, measured on the "
-                       f"{measured['measured_on']} ({measured['rows']:,} rows).")
+        report.caption(f"How Signals serves each input, and the share of rows where the value the model learned "
+                       f"equals what Signals would serve, replayed on the {plain(measured['measured_on'])}.")
         report.dataframe(parity_table(export.parity), hide_index=True, key="parity_table")
         if definitions is not None:
             document.code(definitions.decode(), language="json", height=320)
@@ -141,10 +139,9 @@ def parity_table(parity: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame({
         "input": [row["input"] for row in parity],
         "parity": [row["parity"] for row in parity],
-        "why": [row["why"] for row in parity],
-        f"rows over {STREAM_EVENT_LIMIT}": [
-            "n/a" if row["share_over_limit"] is None else f"{row['share_over_limit']:.2%}" for row in parity
-        ],
+        "how Signals serves it": [row["why"] for row in parity],
+        "rows matching": ["n/a" if row["share_matching"] is None else f"{row['share_matching']:.2%}" for row in parity],
+        "why they differ": [mismatch_reasons(row) for row in parity],
     })
 
 

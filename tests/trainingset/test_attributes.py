@@ -154,7 +154,7 @@ def test_a_model_trains_on_the_example_and_signals_reads_it_back(demo_db, tmp_pa
         "input": "num_customers_views_l30d", "source": "signals", "attribute": "num_customers_views_l30d",
         "transform": "value",
         "dtype": "int64", "default": 0, "parity": "approximate",
-        "note": "a stream attribute with a period sees the latest 100 matching events",
+        "note": "training counts strictly earlier events, Signals the current one too",
     }
     for column in ("day_of_week", "had_conversions_l7d", "num_sessions_l7d"):
         assert column in group.description
@@ -237,32 +237,6 @@ def test_exclude_after_first_target_is_a_cli_flag(capsys):
     assert "first_target_at" in capsys.readouterr().out
     assert cli.main(["sql", "--as-of", "2025-05-14"]) == 0
     assert "first_target_at" not in capsys.readouterr().out
-
-
-def test_parity_report_measures_rows_beyond_the_stream_limit(tmp_path, capsys):
-    """Bench events with three heavy users: their long windows hold more than 100 page views."""
-    from bench.events import generate_events as generate_bench_events
-    from prospect_core.outputs.signals import parity_report
-
-    rows = generate_bench_events(6_000, as_of=AS_OF, seed=5, heavy_users=3, heavy_user_events=1_500)
-    warehouse = DuckDBWarehouse(write_events_db(tmp_path / "heavy.duckdb", rows.to_dict("records")))
-    spec = TrainingSpec(as_of=AS_OF)
-    frame = query_training_set(warehouse, spec)
-    report = {row["input"]: row for row in parity_report(frame, spec)}
-    assert list(report) == feature_columns(spec)
-    expected = float((frame["num_page_views_l30d"] > 100).mean())
-    assert 0 < expected == report["num_page_views_l30d"]["share_over_limit"]
-    assert report["num_page_views_l30d"]["material"] == (expected >= 0.01)
-    assert report["day_of_week"] == {"input": "day_of_week", "parity": "derived", "share_over_limit": None,
-                                     "material": False, "why": report["day_of_week"]["why"]}
-    assert report["had_conversions_l7d"]["share_over_limit"] is None
-
-    dataset, out = tmp_path / "set.parquet", tmp_path / "signals.json"
-    frame.to_parquet(dataset)
-    assert cli.main(["signals", "--as-of", AS_OF.isoformat(), "--dataset", str(dataset), "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["parity"] == list(report.values())
-    if report["num_page_views_l30d"]["material"]:
-        assert "of rows have num_page_views_l30d over 100" in capsys.readouterr().err
 
 
 def test_the_most_attributes_a_spec_may_add_still_give_the_seed_rows(tmp_path):
