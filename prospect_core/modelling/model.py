@@ -227,6 +227,8 @@ def _keep_best_rounds(classifier: Any) -> int:
     best = classifier.get_booster()[:kept]
     classifier.load_model(bytearray(best.save_raw("ubj")))
     classifier.set_params(early_stopping_rounds=None)  # a refit of the loaded model needs no eval_set
+    # The validation curve (OrderedDicts) would be the one thing in the pickle outside the loader's allow-list
+    del classifier.evals_result_
     return kept
 
 
