@@ -20,15 +20,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 
 from prospect_core.infra.errors import UserError
 
 FamilyName = Literal["xgboost", "logistic_regression"]
-Calibration = Literal["none", "sigmoid", "isotonic"]
-CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
 MAX_SEED = 2**32 - 1  # numpy's and XGBoost's seeds are unsigned 32-bit
 
 
@@ -96,7 +94,6 @@ class ModelParams:
     family: str = DEFAULT_FAMILY
     train_negatives_per_positive: int | None = None  # None: every negative
     early_stopping_rounds: int | None = None  # None: all n_estimators rounds
-    calibration: str = "none"
 
     def __post_init__(self) -> None:
         _check_int("n_estimators", self.n_estimators, 1, 5000)
@@ -111,8 +108,6 @@ class ModelParams:
             _check_int("train_negatives_per_positive", self.train_negatives_per_positive, 1, 10_000)
         if self.early_stopping_rounds is not None:
             _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, 1000)
-        if self.calibration not in CALIBRATIONS:
-            raise ParamsError(f"calibration must be one of {list(CALIBRATIONS)}, got {self.calibration!r}")
 
     @property
     def family_spec(self) -> Family:
@@ -129,7 +124,6 @@ class ModelParams:
             "family": self.family,
             "train_negatives_per_positive": self.train_negatives_per_positive,
             "early_stopping_rounds": self.early_stopping_rounds,
-            "calibration": self.calibration,
         }
 
 

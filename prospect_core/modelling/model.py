@@ -155,7 +155,6 @@ class FitRecord:
     prior_correction_log_odds: float  # added to every score's log-odds to undo sampling and class weights
     early_stopping_round: int | None  # trees kept, when early stopping ran
     validation_rows: int  # the by-prospect slice early stopping watched (0: none)
-    calibration: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,7 +164,6 @@ class FitRecord:
             "prior_correction_log_odds": self.prior_correction_log_odds,
             "early_stopping_round": self.early_stopping_round,
             "validation_rows": self.validation_rows,
-            "calibration": self.calibration,
         }
 
 
@@ -213,7 +211,7 @@ def fit_pipeline(
     shift_log_odds(classifier, offset)
     return pipeline, FitRecord(
         family=params.family, fitted_rows=len(y_fit), negatives_kept_rate=rate, prior_correction_log_odds=offset,
-        early_stopping_round=best_round, validation_rows=validation_rows, calibration=params.calibration,
+        early_stopping_round=best_round, validation_rows=validation_rows,
     )
 
 

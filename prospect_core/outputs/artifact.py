@@ -338,8 +338,8 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
 
 def fitting_section(run: TrainingRun) -> dict[str, Any]:
     """The card's record of how the model was fitted: family, training-side sampling, the prior
-    correction, early stopping and calibration. A card without it (older ones) was fitted on every
-    training row, uncorrected, without early stopping or calibration."""
+    correction and early stopping. A card without it (older ones) was an XGBoost fitted on every
+    training row, uncorrected, without early stopping."""
     record = run.fitting
     section = {"family": run.params.family, **(record.to_dict() if record is not None else {})}
     section["train_negatives_per_positive"] = run.params.train_negatives_per_positive
@@ -424,7 +424,6 @@ def _fitting_lines(card: dict[str, Any]) -> list[str]:
         if fitting.get("early_stopping_round") is not None:
             lines.append(f"- Early stopping: {fitting['early_stopping_round']} trees kept, watched on "
                          f"{fitting['validation_rows']:,} rows of held-out training prospects")
-        lines.append(f"- Calibration: {fitting['calibration']}")
     return lines
 
 
