@@ -292,8 +292,7 @@ def bench_defaults(directory: Path) -> None:
                     ANCHOR.isoformat(), "--out", str(dataset)], check=True, capture_output=True, cwd=root)
     new_flags = ["--train-negatives-per-positive", str(STUDIO_DEFAULTS.train_negatives_per_positive),
                  "--early-stopping-rounds", str(STUDIO_DEFAULTS.early_stopping_rounds)]
-    print(f"
-Defaults, old {OLD_DEFAULTS} against new {STUDIO_DEFAULTS.to_dict()} ({events:,} events, "
+    print(f"\nDefaults, old {OLD_DEFAULTS} against new {STUDIO_DEFAULTS.to_dict()} ({events:,} events, "
           f"{SPLIT} split, {DEFAULTS_REPEATS} alternating runs each)")
     clicks: dict[str, list[dict]] = {"old": [], "new": []}
     cli: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
