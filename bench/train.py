@@ -6,6 +6,8 @@
     python bench/train.py --only fits --compare  # the same under each OpenMP wait policy and thread count
     python bench/train.py --only cli           # the whole `python -m prospect_core train` process, 5 times
     python bench/train.py --only build10m      # the training-set build on 10M events (bench/events.py)
+    python bench/train.py --only defaults      # old vs new studio defaults at ~1M events: CPU of a Train click
+                                               # and of the CLI `train`, ROC AUC, PR AUC (issue 24)
     python bench/train.py --quick              # stages on the demo data only
 
 Data comes from `prospect_core.events.demo_data.write_demo_db` (it carries a learnable signal, unlike
@@ -38,7 +40,7 @@ ANCHOR = dt.date(2025, 5, 14)
 SPLIT = "by_user"  # the studio's default
 DATASETS = {"demo": None, "~1M events": 20_000}  # demo users: None = the default size
 STAGES = ("training set", "fit", "evaluate", "shap sample")
-SECTIONS = ("stages", "fits", "cli", "build10m")
+SECTIONS = ("stages", "fits", "cli", "build10m", "defaults")
 FITS = 5
 # issue 17's targets, printed next to the figures (never asserted in tests)
 CLI_MEDIAN_TARGET_S, CLI_SPREAD_TARGET = 5.0, 1.5
@@ -246,6 +248,89 @@ def bench_cli(directory: Path, runs: int = 5) -> None:
               + f"; the rest (interpreter, imports, logging, exit) ~{median - staged:.1f} s")
 
 
+# Issue 24: the studio's defaults before families, sampling and early stopping; the new ones are
+# model.STUDIO_DEFAULTS. Same trees, depth, learning rate and subsample: only how the fit is done changed.
+OLD_DEFAULTS = dict(n_estimators=300, max_depth=3, learning_rate=0.05, subsample=0.8)
+DEFAULTS_REPEATS = 3
+
+
+def defaults_worker(dataset: str, which: str) -> None:
+    """In a child: one Train click's core call (`train_model`, as studio.actions.start_training makes
+    it) on the saved training set, its CPU seconds (every thread) and metrics as JSON."""
+    import pandas as pd
+
+    from prospect_core.modelling.model import STUDIO_DEFAULTS, ModelParams, train_model
+    from prospect_core.trainingset.spec import TrainingSpec
+
+    params = STUDIO_DEFAULTS if which == "new" else ModelParams(**OLD_DEFAULTS)
+    frame = pd.read_parquet(dataset)
+    cpu, wall = time.process_time(), time.perf_counter()
+    run = train_model(frame, TrainingSpec(as_of=ANCHOR), params, split=SPLIT)
+    print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
+                      "roc_auc": run.evaluation.roc_auc, "pr_auc": run.evaluation.pr_auc,
+                      "mean_score": float(run.y_score.mean()), "test_rate": float(run.y_test.mean()),
+                      "fitting": run.fitting.to_dict()}))
+
+
+def _child_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_defaults(directory: Path) -> None:
+    """Old against new studio defaults, alternating in one run at ~1M events: a Train click and the CLI."""
+    import re
+
+    from prospect_core.modelling.model import STUDIO_DEFAULTS
+
+    db, events = write_dataset(directory, "~1M events", DATASETS["~1M events"])
+    dataset = directory / "set.parquet"
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "prospect_core", "dataset", "--source", f"duckdb:{db}", "--as-of",
+                    ANCHOR.isoformat(), "--out", str(dataset)], check=True, capture_output=True, cwd=root)
+    new_flags = ["--train-negatives-per-positive", str(STUDIO_DEFAULTS.train_negatives_per_positive),
+                 "--early-stopping-rounds", str(STUDIO_DEFAULTS.early_stopping_rounds)]
+    print(f"\nDefaults, old {OLD_DEFAULTS} against new {STUDIO_DEFAULTS.to_dict()} ({events:,} events, "
+          f"{SPLIT} split, {DEFAULTS_REPEATS} alternating runs each)")
+    clicks: dict[str, list[dict]] = {"old": [], "new": []}
+    cli: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
+    for repeat in range(DEFAULTS_REPEATS):
+        for which in ("old", "new"):
+            load_before = load()
+            done = subprocess.run([sys.executable, __file__, "--defaults-worker", str(dataset), which],
+                                  capture_output=True, text=True, cwd=root)
+            if done.returncode:
+                raise RuntimeError(done.stderr[-3000:])
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            clicks[which].append(result)
+            print(f"  Train click, {which}: CPU {result['cpu']:.2f} s (wall {result['wall']:.2f} s, load "
+                  f"{load_before:.1f} -> {load():.1f}); ROC AUC {result['roc_auc']:.4f}, PR AUC {result['pr_auc']:.4f}; "
+                  f"mean score {result['mean_score']:.4f} vs test rate {result['test_rate']:.4f}; "
+                  f"{result['fitting']}", flush=True)
+            command = [sys.executable, "-m", "prospect_core", "train", "--source", f"duckdb:{db}", *CLI_FLAGS,
+                       *(new_flags if which == "new" else []), "--no-track", "--out", str(directory / f"{which}.joblib")]
+            load_before, cpu = load(), _child_cpu()
+            done = subprocess.run(command, capture_output=True, text=True, cwd=root)
+            if done.returncode:
+                raise RuntimeError(done.stderr[-3000:])
+            auc = float(re.search(r"ROC AUC ([\d.]+)", done.stdout).group(1))
+            cli[which].append((_child_cpu() - cpu, auc))
+            print(f"  CLI train, {which}: CPU {cli[which][-1][0]:.2f} s (load {load_before:.1f} -> {load():.1f}); "
+                  f"ROC AUC {auc}", flush=True)
+    median = {which: statistics.median(r["cpu"] for r in clicks[which]) for which in clicks}
+    cli_median = {which: statistics.median(c for c, _ in cli[which]) for which in cli}
+    auc = {which: statistics.median(r["roc_auc"] for r in clicks[which]) for which in clicks}
+    pr = {which: statistics.median(r["pr_auc"] for r in clicks[which]) for which in clicks}
+    print(f"  median Train click CPU: old {median['old']:.2f} s, new {median['new']:.2f} s "
+          f"({median['new'] / median['old']:.2f}x; target <= 0.33x)")
+    print(f"  median CLI train CPU: old {cli_median['old']:.2f} s, new {cli_median['new']:.2f} s "
+          f"({cli_median['new'] / cli_median['old']:.2f}x)")
+    print(f"  ROC AUC old {auc['old']:.4f}, new {auc['new']:.4f} (difference {auc['new'] - auc['old']:+.4f}; "
+          f"target within 0.005); PR AUC old {pr['old']:.4f}, new {pr['new']:.4f}")
+
+
 def build_worker(db: str) -> None:
     """`build_training_set`'s two steps timed apart: the query into pandas, then the normalisation."""
     from prospect_core.trainingset.dataset import normalize_training_set
@@ -318,6 +403,7 @@ def main() -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--fit-worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--build-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--defaults-worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker)
@@ -327,6 +413,9 @@ def main() -> int:
         return 0
     if args.build_worker:
         build_worker(args.build_worker)
+        return 0
+    if args.defaults_worker:
+        defaults_worker(*args.defaults_worker)
         return 0
     import duckdb
 
@@ -341,6 +430,8 @@ def main() -> int:
                 bench_fits(Path(directory), args.compare)
             elif section == "cli":
                 bench_cli(Path(directory))
+            elif section == "defaults":
+                bench_defaults(Path(directory))
             else:
                 bench_build_10m(Path(directory))
     print(f"\nload average {load():.1f} at the end")

@@ -24,6 +24,7 @@ from prospect_core.trainingset.dataset import normalize_training_set
 from prospect_core.events.demo_data import DEFAULT_DEMO_USERS, MAX_DEMO_USERS, write_demo_db
 from prospect_core.infra.errors import DatasetError, SpecError, UserError, shown
 from prospect_core.infra.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_training_rows
+from prospect_core.modelling.families import FAMILIES
 from prospect_core.modelling.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
 from prospect_core.infra.paths import demo_db_path
 from prospect_core.outputs.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
@@ -224,7 +225,7 @@ def add_max_training_rows_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_train_command(commands: argparse._SubParsersAction) -> None:
     defaults = ModelParams()
-    train = commands.add_parser("train", help="train the XGBoost pipeline; write the joblib artifact and model card")
+    train = commands.add_parser("train", help="train the model pipeline; write the joblib artifact and model card")
     data = train.add_mutually_exclusive_group()
     data.add_argument("--source", default=DEFAULT_SOURCE, help=f"{_SOURCES} (default {DEFAULT_SOURCE})")
     data.add_argument("--dataset", metavar="FILE.parquet", help="a training set written by the dataset command")
@@ -238,6 +239,15 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
                        ("subsample", float), ("scale_pos_weight", float), ("seed", int)):
         train.add_argument(_flag(name), type=kind, default=getattr(defaults, name), metavar="N",
                            help=f"default {getattr(defaults, name)}")
+    train.add_argument("--model", choices=list(FAMILIES), default=defaults.family,
+                       help=f"the model family (default {defaults.family}); a logistic_regression ignores the tree flags")
+    train.add_argument("--train-negatives-per-positive", type=_whole_number(1, 10_000), metavar="N",
+                       help="fit on every positive and a seeded sample of at most N negatives per positive of the "
+                       "training side (the test side is never sampled); scores are corrected back to the "
+                       "population's rate. Default: every negative")
+    train.add_argument("--early-stopping-rounds", type=_whole_number(1, 1000), metavar="N",
+                       help="stop adding trees (xgboost) once N rounds bring no gain on a by-prospect validation "
+                       "slice of the training side; --n-estimators is then the maximum. Default: off")
     add_signals_name_arguments(train)
     track = train.add_mutually_exclusive_group()
     track.add_argument("--tracking-uri", help="MLflow store to log the run to (default: $MLFLOW_TRACKING_URI, else "
@@ -251,8 +261,12 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> None:
     from prospect_core.outputs.export import export_run, parity_events, signals_json
 
-    params = ModelParams(**{name: getattr(args, name) for name in (
-        "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed")})
+    params = ModelParams(
+        **{name: getattr(args, name) for name in (
+            "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed",
+            "train_negatives_per_positive", "early_stopping_rounds")},
+        family=args.model,
+    )
     spec = spec_from_args(args)
     if not args.no_track:
         check_workspace_id(args.workspace)  # before the minutes of building and fitting
@@ -291,7 +305,8 @@ def run_train(args: argparse.Namespace) -> None:
         events = parity_events(warehouse, spec, frame)
 
     labels = {"check": "checking the training set", "split": f"splitting ({args.split})",
-              "fit": f"fitting XGBoost ({params.n_estimators} trees)", "score": "scoring the test rows",
+              "fit": f"fitting {FAMILIES[params.family].label}"
+                     + (f" ({params.n_estimators} trees)" if params.family == "xgboost" else ""), "score": "scoring the test rows",
               "evaluate": "evaluating"}
     finish: list[Callable[[], None]] = []
 

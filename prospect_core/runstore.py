@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from prospect_core.infra.paths import DATA_DIR
-from prospect_core.outputs.artifact import Owner, card_owner
+from prospect_core.modelling.families import DEFAULT_FAMILY
+from prospect_core.outputs.artifact import Owner, card_owner, library_versions
 from prospect_core import mlflow_private
 from prospect_core.infra.errors import UserError, shown, write_failure
 
@@ -317,7 +318,7 @@ class RunStore:
                     signature=signature,
                     input_example=example,
                     serialization_format="pickle",  # a stock pipeline needs no cloudpickle
-                    pip_requirements=_pip_requirements(),  # inferring them runs a subprocess: seconds
+                    pip_requirements=_pip_requirements(run.params.family),  # inferring them runs a subprocess: seconds
                     pyfunc_predict_fn="predict_proba",  # a score, as the studio's scoring does
                 )
             finally:
@@ -631,14 +632,9 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
-def _pip_requirements() -> list[str]:
-    import numpy
-    import pandas
-    import sklearn
-    import xgboost
-
-    return [f"scikit-learn=={sklearn.__version__}", f"xgboost=={xgboost.__version__}",
-            f"pandas=={pandas.__version__}", f"numpy=={numpy.__version__}"]
+def _pip_requirements(family: str = DEFAULT_FAMILY) -> list[str]:
+    """What loads a model of `family`: the card's libraries (artifact.library_versions) but Python."""
+    return [f"{name}=={version}" for name, version in library_versions(family).items() if name != "python"]
 
 
 def _now_ms() -> int:

@@ -1,10 +1,11 @@
-"""Train: model parameters and split, one button, headline metrics, runs compared side by side."""
+"""Train: model family, parameters and split, one button, headline metrics, runs compared side by side."""
 
 import streamlit as st
 
 from prospect_core import studio
 from prospect_core.infra.errors import UserError
 from prospect_core.modelling.figures import roc_figure
+from prospect_core.modelling.families import FAMILIES
 from prospect_core.modelling.model import MAX_SEED, STUDIO_DEFAULTS, ModelParams
 from prospect_core.trainingset.wording import target_wording
 
@@ -32,29 +33,47 @@ split = st.radio(
     persist_state="session", horizontal=True, help="\n\n".join(map(studio.split_description, studio.SPLITS)),
 )
 st.caption(studio.split_description(split))
+family = st.radio(
+    "Model", list(FAMILIES), format_func=lambda name: FAMILIES[name].label, key="family", persist_state="session",
+    horizontal=True, help="XGBoost: boosted trees, explained with SHAP. Logistic regression: Snowplow's notebook "
+    "model (balanced class weights), explained by its coefficients.",
+)
+trees = FAMILIES[family].early_stopping
 with st.form("train_form"):
     left, middle, right = st.columns(3)
+    negatives = left.number_input(
+        "Negatives per positive (training side)", 0, 10_000, DEFAULTS.train_negatives_per_positive,
+        key="train_negatives_per_positive", persist_state="session",
+        help="Fit on every positive and a seeded sample of this many negatives per positive; 0 = every negative. "
+        "The test side is never sampled, and scores are corrected back to the population's rate.",
+    )
+    stopping = middle.number_input(
+        "Early stopping rounds", 0, 1000, DEFAULTS.early_stopping_rounds, key="early_stopping_rounds",
+        persist_state="session", disabled=not trees,
+        help="Stop adding trees once this many bring no gain on held-out training prospects; 0 = off. "
+        "Trees is then the maximum.",
+    )
     n_estimators = left.number_input(
-        "Trees (n_estimators)", 1, 5000, DEFAULTS.n_estimators, key="n_estimators", persist_state="session",
+        "Trees (n_estimators)", 1, 5000, DEFAULTS.n_estimators, key="n_estimators", persist_state="session", disabled=not trees,
         help="More trees fit finer patterns and take longer.",
     )
     max_depth = left.number_input(
-        "Max depth", 1, 20, DEFAULTS.max_depth, key="max_depth", persist_state="session",
+        "Max depth", 1, 20, DEFAULTS.max_depth, key="max_depth", persist_state="session", disabled=not trees,
         help="Deeper trees capture interactions; too deep overfits.",
     )
     learning_rate = middle.number_input(
         "Learning rate", 0.001, 1.0, DEFAULTS.learning_rate, step=0.05, format="%.3f", key="learning_rate",
-        persist_state="session", help="Smaller steps need more trees but generalise better.",
+        persist_state="session", disabled=not trees, help="Smaller steps need more trees but generalise better.",
     )
     subsample = middle.number_input(
-        "Row subsample", 0.1, 1.0, DEFAULTS.subsample, step=0.1, key="subsample", persist_state="session",
+        "Row subsample", 0.1, 1.0, DEFAULTS.subsample, step=0.1, key="subsample", persist_state="session", disabled=not trees,
         help="Share of rows each tree sees; below 1 adds randomness against overfitting.",
     )
     scale_pos_weight = right.number_input(
         "Positive class weight (scale_pos_weight)", 0.01, 10_000.0, DEFAULTS.scale_pos_weight, key="scale_pos_weight",
-        persist_state="session",
+        persist_state="session", disabled=not trees,
         help=f"1 = as the tutorial. About negatives/positives ≈ {built.summary.negatives / max(built.summary.positives, 1):.0f} "
-        "balances the classes (scores then stop being probabilities).",
+        "balances the classes (scores are corrected back to probabilities).",
     )
     seed = right.number_input("Random seed", 0, MAX_SEED, DEFAULTS.seed, key="seed", persist_state="session")
     st.caption(
@@ -73,7 +92,8 @@ elif submitted:
     try:
         params = ModelParams(
             n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
-            subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed),
+            subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed), family=family,
+            train_negatives_per_positive=int(negatives) or None, early_stopping_rounds=int(stopping) or None,
         )
         job = studio.start_training(built, params, split)
     except UserError as error:

@@ -24,6 +24,7 @@ from prospect_core.studio.config import (databricks_config, databricks_problem, 
                                          snowflake_config, snowflake_problem)
 from prospect_core.studio.data import load_events
 from prospect_core.studio.jobs import Job
+from prospect_core.modelling.families import FAMILIES
 from prospect_core.studio.labels import run_label, source_label, split_name
 from prospect_core.studio.runstore import pick_run
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, current_source, current_spec, init_state, runs
@@ -292,6 +293,7 @@ def runs_table(records: list[StudioRun]) -> pd.DataFrame:
             "window": window_label(run.spec.target_window_minutes),
             "history": f"{run.spec.short_window_days}/{run.spec.long_window_days} d",
             "split": split_name(run.split),
+            "model": FAMILIES[run.params.family].label,
             "train rows": run.n_train,
             "test rows": run.n_test,
             "base rate": evaluation.base_rate,
