@@ -4,7 +4,7 @@ import streamlit as st
 
 from prospect_core import studio
 from prospect_core.modelling.evaluation import calibration_bins, lift_table
-from prospect_core.modelling.explain import gain_importance
+from prospect_core.modelling.explain import model_importance
 from prospect_core.trainingset.wording import counted, target_wording
 from prospect_core.modelling.figures import (
     calibration_figure,
@@ -65,6 +65,8 @@ left.plotly_chart(lift_figure(table), key="lift")
 right.plotly_chart(gains_figure(table), key="gains")
 left, right = st.columns(2)
 left.plotly_chart(calibration_figure(calibration_bins(y_true=run.y_test, y_score=run.y_score, strategy="quantile")), key="calibration")
-right.plotly_chart(importance_figure(gain_importance(run.pipeline), labels=studio.feature_labels(run.spec)),
+importance = model_importance(run.pipeline)
+right.plotly_chart(importance_figure(importance.table, value=importance.value, title=importance.title,
+                                     x_title=importance.x_title, labels=studio.feature_labels(run.spec)),
                    key="importance")
 st.page_link("screens/explain.py", label="Next: explain with SHAP", icon=":material/arrow_forward:")

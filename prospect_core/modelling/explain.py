@@ -1,9 +1,11 @@
-"""What drives the fitted pipeline: XGBoost's gain per feature, and SHAP explanations, both grouped back
-to registry features.
+"""What drives the fitted pipeline: XGBoost's gain or a logistic regression's coefficients per feature,
+and per-row explanations, all grouped back to registry features.
 
-`shap.TreeExplainer` runs on the fitted XGBoost classifier over the preprocessor's output; the SHAP
-values of a categorical feature's one-hot columns are summed, so every explanation speaks in the
-registry's features (`latest_device_class`), not in encoder columns (`cat__latest_device_class_Phone`).
+Per-row contributions come from the model family (`families.log_odds_contributions`): SHAP's
+TreeExplainer on a fitted XGBoost classifier, coefficient times transformed value for a logistic
+regression, both over the preprocessor's output. The contributions of a categorical feature's one-hot
+columns are summed, so every explanation speaks in the registry's features (`latest_device_class`),
+not in encoder columns (`cat__latest_device_class_Phone`).
 
 Values are in log-odds (XGBoost's margin): `base_value + sum(contributions)` is the margin, and the
 score is `1 / (1 + exp(-margin))`. The full test set can take a while (the issue measured ~17 s for
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from prospect_core.modelling.families import family_of, log_odds_contributions
 from prospect_core.modelling.model import input_columns, transformed_sources
 
 if TYPE_CHECKING:
@@ -67,27 +70,15 @@ class RowExplanation:
         return float(1 / (1 + np.exp(-self.margin)))
 
 
-def _explainer(pipeline: Pipeline) -> Any:
-    import shap  # heavy (numba, seconds to import): loaded on the first explanation, not at app start
-
-    return shap.TreeExplainer(pipeline.named_steps["classifier"])
-
-
-def _base_value(explainer: Any) -> float:
-    return float(np.ravel(explainer.expected_value)[-1])
-
-
-def _grouped_shap(pipeline: Pipeline, explainer: Any, X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """SHAP values of `X`'s rows summed per raw feature: `(values, feature names)`."""
+def _grouped_contributions(pipeline: Pipeline, X: pd.DataFrame) -> tuple[np.ndarray, list[str], float]:
+    """Log-odds contributions of `X`'s rows summed per raw feature: `(values, feature names, base value)`."""
     matrix = pipeline.named_steps["preprocessor"].transform(X)
-    values = np.asarray(explainer.shap_values(matrix))
-    if values.ndim == 3:  # some shap versions return one slice per class
-        values = values[..., -1]
+    values, base_value = log_odds_contributions(pipeline.named_steps["classifier"], matrix)
     names = input_columns(pipeline)
     sources = transformed_sources(pipeline)
     grouping = np.zeros((len(sources), len(names)))
     grouping[np.arange(len(sources)), [names.index(source) for source in sources]] = 1.0
-    return values @ grouping, names
+    return values @ grouping, names, base_value
 
 
 def sample_rows(n_rows: int, *, max_rows: int = DEFAULT_MAX_ROWS, seed: int = 0) -> np.ndarray:
@@ -107,11 +98,10 @@ def explain_sample(
         raise ValueError("X must have at least one row to explain, got 0 rows")
     rows = sample_rows(len(X), max_rows=max_rows, seed=seed)
     started = time.perf_counter()
-    explainer = _explainer(pipeline)
     data = X.iloc[rows][input_columns(pipeline)]
-    values, names = _grouped_shap(pipeline, explainer, data)
+    values, names, base_value = _grouped_contributions(pipeline, data)
     return ShapSample(
-        base_value=_base_value(explainer),
+        base_value=base_value,
         values=values,
         features=names,
         data=data.set_axis(rows),
@@ -124,12 +114,11 @@ def explain_row(pipeline: Pipeline, X: pd.DataFrame, row: int) -> RowExplanation
     """SHAP explanation of row position `row` of `X` (any row, sampled or not)."""
     if not isinstance(row, (int, np.integer)) or not 0 <= row < len(X):
         raise ValueError(f"row must be a position from 0 to {len(X) - 1}, got {row!r}")
-    explainer = _explainer(pipeline)
     data = X.iloc[[row]][input_columns(pipeline)]
-    values, names = _grouped_shap(pipeline, explainer, data)
+    values, names, base_value = _grouped_contributions(pipeline, data)
     return RowExplanation(
         row=int(row),
-        base_value=_base_value(explainer),
+        base_value=base_value,
         contributions=pd.Series(values[0], index=names, name="shap"),
         values=data.iloc[0].rename("value"),
     )
@@ -147,6 +136,7 @@ def shap_importance(sample: ShapSample) -> pd.DataFrame:
     )
     return table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
 
+
 def gain_importance(pipeline: Pipeline) -> pd.DataFrame:
     """XGBoost total gain per raw feature (one-hot columns summed back), as a share of all gain.
 
@@ -163,3 +153,30 @@ def gain_importance(pipeline: Pipeline) -> pd.DataFrame:
     total = sum(per_feature.values())
     table = pd.DataFrame({"feature": list(per_feature), "gain_share": [v / total if total else 0.0 for v in per_feature.values()]})
     return table.sort_values("gain_share", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Importance:
+    """A fitted model's own importance per feature, and how to title it."""
+
+    table: pd.DataFrame  # columns: feature, and `value`
+    value: str
+    title: str
+    x_title: str
+
+
+def model_importance(pipeline: Pipeline) -> Importance:
+    """XGBoost's gain share, or a logistic regression's |coefficient| share (coefficients of scaled
+    inputs, one-hot columns summed back to their feature)."""
+    classifier = pipeline.named_steps["classifier"]
+    if family_of(classifier).explained_by == "SHAP":
+        return Importance(gain_importance(pipeline), "gain_share", "Feature importance (XGBoost gain)", "Share of total gain")
+    per_feature = dict.fromkeys(input_columns(pipeline), 0.0)
+    for source, coefficient in zip(transformed_sources(pipeline), classifier.coef_[0]):
+        per_feature[source] += abs(float(coefficient))
+    total = sum(per_feature.values())
+    table = pd.DataFrame({"feature": list(per_feature),
+                          "coefficient_share": [v / total if total else 0.0 for v in per_feature.values()]})
+    table = table.sort_values("coefficient_share", ascending=False, kind="stable").reset_index(drop=True)
+    return Importance(table, "coefficient_share", "Feature importance (|coefficient| of scaled inputs)",
+                      "Share of total |coefficient|")

@@ -21,7 +21,6 @@ evaluates it. Splits:
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, get_args
@@ -30,8 +29,11 @@ import numpy as np
 import pandas as pd
 
 from prospect_core.trainingset import features
-from prospect_core.infra.errors import DatasetError, UserError
+from prospect_core.infra.errors import DatasetError
 from prospect_core.modelling.evaluation import Evaluation, evaluate
+from prospect_core.modelling.families import (  # noqa: F401  (ModelParams, MAX_SEED, ParamsError: their old home)
+    FAMILIES, MAX_SEED, ModelParams, ParamsError, build_classifier, fit_threads, positive_weight, shift_log_odds,
+)
 from prospect_core.trainingset.spec import TrainingSpec
 
 if TYPE_CHECKING:  # sklearn loads where a pipeline is built or read, not with the package
@@ -41,56 +43,7 @@ Split = Literal["random", "by_user", "out_of_time"]
 SPLITS: tuple[str, ...] = get_args(Split)
 TEST_SIZE = 0.2
 MIN_ROWS_PER_CLASS = 2  # in each of train and test
-MAX_SEED = 2**32 - 1  # numpy's and XGBoost's seeds are unsigned 32-bit
 Progress = Callable[[str], None]
-
-
-class ParamsError(UserError, ValueError):
-    """A `ModelParams` value is out of range."""
-
-
-@dataclass(frozen=True)
-class ModelParams:
-    """XGBoost hyper-parameters; the defaults are XGBoost's own, as in the tutorial."""
-
-    n_estimators: int = 100
-    max_depth: int = 6
-    learning_rate: float = 0.3
-    subsample: float = 1.0
-    scale_pos_weight: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_int("n_estimators", self.n_estimators, 1, 5000)
-        _check_int("max_depth", self.max_depth, 1, 20)
-        _check_float("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
-        _check_float("subsample", self.subsample, 0.0, 1.0, low_open=True)
-        _check_float("scale_pos_weight", self.scale_pos_weight, 0.0, 10_000.0, low_open=True)
-        _check_int("seed", self.seed, 0, MAX_SEED)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_estimators": self.n_estimators,
-            "max_depth": self.max_depth,
-            "learning_rate": float(self.learning_rate),
-            "subsample": float(self.subsample),
-            "scale_pos_weight": float(self.scale_pos_weight),
-            "seed": self.seed,
-        }
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-    if not is_int or not low <= value <= high:
-        raise ParamsError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-
-
-def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool) -> None:
-    is_number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    ok = is_number and math.isfinite(value) and (low < value if low_open else low <= value) and value <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ParamsError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
 
 
 # ----- the pipeline ------------------------------------------------------------------------------
@@ -115,8 +68,6 @@ def build_pipeline(spec: TrainingSpec, params: ModelParams | None = None) -> Pip
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
-    from xgboost import XGBClassifier
-
     params = params or ModelParams()
     preprocessor = ColumnTransformer(
         transformers=[
@@ -128,16 +79,7 @@ def build_pipeline(spec: TrainingSpec, params: ModelParams | None = None) -> Pip
         remainder="drop",
         sparse_threshold=0.0,
     )
-    classifier = XGBClassifier(
-        n_estimators=params.n_estimators,
-        max_depth=params.max_depth,
-        learning_rate=params.learning_rate,
-        subsample=params.subsample,
-        scale_pos_weight=params.scale_pos_weight,
-        eval_metric="logloss",
-        random_state=params.seed,
-        n_jobs=fit_threads(),
-    )
+    classifier = build_classifier(params)
     return Pipeline(steps=[("preprocessor", preprocessor), ("classifier", classifier)])
 
 
@@ -165,18 +107,6 @@ def _missing_as_empty() -> list[tuple[str, Any]]:
         ("fill_nan", SimpleImputer(strategy="constant", fill_value="")),
         ("fill_none", SimpleImputer(missing_values=None, strategy="constant", fill_value="")),
     ]
-
-
-def fit_threads() -> int:
-    """XGBoost's thread count: the cores this process may run on.
-
-    The affinity mask, not `os.cpu_count()`: a container or `taskset` may grant fewer cores than the
-    machine has, and more threads than cores makes every OpenMP barrier wait on a descheduled thread.
-    """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # no affinity API (macOS, Windows)
-        return os.cpu_count() or 1
 
 
 def input_columns(pipeline: Pipeline) -> list[str]:
@@ -210,6 +140,96 @@ def transformed_sources(pipeline: Pipeline) -> list[str]:
     if len(sources) != n_out:  # a transformer this function does not know about
         raise RuntimeError(f"mapped {len(sources)} transformed columns back to features, expected {n_out}")
     return sources
+
+
+# ----- fitting -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """What fitting did to the training side, for the model card."""
+
+    family: str
+    fitted_rows: int  # rows the classifier learned from (after sampling, without the validation slice)
+    negatives_kept_rate: float  # share of the training side's negatives fitted on (1.0: all)
+    prior_correction_log_odds: float  # added to every score's log-odds to undo sampling and class weights
+    early_stopping_round: int | None  # trees kept, when early stopping ran
+    validation_rows: int  # the by-prospect slice early stopping watched (0: none)
+    calibration: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "fitted_rows": self.fitted_rows,
+            "negatives_kept_rate": self.negatives_kept_rate,
+            "prior_correction_log_odds": self.prior_correction_log_odds,
+            "early_stopping_round": self.early_stopping_round,
+            "validation_rows": self.validation_rows,
+            "calibration": self.calibration,
+        }
+
+
+def sample_negatives(y: np.ndarray, per_positive: int | None, seed: int) -> tuple[np.ndarray, float]:
+    """Sorted positions keeping every positive and a seeded sample of at most `per_positive` negatives
+    per positive, and the share of negatives kept (1.0 with `per_positive` None or enough negatives)."""
+    y = np.asarray(y, dtype=bool)
+    negatives = np.flatnonzero(~y)
+    keep = len(negatives) if per_positive is None else min(len(negatives), per_positive * int(y.sum()))
+    if keep == len(negatives):
+        return np.arange(len(y)), 1.0
+    chosen = np.random.default_rng(seed).choice(negatives, size=keep, replace=False)
+    return np.sort(np.concatenate([np.flatnonzero(y), chosen])), keep / len(negatives)
+
+
+def fit_pipeline(
+    X: pd.DataFrame, y: np.ndarray, prospects: pd.Series, spec: TrainingSpec, params: ModelParams
+) -> tuple[Pipeline, FitRecord]:
+    """A fitted pipeline for `params` on the training side `X, y` (whose rows belong to `prospects`).
+
+    Negatives are sampled first (`train_negatives_per_positive`); early stopping then carves a
+    by-prospect validation slice out of what is left. The fitted classifier's log-odds are shifted by
+    log(negatives' sampling rate) - log(positive class weight), the standard prior correction, so its
+    scores are the population's probabilities wherever the pipeline is loaded.
+    """
+    rows, rate = sample_negatives(y, params.train_negatives_per_positive, params.seed)
+    X_fit, y_fit, prospects = X.iloc[rows], np.asarray(y)[rows], np.asarray(prospects)[rows]
+    pipeline = build_pipeline(spec, params)
+    preprocessor, classifier = pipeline.named_steps["preprocessor"], pipeline.named_steps["classifier"]
+    best_round, validation_rows = None, 0
+    if params.early_stopping_rounds is not None and params.family_spec.early_stopping:
+        try:
+            fit_part, validation = split_by_prospect(prospects, y_fit, params.seed)
+        except DatasetError as error:
+            raise DatasetError(f"early stopping needs a validation slice of the training side: {error}") from None
+        matrix = preprocessor.fit_transform(X_fit.iloc[fit_part])
+        classifier.set_params(early_stopping_rounds=params.early_stopping_rounds)
+        classifier.fit(matrix, y_fit[fit_part], eval_set=[(preprocessor.transform(X_fit.iloc[validation]), y_fit[validation])],
+                       verbose=False)
+        best_round = _keep_best_rounds(classifier)
+        X_fit, y_fit, validation_rows = X_fit.iloc[fit_part], y_fit[fit_part], len(validation)
+    else:
+        pipeline.fit(X_fit, y_fit)
+    offset = math.log(rate) - math.log(positive_weight(params, y_fit))
+    shift_log_odds(classifier, offset)
+    return pipeline, FitRecord(
+        family=params.family, fitted_rows=len(y_fit), negatives_kept_rate=rate, prior_correction_log_odds=offset,
+        early_stopping_round=best_round, validation_rows=validation_rows, calibration=params.calibration,
+    )
+
+
+def _keep_best_rounds(classifier: Any) -> int:
+    """Cut an early-stopped XGBClassifier down to its best rounds, and return how many.
+
+    XGBClassifier.predict_proba stops at the best round by itself, but the booster inside it (which
+    the service and SHAP read) would still score with every tree; cut, all of them score alike.
+    """
+    kept = int(classifier.best_iteration) + 1
+    best = classifier.get_booster()[:kept]
+    classifier.load_model(bytearray(best.save_raw("ubj")))
+    classifier.set_params(early_stopping_rounds=None)  # a refit of the loaded model needs no eval_set
+    # The validation curve (OrderedDicts) would be the one thing in the pickle outside the loader's allow-list
+    del classifier.evals_result_
+    return kept
 
 
 # ----- data checks and splits ----------------------------------------------------------------------
@@ -430,6 +450,7 @@ class TrainingRun:
     positives_test: int
     evaluation: Evaluation
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    fitting: FitRecord | None = None  # None for a run restored from a card that predates it
 
     @property
     def X_test(self) -> pd.DataFrame | None:
@@ -472,8 +493,7 @@ def train_model(
     with clock("split"):
         train, test = split_dataset(df, spec, split, seed=params.seed)
     with clock("fit"):
-        pipeline = build_pipeline(spec, params)
-        pipeline.fit(X.iloc[train], y[train])
+        pipeline, fitting = fit_pipeline(X.iloc[train], y[train], df["domain_userid"].iloc[train], spec, params)
     with clock("score"):
         X_test = X.iloc[test].reset_index(drop=True)
         y_score = pipeline.predict_proba(X_test)[:, 1]
@@ -495,6 +515,7 @@ def train_model(
         positives_test=int(y[test].sum()),
         evaluation=evaluation,
         timings=timings,
+        fitting=fitting,
     )
 
 

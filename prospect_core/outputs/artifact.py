@@ -31,6 +31,7 @@ from prospect_core.trainingset import features
 
 from prospect_core.infra import safe_io
 from prospect_core.infra.errors import UserError, shown
+from prospect_core.modelling.families import DEFAULT_FAMILY, FAMILIES
 from prospect_core.trainingset.wording import plain
 
 if TYPE_CHECKING:
@@ -104,9 +105,9 @@ CLASS_GLOBALS = frozenset({
     ("sklearn.preprocessing._data", "StandardScaler"),
     ("sklearn.preprocessing._encoders", "OneHotEncoder"),
     ("sklearn.preprocessing._function_transformer", "FunctionTransformer"),  # what 'passthrough' becomes when fitted
-    ("xgboost.sklearn", "XGBClassifier"),
-    ("xgboost.core", "Booster"),
     ("sklearn.impute._base", "SimpleImputer"),  # missing values filled as the studio does
+    # each model family's classifier (for XGBoost, its Booster too)
+    *(name for family in FAMILIES.values() for name in family.pickle_classes),
 })
 # These may only be named, never called while loading: the fill step's `FunctionTransformer(np.asarray)`.
 REFERENCED_FUNCTIONS = frozenset({
@@ -212,15 +213,16 @@ def _check_studio_pipeline(pipeline: Any) -> None:
     if not _is_studio_pipeline(pipeline):
         raise ArtifactError(
             f"the joblib file holds a {type(pipeline).__name__} that is not a studio pipeline (a preprocessor "
-            "ColumnTransformer, then an XGBClassifier, no custom functions), so it was not loaded"
+            f"ColumnTransformer, then a classifier of a model family: {', '.join(FAMILIES)}; no custom functions), "
+            "so it was not loaded"
         )
 
 
 def _is_studio_pipeline(pipeline: Any) -> bool:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
-    from xgboost import XGBClassifier
 
+    classifiers = {family.classifier_class for family in FAMILIES.values()}  # by name: no family's library is imported
     if type(pipeline) is not Pipeline:
         return False
     try:  # the state came from the file: any attribute may be missing or of another shape
@@ -229,7 +231,8 @@ def _is_studio_pipeline(pipeline: Any) -> bool:
                         [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]]
         return (
             (first, second) == ("preprocessor", "classifier") and pipeline.memory is None
-            and type(preprocessor) is ColumnTransformer and type(classifier) is XGBClassifier
+            and type(preprocessor) is ColumnTransformer
+            and (type(classifier).__module__, type(classifier).__qualname__) in classifiers
             and all(_studio_step(transformer) for transformer in transformers)
         )
     except (AttributeError, TypeError, ValueError):
@@ -271,16 +274,19 @@ def input_schema(spec: Any) -> list[dict[str, str]]:
     ]
 
 
-def _library_versions() -> dict[str, str]:
+def library_versions(family: str = DEFAULT_FAMILY) -> dict[str, str]:
+    """What a model of `family` needs to load: Python, scikit-learn, the family's own library, pandas, numpy."""
+    from importlib import metadata
+
     import numpy
     import pandas
     import sklearn
-    import xgboost
 
+    library = FAMILIES[family].library
     return {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
-        "xgboost": xgboost.__version__,
+        **({library: metadata.version(library)} if library else {}),
         "pandas": pandas.__version__,
         "numpy": numpy.__version__,
     }
@@ -297,8 +303,7 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
     return {
         "card_version": CARD_VERSION,
         "created_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "model": "XGBoost classifier in a scikit-learn Pipeline (StandardScaler on counts, booleans as 0/1, "
-        "one-hot categories)",
+        "model": FAMILIES[run.params.family].description,
         "artifact": {"format": "joblib", "sha256": artifact_sha256, "predict": "pipeline.predict_proba(frame)[:, 1]"},
         "target": {"column": spec.target_column, "description": spec.target_description},
         "spec": spec.to_dict(),
@@ -315,6 +320,7 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
         "input_columns": input_schema(spec),
         "split": {"kind": run.split, "description": SPLIT_DESCRIPTIONS.get(run.split, run.split), "seed": run.params.seed},
         "params": run.params.to_dict(),
+        "fitting": fitting_section(run),
         "training": {
             "train_rows": run.n_train,
             "test_rows": run.n_test,
@@ -326,8 +332,22 @@ def model_card(run: TrainingRun, *, sql_snowflake: str, artifact_sha256: str) ->
         "metrics": evaluation.metrics(),
         "timings_seconds": {stage: round(seconds, 3) for stage, seconds in run.timings.items()},
         "sql": {"dialect": "snowflake", "text": sql_snowflake},
-        "libraries": _library_versions(),
+        "libraries": library_versions(run.params.family),
     }
+
+
+def fitting_section(run: TrainingRun) -> dict[str, Any]:
+    """The card's record of how the model was fitted: family, training-side sampling, the prior
+    correction, early stopping and calibration. A card without it (older ones) was fitted on every
+    training row, uncorrected, without early stopping or calibration."""
+    record = run.fitting
+    section = {"family": run.params.family, **(record.to_dict() if record is not None else {})}
+    section["train_negatives_per_positive"] = run.params.train_negatives_per_positive
+    section["prior_correction"] = (
+        "every score's log-odds shifted by prior_correction_log_odds = log(negatives_kept_rate) - "
+        "log(positive class weight), so scores are probabilities at the population's positive rate"
+    )
+    return section
 
 
 def sampling_section(spec: Any) -> dict[str, Any]:
@@ -379,11 +399,33 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Features", "", "| column | kind | window | description |", "| --- | --- | --- | --- |"]
     for feature in card["features"]:
         lines.append(f"| `{feature['column']}` | {feature['kind']} | {feature['window']} | {plain(feature['description'])} |")
+    lines += _fitting_lines(card)
     lines += _parity_lines(card)
     params = ", ".join(f"{name}={value}" for name, value in card["params"].items())
     versions = ", ".join(f"{name} {version}" for name, version in card["libraries"].items())
     lines += ["", f"Parameters: {params}.", "", f"Libraries: {versions}.", ""]
     return "\n".join(lines)
+
+
+def _fitting_lines(card: dict[str, Any]) -> list[str]:
+    fitting = card.get("fitting")
+    if not fitting:
+        return []
+    family = FAMILIES.get(fitting.get("family"))
+    lines = ["", "## Fitting", "", f"- Model: {family.label if family else plain(str(fitting.get('family')))}"]
+    if "negatives_kept_rate" in fitting:
+        rate = fitting["negatives_kept_rate"]
+        kept = "all training negatives" if rate >= 1 else (
+            f"{rate:.2%} of the training negatives ({fitting['train_negatives_per_positive']} per positive, seeded; "
+            "the test side is not sampled)")
+        lines += [f"- Fitted on {fitting['fitted_rows']:,} rows: {kept}",
+                  f"- Prior correction: log-odds {fitting['prior_correction_log_odds']:+.4f}, so scores are "
+                  "probabilities at the population's rate"]
+        if fitting.get("early_stopping_round") is not None:
+            lines.append(f"- Early stopping: {fitting['early_stopping_round']} trees kept, watched on "
+                         f"{fitting['validation_rows']:,} rows of held-out training prospects")
+        lines.append(f"- Calibration: {fitting['calibration']}")
+    return lines
 
 
 def _parity_lines(card: dict[str, Any]) -> list[str]:

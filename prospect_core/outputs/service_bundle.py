@@ -30,6 +30,7 @@ from typing import Any
 from prospect_core.outputs.artifact import ArtifactError, sha256_hex
 from prospect_core.infra.safe_io import write_bytes
 from prospect_core.infra.errors import UserError, shown
+from prospect_core.modelling.families import DEFAULT_FAMILY, FAMILIES
 from prospect_core.trainingset.features import Feature, spec_features
 from prospect_core.outputs.signing import load_verified
 from prospect_core.trainingset.spec import TrainingSpec
@@ -45,8 +46,9 @@ DEFINITIONS_FILE = "signals_definitions.json"
 SERVICE_FILE = "service.py"
 TEMPLATE = Path(__file__).with_name("service_template") / SERVICE_FILE  # a real module, tested as it ships
 INPUT_DTYPES = ("int64", "bool", "str")
-# What trained the model, Python included, as the card records it (artifact._library_versions): the pickle needs these.
-MODEL_LIBRARIES = ("python", "scikit-learn", "xgboost", "pandas", "numpy")
+# What trained the model, Python included, as the card records it (artifact.library_versions): the pickle
+# needs these, and the model family's own library (`families.Family.library`, none for a logistic regression).
+MODEL_LIBRARIES = ("python", "scikit-learn", "pandas", "numpy")
 # What runs the service: pinned to this installation's versions, which the studio's tests ran it with;
 # these ranges only where one is not installed.
 SERVICE_LIBRARIES = {"fastapi": ">=0.110,<1", "uvicorn": ">=0.29,<1", "snowplow-signals": ">=0.4.10,<0.5",
@@ -56,8 +58,7 @@ SERVICE_LIBRARIES = {"fastapi": ">=0.110,<1", "uvicorn": ">=0.29,<1", "snowplow-
 REQUIREMENTS = """\
 # The versions that trained the model (its card), on Python {python}: the pickle needs them.
 scikit-learn=={scikit-learn}
-xgboost=={xgboost}
-pandas=={pandas}
+{family_library}pandas=={pandas}
 numpy=={numpy}
 # The service, at the versions the studio ran it with.
 fastapi{fastapi}
@@ -197,11 +198,22 @@ def _checked_definitions(definitions: bytes) -> bytes:
     return definitions
 
 
+def card_family(card: dict[str, Any]) -> str:
+    """The model family a card names (cards from before families are XGBoost); else BundleError."""
+    params = card.get("params")
+    family = params.get("family", DEFAULT_FAMILY) if isinstance(params, dict) else DEFAULT_FAMILY
+    if family not in FAMILIES:
+        raise BundleError(f"the model card's params.family is {shown(family)}; expected one of {', '.join(FAMILIES)}")
+    return family
+
+
 def library_versions(card: dict[str, Any]) -> dict[str, str]:
-    """The card's version of each of MODEL_LIBRARIES, each a plain release number; else BundleError."""
+    """The card's version of each of MODEL_LIBRARIES and its family's library, each a plain release
+    number; else BundleError."""
     recorded = card["libraries"]
     versions = {}
-    for name in MODEL_LIBRARIES:
+    library = FAMILIES[card_family(card)].library
+    for name in (*MODEL_LIBRARIES, *([library] if library else [])):
         version = recorded.get(name)
         if not (isinstance(version, str) and VERSION.fullmatch(version)):
             raise BundleError(
@@ -222,7 +234,8 @@ def requirements(versions: dict[str, str]) -> str:
         except metadata.PackageNotFoundError:
             installed = ""
         service[name] = f"=={installed}" if VERSION.fullmatch(installed) else fallback
-    return REQUIREMENTS.format_map({**versions, **service})
+    family_library = "".join(f"{name}=={versions[name]}\n" for name in versions if name not in MODEL_LIBRARIES)
+    return REQUIREMENTS.format_map({**versions, **service, "family_library": family_library})
 
 
 def example_attributes(card: dict[str, Any]) -> dict[str, Any]:

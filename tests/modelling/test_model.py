@@ -85,7 +85,8 @@ def test_synthetic_set_follows_the_dataset_contract(frame: pd.DataFrame) -> None
 def test_model_params_defaults_are_xgboosts() -> None:
     assert ModelParams().to_dict() == {
         "n_estimators": 100, "max_depth": 6, "learning_rate": 0.3, "subsample": 1.0,
-        "scale_pos_weight": 1.0, "seed": 0,
+        "scale_pos_weight": 1.0, "seed": 0, "family": "xgboost", "train_negatives_per_positive": None,
+        "early_stopping_rounds": None, "calibration": "none",
     }
 
 

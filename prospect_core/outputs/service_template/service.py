@@ -13,8 +13,9 @@ Both scoring endpoints answer `{"signals", "scoring_attributes", "explanations",
 `signals` holds the attribute key and each Signals attribute the model reads, as the input it became
 (never Signals' own answer: an attribute the model ignores may be a 2M-item list, or NaN, which JSON
 cannot carry), so every response is typed and bounded by the model's inputs. `explanations` holds the
-five largest SHAP contributions (log-odds) grouped back to model inputs, plus `__sum_of_others` and
-`__base_value`: all of them add up to the log-odds of `score`.
+five largest contributions (log-odds) grouped back to model inputs, plus `__sum_of_others` and
+`__base_value`: all of them add up to the log-odds of `score`. They are SHAP values for an XGBoost
+model and coefficient times scaled value for a logistic regression (its intercept the base value).
 
 On start the service checks model.joblib's SHA-256 against the model card and refuses to start on a
 mismatch, before unpickling anything. This file imports nothing from the studio: it needs only the
@@ -210,7 +211,8 @@ def checked(item: ModelInput, value: Any, field: str) -> Any:
 
 
 class Scorer:
-    """Scores one row and explains it with XGBoost's own SHAP values (`pred_contribs`), no `shap` needed.
+    """Scores one row and explains it: with XGBoost's own SHAP values (`pred_contribs`, no `shap`
+    needed), or a logistic regression's coefficients times the row's transformed values.
 
     The fitted preprocessor is also compiled into plain numpy steps (scaling and one-hot lookups read
     from the fitted transformers), because scikit-learn's per-call checks cost ~3 ms a row, which 8
@@ -219,12 +221,15 @@ class Scorer:
     """
 
     def __init__(self, pipeline: Any, table: list[ModelInput]) -> None:
-        import xgboost
-
-        self._xgboost = xgboost
         self.preprocessor = pipeline.named_steps["preprocessor"]
-        self.booster = pipeline.named_steps["classifier"].get_booster()
-        self.booster.set_param({"nthread": 1})  # one row at a time: threads only add overhead
+        self.classifier = pipeline.named_steps["classifier"]
+        self.booster = None
+        if hasattr(self.classifier, "get_booster"):  # XGBoost; a logistic regression has coef_ instead
+            import xgboost
+
+            self._xgboost = xgboost
+            self.booster = self.classifier.get_booster()
+            self.booster.set_param({"nthread": 1})  # one row at a time: threads only add overhead
         self.table = table
         self.columns = [column for name, _, columns in self.preprocessor.transformers_ if name != "remainder" for column in columns]
         if sorted(self.columns) != sorted(item.name for item in table):
@@ -269,10 +274,15 @@ class Scorer:
 
     def score(self, row: dict[str, Any]) -> tuple[float, dict[str, float]]:
         matrix = self.matrix(row)
-        score = float(self.booster.inplace_predict(matrix)[0])  # what pipeline.predict_proba(...)[:, 1] gives
-        contributions = self.booster.predict(self._xgboost.DMatrix(matrix, nthread=1), pred_contribs=True)[0]
-        per_input = np.bincount(self.sources, weights=contributions[:-1], minlength=len(self.table))
-        return score, explanations(per_input, [item.name for item in self.table], float(contributions[-1]))
+        if self.booster is not None:
+            score = float(self.booster.inplace_predict(matrix)[0])  # what pipeline.predict_proba(...)[:, 1] gives
+            contributions = self.booster.predict(self._xgboost.DMatrix(matrix, nthread=1), pred_contribs=True)[0]
+            per_column, base_value = contributions[:-1], float(contributions[-1])
+        else:
+            score = float(self.classifier.predict_proba(matrix)[0, 1])
+            per_column, base_value = matrix[0] * self.classifier.coef_[0], float(self.classifier.intercept_[0])
+        per_input = np.bincount(self.sources, weights=per_column, minlength=len(self.table))
+        return score, explanations(per_input, [item.name for item in self.table], base_value)
 
 
 def explanations(per_input: np.ndarray, names: list[str], base_value: float) -> dict[str, float]:
