@@ -38,11 +38,9 @@ if prospects < studio.FEW_TEST_POSITIVE_PROSPECTS:
 if run.spec.is_sampled:
     st.info(run.spec.sampling_description, icon=":material/filter_alt:")
 
-cols = st.columns(6)
+studio.headline_metrics(record, studio.built_set())
+cols = st.columns(3)
 for col, (name, value, help_text) in zip(cols, [
-    ("ROC AUC", evaluation.roc_auc, "How well scores rank positives above negatives; 0.5 = chance"),
-    ("PR AUC", evaluation.pr_auc, "Average precision; compare with the base rate"),
-    ("Log loss", evaluation.log_loss, "Lower is better"),
     ("Brier", evaluation.brier, "Mean squared error of the probabilities; lower is better"),
     ("Accuracy @0.5", evaluation.accuracy, "Misleading when positives are rare"),
     ("Best F1", evaluation.best_f1, f"At threshold {evaluation.best_f1_threshold:.3f}"),
