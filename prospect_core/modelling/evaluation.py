@@ -617,7 +617,7 @@ def threshold_sentence(choice: ThresholdChoice) -> str:
     lift = "" if not np.isfinite(choice.lift) else (
         f"; a flagged prospect converts {choice.lift:.1f}\u00d7 as often as average")
     return (
-        f"Flagging prospects who score {choice.threshold:.2f} or more at any moment: about "
+        f"Flagging prospects who score {choice.threshold:.4g} or more at any moment: about "
         f"{_about(choice.flagged_per_day)} prospect{'' if round(choice.flagged_per_day) == 1 else 's'} a day "
         f"({share_text(choice.flagged_share)} of prospects), catching {share_text(choice.caught_share)} of the prospects "
         f"who convert before they do{lift}. Expected profit: {_money(choice.profit_per_day)} a day "
@@ -631,7 +631,7 @@ def best_profit_sentence(curve: ProfitCurve) -> str:
         return (f"At {curve.value_per_conversion:,g} a conversion and {curve.cost_per_flag:,g} a flagged prospect, no "
                 "threshold pays: every flag costs more than the conversions it catches are worth. Flag no one, or act "
                 "more cheaply.")
-    return f"Best profit: threshold {best.threshold:.3f}, {_money(best.profit_per_day)} a day."
+    return f"Best profit: threshold {best.threshold:.4g}, {_money(best.profit_per_day)} a day."
 
 
 def _money(number: float) -> str:

@@ -519,7 +519,7 @@ def profit_figure(curve: ProfitCurve, *, chosen: float | None = None, currency: 
         best = curve.best
         figure.add_trace(
             go.Scatter(
-                x=[best.threshold], y=[best.profit_per_day], mode="markers", name=f"best profit at {best.threshold:.3f}",
+                x=[best.threshold], y=[best.profit_per_day], mode="markers", name=f"best profit at {best.threshold:.4g}",
                 marker=dict(color=POSITIVE, size=12, symbol="diamond"),
                 hovertemplate=f"best: threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<extra></extra>",
             )
@@ -528,7 +528,7 @@ def profit_figure(curve: ProfitCurve, *, chosen: float | None = None, currency: 
         at = curve.at(chosen)
         figure.add_trace(
             go.Scatter(
-                x=[at.threshold], y=[at.profit_per_day], mode="markers", name=f"chosen threshold {at.threshold:.2f}",
+                x=[at.threshold], y=[at.profit_per_day], mode="markers", name=f"chosen threshold {at.threshold:.4g}",
                 marker=dict(color=CHOSEN, size=11, symbol="circle-open", line=dict(width=3)),
                 hovertemplate=f"chosen: threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<extra></extra>",
             )

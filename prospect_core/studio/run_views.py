@@ -6,8 +6,6 @@ The numbers come from prospect_core.modelling.evaluation, the words from prospec
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import streamlit as st
 
@@ -127,12 +125,12 @@ def threshold_view(record: StudioRun) -> None:
         st.error(plain(error), icon=":material/error:")
         curve = None
     best_f1 = default_threshold(run).threshold
-    best_profit = None if curve is None or curve.best is None else math.floor(curve.best.threshold * 1000) / 1000
+    best_profit = None if curve is None or curve.best is None else curve.best.threshold
     slider, f1_button, profit_button = st.columns([4, 1, 1], vertical_alignment="bottom")
     threshold = slider.slider("Score threshold: a prospect is flagged when a moment scores at or above it",
-                              0.0, 1.0, step=0.001, format="%.3f", key=widget_keys["threshold"])
+                              0.0, 1.0, step=0.001, format="%.4f", key=widget_keys["threshold"])
     f1_button.button("Best F1", key=f"{widget_keys['threshold']}_best_f1", on_click=_set_threshold, args=(record, best_f1),
-                     help=f"The threshold of highest F1 on the test moments ({best_f1:.3f})", width="stretch")
+                     help=f"The threshold of highest F1 on the test moments ({best_f1:.4f})", width="stretch")
     profit_button.button("Best profit", key=f"{widget_keys['threshold']}_best_profit", on_click=_set_threshold,
                          args=(record, best_profit), disabled=best_profit is None, width="stretch",
                          help="The threshold of highest expected profit at this value and cost" if best_profit is not None

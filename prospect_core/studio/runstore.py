@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import os
 import threading
 import time
@@ -174,9 +173,9 @@ class Trained:
 
 
 def default_threshold(run: TrainingRun) -> ThresholdSettings:
-    """Where a run's threshold starts: its best-F1 threshold on the slider's 0.001 grid, rounded down so
-    that the moments it flagged stay flagged."""
-    return ThresholdSettings(threshold=math.floor(run.evaluation.best_f1_threshold * 1000) / 1000)
+    """Where a run's threshold starts: its best-F1 threshold, exactly (a score; rounding it to the
+    slider's grid would flag other prospects, and with a calibrated low base rate most scores are below 0.001)."""
+    return ThresholdSettings(threshold=float(run.evaluation.best_f1_threshold))
 
 
 def current_threshold(record: StudioRun) -> ThresholdSettings:

@@ -340,7 +340,7 @@ def test_threshold_sentence_and_card_section_round_trip() -> None:
     settings = ThresholdSettings(threshold=0.2, value_per_conversion=100, cost_per_flag=30, prospects_per_day=600)
     curve = settings.curve(profit().outcomes)
     assert threshold_sentence(curve.at(0.2)) == (
-        "Flagging prospects who score 0.20 or more at any moment: about 600 prospects a day (100% of prospects), "
+        "Flagging prospects who score 0.2 or more at any moment: about 600 prospects a day (100% of prospects), "
         "catching 100% of the prospects who convert before they do; a flagged prospect converts 1.0\u00d7 as often as "
         "average. Expected profit: about 2,000 a day (3.33 a prospect scored)."
     )
@@ -363,7 +363,7 @@ def test_when_no_threshold_pays_the_best_is_none() -> None:
     curve = profit(cost_per_flag=100)
     assert curve.best is None and (curve.profit_per_day <= 0).all()
     assert "no threshold pays" in best_profit_sentence(curve)
-    assert best_profit_sentence(profit()) == "Best profit: threshold 0.900, about 23 a day."
+    assert best_profit_sentence(profit()) == "Best profit: threshold 0.9, about 23 a day."
 
 
 def test_the_scoring_service_reads_the_card_section() -> None:

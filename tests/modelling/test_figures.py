@@ -291,8 +291,8 @@ def test_profit_figure_marks_the_best_and_the_chosen_threshold() -> None:
     assert_allclose(line.x, curve.thresholds)  # one prospect a moment: a point per distinct score, all drawn
     assert_allclose(line.y, curve.profit_per_day)
     assert (best.x[0], best.y[0]) == (curve.best.threshold, curve.best.profit_per_day)
-    assert best.name == f"best profit at {curve.best.threshold:.3f}"
-    assert (chosen.x[0], chosen.y[0], chosen.name) == (0.5, curve.at(0.5).profit_per_day, "chosen threshold 0.50")
+    assert best.name == f"best profit at {curve.best.threshold:.4g}"
+    assert (chosen.x[0], chosen.y[0], chosen.name) == (0.5, curve.at(0.5).profit_per_day, "chosen threshold 0.5")
     _check_common(figure)
     losing = profit_by_threshold(y_true=Y_TRUE, y_score=Y_SCORE, prospect_ids=np.arange(20).astype(str), timestamps=times,
                                  value_per_conversion=1, cost_per_flag=3)
