@@ -82,7 +82,7 @@ def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.
 
     The parity report is measured on `training_frame` (the run's training set) when given, else on
     the run's test rows, which is what a run keeps. `recommended_threshold`
-    (evaluation.recommended_threshold_section) goes into the card, signed with it, and so does
+    (evaluation.threshold_section: the one threshold, chosen on Evaluate) goes into the card, signed with it, and so does
     `run_owner`, the signed-in user the run belongs to (the run store checks it)."""
     data = artifact_bytes(run.pipeline)
     digest = sha256_hex(data)
