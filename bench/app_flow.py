@@ -2,6 +2,10 @@
 
     python bench/app_flow.py             # the demo data at its default size, 3 fresh processes
     python bench/app_flow.py --runs 1
+    python bench/app_flow.py --runs 1 --users 20000 --baseline main   # ~1M events, this checkout vs main
+
+`--baseline REF` runs the same flow on REF's code (a temporary git worktree) alternating with this
+checkout's, in the same run, on the same database.
 
 Drives app.py with Streamlit's AppTest (as tests/studio/test_app.py does), pointed at a demo DuckDB file
 through PROSPECT_DEMO_DB. Each flow runs in a fresh subprocess so no cache carries over between
@@ -33,7 +37,7 @@ FLOW = ("build", "train", "evaluate page", "explain page")  # build -> train -> 
 TARGETS = {"flow": 20.0, "threshold": 0.300}
 
 
-def worker(db: str) -> None:
+def worker(db: str, app: Path = APP) -> None:
     """In a child process: one flow through the app; seconds per step as JSON on the last line."""
     os.environ["PROSPECT_DEMO_DB"] = db
     from streamlit.testing.v1 import AppTest
@@ -49,7 +53,7 @@ def worker(db: str) -> None:
             raise RuntimeError(f"{step}: {problems}")
         return at
 
-    at = AppTest.from_file(str(APP), default_timeout=600)
+    at = AppTest.from_file(str(app), default_timeout=600)
     timed("open app", at.run)
     timed("build", lambda: at.button(key="build").click().run())
     at.switch_page("screens/train.py").run()
@@ -65,8 +69,12 @@ def worker(db: str) -> None:
     print(json.dumps({"seconds": seconds, "threshold_changes": changes, "rows": rows}))
 
 
-def run_flow(db: Path) -> dict:
-    completed = subprocess.run([sys.executable, __file__, "--worker", str(db)], capture_output=True, text=True)
+def run_flow(db: Path, checkout: Path | None = None) -> dict:
+    """One flow in a fresh process, on this checkout's code or on `checkout`'s (its app and package)."""
+    root = checkout or APP.parent
+    command = [sys.executable, __file__, "--worker", str(db), "--app", str(root / "app.py")]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=root,
+                               env={**os.environ, "PYTHONPATH": str(root)})
     if completed.returncode:
         raise RuntimeError(f"flow failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -75,17 +83,25 @@ def run_flow(db: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--users", type=int, help="demo prospects (default: write_demo_db's; 20000 is ~1M events)")
+    parser.add_argument("--baseline", help="a git ref whose code runs the same flows, alternating with this checkout's")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--app", type=Path, default=APP, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker)
+        sys.path.insert(0, str(args.app.parent))  # the checkout whose code this flow measures
+        for name in [name for name in sys.modules if name == "prospect_core" or name.startswith("prospect_core.")]:
+            del sys.modules[name]
+        worker(args.worker, args.app)
         return 0
+    if args.baseline:
+        return compare_with(args.baseline, args.runs, args.users)
     from prospect_core.events.demo_data import write_demo_db
 
     print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_app_") as directory:
         db = Path(directory) / "demo.duckdb"
-        events = write_demo_db(db)
+        events = write_demo_db(db, **({"n_users": args.users} if args.users else {}))
         flows = []
         for index in range(args.runs):
             flows.append(run_flow(db))
@@ -111,6 +127,37 @@ def main() -> int:
             print("-+-".join("-" * width for width in widths))
     print(f"flow {flow_seconds / TARGETS['flow']:.2f} of its target, threshold change "
           f"{threshold_seconds / TARGETS['threshold']:.2f} of its target")
+    return 0
+
+
+def compare_with(ref: str, runs: int, users: int | None) -> int:
+    """Threshold changes (and the flow's steps) of `ref`'s code and this checkout's, alternating, one database."""
+    from prospect_core.events.demo_data import write_demo_db
+
+    root = APP.parent
+    print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench_app_") as directory:
+        old = Path(directory) / "baseline"
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(old), ref], check=True, capture_output=True)
+        try:
+            db = Path(directory) / "demo.duckdb"
+            events = write_demo_db(db, **({"n_users": users} if users else {}))
+            results: dict[str, list[dict]] = {"old": [], "new": []}
+            for index in range(runs):
+                for name, checkout in (("old", old), ("new", root)):
+                    flow = run_flow(db, checkout)
+                    results[name].append(flow)
+                    changes = ", ".join(f"{change:.3f}" for change in flow["threshold_changes"])
+                    print(f"  {name} flow {index + 1}: threshold changes {changes} s; "
+                          f"evaluate page {flow['seconds']['evaluate page']:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(old)], capture_output=True)
+    print(f"\n{events:,} events, {results['new'][0]['rows']:,} training rows; load average {os.getloadavg()[0]:.1f} at the end")
+    for name in ("old", "new"):
+        changes = [change for flow in results[name] for change in flow["threshold_changes"]]
+        page = statistics.median(flow["seconds"]["evaluate page"] for flow in results[name])
+        print(f"{name} ({ref if name == 'old' else 'this checkout'}): threshold change median {statistics.median(changes):.3f} s "
+              f"(max {max(changes):.3f}, n={len(changes)}), evaluate page {page:.2f} s, target <= {TARGETS['threshold']:.1f} s")
     return 0
 
 

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from prospect_core import studio
-from prospect_core.modelling.evaluation import calibration_bins, confusion_at, lift_table
+from prospect_core.modelling.evaluation import calibration_bins, lift_table
 from prospect_core.modelling.explain import model_importance
-from prospect_core.trainingset.wording import counted, format_metric, target_wording
+from prospect_core.trainingset.wording import counted, target_wording
 from prospect_core.modelling.figures import (
     calibration_figure,
-    confusion_figure,
     gains_figure,
     importance_figure,
     lift_figure,
@@ -39,11 +38,9 @@ if prospects < studio.FEW_TEST_POSITIVE_PROSPECTS:
 if run.spec.is_sampled:
     st.info(run.spec.sampling_description, icon=":material/filter_alt:")
 
-cols = st.columns(6)
+studio.headline_metrics(record, studio.built_set())
+cols = st.columns(3)
 for col, (name, value, help_text) in zip(cols, [
-    ("ROC AUC", evaluation.roc_auc, "How well scores rank positives above negatives; 0.5 = chance"),
-    ("PR AUC", evaluation.pr_auc, "Average precision; compare with the base rate"),
-    ("Log loss", evaluation.log_loss, "Lower is better"),
     ("Brier", evaluation.brier, "Mean squared error of the probabilities; lower is better"),
     ("Accuracy @0.5", evaluation.accuracy, "Misleading when positives are rare"),
     ("Best F1", evaluation.best_f1, f"At threshold {evaluation.best_f1_threshold:.3f}"),
@@ -56,29 +53,7 @@ left.plotly_chart(roc_figure({short_label: evaluation}), key="roc")
 right.plotly_chart(pr_figure({short_label: evaluation}, base_rate=evaluation.base_rate), key="pr")
 
 
-@st.fragment
-def threshold_section() -> None:
-    """Only this part reruns when the slider moves."""
-    st.subheader("At a threshold")
-    threshold = st.slider(
-        "Score threshold: moments scoring at or above it are flagged", 0.0, 1.0,
-        float(round(evaluation.best_f1_threshold, 2)), 0.01, key=f"threshold_{record.number}",
-        help=f"Starts at the threshold that maximises F1 ({evaluation.best_f1_threshold:.3f}).",
-    )
-    confusion = confusion_at(y_true=run.y_test, y_score=run.y_score, threshold=threshold)
-    chart, numbers = st.columns([3, 2])
-    outcomes = (target_wording(run.spec, reached=False), target_wording(run.spec))
-    chart.plotly_chart(confusion_figure(confusion, outcomes=outcomes), key="confusion")
-    reached = studio.plain(target_wording(run.spec))
-    numbers.metric("Precision", format_metric(confusion.precision),
-                   help=f"Of the flagged moments, the share whose prospect then {reached} (— when none is flagged)")
-    numbers.metric("Recall", f"{confusion.recall:.3f}", help="Of the positive moments, the share flagged")
-    numbers.metric("Flagged", f"{confusion.predicted_positive_share:.2%}", help="Share of test moments flagged")
-    numbers.metric("False positive rate", f"{confusion.false_positive_rate:.3f}")
-
-
-threshold_section()
-studio.threshold_in_business_terms(record, key=f"profit_{record.number}")
+studio.threshold_view(record)  # a fragment: a threshold change redraws only that part
 studio.by_prospect_view(run)
 
 st.subheader("Ranking and calibration")

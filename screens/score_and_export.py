@@ -134,5 +134,4 @@ else:
 
 # ----- batch -------------------------------------------------------------------------------------
 st.subheader("Score a CSV of prospects")
-recommended = (record.threshold or {}).get("value")
-score_csv_section(run.pipeline, spec, key="", threshold=recommended if recommended is not None else run.evaluation.best_f1_threshold)
+score_csv_section(run.pipeline, spec, key="", threshold=studio.current_threshold(record).threshold)

@@ -36,7 +36,8 @@ st.caption(studio.split_description(split))
 family = st.radio(
     "Model", list(FAMILIES), format_func=lambda name: FAMILIES[name].label, key="family", persist_state="session",
     horizontal=True, help="XGBoost: boosted trees, explained with SHAP. Logistic regression: Snowplow's notebook "
-    "model (balanced class weights), explained by its coefficients.",
+    "model (balanced class weights), explained by its coefficients. Compare them below; the one picked here "
+    "trains on the whole training side.",
 )
 trees = FAMILIES[family].early_stopping
 with st.form("train_form"):
@@ -84,34 +85,37 @@ with st.form("train_form"):
     )
     submitted = st.form_submit_button("Train model", type="primary")
 
+try:
+    params = ModelParams(
+        n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
+        subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed), family=family,
+        train_negatives_per_positive=int(negatives) or None, early_stopping_rounds=int(stopping) or None,
+    )
+except UserError as error:
+    st.error(studio.plain(error), icon=":material/error:")
+    st.stop()
 job = studio.pending_job("train")
 if submitted and job is not None:
     st.info("A model is already training in this session; its result appears below when it is done.",
             icon=":material/hourglass_top:")
 elif submitted:
     try:
-        params = ModelParams(
-            n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
-            subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed), family=family,
-            train_negatives_per_positive=int(negatives) or None, early_stopping_rounds=int(stopping) or None,
-        )
         job = studio.start_training(built, params, split)
     except UserError as error:
         st.error(studio.plain(error), icon=":material/error:")
 if job is not None:
     studio.follow_job(job, done="Model trained")  # the run joins this session's runs when it is done
+studio.compare_section(built, params)
 
 records = studio.runs()
 if records:
     latest = records[-1].run.evaluation
     st.subheader(studio.plain(studio.run_label(records[-1])))
     studio.save_status(records[-1])
-    cols = st.columns(5)
-    cols[0].metric("ROC AUC", f"{latest.roc_auc:.3f}", help="0.5 = chance, 1 = perfect ranking")
-    cols[1].metric("PR AUC", f"{latest.pr_auc:.3f}", help=f"Base rate {latest.base_rate:.2%}")
-    cols[2].metric("Log loss", f"{latest.log_loss:.3f}")
-    cols[3].metric("Best F1", f"{latest.best_f1:.3f}", help=f"at threshold {latest.best_f1_threshold:.2f}")
-    cols[4].metric("Test moments", f"{latest.n:,}", help=f"{latest.positives:,} positive")
+    studio.headline_metrics(records[-1], built)
+    cols = st.columns(3)
+    cols[0].metric("Best F1", f"{latest.best_f1:.3f}", help=f"at threshold {latest.best_f1_threshold:.2f}")
+    cols[1].metric("Test moments", f"{latest.n:,}", help=f"{latest.positives:,} positive")
 
     st.subheader("Runs this session")
     st.dataframe(studio.runs_table(records), hide_index=True, width="stretch")

@@ -6,6 +6,7 @@ positive class), validated by one helper whose messages say what was expected an
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -414,47 +415,112 @@ def prospect_moments(
 
 
 # ----- thresholds in business terms ----------------------------------------------------------------
-# Each flag is one action on a prospect (a call, an offer): it costs `cost_per_flag`, and when the
-# flagged moment is positive (the prospect reaches the target within the window) it earns
-# `value_per_conversion`. Expected profit at a threshold is value x flagged positives - cost x flags,
-# scaled from the test set to a day of traffic. The best threshold does not depend on the traffic;
-# the money and the counts a day do.
+# A marketer acts on people, once: a prospect whose score crosses the threshold at any moment is
+# flagged and costs `cost_per_flag` once, however many of their moments cross it. A prospect who
+# reaches the target earns `value_per_conversion` once, if they were flagged before converting: at a
+# moment no later than their last positive moment (a positive moment is one within the target window
+# before a conversion; the test rows say when moments were, not when the conversion was). Moments
+# after a conversion can flag a prospect (and cost) but earn nothing. Expected profit is counted per
+# test prospect and scaled to a day of prospects; the best threshold does not depend on the traffic.
 
 VALUE_LABEL = "Value of a conversion"
 COST_LABEL = "Cost of acting on a flagged prospect"
-TRAFFIC_LABEL = "Prediction points a day"
+TRAFFIC_LABEL = "Prospects scored a day"
+DEFAULT_VALUE_PER_CONVERSION = 100.0
+DEFAULT_COST_PER_FLAG = 5.0
+
+
+@dataclass(frozen=True)
+class ProspectOutcomes:
+    """Each test prospect's highest score at any moment (flagged at a threshold at or below it) and,
+    for one who converts, their highest score before converting (-inf for the others)."""
+
+    best_score: np.ndarray
+    best_before_conversion: np.ndarray
+    converted: np.ndarray  # bool
+    days: int  # calendar days the test moments cover
+
+    @property
+    def prospects(self) -> int:
+        return len(self.best_score)
+
+
+def prospect_outcomes(*, y_true: Any, y_score: Any, prospect_ids: Any, timestamps: Any) -> ProspectOutcomes:
+    """What flagging at any threshold means per prospect: computed once per run, the curve from it in milliseconds."""
+    y, score = check_scores(y_true, y_score)
+    ids = _check_prospects(prospect_ids, len(y))
+    times = pd.to_datetime(pd.Series(np.asarray(timestamps)))
+    if len(times) != len(y) or times.isna().any():
+        raise ValueError(f"timestamps must give one time per row ({len(y)} rows), got {len(times)} with {int(times.isna().sum())} missing")
+    prospect, _ = pd.factorize(ids, sort=True)
+    count = int(prospect.max()) + 1
+    moments = pd.DataFrame({"prospect": prospect, "time": times.to_numpy(), "score": score, "y": y})
+    best_score = moments.groupby("prospect")["score"].max().to_numpy()
+    last_positive = np.full(count, np.datetime64("NaT"), dtype="datetime64[ns]")
+    positive = moments[moments["y"] == 1].groupby("prospect")["time"].max()
+    last_positive[positive.index.to_numpy()] = positive.to_numpy()
+    before = moments[moments["time"].to_numpy() <= last_positive[prospect]]  # NaT compares False: never-converting drop out
+    best_before = np.full(count, -np.inf)
+    by_prospect = before.groupby("prospect")["score"].max()
+    best_before[by_prospect.index.to_numpy()] = by_prospect.to_numpy()
+    dates = times.dt.normalize()
+    return ProspectOutcomes(best_score=best_score, best_before_conversion=best_before, converted=~np.isnat(last_positive),
+                            days=int((dates.max() - dates.min()).days) + 1)
 
 
 @dataclass(frozen=True)
 class ThresholdChoice:
-    """What flagging at one threshold means, in a day of traffic."""
+    """What flagging at one threshold means, per prospect and in a day of prospects."""
 
     threshold: float
-    flagged_share: float  # of moments
-    caught_share: float  # of positive moments (recall)
-    precision: float
-    lift: float  # precision / base rate: how many times as often the flagged convert
-    flagged_per_day: float  # flags (moments) a day
-    prospects_per_day: float  # distinct prospects flagged a day
+    prospects_flagged: int  # test prospects whose score crosses the threshold at some moment
+    conversions_caught: int  # of them, prospects who converted after being flagged
+    flagged_share: float  # of test prospects
+    caught_share: float  # of converting prospects
+    precision: float  # of flagged prospects, the share caught converting (NaN when none is flagged)
+    lift: float  # precision / the share of prospects who convert
+    flagged_per_day: float  # prospects flagged a day
+    caught_per_day: float  # conversions caught a day
+    profit_per_prospect: float  # per prospect scored
     profit_per_day: float
 
-    def to_dict(self) -> dict[str, float]:
-        return {name: float(getattr(self, name)) for name in self.__dataclass_fields__}
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON-ready: an undefined ratio (nothing flagged) is None, not NaN."""
+        values = {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+        return {name: None if value != value else value for name, value in values.items()}
 
 
 @dataclass(frozen=True)
 class ProfitCurve:
-    """Expected profit a day at each threshold (every distinct test score), and the best one."""
+    """Expected profit a day at each threshold where it changes, the best one, and any other on demand (`at`)."""
 
-    thresholds: np.ndarray  # descending: each flags the scores at or above it
+    thresholds: np.ndarray  # descending: each flags the prospects whose best score is at or above it
     profit_per_day: np.ndarray
-    flagged_share: np.ndarray
-    caught_share: np.ndarray
+    flagged_share: np.ndarray  # of prospects
+    caught_share: np.ndarray  # of converting prospects
     value_per_conversion: float
     cost_per_flag: float
-    moments_per_day: float
-    traffic_source: str  # where moments_per_day came from, in words
+    prospects_per_day: float
+    traffic_source: str  # where prospects_per_day came from, in words
+    outcomes: ProspectOutcomes
     best: ThresholdChoice | None  # None when no threshold makes money: flag no one
+
+    def at(self, threshold: float) -> ThresholdChoice:
+        threshold = _check_threshold(threshold)
+        outcomes = self.outcomes
+        flagged = int((outcomes.best_score >= threshold).sum())
+        caught = int((outcomes.best_before_conversion >= threshold).sum())
+        converting = int(outcomes.converted.sum())
+        per_prospect = (self.value_per_conversion * caught - self.cost_per_flag * flagged) / outcomes.prospects
+        precision = caught / flagged if flagged else float("nan")
+        per_day = self.prospects_per_day / outcomes.prospects
+        return ThresholdChoice(
+            threshold=threshold, prospects_flagged=flagged, conversions_caught=caught,
+            flagged_share=flagged / outcomes.prospects, caught_share=_ratio(caught, converting), precision=precision,
+            lift=precision / (converting / outcomes.prospects) if converting else float("nan"),
+            flagged_per_day=flagged * per_day, caught_per_day=caught * per_day,
+            profit_per_prospect=per_prospect, profit_per_day=per_prospect * self.prospects_per_day,
+        )
 
 
 def _check_money(label: str, value: Any, *, allow_zero: bool) -> float:
@@ -465,78 +531,111 @@ def _check_money(label: str, value: Any, *, allow_zero: bool) -> float:
     return float(value)
 
 
-def profit_by_threshold(
-    *, y_true: Any, y_score: Any, prospect_ids: Any, timestamps: Any, value_per_conversion: float,
-    cost_per_flag: float, moments_per_day: float | None = None,
+def profit_curve(
+    outcomes: ProspectOutcomes, *, value_per_conversion: float, cost_per_flag: float, prospects_per_day: float | None = None,
 ) -> ProfitCurve:
     """Expected profit a day against threshold, and the threshold that maximises it.
 
-    `timestamps` (the test rows' derived_tstamp) give the days the test set covers; without
-    `moments_per_day` the traffic is the test rows per day of that span (a lower bound on the real
-    traffic: the test set is a share of the cohort, the cohort a share of all visitors).
+    Without `prospects_per_day` the traffic is the test prospects per day of the days the test
+    moments cover (a lower bound on the real traffic: the test set is a share of the cohort, the
+    cohort a share of all visitors).
     """
-    y, score = check_scores(y_true, y_score)
-    ids = _check_prospects(prospect_ids, len(y))
     value = _check_money(VALUE_LABEL, value_per_conversion, allow_zero=False)
     cost = _check_money(COST_LABEL, cost_per_flag, allow_zero=True)
-    days = pd.to_datetime(pd.Series(np.asarray(timestamps)))
-    if len(days) != len(y) or days.isna().any():
-        raise ValueError(f"timestamps must give one time per row ({len(y)} rows), got {len(days)} with {int(days.isna().sum())} missing")
-    dates = days.dt.normalize()
-    span_days = (dates.max() - dates.min()).days + 1
-    if moments_per_day is None:
-        traffic, source = len(y) / span_days, f"the test set's {len(y):,} prediction points over {span_days} days"
+    if prospects_per_day is None:
+        traffic = outcomes.prospects / outcomes.days
+        source = f"the test set's {outcomes.prospects:,} prospects over {outcomes.days} day{'' if outcomes.days == 1 else 's'}"
     else:
-        traffic, source = _check_money(TRAFFIC_LABEL, moments_per_day, allow_zero=False), "entered"
-
-    order = np.argsort(-score, kind="stable")
-    ranked = score[order]
-    flags = np.arange(1, len(y) + 1)
-    hits = np.cumsum(y[order])
-    last_of_each_score = np.r_[ranked[1:] != ranked[:-1], True]  # a threshold flags every tie
-    thresholds, flags, hits = ranked[last_of_each_score], flags[last_of_each_score], hits[last_of_each_score]
-    profit = traffic * (value * hits - cost * flags) / len(y)
-    positives = y.sum()
-
-    best_index = int(np.argmax(profit))
-    best = None
-    if profit[best_index] > 0:
-        flagged = score >= thresholds[best_index]
-        prospect_days = pd.DataFrame({"id": ids[flagged], "day": dates[flagged].to_numpy()}).drop_duplicates()
-        precision = hits[best_index] / flags[best_index]
-        best = ThresholdChoice(
-            threshold=float(thresholds[best_index]),
-            flagged_share=float(flags[best_index] / len(y)),
-            caught_share=float(hits[best_index] / positives),
-            precision=float(precision),
-            lift=float(precision / y.mean()),
-            flagged_per_day=float(traffic * flags[best_index] / len(y)),
-            prospects_per_day=float(traffic * len(prospect_days) / len(y)),
-            profit_per_day=float(profit[best_index]),
-        )
-    return ProfitCurve(
-        thresholds=thresholds, profit_per_day=profit, flagged_share=flags / len(y), caught_share=hits / positives,
-        value_per_conversion=value, cost_per_flag=cost, moments_per_day=traffic, traffic_source=source, best=best,
+        traffic, source = _check_money(TRAFFIC_LABEL, prospects_per_day, allow_zero=False), "entered"
+    # the counts change only at a prospect's best score or best score before converting
+    flagged_at, caught_at = np.sort(outcomes.best_score), np.sort(outcomes.best_before_conversion)
+    thresholds = np.unique(np.r_[flagged_at, caught_at[np.isfinite(caught_at)]])[::-1]
+    flagged = len(flagged_at) - np.searchsorted(flagged_at, thresholds, side="left")
+    caught = len(caught_at) - np.searchsorted(caught_at, thresholds, side="left")
+    profit = traffic * (value * caught - cost * flagged) / outcomes.prospects
+    curve = ProfitCurve(
+        thresholds=thresholds, profit_per_day=profit, flagged_share=flagged / outcomes.prospects,
+        caught_share=caught / max(int(outcomes.converted.sum()), 1), value_per_conversion=value, cost_per_flag=cost,
+        prospects_per_day=traffic, traffic_source=source, outcomes=outcomes, best=None,
     )
+    best_index = int(np.argmax(profit))
+    if profit[best_index] <= 0:
+        return curve
+    return dataclasses.replace(curve, best=curve.at(float(thresholds[best_index])))
 
 
-def threshold_sentence(curve: ProfitCurve, *, conversions: str = "conversions") -> str:
-    """`Flag the top 6% of moments: about 120 prospects a day, catching 45% of conversions; each
-    flagged prospect converts 4.6x as often as average. Expected profit: about 1,230 a day.`"""
+def profit_by_threshold(
+    *, y_true: Any, y_score: Any, prospect_ids: Any, timestamps: Any, value_per_conversion: float,
+    cost_per_flag: float, prospects_per_day: float | None = None,
+) -> ProfitCurve:
+    """`profit_curve` of the run's test moments (`timestamps`: their derived_tstamp)."""
+    outcomes = prospect_outcomes(y_true=y_true, y_score=y_score, prospect_ids=prospect_ids, timestamps=timestamps)
+    return profit_curve(outcomes, value_per_conversion=value_per_conversion, cost_per_flag=cost_per_flag,
+                        prospects_per_day=prospects_per_day)
+
+
+@dataclass(frozen=True)
+class ThresholdSettings:
+    """The one threshold a run is used at (Evaluate's slider, the confusion matrix, the profit view,
+    the card and the service's default), with the value, cost and traffic the user entered."""
+
+    threshold: float
+    value_per_conversion: float = DEFAULT_VALUE_PER_CONVERSION
+    cost_per_flag: float = DEFAULT_COST_PER_FLAG
+    prospects_per_day: float | None = None  # None: the test set's
+
+    def __post_init__(self) -> None:
+        _check_threshold(self.threshold)
+        _check_money(VALUE_LABEL, self.value_per_conversion, allow_zero=False)
+        _check_money(COST_LABEL, self.cost_per_flag, allow_zero=True)
+        if self.prospects_per_day is not None:
+            _check_money(TRAFFIC_LABEL, self.prospects_per_day, allow_zero=False)
+
+    def curve(self, outcomes: ProspectOutcomes) -> ProfitCurve:
+        return profit_curve(outcomes, value_per_conversion=self.value_per_conversion, cost_per_flag=self.cost_per_flag,
+                            prospects_per_day=self.prospects_per_day)
+
+    @classmethod
+    def from_card(cls, section: Any) -> ThresholdSettings | None:
+        """The settings a card's `threshold_section` was made from; None for a card without one (or an
+        older card, whose section named no chosen threshold)."""
+        try:
+            inputs = section["inputs"]
+            traffic = inputs.get("prospects_per_day") if inputs.get("prospects_per_day_source") == "entered" else None
+            return cls(threshold=section["value"], value_per_conversion=inputs["value_per_conversion"],
+                       cost_per_flag=inputs["cost_per_flag"], prospects_per_day=traffic)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            return None
+
+
+def threshold_sentence(choice: ThresholdChoice) -> str:
+    """`Flagging prospects who score 0.42 or more: about 120 prospects a day (6% of prospects), catching
+    45% of the prospects who convert before they do; a flagged prospect converts 4.6× as often as
+    average. Expected profit: about 1,230 a day (2.10 a prospect scored).`"""
     from prospect_core.trainingset.wording import share_text
 
+    lift = "" if not np.isfinite(choice.lift) else (
+        f"; a flagged prospect converts {choice.lift:.1f}\u00d7 as often as average")
+    return (
+        f"Flagging prospects who score {choice.threshold:.4g} or more at any moment: about "
+        f"{_about(choice.flagged_per_day)} prospect{'' if round(choice.flagged_per_day) == 1 else 's'} a day "
+        f"({share_text(choice.flagged_share)} of prospects), catching {share_text(choice.caught_share)} of the prospects "
+        f"who convert before they do{lift}. Expected profit: {_money(choice.profit_per_day)} a day "
+        f"({choice.profit_per_prospect:,.2f} a prospect scored)."
+    )
+
+
+def best_profit_sentence(curve: ProfitCurve) -> str:
     best = curve.best
     if best is None:
-        return (
-            f"At {curve.value_per_conversion:,g} a conversion and {curve.cost_per_flag:,g} a flag, no threshold "
-            "pays: every flag costs more than the conversions it catches are worth. Flag no one, or act more cheaply."
-        )
-    return (
-        f"Flag the top {share_text(best.flagged_share)} of moments: about {_about(best.prospects_per_day)} "
-        f"prospect{'' if round(best.prospects_per_day) == 1 else 's'} a day, catching {share_text(best.caught_share)} of "
-        f"{conversions}; each flagged prospect converts {best.lift:.1f}\u00d7 as often as average. "
-        f"Expected profit: about {_about(best.profit_per_day)} a day."
-    )
+        return (f"At {curve.value_per_conversion:,g} a conversion and {curve.cost_per_flag:,g} a flagged prospect, no "
+                "threshold pays: every flag costs more than the conversions it catches are worth. Flag no one, or act "
+                "more cheaply.")
+    return f"Best profit: threshold {best.threshold:.4g}, {_money(best.profit_per_day)} a day."
+
+
+def _money(number: float) -> str:
+    return f"about {_about(number)}" if number >= 0 else f"a loss of about {_about(-number)}"
 
 
 def _about(number: float) -> str:
@@ -547,19 +646,20 @@ def _about(number: float) -> str:
     return f"{round(number, -digits):,.0f}"
 
 
-def recommended_threshold_section(curve: ProfitCurve) -> dict[str, Any]:
-    """The model card's `recommended_threshold`: the value the scoring service flags at (`value`,
-    None when no threshold pays, and the service keeps its default), with the inputs it came from."""
-    best = curve.best
+def threshold_section(settings: ThresholdSettings, curve: ProfitCurve) -> dict[str, Any]:
+    """The model card's `recommended_threshold`: the value the scoring service flags at (`value`), the
+    inputs it was chosen with (`ThresholdSettings.from_card` reads them back) and what it means."""
+    at = curve.at(settings.threshold)
     return {
-        "value": None if best is None else best.threshold,
-        "basis": "highest expected profit a day on the test set",
+        "value": settings.threshold,
+        "basis": "chosen on Evaluate; expected profit counts each flagged prospect once and each conversion caught once",
         "inputs": {
             "value_per_conversion": curve.value_per_conversion,
             "cost_per_flag": curve.cost_per_flag,
-            "prediction_points_per_day": curve.moments_per_day,
-            "prediction_points_per_day_source": curve.traffic_source,
+            "prospects_per_day": curve.prospects_per_day,
+            "prospects_per_day_source": curve.traffic_source,
         },
-        "at_threshold": None if best is None else best.to_dict(),
-        "sentence": threshold_sentence(curve),
+        "at_threshold": at.to_dict(),
+        "best_profit_threshold": None if curve.best is None else curve.best.threshold,
+        "sentence": threshold_sentence(at),
     }

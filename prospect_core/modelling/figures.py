@@ -26,6 +26,7 @@ HEIGHT = 420
 WEBGL_MIN_POINTS = 1_000
 MAX_CURVE_POINTS = 800
 POSITIVE, NEGATIVE, NEUTRAL = "#d62728", "#1f77b4", "#7f7f7f"
+CHOSEN = "#2ca02c"  # the one threshold the user chose
 CHANCE = dict(color=NEUTRAL, dash="dash", width=1)
 
 CurveInput = Union["Evaluation", Sequence]  # an Evaluation, or (x, y, area)
@@ -494,11 +495,13 @@ def target_explorer_figure(ladder: TargetLadder, *, title: str = "Which targets 
     return _layout(figure, title=title, x_title="Target window (how soon after the moment)", y_title="Moments that reach the target")
 
 
-def profit_figure(curve: ProfitCurve, *, currency: str = "", title: str = "Expected profit by threshold") -> go.Figure:
-    """Expected profit a day against threshold, the best threshold marked (none when none pays).
+def profit_figure(curve: ProfitCurve, *, chosen: float | None = None, currency: str = "",
+                  title: str = "Expected profit by threshold") -> go.Figure:
+    """Expected profit a day against threshold, the best threshold marked (none when none pays) and
+    the `chosen` one (Evaluate's one threshold) as a line with its profit.
 
-    At most MAX_CURVE_POINTS points are drawn (the curve has one per distinct test score); the best
-    is always among them.
+    At most MAX_CURVE_POINTS points are drawn (the curve has one per prospect's best score); the best
+    is always among them. The curve is a step: profit changes only at those scores.
     """
     keep = np.unique(np.r_[np.linspace(0, len(curve.thresholds) - 1, min(len(curve.thresholds), MAX_CURVE_POINTS)).astype(int),
                            int(np.argmax(curve.profit_per_day))])
@@ -506,9 +509,9 @@ def profit_figure(curve: ProfitCurve, *, currency: str = "", title: str = "Expec
     figure.add_trace(
         go.Scatter(
             x=curve.thresholds[keep], y=curve.profit_per_day[keep], mode="lines", name="expected profit a day",
-            line=dict(color=NEGATIVE), customdata=np.c_[curve.flagged_share[keep], curve.caught_share[keep]],
-            hovertemplate=f"threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<br>flags %{{customdata[0]:.1%}} of moments, "
-                          "catches %{customdata[1]:.0%}<extra></extra>",
+            line=dict(color=NEGATIVE, shape="vh"), customdata=np.c_[curve.flagged_share[keep], curve.caught_share[keep]],
+            hovertemplate=f"threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<br>flags %{{customdata[0]:.1%}} of prospects, "
+                          "catches %{customdata[1]:.0%} of converting prospects<extra></extra>",
         )
     )
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
@@ -516,10 +519,20 @@ def profit_figure(curve: ProfitCurve, *, currency: str = "", title: str = "Expec
         best = curve.best
         figure.add_trace(
             go.Scatter(
-                x=[best.threshold], y=[best.profit_per_day], mode="markers+text", name=f"best threshold {best.threshold:.3f}",
-                marker=dict(color=POSITIVE, size=12, symbol="diamond"), text=[f"{currency}{best.profit_per_day:,.0f} a day"],
-                textposition="top center", cliponaxis=False,
+                x=[best.threshold], y=[best.profit_per_day], mode="markers", name=f"best profit at {best.threshold:.4g}",
+                marker=dict(color=POSITIVE, size=12, symbol="diamond"),
+                hovertemplate=f"best: threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<extra></extra>",
+            )
+        )
+    if chosen is not None:
+        at = curve.at(chosen)
+        figure.add_trace(
+            go.Scatter(
+                x=[at.threshold], y=[at.profit_per_day], mode="markers", name=f"chosen threshold {at.threshold:.4g}",
+                marker=dict(color=CHOSEN, size=11, symbol="circle-open", line=dict(width=3)),
+                hovertemplate=f"chosen: threshold %{{x:.3f}}<br>{currency}%{{y:,.0f}} a day<extra></extra>",
             )
         )
     figure.update_xaxes(range=[0, 1])
-    return _layout(figure, title=title, x_title="Score threshold (flag at or above)", y_title=f"Expected profit a day{f' ({currency})' if currency else ''}")
+    return _layout(figure, title=title, x_title="Score threshold (flag a prospect at or above)",
+                   y_title=f"Expected profit a day{f' ({currency})' if currency else ''}")

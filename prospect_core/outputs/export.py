@@ -86,7 +86,7 @@ def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.
     `events.build.prospect_events` of `replay.parity_sample`) on `training_frame` (the run's training
     set) when given, else on the run's test rows, which is what a run keeps; without `events` it
     says how each input is served but measures nothing. `recommended_threshold`
-    (evaluation.recommended_threshold_section) goes into the card, signed with it, and so does
+    (evaluation.threshold_section: the one threshold, chosen on Evaluate) goes into the card, signed with it, and so does
     `run_owner`, the signed-in user the run belongs to (the run store checks it)."""
     data = artifact_bytes(run.pipeline)
     digest = sha256_hex(data)

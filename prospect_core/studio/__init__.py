@@ -20,7 +20,8 @@ modules a later page needs (the export and its Signals library, the model, SHAP)
 | attributes_panel.py | Data & target's Attributes section: the model's inputs, the custom-attribute form |
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
 | spec_form.py | Data & target's spec widgets, drawn from the field table both ways; spec links, files and errors |
-| run_views.py | a run's views for a marketer: scores first, Explain's picker, by prospect, thresholds in business terms |
+| leaderboard_panel.py | Train's Compare models and Tune, the leaderboard, the headline metrics' intervals |
+| run_views.py | a run's views for a marketer: scores first, Explain's picker, by prospect, the one threshold and its profit |
 | target_explorer.py | Data & target's target explorer |
 | streamlit_private.py | every call into Streamlit's private runtime, each with a contract test |
 """
@@ -116,7 +117,10 @@ _PUBLIC = {
     "sweep_uploads": "prospect_core.studio.uploads",
     "target_event_notice": "prospect_core.studio.data",
     "target_explorer_section": "prospect_core.studio.target_explorer",
-    "threshold_in_business_terms": "prospect_core.studio.run_views",
+    "threshold_view": "prospect_core.studio.run_views",
+    "compare_section": "prospect_core.studio.leaderboard_panel",
+    "headline_metrics": "prospect_core.studio.leaderboard_panel",
+    "current_threshold": "prospect_core.studio.runstore",
     "top_feature_index": "prospect_core.studio.widgets",
     "upload_folder": "prospect_core.studio.uploads",
     "what_if_inputs": "prospect_core.studio.signals_panel",
@@ -192,7 +196,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from prospect_core.studio.run_views import by_prospect_view
     from prospect_core.studio.run_views import pick_moment
     from prospect_core.studio.run_views import scores_first
-    from prospect_core.studio.run_views import threshold_in_business_terms
+    from prospect_core.studio.run_views import threshold_view
+    from prospect_core.studio.leaderboard_panel import compare_section
+    from prospect_core.studio.leaderboard_panel import headline_metrics
+    from prospect_core.studio.runstore import current_threshold
     from prospect_core.studio.runstore import export_bundle
     from prospect_core.studio.runstore import open_workspace
     from prospect_core.studio.runstore import save_status

@@ -33,10 +33,11 @@ WINDOW_NOTE = "window_unit_note"  # how a unit switch rounded the target window,
 WORKSPACE = "workspace"  # this session's workspace id, also in the URL (?workspace=)
 RESTORED = "restored_workspace"  # the workspace whose saved runs this session has loaded back
 UNLOADABLE = "unloadable_runs"  # RunSummary of this workspace's incomplete or unverifiable runs
+LEADERBOARD = "leaderboard"  # (the built set's id, Leaderboard) of Train's Compare models and Tune
 ALL_RUNS = "all_runs_listed"  # (monotonic time, RunSummary list) of the store's runs, for the all-runs picker
 
 
-JOBS = ("build", "train", "load", "counts", "notices", "explore")  # the last three: Data & target's own queries
+JOBS = ("build", "train", "load", "compare", "counts", "notices", "explore")  # the last three: Data & target's own queries
 
 
 def job(kind: str) -> str:

@@ -1,5 +1,5 @@
 """A trained run's views for a marketer: scores first, Explain's picker by prospect, the by-prospect view,
-thresholds in business terms.
+the one threshold with its profit in prospects.
 
 The numbers come from prospect_core.modelling.evaluation, the words from prospect_core.trainingset.wording.
 """
@@ -12,7 +12,7 @@ import streamlit as st
 from prospect_core.modelling import evaluation
 from prospect_core.modelling.model import TrainingRun
 from prospect_core.modelling.scoring import SCORE_COLUMN
-from prospect_core.studio.runstore import choose_threshold
+from prospect_core.studio.runstore import choose_threshold, current_threshold, default_threshold, outcomes, threshold_saving
 from prospect_core.studio.state import StudioRun
 from prospect_core.trainingset.wording import counted, format_metric, plain, target_wording
 
@@ -76,45 +76,88 @@ def by_prospect_view(run: TrainingRun) -> None:
     right.dataframe(caught.round(2), hide_index=True)
 
 
-def threshold_in_business_terms(record: StudioRun, key: str) -> evaluation.ProfitCurve | None:
-    """Value, cost and traffic in; the profit curve, the best threshold and its sentence out.
+def _threshold_keys(record: StudioRun) -> dict[str, str]:
+    number = record.number
+    return {"threshold": f"threshold_{number}", "value": f"profit_{number}_value", "cost": f"profit_{number}_cost",
+            "traffic": f"profit_{number}_traffic"}
 
-    The recommended threshold goes into the run's model card at a click (runstore.choose_threshold), stored and downloaded.
+
+def _widget_values(settings: evaluation.ThresholdSettings) -> dict[str, float]:
+    return {"threshold": settings.threshold, "value": settings.value_per_conversion, "cost": settings.cost_per_flag,
+            "traffic": float(settings.prospects_per_day or 0.0)}
+
+
+def _set_threshold(record: StudioRun, threshold: float) -> None:
+    """A button's callback: the slider (and so the run's one threshold) moves to `threshold`."""
+    st.session_state[_threshold_keys(record)["threshold"]] = threshold
+
+
+@st.fragment
+def threshold_view(record: StudioRun) -> None:
+    """The run's one threshold: the slider, its Best F1 and Best profit buttons, the confusion matrix
+    and the profit view all read and set `record.threshold`, which the card and the run store keep.
+
+    A fragment: moving the slider reruns only this part of the page. The widgets start from the run's
+    settings whenever Streamlit has forgotten them (another page, a reload), never from defaults.
     """
     run = record.run
-    st.subheader("Thresholds in business terms")
+    widget_keys = _threshold_keys(record)
+    settings = current_threshold(record)
+    for name, value in _widget_values(settings).items():
+        st.session_state.setdefault(widget_keys[name], value)
+    prospects = outcomes(record)
+
+    st.subheader("At a threshold")
+    st.caption("One threshold for everything: the confusion matrix, the profit below, the model card and the "
+               "scoring service's default.")
     left, middle, right = st.columns(3)
-    value = left.number_input(evaluation.VALUE_LABEL, 0.0, 1e9, 100.0, step=10.0, key=f"{key}_value",
+    value = left.number_input(evaluation.VALUE_LABEL, 0.0, 1e9, step=10.0, key=widget_keys["value"],
                               help="What one prospect reaching the target is worth to you")
-    cost = middle.number_input(evaluation.COST_LABEL, 0.0, 1e9, 5.0, step=1.0, key=f"{key}_cost",
-                               help="What acting on one flagged prospect costs (a call, an offer)")
-    traffic = right.number_input(f"{evaluation.TRAFFIC_LABEL} (0 = from the test set)", 0, 10**9, 0, key=f"{key}_traffic",
-                                 help="How many prediction points (events of cohort prospects) a day to scale to")
-    ids = run.test_ids  # built anew on every read
+    cost = middle.number_input(evaluation.COST_LABEL, 0.0, 1e9, step=1.0, key=widget_keys["cost"],
+                               help="What acting on one flagged prospect costs (a call, an offer); once per prospect")
+    traffic = right.number_input(f"{evaluation.TRAFFIC_LABEL} (0 = from the test set)", 0.0, 1e9, step=100.0,
+                                 key=widget_keys["traffic"], format="%.0f",
+                                 help="How many prospects are scored a day, to scale the profit to")
     try:
-        curve = evaluation.profit_by_threshold(
-            y_true=run.y_test, y_score=run.y_score, prospect_ids=ids["domain_userid"],
-            timestamps=ids["derived_tstamp"], value_per_conversion=value, cost_per_flag=cost,
-            moments_per_day=float(traffic) or None,
-        )
+        curve = evaluation.profit_curve(prospects, value_per_conversion=value, cost_per_flag=cost,
+                                        prospects_per_day=float(traffic) or None)
     except (ValueError, TypeError) as error:
         st.error(plain(error), icon=":material/error:")
-        return None
-    from prospect_core.modelling.figures import profit_figure  # plotly figures: only when this section draws
+        curve = None
+    best_f1 = default_threshold(run).threshold
+    best_profit = None if curve is None or curve.best is None else curve.best.threshold
+    slider, f1_button, profit_button = st.columns([4, 1, 1], vertical_alignment="bottom")
+    threshold = slider.slider("Score threshold: a prospect is flagged when a moment scores at or above it",
+                              0.0, 1.0, step=0.001, format="%.4f", key=widget_keys["threshold"])
+    f1_button.button("Best F1", key=f"{widget_keys['threshold']}_best_f1", on_click=_set_threshold, args=(record, best_f1),
+                     help=f"The threshold of highest F1 on the test moments ({best_f1:.4f})", width="stretch")
+    profit_button.button("Best profit", key=f"{widget_keys['threshold']}_best_profit", on_click=_set_threshold,
+                         args=(record, best_profit), disabled=best_profit is None, width="stretch",
+                         help="The threshold of highest expected profit at this value and cost" if best_profit is not None
+                         else "No threshold pays at this value and cost")
+    if curve is not None:
+        choose_threshold(record, evaluation.ThresholdSettings(
+            threshold=float(threshold), value_per_conversion=float(value), cost_per_flag=float(cost),
+            prospects_per_day=float(traffic) or None))
 
-    st.plotly_chart(profit_figure(curve), key=f"{key}_profit")
-    st.markdown(evaluation.threshold_sentence(curve, conversions="positive moments"))  # the share is of moments, not of prospects
-    # Into the card only at a click: the card is signed and stored, and re-saving on every value typed
-    # would make each keystroke a run-store write of seconds.
-    recommended = evaluation.recommended_threshold_section(curve)
-    if record.threshold == recommended:
-        st.caption("The model card names this threshold (as downloaded and as stored); the scoring service "
-                   "uses it as its default.")
-    elif st.button("Use this threshold in the model card", key=f"{key}_use", icon=":material/check:",
-                   help="The card, signed again, names this threshold with its value and cost, and the scoring "
-                   "service uses it as its default. A saved run is saved again with the new card."):
-        with st.spinner("Signing the card again and saving the run…"):
-            choose_threshold(record, recommended)
-        st.rerun()
-    return curve
+    confusion = evaluation.confusion_at(y_true=run.y_test, y_score=run.y_score, threshold=threshold)
+    from prospect_core.modelling.figures import confusion_figure, profit_figure  # plotly: only when this draws
 
+    chart, numbers = st.columns([3, 2])
+    outcomes_words = (target_wording(run.spec, reached=False), target_wording(run.spec))
+    chart.plotly_chart(confusion_figure(confusion, outcomes=outcomes_words), key=f"confusion_{record.number}")
+    reached = plain(target_wording(run.spec))
+    numbers.metric("Precision", format_metric(confusion.precision),
+                   help=f"Of the flagged moments, the share whose prospect then {reached} (— when none is flagged)")
+    numbers.metric("Recall", f"{confusion.recall:.3f}", help="Of the positive moments, the share flagged")
+    numbers.metric("Flagged", f"{confusion.predicted_positive_share:.2%}", help="Share of test moments flagged")
+    numbers.metric("False positive rate", f"{confusion.false_positive_rate:.3f}")
+
+    st.subheader("Thresholds in business terms")
+    if curve is None:
+        return
+    st.plotly_chart(profit_figure(curve, chosen=threshold), key=f"profit_{record.number}_profit")
+    st.markdown(evaluation.threshold_sentence(curve.at(threshold)))  # numbers and fixed words only
+    st.caption(f"{plain(evaluation.best_profit_sentence(curve))} Traffic: {plain(curve.traffic_source)}. "
+               + ("Saving the threshold with the run…" if threshold_saving(record) else
+                  "The model card and the run store keep this threshold with its value and cost."))

@@ -29,6 +29,7 @@ import streamlit as st
 
 from prospect_core import runstore
 from prospect_core.infra.errors import UserError
+from prospect_core.modelling.evaluation import ProspectOutcomes, ThresholdSettings, prospect_outcomes, threshold_section
 from prospect_core.modelling.model import CompactFrame, TrainingRun
 from prospect_core.studio import keys
 from prospect_core.events.warehouse import Warehouse
@@ -153,6 +154,7 @@ def restore(store: runstore.RunStore, run_id: str) -> StudioRun:
     )
     record = add_run(run, stored.source)
     record.save = SaveStatus(run_id=run_id, workspace=stored.workspace, restored=True)
+    record.threshold = ThresholdSettings.from_card(stored.card.get("recommended_threshold"))
     return record
 
 
@@ -166,6 +168,39 @@ class Trained:
     run: TrainingRun
     export: ExportBundle | None
     save: SaveStatus
+    threshold: ThresholdSettings
+    outcomes: ProspectOutcomes
+
+
+# ----- the one threshold ---------------------------------------------------------------------------
+
+
+def default_threshold(run: TrainingRun) -> ThresholdSettings:
+    """Where a run's threshold starts: its best-F1 threshold, exactly (a score; rounding it to the
+    slider's grid would flag other prospects, and with a calibrated low base rate most scores are below 0.001)."""
+    return ThresholdSettings(threshold=float(run.evaluation.best_f1_threshold))
+
+
+def current_threshold(record: StudioRun) -> ThresholdSettings:
+    """The run's one threshold: chosen on Evaluate, else where it started."""
+    return record.threshold if record.threshold is not None else default_threshold(record.run)
+
+
+def run_outcomes(run: TrainingRun) -> ProspectOutcomes:
+    ids = run.test_ids  # built anew on every read
+    return prospect_outcomes(y_true=run.y_test, y_score=run.y_score, prospect_ids=ids["domain_userid"],
+                             timestamps=ids["derived_tstamp"])
+
+
+def outcomes(record: StudioRun) -> ProspectOutcomes:
+    """The run's per-prospect outcomes, computed once (Evaluate's threshold moves then cost milliseconds)."""
+    if record.outcomes is None:
+        record.outcomes = run_outcomes(record.run)
+    return record.outcomes
+
+
+def _card_section(settings: ThresholdSettings, prospects: ProspectOutcomes) -> dict:
+    return threshold_section(settings, settings.curve(prospects))
 
 
 def _export(run: TrainingRun, source: str, key: bytes, owner: runstore.Owner | None, threshold: dict | None,
@@ -202,8 +237,8 @@ def export_bundle(record: StudioRun) -> ExportBundle:
                             "to export it")
         frame = _training_frame(record)
         warehouse = _parity_warehouse(record.source, record.run.spec) if frame is not None else None
-        record.export = _export(record.run, record.source, signing_key(), current_identity().owner, record.threshold,
-                                frame, warehouse)
+        record.export = _export(record.run, record.source, signing_key(), current_identity().owner,
+                                _card_section(current_threshold(record), outcomes(record)), frame, warehouse)
     return record.export
 
 
@@ -223,19 +258,21 @@ def saver(source: str, training_frame: pd.DataFrame | None = None) -> Callable[[
         warehouse = _parity_warehouse(source, built_set().spec) if training_frame is not None and built_set() else None
     except UserError as error:
         problem = str(error)
-        return lambda run, report: Trained(run, None, SaveStatus(workspace=workspace, not_saved=problem))
+        return lambda run, report: Trained(run, None, SaveStatus(workspace=workspace, not_saved=problem),
+                                           default_threshold(run), run_outcomes(run))
 
     def save(run: TrainingRun, report: Callable[[str], None]) -> Trained:
         report("Saving the run to the run store…")
         started = time.perf_counter()
+        threshold, prospects = default_threshold(run), run_outcomes(run)
         _warmed(store)
         try:
-            export = _export(run, source, key, owner, None, training_frame, warehouse)
+            export = _export(run, source, key, owner, _card_section(threshold, prospects), training_frame, warehouse)
         except UserError as error:  # a signing key too short to sign with
-            return Trained(run, None, SaveStatus(workspace=workspace, not_saved=str(error)))
+            return Trained(run, None, SaveStatus(workspace=workspace, not_saved=str(error)), threshold, prospects)
         status = _log(store, run, export, workspace)
         status.seconds = time.perf_counter() - started
-        return Trained(run, export, status)
+        return Trained(run, export, status, threshold, prospects)
 
     return save
 
@@ -244,6 +281,7 @@ def deliver_trained(trained: Trained, source: str, notes: tuple[str, ...] = ()) 
     """Into this session's runs, with the save's outcome (no `st.*` call: see jobs.follow_job)."""
     record = add_run(trained.run, source, notes=notes)
     record.save, record.export = trained.save, trained.export
+    record.threshold, record.outcomes = trained.threshold, trained.outcomes
     return record
 
 
@@ -273,14 +311,55 @@ def save_again(record: StudioRun) -> None:
     st.session_state.pop(keys.ALL_RUNS, None)
 
 
-def choose_threshold(record: StudioRun, threshold: dict) -> None:
-    """The recommended threshold goes into the run's card: exported again and, if the run was saved,
-    saved again, so that the stored card stays the one downloaded."""
-    if record.threshold == threshold:
+def choose_threshold(record: StudioRun, settings: ThresholdSettings) -> None:
+    """The run's one threshold (with its value and cost) becomes `settings`: the card is exported again
+    when next asked for and, if the run was saved, saved again in the background, so that the stored
+    card stays the one downloaded and a reload finds the same settings. A threshold moved while a save
+    runs is saved once that save ends (the last one wins); the page never waits on the store."""
+    if record.threshold == settings:
         return
-    record.threshold, record.export = threshold, None
-    if record.save.run_id and (record.run.test_rows is not None or _training_frame(record) is not None):
-        save_again(record)
+    record.threshold, record.export = settings, None
+    frame = _training_frame(record)
+    if not record.save.run_id or (record.run.test_rows is None and frame is None):
+        return
+    with _SAVING_LOCK:
+        if id(record) in _SAVING:  # the running save sees the new settings when it ends, and goes round again
+            return
+        _SAVING.add(id(record))
+    store, key, identity = run_store(), signing_key(), current_identity()
+    thread = threading.Thread(target=_save_settings, args=(record, store, key, identity.owner, identity.owner_filter, frame),
+                              name=f"threshold-save-{record.number}", daemon=True)
+    thread.start()
+
+
+_SAVING_LOCK = threading.Lock()
+_SAVING: set[int] = set()  # id() of the records (of every session) being saved
+
+
+def _save_settings(record: StudioRun, store: runstore.RunStore, key: bytes, owner: runstore.Owner | None,
+                   owner_filter: str | None, frame: pd.DataFrame | None) -> None:
+    while True:
+        settings = record.threshold
+        previous, workspace = record.save.run_id, record.save.workspace or ""
+        try:
+            export = _export(record.run, record.source, key, owner, _card_section(settings, outcomes(record)), frame)
+            status = _log(_warmed(store), record.run, export, workspace)
+            if previous and status.run_id:
+                store.delete_run(previous, owner=owner_filter, verify_key=key)
+        except UserError as error:  # a signing key too short to sign with, or the old run not deleted
+            status, export = SaveStatus(run_id=previous, workspace=workspace, not_saved=str(error)), None
+        record.save = status
+        with _SAVING_LOCK:
+            if record.threshold == settings:
+                record.export = export if record.export is None else record.export
+                _SAVING.discard(id(record))
+                return
+
+
+def threshold_saving(record: StudioRun) -> bool:
+    """True while the run's threshold is being saved to the run store."""
+    with _SAVING_LOCK:
+        return id(record) in _SAVING
 
 
 def save_status(record: StudioRun) -> None:

@@ -22,7 +22,9 @@ from prospect_core.events.sources import DEFAULT_SOURCE
 from prospect_core.infra import limits
 from prospect_core.trainingset.dataset import DatasetSummary
 from prospect_core.infra.errors import UserError
+from prospect_core.modelling.evaluation import ProspectOutcomes, ThresholdSettings
 from prospect_core.modelling.explain import ShapSample
+from prospect_core.modelling.leaderboard import Interval
 from prospect_core.modelling.model import TrainingRun
 from prospect_core.infra.session_memory import EVERYTHING, JOBS, RUN, SET, Held, SessionMemory
 from prospect_core.trainingset.spec import TrainingSpec
@@ -68,7 +70,9 @@ class StudioRun:
     created: dt.datetime
     shap: ShapSample | None = None  # computed on first visit to Explain
     save: SaveStatus = field(default_factory=SaveStatus)
-    threshold: dict[str, Any] | None = None  # evaluation.recommended_threshold_section, chosen on Evaluate
+    threshold: ThresholdSettings | None = None  # the one threshold (with value and cost), in the card and the store
+    outcomes: ProspectOutcomes | None = None  # each test prospect's flag and catch scores, computed once for Evaluate
+    intervals: dict[str, Interval] | None = None  # the headline metrics' intervals (leaderboard_panel.metric_intervals)
     export: ExportBundle | None = None  # built by runstore.export_bundle, the one owner of when it is built again
     notes: tuple[str, ...] = ()  # the built set's notes (e.g. what an events export lacked), kept with the run
 

@@ -250,89 +250,129 @@ def test_explain_picker_lists_each_prospect_once_then_their_moments() -> None:
 
 # ----- thresholds in business terms ---------------------------------------------------------------
 
-PROFIT_TRUE = np.array([1, 0, 1, 0, 0])
-PROFIT_SCORE = np.array([0.9, 0.8, 0.8, 0.4, 0.1])
-PROFIT_IDS = np.array(["a", "a", "b", "c", "d"])
-# two days: a is flagged on both, b on the first
-PROFIT_TIMES = np.array(["2025-05-01T10:00", "2025-05-02T09:00", "2025-05-01T11:00", "2025-05-01T12:00", "2025-05-01T13:00"],
-                        dtype="datetime64[ns]")
+# Six prospects over three days; value 100 a conversion, 30 a flagged prospect.
+#   a: converts; scores 0.9 two days before its positive moment (0.3): flagged early, caught at <= 0.9
+#   b: converts at its first moment (0.2), then scores 0.7 after converting: that flag costs, earns nothing
+#   c, d, e, f: never convert; best scores 0.6, 0.5, 0.8, 0.2 (c and f twice: each costs once)
+SIX = [  # prospect, time, score, positive
+    ("a", "2025-05-01T10:00", 0.9, 0), ("a", "2025-05-03T10:00", 0.3, 1),
+    ("b", "2025-05-01T11:00", 0.2, 1), ("b", "2025-05-02T11:00", 0.7, 0),
+    ("c", "2025-05-01T12:00", 0.6, 0), ("c", "2025-05-02T12:00", 0.1, 0),
+    ("d", "2025-05-02T13:00", 0.5, 0),
+    ("e", "2025-05-03T14:00", 0.8, 0),
+    ("f", "2025-05-01T15:00", 0.05, 0), ("f", "2025-05-03T15:00", 0.2, 0),
+]
+SIX_IDS = np.array([row[0] for row in SIX])
+SIX_TIMES = np.array([row[1] for row in SIX], dtype="datetime64[ns]")
+SIX_SCORE = np.array([row[2] for row in SIX])
+SIX_TRUE = np.array([row[3] for row in SIX])
 
 
 def profit(**kwargs):
     from prospect_core.modelling.evaluation import profit_by_threshold
 
-    arguments = dict(y_true=PROFIT_TRUE, y_score=PROFIT_SCORE, prospect_ids=PROFIT_IDS, timestamps=PROFIT_TIMES,
-                     value_per_conversion=10, cost_per_flag=3)
+    arguments = dict(y_true=SIX_TRUE, y_score=SIX_SCORE, prospect_ids=SIX_IDS, timestamps=SIX_TIMES,
+                     value_per_conversion=100, cost_per_flag=30)
     return profit_by_threshold(**{**arguments, **kwargs})
 
 
-def test_profit_by_threshold_by_hand() -> None:
+def test_profit_counts_prospects_once_and_conversions_only_when_flagged_before() -> None:
     curve = profit()
-    # thresholds .9, .8 (both ties), .4, .1 flag 1, 3, 4, 5 rows catching 1, 2, 2, 2 positives:
-    # 10 x hits - 3 x flags = 7, 11, 8, 5 per 5 test rows; the test rows cover 2 days: 2.5 a day
-    assert_allclose(curve.thresholds, [0.9, 0.8, 0.4, 0.1])
-    assert_allclose(curve.profit_per_day, np.array([7, 11, 8, 5]) * 2.5 / 5)
-    assert (curve.moments_per_day, curve.traffic_source) == (2.5, "the test set's 5 prediction points over 2 days")
+    # flagged prospects at 0.9, 0.8, 0.7, 0.6, 0.5, 0.2: a; +e; +b; +c; +d; +f = 1..6
+    # caught before converting: a from 0.9 on; b only at 0.2 (its 0.7 came after converting)
+    # 100 x caught - 30 x flagged = 70, 40, 10, -20, -50, 200 - 180 = 20 for the 6 test prospects
+    assert_allclose(curve.thresholds, [0.9, 0.8, 0.7, 0.6, 0.5, 0.2])
+    assert curve.outcomes.days == 3 and curve.prospects_per_day == 2.0  # 6 prospects over 3 days
+    assert curve.traffic_source == "the test set's 6 prospects over 3 days"
+    assert_allclose(curve.profit_per_day, np.array([70, 40, 10, -20, -50, 20]) / 3)
+    assert_allclose(curve.flagged_share, np.arange(1, 7) / 6)
+    assert_allclose(curve.caught_share, [0.5, 0.5, 0.5, 0.5, 0.5, 1.0])
     best = curve.best
-    assert best.threshold == 0.8 and best.profit_per_day == 5.5
-    assert_allclose([best.flagged_share, best.caught_share, best.precision, best.lift], [0.6, 1.0, 2 / 3, (2 / 3) / 0.4])
-    assert_allclose([best.flagged_per_day, best.prospects_per_day], [1.5, 1.5])  # 3 flags; a twice on two days, b once
+    assert best.threshold == 0.9 and (best.prospects_flagged, best.conversions_caught) == (1, 1)
+    assert_allclose([best.profit_per_prospect, best.profit_per_day, best.flagged_per_day, best.caught_per_day],
+                    [70 / 6, 70 / 3, 1 / 3, 1 / 3])
+    assert_allclose([best.precision, best.lift], [1.0, 3.0])  # 2 of 6 prospects convert: 1 / (2/6)
 
-    entered = profit(moments_per_day=50)
-    assert entered.best.threshold == 0.8 and entered.traffic_source == "entered"
-    assert_allclose([entered.best.profit_per_day, entered.best.flagged_per_day, entered.best.prospects_per_day], [110, 30, 30])
+    everyone = curve.at(0.2)
+    assert (everyone.prospects_flagged, everyone.conversions_caught) == (6, 2)
+    assert_allclose([everyone.profit_per_day, everyone.precision, everyone.caught_share], [20 / 3, 2 / 6, 1.0])
+    between = curve.at(0.65)  # between the curve's points: as at 0.7
+    assert (between.prospects_flagged, between.conversions_caught) == (3, 1)
+    nobody = curve.at(0.95)
+    assert nobody.prospects_flagged == 0 and nobody.profit_per_day == 0 and np.isnan(nobody.precision)
+    assert nobody.to_dict()["precision"] is None
+
+    entered = profit(prospects_per_day=60)  # 30x the test set's 2 prospects a day
+    assert entered.best.threshold == 0.9 and entered.traffic_source == "entered"
+    assert_allclose([entered.best.profit_per_day, entered.best.flagged_per_day, entered.best.caught_per_day], [700, 10, 10])
 
 
 def test_the_best_profit_threshold_beats_every_threshold_on_random_data() -> None:
     rng = np.random.default_rng(3)
+    ids = rng.integers(0, 80, 500).astype(str)
     y = (rng.random(500) < 0.15).astype(int)
     score = np.round(np.clip(0.25 * y + rng.random(500) * 0.75, 0, 1), 2)  # rounded: many ties
     times = np.datetime64("2025-05-01") + rng.integers(0, 10 * 86_400, 500).astype("timedelta64[s]")
-    curve = profit(y_true=y, y_score=score, prospect_ids=rng.integers(0, 80, 500).astype(str), timestamps=times,
-                   value_per_conversion=40, cost_per_flag=7)
+    curve = profit(y_true=y, y_score=score, prospect_ids=ids, timestamps=times, value_per_conversion=40, cost_per_flag=7)
     days = (times.astype("datetime64[D]").max() - times.astype("datetime64[D]").min()).astype(int) + 1
-    by_hand = {t: (40 * ((score >= t) & (y == 1)).sum() - 7 * (score >= t).sum()) / days for t in np.unique(score)}
-    assert_allclose(curve.profit_per_day, [by_hand[t] for t in curve.thresholds])
-    assert_allclose(curve.best.profit_per_day, max(by_hand.values()))
-    assert_allclose(by_hand[curve.best.threshold], curve.best.profit_per_day)
+
+    def by_hand(threshold: float) -> float:  # a loop over prospects, as the rule is worded
+        total = 0.0
+        for prospect in np.unique(ids):
+            mine = ids == prospect
+            if (score[mine] >= threshold).any():
+                total -= 7
+            if y[mine].any():
+                last_positive = times[mine & (y == 1)].max()
+                if ((score >= threshold) & mine & (times <= last_positive)).any():
+                    total += 40
+        return total / days
+
+    assert_allclose(curve.profit_per_day, [by_hand(t) for t in curve.thresholds])
+    assert_allclose(curve.best.profit_per_day, max(by_hand(t) for t in np.unique(score)))
 
 
-def test_threshold_sentence_and_card_section() -> None:
+def test_threshold_sentence_and_card_section_round_trip() -> None:
     import json
 
-    from prospect_core.modelling.evaluation import recommended_threshold_section, threshold_sentence
+    from prospect_core.modelling.evaluation import ThresholdSettings, threshold_section, threshold_sentence
 
-    curve = profit(moments_per_day=2000)
-    assert threshold_sentence(curve) == (
-        "Flag the top 60% of moments: about 1,200 prospects a day, catching 100% of conversions; "
-        "each flagged prospect converts 1.7\u00d7 as often as average. Expected profit: about 4,400 a day."
+    settings = ThresholdSettings(threshold=0.2, value_per_conversion=100, cost_per_flag=30, prospects_per_day=600)
+    curve = settings.curve(profit().outcomes)
+    assert threshold_sentence(curve.at(0.2)) == (
+        "Flagging prospects who score 0.2 or more at any moment: about 600 prospects a day (100% of prospects), "
+        "catching 100% of the prospects who convert before they do; a flagged prospect converts 1.0\u00d7 as often as "
+        "average. Expected profit: about 2,000 a day (3.33 a prospect scored)."
     )
-    section = recommended_threshold_section(curve)
-    assert json.loads(json.dumps(section)) == section
-    assert section["value"] == 0.8 and section["inputs"] == {
-        "value_per_conversion": 10.0, "cost_per_flag": 3.0, "prediction_points_per_day": 2000.0,
-        "prediction_points_per_day_source": "entered",
-    }
-    assert section["at_threshold"]["caught_share"] == 1.0 and section["sentence"] == threshold_sentence(curve)
+    section = threshold_section(settings, curve)
+    assert json.loads(json.dumps(section, allow_nan=False)) == section
+    assert section["value"] == 0.2 and section["best_profit_threshold"] == 0.9
+    assert section["inputs"] == {"value_per_conversion": 100.0, "cost_per_flag": 30.0, "prospects_per_day": 600.0,
+                                 "prospects_per_day_source": "entered"}
+    assert section["at_threshold"]["prospects_flagged"] == 6 and section["sentence"] == threshold_sentence(curve.at(0.2))
+    assert ThresholdSettings.from_card(section) == settings
+    from_test_set = ThresholdSettings(threshold=0.5)
+    assert ThresholdSettings.from_card(threshold_section(from_test_set, from_test_set.curve(curve.outcomes))) == from_test_set
+    assert ThresholdSettings.from_card(None) is None
+    assert ThresholdSettings.from_card({"value": None, "inputs": {}}) is None  # an older card's "none pays"
 
 
-def test_when_no_threshold_pays_the_card_recommends_none_and_the_service_keeps_its_default() -> None:
-    from prospect_core.modelling.evaluation import recommended_threshold_section, threshold_sentence
+def test_when_no_threshold_pays_the_best_is_none() -> None:
+    from prospect_core.modelling.evaluation import best_profit_sentence
 
     curve = profit(cost_per_flag=100)
-    assert curve.best is None and (curve.profit_per_day < 0).all()
-    assert "no threshold pays" in threshold_sentence(curve)
-    section = recommended_threshold_section(curve)
-    assert section["value"] is None and section["at_threshold"] is None
+    assert curve.best is None and (curve.profit_per_day <= 0).all()
+    assert "no threshold pays" in best_profit_sentence(curve)
+    assert best_profit_sentence(profit()) == "Best profit: threshold 0.9, about 23 a day."
 
 
 def test_the_scoring_service_reads_the_card_section() -> None:
     pytest.importorskip("fastapi")
-    from prospect_core.modelling.evaluation import recommended_threshold_section
+    from prospect_core.modelling.evaluation import ThresholdSettings, threshold_section
     from prospect_core.outputs.service_template.service import card_threshold
 
-    assert card_threshold({"recommended_threshold": recommended_threshold_section(profit())}) == 0.8
-    assert card_threshold({"recommended_threshold": recommended_threshold_section(profit(cost_per_flag=100))}) is None
+    settings = ThresholdSettings(threshold=0.35)
+    assert card_threshold({"recommended_threshold": threshold_section(settings, settings.curve(profit().outcomes))}) == 0.35
 
 
 @pytest.mark.parametrize(
@@ -343,11 +383,11 @@ def test_the_scoring_service_reads_the_card_section() -> None:
         ({"value_per_conversion": "100"}, r"Value of a conversion must be a number above 0, got '100'"),
         ({"cost_per_flag": -1}, r"Cost of acting on a flagged prospect must be a number 0 or more, got -1"),
         ({"cost_per_flag": float("nan")}, r"Cost of acting on a flagged prospect must be a number 0 or more, got nan"),
-        ({"moments_per_day": 0}, r"Prediction points a day must be a number above 0, got 0"),
-        ({"moments_per_day": True}, r"Prediction points a day must be a number above 0, got True"),
-        ({"timestamps": PROFIT_TIMES[:3]}, r"timestamps must give one time per row \(5 rows\), got 3 with 0 missing"),
-        ({"prospect_ids": PROFIT_IDS[:2]}, r"prospect_ids must give one prospect per row \(5 rows\)"),
-        ({"y_true": [1, 1, 1, 1, 1]}, r"y_true must hold both classes"),
+        ({"prospects_per_day": 0}, r"Prospects scored a day must be a number above 0, got 0"),
+        ({"prospects_per_day": True}, r"Prospects scored a day must be a number above 0, got True"),
+        ({"timestamps": SIX_TIMES[:3]}, r"timestamps must give one time per row \(10 rows\), got 3 with 0 missing"),
+        ({"prospect_ids": SIX_IDS[:2]}, r"prospect_ids must give one prospect per row \(10 rows\)"),
+        ({"y_true": np.ones(10, dtype=int)}, r"y_true must hold both classes"),
     ],
 )
 def test_profit_by_threshold_rejects_bad_input(kwargs: dict, message: str) -> None:

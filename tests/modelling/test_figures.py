@@ -280,18 +280,19 @@ def test_target_explorer_figure_draws_the_ladder(tmp_path) -> None:
     _check_common(figure)
 
 
-def test_profit_figure_marks_the_best_threshold() -> None:
+def test_profit_figure_marks_the_best_and_the_chosen_threshold() -> None:
     from prospect_core.modelling.evaluation import profit_by_threshold
 
     times = np.datetime64("2025-05-01") + np.arange(20).astype("timedelta64[h]")
     curve = profit_by_threshold(y_true=Y_TRUE, y_score=Y_SCORE, prospect_ids=np.arange(20).astype(str), timestamps=times,
                                 value_per_conversion=10, cost_per_flag=3)
-    figure = figures.profit_figure(curve, currency="$")
-    line, best = figure.data
-    assert_allclose(line.x, curve.thresholds)  # 20 points: all drawn
+    figure = figures.profit_figure(curve, chosen=0.5, currency="$")
+    line, best, chosen = figure.data
+    assert_allclose(line.x, curve.thresholds)  # one prospect a moment: a point per distinct score, all drawn
     assert_allclose(line.y, curve.profit_per_day)
     assert (best.x[0], best.y[0]) == (curve.best.threshold, curve.best.profit_per_day)
-    assert best.name == f"best threshold {curve.best.threshold:.3f}"
+    assert best.name == f"best profit at {curve.best.threshold:.4g}"
+    assert (chosen.x[0], chosen.y[0], chosen.name) == (0.5, curve.at(0.5).profit_per_day, "chosen threshold 0.5")
     _check_common(figure)
     losing = profit_by_threshold(y_true=Y_TRUE, y_score=Y_SCORE, prospect_ids=np.arange(20).astype(str), timestamps=times,
                                  value_per_conversion=1, cost_per_flag=3)
@@ -315,10 +316,10 @@ def test_profit_figure_thins_a_long_curve_but_keeps_the_best() -> None:
     from prospect_core.modelling.evaluation import profit_by_threshold
 
     rng = np.random.default_rng(0)
-    y = (rng.random(5000) < 0.1).astype(int)
-    score = np.clip(0.3 * y + 0.7 * rng.random(5000), 0, 1)
-    curve = profit_by_threshold(y_true=y, y_score=score, prospect_ids=rng.integers(0, 500, 5000).astype(str),
-                                timestamps=np.datetime64("2025-05-01") + rng.integers(0, 86400 * 7, 5000).astype("timedelta64[s]"),
+    y = (rng.random(20_000) < 0.1).astype(int)
+    score = np.clip(0.3 * y + 0.7 * rng.random(20_000), 0, 1)
+    curve = profit_by_threshold(y_true=y, y_score=score, prospect_ids=rng.integers(0, 8000, 20_000).astype(str),
+                                timestamps=np.datetime64("2025-05-01") + rng.integers(0, 86400 * 7, 20_000).astype("timedelta64[s]"),
                                 value_per_conversion=50, cost_per_flag=4)
     line = figures.profit_figure(curve).data[0]
     assert len(curve.thresholds) > 4000 and len(line.x) <= figures.MAX_CURVE_POINTS + 1

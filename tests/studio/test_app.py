@@ -89,18 +89,34 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert "converted" not in " ".join(m.help or "" for m in app.metric)
     by_prospect = next(m for m in app.metric if m.label == "ROC AUC by prospect")
     assert 0.5 < float(by_prospect.value) <= 1
+    record = app.session_state["runs"][0]
+    started = record.threshold.threshold  # the one threshold starts at best F1
+    assert started == run.evaluation.best_f1_threshold
+    assert app.slider(key="threshold_1").value == pytest.approx(started)
     app.number_input(key="profit_1_value").set_value(500.0).run()
     app.number_input(key="profit_1_cost").set_value(2.0).run()
-    assert app.session_state["runs"][0].threshold is None  # typing chooses nothing yet
-    app.button(key="profit_1_use").click().run()
-    recommended = app.session_state["runs"][0].threshold
-    assert 0 < recommended["value"] < 1 and recommended["inputs"]["value_per_conversion"] == 500.0
-    assert any(m.value.startswith("Flag the top") for m in app.markdown)
-    slider = app.slider[0]
-    slider.set_value(0.9).run()
-    precision_high = float(metric(app, "Recall"))
-    slider.set_value(0.05).run()
-    assert float(metric(app, "Recall")) >= precision_high
+    settings = app.session_state["runs"][0].threshold
+    assert (settings.value_per_conversion, settings.cost_per_flag, settings.threshold) == (500.0, 2.0, started)
+    app.button(key="threshold_1_best_profit").click().run()
+    assert not app.exception and not app.error, messages(app)
+    best = app.session_state["runs"][0].threshold.threshold
+    curve = settings.curve(record.outcomes)
+    assert best == curve.best.threshold and app.slider(key="threshold_1").value == pytest.approx(best)
+    assert any(m.value.startswith("Flagging prospects who score") for m in app.markdown)
+    app.slider(key="threshold_1").set_value(0.9).run()
+    recall_high = float(metric(app, "Recall"))
+    assert app.session_state["runs"][0].threshold.threshold == 0.9
+    app.slider(key="threshold_1").set_value(0.05).run()
+    assert float(metric(app, "Recall")) >= recall_high
+    app.button(key="threshold_1_best_f1").click().run()
+    assert app.session_state["runs"][0].threshold.threshold == started
+    app.slider(key="threshold_1").set_value(0.3).run()
+    chosen = app.session_state["runs"][0].threshold
+
+    # another page and back: the run's settings, not the widgets' defaults
+    app.switch_page("screens/train.py").run()
+    app.switch_page("screens/evaluate.py").run()
+    assert app.slider(key="threshold_1").value == 0.3 and app.number_input(key="profit_1_value").value == 500.0
 
     app.switch_page("screens/explain.py").run()
     assert not app.exception and not app.error, messages(app)
@@ -117,7 +133,8 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     card = json.loads(export.card_json)
     assert card["artifact"]["sha256"] == export.sha256
     assert card["target"]["column"] == "target_had_submit_form_next1h"
-    assert card["recommended_threshold"]["value"] == recommended["value"]  # chosen on Evaluate, signed in the card
+    assert card["recommended_threshold"]["value"] == chosen.threshold == 0.3  # chosen on Evaluate, signed in the card
+    assert card["recommended_threshold"]["inputs"]["value_per_conversion"] == 500.0
     assert "%(" not in card["sql"]["text"] and "target_had_submit_form_next1h" in card["sql"]["text"]
     assert metric(app, "Probability of target_had_submit_form_next1h").endswith("%")
 

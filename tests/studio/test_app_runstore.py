@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,15 @@ def stored_card(store_uri: str, run_id: str) -> bytes:
     return path.read_bytes()
 
 
+def wait_until_saved(record, seconds: float = 60.0) -> None:
+    from prospect_core.studio.runstore import threshold_saving
+
+    deadline = time.monotonic() + seconds
+    while threshold_saving(record):
+        assert time.monotonic() < deadline, "the threshold's save did not end"
+        time.sleep(0.1)
+
+
 def offered_card(at: AppTest) -> bytes:
     """The card bytes Score & export offers. AppTest drops its media files after each run, so the bytes are
     read from the bundle the page handed to the button, once the button is seen drawn."""
@@ -186,16 +196,25 @@ def test_the_stored_card_is_the_downloaded_card_before_and_after_a_threshold_is_
     at = train(build(session()))
     record = at.session_state["runs"][-1]
     assert offered_card(at) == stored_card(store_uri, record.save.run_id)
-    assert "recommended_threshold" not in json.loads(offered_card(at))
+    started = json.loads(offered_card(at))["recommended_threshold"]
+    assert started["value"] == record.threshold.threshold  # the one threshold, from the start: best F1
 
-    # Evaluate recommends a threshold from value and cost; at a click the card names it, exported and saved again
+    # Evaluate's value and threshold go into the card and the store, saved again in the background
     at.switch_page("screens/evaluate.py").run()
     at.number_input(key=f"profit_{record.number}_value").set_value(500.0).run()
-    assert at.session_state["runs"][-1].save.run_id == record.save.run_id  # typing saves nothing
-    at.button(key=f"profit_{record.number}_use").click().run()
+    at.slider(key=f"threshold_{record.number}").set_value(0.25).run()
     assert not at.exception and not at.error, messages(at)
+    wait_until_saved(record)
     record = at.session_state["runs"][-1]
     card = offered_card(at)
     assert card == stored_card(store_uri, record.save.run_id)
     assert json.loads(card)["recommended_threshold"]["inputs"]["value_per_conversion"] == 500.0
+    assert json.loads(card)["recommended_threshold"]["value"] == 0.25
+
+    # a reload (a new session on the workspace's link) finds the same threshold, value and cost
+    again = session(workspace=at.session_state["workspace"])
+    again.switch_page("screens/evaluate.py").run()
+    restored = again.session_state["runs"][-1]
+    assert (restored.threshold.threshold, restored.threshold.value_per_conversion) == (0.25, 500.0)
+    assert again.slider(key=f"threshold_{restored.number}").value == 0.25
     assert [summary.run_id for summary in resolve_store().list_runs(at.session_state["workspace"])] == [record.save.run_id]

@@ -115,11 +115,11 @@ def test_build_train_look_and_download(server, browser, tmp_path):
 
     open_page(page, "Evaluate")
     page.locator(".js-plotly-plot").nth(7).wait_for()  # ROC, PR, confusion, profit, lift, gains, calibration, importance
-    page.get_by_text("Flag the top").or_(page.get_by_text("no threshold pays")).first.wait_for()
+    page.get_by_text("Flagging prospects who score").first.wait_for()
     shot(page, "3_evaluate")
     timings["threshold change"] = move_threshold(page)
-    page.get_by_role("button", name="Use this threshold in the model card").click()
-    page.get_by_text("The model card names this threshold").wait_for()
+    page.get_by_role("button", name="Best profit").click()
+    page.get_by_text("The model card and the run store keep this threshold").wait_for()
 
     open_page(page, "Explain")
     page.get_by_text("One prospect", exact=True).wait_for()
@@ -131,7 +131,7 @@ def test_build_train_look_and_download(server, browser, tmp_path):
         page.get_by_role("button", name="Download model (.joblib)").click()
     model_path = tmp_path / "model.joblib"
     download_info.value.save_as(model_path)
-    # The threshold of highest expected profit (Evaluate's defaults: 100 a conversion, 5 a flag), chosen there, is in the card.
+    # The one threshold (set by Best profit at Evaluate's defaults: 100 a conversion, 5 a flag) is in the card.
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download model card").click()
     card_path = tmp_path / "card.json"
