@@ -6,7 +6,7 @@ with
 
 training_events_per_user as (
     select domain_userid, count(*) as events
-    from events
+    from cohort_events
     group by domain_userid
 ),
 

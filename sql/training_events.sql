@@ -8,7 +8,7 @@
     - with_first_targets: the training-set templates set it; with the spec's
       exclude_after_first_target it adds `first_targets` (each user's first target event);
     - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
-      to sort and carry than the user id string), joined onto `events`, and `lookback_events`, the
+      to sort and carry than the user id string), joined onto `cohort_events`, and `lookback_events`, the
       count of all its events in the scan. -#}
 {%- set narrow_scan = narrow_scan | default(false) %}
 {%- set numbered_users = numbered_users | default(false) %}
@@ -35,9 +35,16 @@ events_in_lookback as {{ cte_hint }}(
         {{ column }}{{ "," if not loop.last }}
 {%- endfor %}
 {%- endif %}
-    from {{ events_table }}
+    from {{ events_source }}
     where derived_tstamp >= {{ days_before_as_of(spec.lookback_days) }}
         and derived_tstamp < {{ end_of_as_of_day }}
+{%- if collector_tstamp_from %}
+        -- Prunes by load order, keeping every row the derived_tstamp bounds keep: derived_tstamp is
+        -- collector_tstamp less the device's send delay (sent minus created), so it precedes it (by days
+        -- for an event queued offline) and follows it only when the device clock went back between
+        -- creating and sending, by less than the margin (collector_tstamp_margin_days). No upper bound.
+        and collector_tstamp >= {{ collector_tstamp_from }}
+{%- endif %}
 ),
 
 -- Users first seen in the cohort window, on the chosen apps (first seen = within the scan above).
@@ -68,7 +75,7 @@ eligible_users as (
         and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
 ),
 
-events as (
+cohort_events as (
 {%- if numbered_users %}
     select events_in_lookback.*, eligible_users.user_number
     from events_in_lookback
@@ -93,7 +100,7 @@ events as (
 -- exclude_after_first_target), by training_rows.sql at the end of each template.
 first_targets as (
     select domain_userid, min(derived_tstamp) as first_target_at
-    from events
+    from cohort_events
     where event_name = {{ bind("target_event") }}
     group by domain_userid
 )

@@ -23,6 +23,9 @@
 {%- set through_target_window = user_seconds ~ " range between unbounded preceding and " ~ target_window_seconds ~ " following" %}
 {%- set distinct_windows = [] %}
 {%- for window in ("short", "long") %}{% for attribute in plan.distinct_in(window) %}{% set _ = distinct_windows.append((attribute, window)) %}{% endfor %}{% endfor %}
+{#- The scan computes each value and criterion match at once, so the JSON contexts and URLs never go
+    through the dedup's shuffle (training_events.sql's narrow_scan). #}
+{%- set narrow_scan = true %}
 with
 
 {%- set with_first_targets = true %}
@@ -36,7 +39,7 @@ timeline as (
         app_id,
         derived_tstamp,
 {%- for expression, alias in row_values(plan) %}
-        {{ expression }}{{ (" as " ~ alias) if expression != alias }},
+        {{ alias }},
 {%- endfor %}
         {{ epoch_nanosecond("derived_tstamp") }} as tick,
         {{ epoch_second("derived_tstamp") }} as second_number,
@@ -44,10 +47,10 @@ timeline as (
         -- position of the first event at this instant: positions below it are strictly earlier
         rank() over (partition by domain_userid order by derived_tstamp) as first_position_at_instant,
 {%- for attribute in plan.counters %}
-        case when {{ match(attribute) or "true" }} then 1 else 0 end as is_{{ attribute.name }},
+        case when {{ ("matches_" ~ attribute.name) if attribute.where else (match(attribute) or "true") }} then 1 else 0 end as is_{{ attribute.name }},
 {%- endfor %}
         case when event_name = {{ bind("target_event") }} then 1 else 0 end as is_target
-    from events
+    from cohort_events
 ),
 
 neighbours as (

@@ -68,7 +68,7 @@ per_event as (
         {{ "+ " if not loop.first }}(({{ ("matches_" ~ attribute.name) if attribute.where else (match(attribute) or "true") }})::{{ bit_type(kind_bits | length) }} << {{ loop.index0 }})
 {%- endfor %}
             + ((event_name = {{ bind("target_event") }})::{{ bit_type(kind_bits | length) }} << {{ kind_bits.index("target") }}) as kinds
-    from events
+    from cohort_events
 ),
 
 -- Island edges, one pass (one sort) per distinct attribute; each drops its value column once nothing
