@@ -1,5 +1,6 @@
 -- Preflight: what the training-set query would scan and return, at the cost of one pass of counts.
 -- The cohort logic is the training set's own (training_events.sql).
+{%- set counts_only = true %}
 with
 
 {% include "training_events.sql" %},

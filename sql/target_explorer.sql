@@ -8,6 +8,7 @@
 -- {{ spec.target_min_count }}-th E event strictly after a row is E event number (E events up to this instant,
 -- ties included) + {{ spec.target_min_count }}. A row is positive for every window at least as long as the
 -- seconds to that event, so each window is one comparison.
+{%- set counts_only = true %}
 with
 
 {% include "training_events.sql" %},

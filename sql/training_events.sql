@@ -5,12 +5,15 @@
       contexts, ...), the scan computes what the features need from them at once, so no later step
       carries them: each value column (`row_values`: device class, filtered values) and, for each
       counter with criteria, `matches_<name>`, whether the event counts for it;
+    - counts_only: the scan reads only the six columns every query needs, none an attribute reads (for
+      the preflight's counts and the target explorer);
     - with_first_targets: the training-set templates set it; with the spec's
       exclude_after_first_target it adds `first_targets` (each user's first target event);
     - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
       to sort and carry than the user id string), joined onto `cohort_events`, and `lookback_events`, the
       count of all its events in the scan. -#}
 {%- set narrow_scan = narrow_scan | default(false) %}
+{%- set counts_only = counts_only | default(false) %}
 {%- set numbered_users = numbered_users | default(false) %}
 events_in_lookback as {{ cte_hint }}(
     -- only the columns the features read: atomic.events has over a hundred. Two CTEs read this one;
@@ -22,8 +25,9 @@ events_in_lookback as {{ cte_hint }}(
         event_name,
         derived_tstamp,
         domain_userid,
-        domain_sessionid,
-{%- if narrow_scan %}
+        domain_sessionid{{ "," if not counts_only }}
+{%- if counts_only %}
+{%- elif narrow_scan %}
 {%- for expression, alias in row_values(plan) %}
         {{ expression }}{{ (" as " ~ alias) if expression != alias }},
 {%- endfor %}
