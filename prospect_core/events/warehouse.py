@@ -23,7 +23,8 @@ from prospect_core.trainingset import atomic
 from prospect_core.infra.errors import SourceError, first_line
 from prospect_core.infra.limits import over_memory_message
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.trainingset.training_sql import LANE_LIMIT_MESSAGE, DialectName, RenderedSQL, render_template
+from prospect_core.trainingset.training_sql import (LANE_LIMIT_MESSAGE, DialectName, RenderedSQL, features_reading,
+                                                    missing_optional_columns, render_template)
 
 
 class Warehouse(Protocol):
@@ -351,10 +352,21 @@ def sql_string(text: str) -> str:
 
 # ----- preflight ---------------------------------------------------------------------------------
 
-# Columns the training-set SQL reads; a table without one of them cannot be used.
-TRAINING_SQL_COLUMNS = atomic.COLUMN_NAMES
+# Columns the training-set SQL cannot do without; a missing optional one reads as NULL (with a notice).
+TRAINING_SQL_COLUMNS = atomic.REQUIRED_COLUMNS
 # Rough in-memory size of one training-set row (ids, timestamp, 20 features, target) in pandas.
 BYTES_PER_TRAINING_ROW = 400
+# The window queries sort each prospect's events on one worker: past this share of the cohort's events
+# (and this many events, so a tiny demo cohort says nothing) one prospect's sort is most of the run time.
+HEAVY_PROSPECT_SHARE = 0.10
+HEAVY_PROSPECT_MIN_EVENTS = 1_000
+
+
+def missing_columns_notice(where: str, missing: tuple[str, ...], constant_features: list[str] | None = None) -> str:
+    """What to say when an events table or file lacks optional columns: they read as NULL."""
+    which = f": {', '.join(constant_features)}" if constant_features else ""
+    return (f"{where} has no column(s) {', '.join(missing)}; they are read as NULL, so the features built from "
+            f"them are constant{which}")
 
 
 @dataclass(frozen=True)
@@ -369,6 +381,8 @@ class Preflight:
     training_rows: int = 0
     self_join_pairs: int = 0
     largest_user_events: int = 0
+    columns: frozenset[str] | None = None  # the table's, lower case; None when it was not read
+    constant_features: tuple[str, ...] = ()  # built from a missing optional column
 
     @property
     def ok(self) -> bool:
@@ -378,12 +392,36 @@ class Preflight:
     def problems(self) -> tuple[str, ...]:
         if self.missing_columns:
             return (f"{self.events_table} lacks column(s) {', '.join(self.missing_columns)} that the training-set "
-                    "query reads; is it a Snowplow atomic events table?",)
+                    "query needs; is it a Snowplow atomic events table?",)
         if not self.events_in_lookback:
             return (f"{self.events_table} has no events in the lookback window; check the as-of date",)
         if not self.eligible_users:
             return ("no user was first seen in the cohort window on the chosen apps; widen the cohort or check app_ids",)
         return ()
+
+    @property
+    def missing_optional(self) -> tuple[str, ...]:
+        return missing_optional_columns(self.columns)
+
+    @property
+    def largest_user_share(self) -> float:
+        """The heaviest prospect's share of the training set's events."""
+        return self.largest_user_events / self.training_rows if self.training_rows else 0.0
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """What the user should know before the build: missing optional columns, one prospect dominating."""
+        notices = []
+        if self.missing_optional:
+            notices.append(missing_columns_notice(self.events_table, self.missing_optional, list(self.constant_features)))
+        if self.largest_user_share >= HEAVY_PROSPECT_SHARE and self.largest_user_events >= HEAVY_PROSPECT_MIN_EVENTS:
+            notices.append(
+                f"one prospect has {self.largest_user_events:,} of the cohort's {self.training_rows:,} events "
+                f"({self.largest_user_share:.0%}); the query sorts each prospect's events on one worker, so this one "
+                "sets the run time, and it is most likely a bot or a shared device: exclude its app or events, or "
+                "sample prospects"
+            )
+        return tuple(notices)
 
     @property
     def estimated_megabytes(self) -> float:
@@ -399,23 +437,32 @@ class Preflight:
         )
 
 
+def events_table_columns(warehouse: Warehouse, table: str) -> frozenset[str]:
+    """The columns of `table` (validated as an identifier by the spec), lower case, without reading a row.
+
+    Raises SourceError when the table cannot be read (missing, no access)."""
+    return frozenset(str(column).lower() for column in warehouse.query(f"select * from {table} limit 0").columns)
+
+
 def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
     """Check the events table and count what the spec would select: one cheap pass of counts.
 
-    Raises SourceError when the table cannot be read (missing, no access); reports missing columns
-    in the result instead of running the counts.
+    Raises SourceError when the table cannot be read (missing, no access); reports missing required
+    columns in the result instead of running the counts. The result's `columns` are what the
+    training-set query is then rendered for (`render_training_sql(columns=...)`).
     """
-    table = spec.events_table  # validated as an identifier by the spec
-    columns = {str(column).lower() for column in warehouse.query(f"select * from {table} limit 0").columns}
+    table = spec.events_table
+    columns = events_table_columns(warehouse, table)
     missing = tuple(column for column in TRAINING_SQL_COLUMNS if column not in columns)
     if missing:
-        return Preflight(events_table=table, missing_columns=missing)
-    rendered = render_template("preflight.sql", spec, warehouse.dialect)
+        return Preflight(events_table=table, missing_columns=missing, columns=columns)
+    rendered = render_template("preflight.sql", spec, warehouse.dialect, columns=columns)
     row = warehouse.query(rendered.text, rendered.params).iloc[0]
     counts = {name: int(row[name]) for name in (
         "events_in_lookback", "users_in_lookback", "eligible_users", "training_rows", "self_join_pairs",
         "largest_user_events")}
-    return Preflight(events_table=table, **counts)
+    constant = tuple(features_reading(spec, missing_optional_columns(columns)))
+    return Preflight(events_table=table, columns=columns, constant_features=constant, **counts)
 
 
 # ----- the target event ----------------------------------------------------------------------------
