@@ -34,10 +34,14 @@ from tests.conftest import AS_OF, event, snowflake_training_set, write_events_db
 from tests.trainingset.test_attributes import EVERY_KIND
 from tests.trainingset.test_oracle import SPECS, generate_events
 
+# Snowplow's notebook filters: the events it reads by name, and only the cohort's apps
+FILTERS = {"included_events": ("page_view", "page_ping", "focus_form", "submit_form", "play"),
+           "count_only_cohort_apps": True}
 SPECS_REPLAYED = {
     "tutorial": SPECS["default"],
     "custom windows and target": SPECS["custom"],
     "every aggregation": TrainingSpec(as_of=AS_OF, attributes=EVERY_KIND),
+    "event and app filters": TrainingSpec(as_of=AS_OF, **FILTERS),
 }
 
 
@@ -90,6 +94,7 @@ SIGNALS_SPECS = {
     "lifetime and period_days": TrainingSpec(as_of=AS_OF, feature_timing="signals", preset="none",
                                              attributes=LIFETIME_AND_PERIOD),
     "every aggregation": TrainingSpec(as_of=AS_OF, feature_timing="signals", attributes=EVERY_KIND),
+    "event and app filters": TrainingSpec(as_of=AS_OF, feature_timing="signals", **FILTERS),
 }
 
 
