@@ -15,7 +15,7 @@
     It defines `cohort_events`, the rows (prediction points), and `history`, the events attributes read,
     each with `is_row`: the rows themselves, plus (`plan.extra_history`) the cohort's other events
     the spec's feature timing sees: in signals timing every event of the prospect with no session,
-    app or excluded-event filter, and with a lifetime window the events before the lookback. -#}
+    app or event-name filter, and with a lifetime window the events before the lookback. -#}
 {%- set narrow_scan = narrow_scan | default(false) %}
 {%- set counts_only = counts_only | default(false) %}
 {%- set numbered_users = numbered_users | default(false) %}
@@ -106,6 +106,14 @@ eligible_users as (
     qualify {{ first_copy() }} = 1{% else %}
     ) as copies
     where copy_number = 1{% endif %}{% endmacro %}
+{#- The spec's event filters: the rows' events, and in tutorial timing every event the history reads. #}
+{%- macro event_filters() -%}
+{{ not_in("event_name", "excluded_events") }}
+        and {{ in_list_or_all("event_name", "included_events") }}
+{%- if spec.count_only_cohort_apps %}
+        and app_id in ({{ bind_list("app_ids") }})
+{%- endif %}
+{%- endmacro %}
 cohort_events as ({{ copies_open() }}
 {%- if numbered_users %}
     select events_in_lookback.*, eligible_users.user_number{{ copy_number() }}
@@ -119,7 +127,7 @@ cohort_events as ({{ copies_open() }}
         and domain_sessionid is not null
 {%- endif %}
         and event_id is not null
-        and {{ not_in("event_name", "excluded_events") }}
+        and {{ event_filters() }}
 {%- if wide_scan %}
         and derived_tstamp >= {{ lookback_start }}
 {%- endif %}{{ first_copy_only() }}
@@ -127,7 +135,7 @@ cohort_events as ({{ copies_open() }}
 {%- if plan.extra_history %}
 
 -- What attributes read besides the rows, each event once (its earliest copy; an event that is a row
--- is read as that row): {{ "in signals timing every event of the prospect, as Signals sees it, unfiltered by session, app or noise list" if plan.timing == "signals" else "the same filters as the rows, before the lookback (a lifetime window)" }}.
+-- is read as that row): {{ "in signals timing every event of the prospect, as Signals sees it, unfiltered by session, app or event-name lists" if plan.timing == "signals" else "the same filters as the rows, before the lookback (a lifetime window)" }}.
 history_only as ({{ copies_open() }}
     select events_in_lookback.*{{ ", eligible_users.user_number" if numbered_users }}{{ copy_number() }}
     from events_in_lookback
@@ -135,7 +143,7 @@ history_only as ({{ copies_open() }}
     where event_id is not null
 {%- if plan.timing != "signals" %}
         and domain_sessionid is not null
-        and {{ not_in("event_name", "excluded_events") }}
+        and {{ event_filters() }}
 {%- endif %}
         and event_id not in (select event_id from cohort_events){{ first_copy_only() }}
 ),

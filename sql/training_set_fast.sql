@@ -173,7 +173,8 @@ final as (
         edges.domain_userid,
         edges.derived_tstamp,
 {% for feature in plan.event %}
-        coalesce({{ value_ref(feature.attribute, "edges.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- set fallback = plan.fallbacks.get(feature.key) %}
+        coalesce({{ value_ref(feature.attribute, "edges.") }}, {{ ("value_" ~ fallback.key ~ "." ~ fallback.key ~ ", ") if fallback }}{{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
 {%- macro in_span(before, total, ended=none) -%}
 cast(coalesce(earlier.{{ total }}, 0) {%- if before %} - coalesce({{ before }}.{{ ended or total }}, 0){% endif %} as bigint)

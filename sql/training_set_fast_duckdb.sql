@@ -174,7 +174,8 @@ final as (
         eligible_users.domain_userid,
         derived_tstamp,
 {%- for feature in plan.event %}
-        coalesce({{ value_ref(feature.attribute) }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- set fallback = plan.fallbacks.get(feature.key) %}
+        coalesce({{ value_ref(feature.attribute) }}, {{ (fallback.key ~ ", ") if fallback }}{{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
 {% for feature in plan.history_features %}
 {%- set attribute = feature.attribute %}

@@ -39,7 +39,14 @@ agg_as_of_event as (
         er.derived_tstamp,
 
 {%- for feature in plan.event %}
-        coalesce({{ value_expr(feature.attribute, "er.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- set own = value_expr(feature.attribute, "er.") %}
+{%- if feature.key in plan.fallbacks %}
+{%- set seen = value_expr(feature.attribute, "eh.") %}
+        -- Signals' `last` skips NULLs: the event's own value, else the latest one up to its instant
+        coalesce(max({{ own }}), max_by({{ seen }}, case when {{ seen }} is not null then eh.derived_tstamp end), {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- else %}
+        coalesce({{ own }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- endif %}
 {%- endfor %}
 {% for feature in plan.history_features %}
 {%- set seconds = plan.span_seconds[plan.span_of[feature.key]] %}

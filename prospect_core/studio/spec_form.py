@@ -52,6 +52,12 @@ def names_input(name: str, spec: TrainingSpec, options: Sequence[str]) -> list[s
                           key=field.key, persist_state="session", help=field.help)
 
 
+def switch_input(name: str, spec: TrainingSpec) -> bool:
+    field = FIELDS[name]
+    return st.checkbox(field.widget_label, value=getattr(spec, name), key=field.key, persist_state="session",
+                       help=field.help)
+
+
 def events_table_input(kind: str, default: str) -> str:
     """The events table box, keyed by the source kind (each source keeps its own table)."""
     field = FIELDS["events_table"]

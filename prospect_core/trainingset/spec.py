@@ -126,6 +126,12 @@ class TrainingSpec:
     # have it: an event is kept unless its derived_tstamp is more than this after its collector_tstamp,
     # which a device clock never skews that far (training_events.sql says why).
     collector_tstamp_margin_days: int = 1
+    # Snowplow's current notebook filters the events it reads by name and by app. Empty: every event
+    # not excluded. In tutorial timing these filters shape the rows and the history both; in signals
+    # timing the rows only (Signals counts what each attribute's own criteria say).
+    included_events: tuple[str, ...] = ()
+    # The cohort's app ids also filter the events counted (off: the cohort's prospects on any app).
+    count_only_cohort_apps: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.preset, str) or self.preset not in PRESETS:
@@ -134,7 +140,7 @@ class TrainingSpec:
             raise SpecError(f"feature_timing must be one of {list(FEATURE_TIMINGS)}, got {_show(self.feature_timing)}")
         object.__setattr__(self, "attributes", validate_attributes(self.attributes, self.preset))
         # Accept any iterable of strings for the list fields, store tuples so the spec stays hashable.
-        for name in ("app_ids", "excluded_events"):
+        for name in ("app_ids", "excluded_events", "included_events"):
             value = getattr(self, name)
             if isinstance(value, str):
                 value = [value]
@@ -233,6 +239,7 @@ class TrainingSpec:
         data["as_of"] = self.as_of.isoformat()
         data["app_ids"] = list(self.app_ids)
         data["excluded_events"] = list(self.excluded_events)
+        data["included_events"] = list(self.included_events)
         data["attributes"] = [attribute.to_dict() for attribute in self.attributes]
         return data
 
@@ -379,8 +386,16 @@ def _validate(spec: TrainingSpec) -> None:
             "positive; remove it from excluded_events or pick another target event"
         )
 
-    if not isinstance(spec.exclude_after_first_target, bool):
-        raise SpecError(f"exclude_after_first_target must be true or false, got {_show(spec.exclude_after_first_target)}")
+    for event in spec.included_events:
+        _check_text("included_events", event)
+    if spec.included_events and spec.target_event not in spec.included_events:
+        raise SpecError(
+            f"target_event {spec.target_event!r} is not in included_events, so no row could ever be "
+            "positive; add it to included_events or leave included_events empty to count every event"
+        )
+    for name in ("exclude_after_first_target", "count_only_cohort_apps"):
+        if not isinstance(getattr(spec, name), bool):
+            raise SpecError(f"{name} must be true or false, got {_show(getattr(spec, name))}")
     _check_whole_number(spec, "user_sample_percent")
     _check_whole_number(spec, "collector_tstamp_margin_days")
     if spec.max_negatives_per_positive is not None:

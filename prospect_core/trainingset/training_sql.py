@@ -16,7 +16,7 @@ the as-of cut-off, lookback scan, cohort and filters:
 We do not transpile with sqlglot: it turns `col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
 every difference visible in one class.
 
-User text (target event, app ids, excluded events) never becomes SQL text. It is bound as a
+User text (target event, app ids, excluded and included events) never becomes SQL text. It is bound as a
 parameter (`bind`) or, for the SQL a user copies into their own worksheet (`inline=True`), written
 as a literal escaped for the dialect. Numbers come from the validated spec; the table name is
 validated as an identifier by the spec.
@@ -310,6 +310,7 @@ def template_values(spec: TrainingSpec) -> dict[str, Any]:
         "target_event": spec.target_event,
         "app_ids": list(spec.app_ids),
         "excluded_events": list(spec.excluded_events),
+        "included_events": list(spec.included_events),
     }
     for attribute in spec_attributes(spec):
         if attribute.events:
@@ -336,6 +337,9 @@ class FeaturePlan:
       reads (None: the whole table); `extra_history`: whether attributes read events that are not
       rows (`history` in training_events.sql holds more than `events`).
     - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order.
+    - `fallbacks`: in signals timing, per event feature (by key) the lifetime `last` feature that
+      stands in when the scored event has no value (Signals' `last` skips NULLs); computed with
+      `values`, never a column of its own unless the spec asks for it.
     """
 
     features: tuple[Feature, ...]
@@ -350,6 +354,7 @@ class FeaturePlan:
     timing: str = "tutorial"
     scan_days: int | None = 0
     extra_history: bool = False
+    fallbacks: Mapping[str, Feature] = field(default_factory=dict)
 
     @property
     def history_features(self) -> tuple[Feature, ...]:
@@ -436,16 +441,30 @@ def features_reading(spec: TrainingSpec, columns: Collection[str]) -> list[str]:
     return [feature.column(spec) for feature in spec_features(spec) if columns_read(feature.attribute) & set(columns)]
 
 
+def _event_fallbacks(spec: TrainingSpec, features: tuple[Feature, ...]) -> dict[str, Feature]:
+    """Signals serves an event-level input as `last` over the prospect's whole history, which skips
+    NULLs: the scored event's own value, else the latest earlier one. The day of week never is NULL."""
+    if spec.feature_timing != "signals":
+        return {}
+    return {f.key: Feature(f.attribute, "lifetime") for f in features
+            if f.window == "event" and f.attribute.property != "day_of_week"}
+
+
 def feature_plan(spec: TrainingSpec) -> FeaturePlan:
     features = spec_features(spec)
     attributes = spec_attributes(spec)
+    fallbacks = _event_fallbacks(spec, features)
+    # the lifetime `last` of each fallback, computed like any value feature (once, if the spec has it)
+    read_values = tuple(f for f in features if f.window != "event" and f.attribute.aggregation in ("first", "last"))
+    read_values += tuple(dict.fromkeys(f for f in fallbacks.values() if f not in read_values))
     read = set().union(*(columns_read(attribute) for attribute in attributes))
     # in the order of PROPERTIES, which is the table's column order
     sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
     layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
-    span_of = {f.key: f.span(spec) for f in features if f.window != "event"}
+    windowed = [f for f in features if f.window != "event"] + list(read_values)
+    span_of = {f.key: f.span(spec) for f in windowed}
     spans = tuple(dict.fromkeys(span_of.values()))
-    span_days = {f.span(spec): f.days(spec) for f in features if f.window != "event"}
+    span_days = {f.span(spec): f.days(spec) for f in windowed}
     lifetime = "lifetime" in spans
     signals = spec.feature_timing == "signals"
     # Lifetime history has no lower bound but the source's start: the scan reads all of it (for the
@@ -462,7 +481,7 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
         event=tuple(f for f in features if f.window == "event"),
         counters=tuple(a for a in attributes if a.aggregation in ("count", "any")),
         distinct=tuple(a for a in attributes if a.aggregation == "count_distinct"),
-        values=tuple(f for f in features if f.window != "event" and f.attribute.aggregation in ("first", "last")),
+        values=read_values,
         raw_columns=tuple(layout),
         spans=spans,
         span_seconds={span: None if days is None else days * 86_400 for span, days in span_days.items()},
@@ -470,6 +489,7 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
         timing=spec.feature_timing,
         scan_days=scan_days,
         extra_history=signals or lifetime,
+        fallbacks=fallbacks,
     )
 
 
@@ -550,6 +570,10 @@ def render_template(
         # `x not in ()` is not valid SQL; an empty exclusion list excludes nothing.
         return f"{column} not in ({bind_list(name)})" if values[name] else "true"
 
+    def in_list_or_all(column: str, name: str) -> str:
+        # an empty include-list includes everything
+        return f"{column} in ({bind_list(name)})" if values[name] else "true"
+
     sql = _AttributeSQL(macros, bind, bind_list)
     as_of = macros.date_literal(spec.as_of)
     table = events_table or spec.events_table
@@ -574,6 +598,7 @@ def render_template(
         bind=bind,
         bind_list=bind_list,
         not_in=not_in,
+        in_list_or_all=in_list_or_all,
         seconds_between=macros.seconds_between,
         seconds_before=macros.seconds_before,
         iso_day_of_week=macros.iso_day_of_week,

@@ -155,7 +155,7 @@ def test_an_unknown_property_is_named_in_the_form_words():
     [
         (dict(value="x'); drop table events; --" + "a" * 600), "Criterion value must be at most 512 characters"),
         (dict(prop="page_url", operator="gt", value="3"), "Criterion operator 'gt' compares numbers"),
-        (dict(name="num_page_views"), "Name 'num_page_views' is a built-in feature"),
+        (dict(name="num_page_views"), "Name 'num_page_views' is an attribute of the 'tutorial' preset"),
         (dict(name="Robert'); DROP"), "Name must be a plain identifier"),
         (dict(windows=()), "Windows must list some of"),
     ],
