@@ -4,7 +4,8 @@
     - narrow_scan: instead of the raw columns the attributes read (`plan.raw_columns`: URLs, JSON
       contexts, ...), the scan computes what the features need from them at once, so no later step
       carries them: each value column (`row_values`: device class, filtered values) and, for each
-      counter with criteria, `matches_<name>`, whether the event counts for it;
+      counter with criteria or identified events (`plan.matched_in_scan`), `matches_<name>`, whether
+      the event counts for it;
     - with_first_targets: the training-set templates set it; with the spec's
       exclude_after_first_target it adds `first_targets` (each user's first target event);
     - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
@@ -33,7 +34,7 @@ events_in_lookback as {{ cte_hint }}(
 {%- for expression, alias in row_values(plan) %}
         {{ expression }}{{ (" as " ~ alias) if expression != alias }},
 {%- endfor %}
-{%- for attribute in plan.counters if attribute.where %}
+{%- for attribute in plan.counters if plan.matched_in_scan(attribute) %}
         coalesce({{ match(attribute) }}, false) as matches_{{ attribute.name }}{{ "," if not loop.last }}
 {%- endfor %}
 {%- else %}
