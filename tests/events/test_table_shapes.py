@@ -211,3 +211,4 @@ def test_the_preflight_warns_when_one_prospect_holds_a_large_share_of_the_events
         "events, or sample prospects",)
     quiet = run_preflight(DuckDBWarehouse(write_events_db(tmp_path / "people.duckdb", people)), SPEC)
     assert quiet.largest_user_events == 20 and quiet.notices == ()
+
