@@ -25,7 +25,7 @@ CHANGED = TrainingSpec(
     as_of=dt.date(2024, 3, 1), cohort_first_seen_from_days=90, cohort_first_seen_to_days=10, short_window_days=3,
     long_window_days=45, target_event="page_view", target_min_count=3, target_window_minutes=90,
     app_ids=("shop",), excluded_events=("ping",), events_table="db.atomic.events", user_sample_percent=50,
-    max_negatives_per_positive=4, exclude_after_first_target=True,
+    max_negatives_per_positive=4, exclude_after_first_target=True, collector_tstamp_margin_days=3,
 )
 
 
@@ -55,7 +55,8 @@ def test_widgets_round_trip_a_spec(spec):
     shown = widget_values(spec)
     assert (shown["window_amount"], shown["window_unit"]) == ((1, "hours") if spec == TrainingSpec() else (90, "minutes"))
     assert TrainingSpec().replace(**spec_values(shown), events_table=spec.events_table,
-                                  exclude_after_first_target=spec.exclude_after_first_target) == spec
+                                  exclude_after_first_target=spec.exclude_after_first_target,
+                                  collector_tstamp_margin_days=spec.collector_tstamp_margin_days) == spec
     assert spec_values(shown) == {field.name: getattr(spec, field.name) for field in SPEC_FIELDS
                                   if field.key and field.from_spec}
 
@@ -89,7 +90,7 @@ def test_the_cli_s_flags_build_the_changed_spec():
              "--short-window-days", "3", "--long-window-days", "45", "--target-event", "page_view",
              "--target-min-count", "3", "--target-window-minutes", "90", "--app-ids", "shop", "--excluded-events",
              "ping", "--events-table", "db.atomic.events", "--user-sample-percent", "50",
-             "--max-negatives-per-positive", "4", "--exclude-after-first-target"]
+             "--max-negatives-per-positive", "4", "--exclude-after-first-target", "--collector-tstamp-margin-days", "3"]
     assert spec_from_args(build_parser().parse_args(["sql", *flags])) == CHANGED
 
 
