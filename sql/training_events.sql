@@ -6,16 +6,19 @@
       carries them: each value column (`row_values`: device class, filtered values) and, for each
       counter with criteria or identified events (`plan.matched_in_scan`), `matches_<name>`, whether
       the event counts for it;
+    - counts_only: the scan reads only the six columns every query needs, none an attribute reads (for
+      the preflight's counts and the target explorer);
     - with_first_targets: the training-set templates set it; with the spec's
       exclude_after_first_target it adds `first_targets` (each user's first target event);
     - numbered_users: each cohort user gets a `user_number` (an integer to partition by, cheaper
-      to sort and carry than the user id string), joined onto `events`, and `lookback_events`, the
+      to sort and carry than the user id string), joined onto `cohort_events`, and `lookback_events`, the
       count of all its events in the scan.
-    It defines `events`, the rows (prediction points), and `history`, the events attributes read,
+    It defines `cohort_events`, the rows (prediction points), and `history`, the events attributes read,
     each with `is_row`: the rows themselves, plus (`plan.extra_history`) the cohort's other events
     the spec's feature timing sees: in signals timing every event of the prospect with no session,
     app or excluded-event filter, and with a lifetime window the events before the lookback. -#}
 {%- set narrow_scan = narrow_scan | default(false) %}
+{%- set counts_only = counts_only | default(false) %}
 {%- set numbered_users = numbered_users | default(false) %}
 {%- set wide_scan = plan.scan_days != spec.lookback_days %}
 {%- set lookback_start = days_before_as_of(spec.lookback_days) %}
@@ -29,8 +32,9 @@ events_in_lookback as {{ cte_hint }}(
         event_name,
         derived_tstamp,
         domain_userid,
-        domain_sessionid,
-{%- if narrow_scan %}
+        domain_sessionid{{ "," if not counts_only }}
+{%- if counts_only %}
+{%- elif narrow_scan %}
 {%- for expression, alias in row_values(plan) %}
         {{ expression }}{{ (" as " ~ alias) if expression != alias }},
 {%- endfor %}
@@ -42,7 +46,7 @@ events_in_lookback as {{ cte_hint }}(
         {{ column }}{{ "," if not loop.last }}
 {%- endfor %}
 {%- endif %}
-    from {{ events_table }}
+    from {{ events_source }}
 {%- if plan.scan_days is none %}
     -- a lifetime window reads every earlier event the table holds: no lower bound (the cohort's
     -- prospects only, below)
@@ -53,6 +57,13 @@ events_in_lookback as {{ cte_hint }}(
 {%- endif %}
     where derived_tstamp >= {{ days_before_as_of(plan.scan_days) }}
         and derived_tstamp < {{ end_of_as_of_day }}
+{%- endif %}
+{%- if collector_tstamp_from %}
+        -- Prunes by load order, keeping every row the derived_tstamp bounds keep: derived_tstamp is
+        -- collector_tstamp less the device's send delay (sent minus created), so it precedes it (by days
+        -- for an event queued offline) and follows it only when the device clock went back between
+        -- creating and sending, by less than the margin (collector_tstamp_margin_days). No upper bound.
+        and collector_tstamp >= {{ collector_tstamp_from }}
 {%- endif %}
 ),
 
@@ -89,7 +100,7 @@ eligible_users as (
         and {{ days_before_as_of(spec.cohort_first_seen_to_days) }}
 ),
 
-events as (
+cohort_events as (
 {%- if numbered_users %}
     select events_in_lookback.*, eligible_users.user_number
     from events_in_lookback
@@ -124,7 +135,7 @@ history_only as (
         and domain_sessionid is not null
         and {{ not_in("event_name", "excluded_events") }}
 {%- endif %}
-        and event_id not in (select event_id from events)
+        and event_id not in (select event_id from cohort_events)
     qualify row_number() over (
         partition by event_id order by derived_tstamp, events_in_lookback.domain_userid, domain_sessionid, event_name
     ) = 1
@@ -132,7 +143,7 @@ history_only as (
 {%- endif %}
 
 history as (
-    select *, true as is_row from events
+    select *, true as is_row from cohort_events
 {%- if plan.extra_history %}
     union all
     select *, false as is_row from history_only
@@ -144,7 +155,7 @@ history as (
 -- exclude_after_first_target), by training_rows.sql at the end of each template.
 first_targets as (
     select domain_userid, min(derived_tstamp) as first_target_at
-    from events
+    from cohort_events
     where event_name = {{ bind("target_event") }}
     group by domain_userid
 )

@@ -44,6 +44,9 @@
 {{ later_second }} - {{ earlier_second }} > {{ seconds }}
 {%- endif -%}
 {%- endmacro %}
+{#- The scan computes each value and criterion match at once, so the JSON contexts and URLs never go
+    through the dedup's shuffle (training_events.sql's narrow_scan). #}
+{%- set narrow_scan = true %}
 with
 
 {%- set with_first_targets = true %}
@@ -58,7 +61,7 @@ timeline as (
         derived_tstamp,
         is_row,
 {%- for expression, alias in row_values(plan) %}
-        {{ expression }}{{ (" as " ~ alias) if expression != alias }},
+        {{ alias }},
 {%- endfor %}
         {{ epoch_nanosecond("derived_tstamp") }} as tick,
         {{ epoch_second("derived_tstamp") }} as second_number,
@@ -66,7 +69,7 @@ timeline as (
         -- position of the first event at this instant: positions below it are strictly earlier
         rank() over (partition by domain_userid order by derived_tstamp) as first_position_at_instant,
 {%- for attribute in plan.counters %}
-        case when {{ match(attribute) or "true" }} then 1 else 0 end as is_{{ attribute.name }},
+        case when {{ ("matches_" ~ attribute.name) if plan.matched_in_scan(attribute) else (match(attribute) or "true") }} then 1 else 0 end as is_{{ attribute.name }},
 {%- endfor %}
         -- the target counts the rows' events only, as without wider history
         case when is_row and event_name = {{ bind("target_event") }} then 1 else 0 end as is_target

@@ -11,8 +11,8 @@ targets_as_of_event as (
         er.event_id,
         count(case when ef.event_name = {{ bind("target_event") }} then 1 end)
             >= {{ spec.target_min_count }} as {{ target_column }}
-    from events as er
-    left join events as ef
+    from cohort_events as er
+    left join cohort_events as ef
         on er.domain_userid = ef.domain_userid
         and er.derived_tstamp < ef.derived_tstamp
         and {{ seconds_between("er.derived_tstamp", "ef.derived_tstamp") }} <= {{ target_window_seconds }}
@@ -61,7 +61,7 @@ agg_as_of_event as (
             as {{ col[feature.key] }}{{ comma }}
 {%- endif %}
 {%- endfor %}
-    from events as er
+    from cohort_events as er
     left join history as eh
         on er.domain_userid = eh.domain_userid
         and eh.derived_tstamp {{ "<=" if signals else "<" }} er.derived_tstamp

@@ -24,7 +24,7 @@ from prospect_core.infra.errors import SourceError
 from prospect_core.infra.limits import cap_rows, check_estimate
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.trainingset.training_sql import Formulation, RenderedSQL, render_training_sql
-from prospect_core.events.warehouse import Preflight, Warehouse
+from prospect_core.events.warehouse import Preflight, Warehouse, events_table_columns
 
 Progress = Callable[[str], None]
 
@@ -75,23 +75,29 @@ def build_training_set(
 ) -> TrainingSet:
     """Preflight, row-limit check, query, cap and normalize; a UserError says what stopped it.
 
-    The warehouse's own notices (what an events file lacked) go to `notice`, else to `progress`.
+    The warehouse's own notices (what an events file lacked) and the preflight's (optional columns the
+    table lacks, one prospect dominating) go to `notice`, else to `progress`.
     """
     report = progress or (lambda message: None)
     started = time.perf_counter()
-    for text in warehouse.notices:
-        if notice is not None:
-            notice(text)
-        else:
-            report(f"Note: {text}")
+
+    def say(texts: tuple[str, ...]) -> None:
+        for text in texts:
+            if notice is not None:
+                notice(text)
+            else:
+                report(f"Note: {text}")
+
+    say(warehouse.notices)
     report("Checking the events table and counting the cohort…")
     preflight = warehouse.preflight(spec)
     if not preflight.ok:
         raise SourceError(preflight.problems[0])
+    say(preflight.notices)
     report(preflight.summary())
     check_estimate(preflight.training_rows, max_rows)  # refuse before the rows reach memory
     report("Running the training-set query, then checking its columns and types…")
-    rendered = _render(warehouse, spec, formulation)
+    rendered = _render(warehouse, spec, formulation, preflight.columns)
     loaded = load(warehouse, spec, rendered.text, rendered.params, max_rows)
     if loaded.note:
         report(loaded.note)
@@ -108,10 +114,11 @@ def query_training_set(
     For callers that know their events (tests, benchmarks, the oracle comparisons); people's builds go
     through `build_training_set`.
     """
-    rendered = _render(warehouse, spec, formulation)
+    rendered = _render(warehouse, spec, formulation, events_table_columns(warehouse, spec.events_table))
     return normalize_training_set(warehouse.query(rendered.text, rendered.params), spec)
 
 
-def _render(warehouse: Warehouse, spec: TrainingSpec, formulation: Formulation | None) -> RenderedSQL:
+def _render(warehouse: Warehouse, spec: TrainingSpec, formulation: Formulation | None,
+            columns: frozenset[str] | None) -> RenderedSQL:
     options = {"formulation": formulation} if formulation else {}
-    return render_training_sql(spec, warehouse.dialect, **options)
+    return render_training_sql(spec, warehouse.dialect, columns=columns, **options)

@@ -50,7 +50,8 @@ from prospect_core.infra.errors import SourceError, first_line, write_failure
 from prospect_core.infra.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits, events_file_limits
 from prospect_core.infra.paths import events_cache_dir
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.events.warehouse import DuckDBWarehouse, connect_locked_down, null_timestamp_notice, sql_string
+from prospect_core.events.warehouse import (DuckDBWarehouse, connect_locked_down, missing_columns_notice, null_timestamp_notice,
+                                            sql_string)
 
 FileFormat = Literal["csv", "parquet"]
 FileKind = Literal["csv", "csv.gz", "parquet", "duckdb"]
@@ -81,10 +82,7 @@ class LoadedEvents:
     def notices(self) -> tuple[str, ...]:
         notices = []
         if self.missing_optional:
-            notices.append(
-                f"{self.source_file.name} has no column(s) {', '.join(self.missing_optional)}; "
-                "they are read as NULL, so the features built from them are constant"
-            )
+            notices.append(missing_columns_notice(self.source_file.name, self.missing_optional))
         timestamps = null_timestamp_notice(self.rows, self.null_timestamps, self.source_file.name)
         if timestamps:
             notices.append(timestamps)

@@ -52,6 +52,8 @@ from prospect_core.trainingset.spec import TrainingSpec
 SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
 EVENT_VERSION = "1-0-0"
 MATERIAL_SHARE = 0.01
+# Snowplow's own events the built-in attributes read: their identity is the guess, so no note says so.
+_SNOWPLOW_EVENTS = frozenset({"page_view", "page_ping", "focus_form", "change_form", "submit_form"})
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,127}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}")
 
@@ -86,6 +88,16 @@ def _events(attribute: Attribute) -> list[Any]:
     source has them); Snowplow's own vendor and 1-0-0 only where it gives none."""
     return [sp.Event(vendor=event.vendor or SNOWPLOW_VENDOR, name=event.name, version=event.version or EVENT_VERSION)
             for event in attribute.events]
+
+
+def _guessed_identity(attribute: Attribute) -> str:
+    """The note's words for events named alone, whose vendor and version the definitions guess."""
+    named = [event.name for event in attribute.events
+             if event.vendor is None and event.version is None and event.name not in _SNOWPLOW_EVENTS]
+    if not named:
+        return ""
+    return (f"; vendor and version of {', '.join(named)} guessed ({SNOWPLOW_VENDOR}, {EVENT_VERSION}): the attribute "
+            "names the event alone, as when the events source has no event_vendor and event_version columns")
 
 
 def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta | None:
@@ -137,7 +149,8 @@ def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[s
     limit = (f"a stream attribute with a period sees the latest {STREAM_EVENT_LIMIT} matching events"
              + (f" and a unique_list keeps at most {STREAM_EVENT_LIMIT} values" if transform == "length" else ""))
     notes = {"value": limit, "greater_than_zero": f"counter > 0; {limit}", "length": f"len(unique_list); {limit}"}
-    return definition, _model_input(feature, spec, column, transform, "approximate", notes[transform])
+    note = notes[transform] + _guessed_identity(attribute)
+    return definition, _model_input(feature, spec, column, transform, "approximate", note)
 
 
 def _check_name(option: str, value: str) -> None:

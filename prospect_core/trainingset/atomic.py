@@ -41,4 +41,8 @@ REQUIRED_COLUMNS = tuple(column.name for column in EVENTS_COLUMNS if column.requ
 OPTIONAL_COLUMNS = tuple(column.name for column in EVENTS_COLUMNS if not column.required)
 JSON_COLUMNS = tuple(column.name for column in EVENTS_COLUMNS if column.sql_type == "json")
 IDENTITY_COLUMNS = ("event_vendor", "event_version")  # with event_name, an event's Iglu identity
+
+# Not a feature's column: when the table has it, the scan also filters on it, because Snowplow's table
+# has no clustering key and is loaded in collector_tstamp order, so only this column prunes reliably.
+PRUNING_COLUMN = "collector_tstamp"
 DEFAULT_EVENTS_TABLE = "atomic.events"

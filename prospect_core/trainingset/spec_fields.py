@@ -92,6 +92,10 @@ SPEC_FIELDS = (
               help="Dropped before anything is counted, and so never a target event."),
     SpecField("events_table", "Events table", "text", "events_table", from_spec=False,
               help="The Snowplow atomic events table: schema.table or database.schema.table."),
+    SpecField("collector_tstamp_margin_days", "collector_tstamp margin", "number", None, unit="days",
+              help="Tables with collector_tstamp are also filtered on it (it prunes on Snowflake): from this many "
+              "days before the lookback's start. An event is kept unless its derived_tstamp is more than this "
+              "after its collector_tstamp."),
     SpecField("exclude_after_first_target", "Leave out moments after the first target", "switch", None,
               help="Leave out prediction points at or after each prospect's first target event."),
     SpecField("preset", "Attributes preset", "choice", None, choices=tuple(PRESETS),

@@ -45,12 +45,12 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Collection, Literal, Mapping
 
 import jinja2
 
 from prospect_core.infra.paths import REPO_ROOT
-from prospect_core.trainingset.atomic import IDENTITY_COLUMNS
+from prospect_core.trainingset.atomic import COLUMN_TYPES, IDENTITY_COLUMNS, OPTIONAL_COLUMNS, PRUNING_COLUMN
 from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion, EventRef
 from prospect_core.trainingset.features import Feature, column_aliases, spec_attributes, spec_features
 from prospect_core.trainingset.spec import TrainingSpec
@@ -104,8 +104,15 @@ class Dialect:
     def string_literal(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
+    # The type a context column has in this warehouse, for the NULL standing in for a missing one.
+    json_type: str = "json"
+
     def date_literal(self, value: dt.date) -> str:
         return f"'{value.isoformat()}'::date"
+
+    def typed_null(self, sql_type: str) -> str:
+        """NULL of an atomic column's type (`atomic.COLUMN_TYPES`): what a missing optional column reads as."""
+        return f"cast(null as {self.json_type if sql_type == 'json' else sql_type})"
 
     def days_before(self, date_sql: str, days: int) -> str:
         raise NotImplementedError
@@ -150,6 +157,11 @@ class Dialect:
 
 class SnowflakeDialect(Dialect):
     name = "snowflake"
+    json_type = "variant"
+
+    def date_literal(self, value: dt.date) -> str:
+        # With its format spelled out: `'...'::date` depends on the account's DATE_INPUT_FORMAT being AUTO.
+        return f"to_date('{value.isoformat()}', 'YYYY-MM-DD')"
 
     def placeholder(self, name: str) -> str:
         # The connector's default paramstyle (pyformat): values are escaped by the connector.
@@ -168,7 +180,8 @@ class SnowflakeDialect(Dialect):
     def seconds_before(self, timestamp: str, seconds: int) -> str:
         return f"dateadd('second', {-seconds}, {timestamp})"
 
-    epoch_literal = "'1970-01-01 00:00:00'::timestamp_ntz"
+    # Format spelled out, for the same reason as date_literal (TIMESTAMP_INPUT_FORMAT).
+    epoch_literal = "to_timestamp_ntz('1970-01-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')"
 
     def epoch_nanosecond(self, timestamp: str) -> str:
         return f"date_part(epoch_nanosecond, {timestamp})"
@@ -369,14 +382,23 @@ class FeaturePlan:
                 for index, flag in enumerate(flags)}
 
 
+def columns_read(attribute: Attribute) -> set[str]:
+    """The atomic columns an attribute's value and criteria come from."""
+    read = {PROPERTIES[criterion.property].source for criterion in attribute.where}
+    if attribute.property:
+        read.add(PROPERTIES[attribute.property].source)
+    return read
+
+
+def features_reading(spec: TrainingSpec, columns: Collection[str]) -> list[str]:
+    """The spec's feature columns computed from any of `columns`: constant when those are all NULL."""
+    return [feature.column(spec) for feature in spec_features(spec) if columns_read(feature.attribute) & set(columns)]
+
+
 def feature_plan(spec: TrainingSpec) -> FeaturePlan:
     features = spec_features(spec)
     attributes = spec_attributes(spec)
-    read: set[str] = set()
-    for attribute in attributes:
-        if attribute.property:
-            read.add(PROPERTIES[attribute.property].source)
-        read.update(PROPERTIES[criterion.property].source for criterion in attribute.where)
+    read = set().union(*(columns_read(attribute) for attribute in attributes))
     # in the order of PROPERTIES, which is the table's column order
     sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
     layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
@@ -419,6 +441,7 @@ def render_training_sql(
     formulation: Formulation | None = None,
     inline: bool = False,
     events_table: str | None = None,
+    columns: Collection[str] | None = None,
 ) -> RenderedSQL:
     """The training-set query for `spec`.
 
@@ -428,6 +451,7 @@ def render_training_sql(
     `formulation` picks the template (`TEMPLATES`): `fast` (the default: the dialect's quickest exact
     window formulation), `portable` (running totals, what Snowflake's `fast` is, runnable on both)
     or `seed` (the tutorial's self-join, kept for comparison); all give the same rows.
+    `columns`: see `render_template`.
     """
     if dialect not in DIALECT_BY_NAME:
         raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
@@ -435,7 +459,7 @@ def render_training_sql(
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
     return render_template(
-        TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table
+        TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table, columns=columns
     )
 
 
@@ -446,10 +470,15 @@ def render_template(
     *,
     inline: bool = False,
     events_table: str | None = None,
+    columns: Collection[str] | None = None,
     context: Mapping[str, Any] | None = None,
 ) -> RenderedSQL:
     """Render any template in `sql/` for `spec` with the dialect's macros.
 
+    `columns` are the events table's columns (lower case) when the caller has looked (the preflight
+    does): an optional atomic column it lacks reads as NULL, and when it has `collector_tstamp` the
+    scan prunes on it too. None, for SQL written for no table in particular: every atomic column is
+    read as it is and nothing filters on collector_tstamp.
     `context` adds template variables of the caller's own (numbers and names it has validated;
     user text still goes through `bind`).
     """
@@ -484,11 +513,21 @@ def render_template(
 
     sql = _AttributeSQL(macros, bind, bind_list)
     as_of = macros.date_literal(spec.as_of)
+    table = events_table or spec.events_table
+    plan = feature_plan(spec)
+    # the scan's own lower bound (plan.scan_days: the lookback, widened for signals windows, none for
+    # lifetime), less the margin
+    prunes = columns is not None and PRUNING_COLUMN in columns and plan.scan_days is not None
     text = _environment().get_template(name).render(
         spec=spec,
         col=column_aliases(spec),
         target_column=spec.target_column,
-        events_table=events_table or spec.events_table,
+        events_table=table,
+        events_source=events_source(table, missing_optional_columns(columns), macros),
+        # Snowplow's table is loaded in collector_tstamp order, with no clustering key: this filter prunes
+        # where derived_tstamp cannot. See training_events.sql for why it keeps every row.
+        collector_tstamp_from=(macros.days_before(as_of, plan.scan_days + spec.collector_tstamp_margin_days)
+                               if prunes else None),
         short_window_seconds=spec.short_window_days * 86_400,
         long_window_seconds=spec.long_window_days * 86_400,
         target_window_seconds=spec.target_window_minutes * 60,
@@ -508,7 +547,7 @@ def render_template(
         lane_bits=LANE_BITS,
         lanes_per_sum=LANES_PER_SUM,
         lane_limit_message=LANE_LIMIT_MESSAGE,
-        plan=feature_plan(spec),
+        plan=plan,
         prop=sql.prop,
         match=sql.match,
         value_expr=sql.value_expr,
@@ -520,6 +559,20 @@ def render_template(
         **(context or {}),
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)
+
+
+def missing_optional_columns(columns: Collection[str] | None) -> tuple[str, ...]:
+    """The optional atomic columns a table with `columns` lacks (none when its columns are unknown)."""
+    return () if columns is None else tuple(name for name in OPTIONAL_COLUMNS if name not in columns)
+
+
+def events_source(table: str, missing: tuple[str, ...], macros: Dialect) -> str:
+    """What the scan reads from: the table itself, or the table with a typed NULL for each missing
+    optional column (Snowplow's loaders add a context column only once that entity was loaded)."""
+    if not missing:
+        return table
+    nulls = ", ".join(f"{macros.typed_null(COLUMN_TYPES[name])} as {name}" for name in missing)
+    return f"(select *, {nulls} from {table}) as atomic_events"
 
 
 def _bit_type(bits: int) -> str:
