@@ -478,9 +478,9 @@ def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
 EVENT_NAMES_SHOWN = 200
 
 
-def event_counts_sql(spec: TrainingSpec, dialect: DialectName, columns: frozenset[str]) -> RenderedSQL:
+def event_counts_sql(spec: TrainingSpec, dialect: DialectName, columns: frozenset[str] | None = None) -> RenderedSQL:
     """The query behind `event_identity_counts`, for callers that run it their own way (the app caches
-    it), for an events table with `columns` (`events_table_columns`)."""
+    it), for an events table with `columns` (`events_table_columns`; None: every atomic column)."""
     return render_template("event_counts.sql", spec, dialect, columns=columns,
                            context={"names_shown": EVENT_NAMES_SHOWN})
 
