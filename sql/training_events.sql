@@ -4,7 +4,8 @@
     - narrow_scan: instead of the raw columns the attributes read (`plan.raw_columns`: URLs, JSON
       contexts, ...), the scan computes what the features need from them at once, so no later step
       carries them: each value column (`row_values`: device class, filtered values) and, for each
-      counter with criteria, `matches_<name>`, whether the event counts for it;
+      counter with criteria or identified events (`plan.matched_in_scan`), `matches_<name>`, whether
+      the event counts for it;
     - counts_only: the scan reads only the six columns every query needs, none an attribute reads (for
       the preflight's counts and the target explorer);
     - with_first_targets: the training-set templates set it; with the spec's
@@ -28,7 +29,7 @@ events_in_lookback as {{ cte_hint }}(
 {%- set scanned = [] %}
 {%- if not counts_only and narrow_scan %}
 {%- for expression, alias in row_values(plan) %}{% set _ = scanned.append(expression ~ ((" as " ~ alias) if expression != alias else "")) %}{% endfor %}
-{%- for attribute in plan.counters if attribute.where %}{% set _ = scanned.append("coalesce(" ~ match(attribute) ~ ", false) as matches_" ~ attribute.name) %}{% endfor %}
+{%- for attribute in plan.counters if plan.matched_in_scan(attribute) %}{% set _ = scanned.append("coalesce(" ~ match(attribute) ~ ", false) as matches_" ~ attribute.name) %}{% endfor %}
 {%- elif not counts_only %}
 {%- for column in plan.raw_columns %}{% set _ = scanned.append(column) %}{% endfor %}
 {%- endif %}

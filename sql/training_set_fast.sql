@@ -69,7 +69,7 @@ timeline as (
         -- position of the first event at this instant: positions below it are strictly earlier
         rank() over (partition by domain_userid order by derived_tstamp) as first_position_at_instant,
 {%- for attribute in plan.counters %}
-        case when {{ ("matches_" ~ attribute.name) if attribute.where else (match(attribute) or "true") }} then 1 else 0 end as is_{{ attribute.name }},
+        case when {{ ("matches_" ~ attribute.name) if plan.matched_in_scan(attribute) else (match(attribute) or "true") }} then 1 else 0 end as is_{{ attribute.name }},
 {%- endfor %}
         -- the target counts the rows' events only, as without wider history
         case when is_row and event_name = {{ bind("target_event") }} then 1 else 0 end as is_target

@@ -76,7 +76,7 @@ per_event as (
         {{ alias }},
 {%- endfor %}
 {%- for attribute in plan.counters %}
-        {{ "+ " if not loop.first }}(({{ ("matches_" ~ attribute.name) if attribute.where else (match(attribute) or "true") }})::{{ bit_type(kind_bits | length) }} << {{ loop.index0 }})
+        {{ "+ " if not loop.first }}(({{ ("matches_" ~ attribute.name) if plan.matched_in_scan(attribute) else (match(attribute) or "true") }})::{{ bit_type(kind_bits | length) }} << {{ loop.index0 }})
 {%- endfor %}
             -- the target counts the rows' events only, as without wider history
             + ((is_row and event_name = {{ bind("target_event") }})::{{ bit_type(kind_bits | length) }} << {{ kind_bits.index("target") }}) as kinds

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol
@@ -22,6 +23,7 @@ import pyarrow as pa
 from prospect_core.trainingset import atomic
 from prospect_core.infra.errors import SourceError, first_line
 from prospect_core.infra.limits import over_memory_message
+from prospect_core.trainingset.attributes import Attribute, EventRef
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.trainingset.training_sql import (LANE_LIMIT_MESSAGE, DialectName, RenderedSQL, features_reading,
                                                     missing_optional_columns, render_template)
@@ -441,7 +443,12 @@ def events_table_columns(warehouse: Warehouse, table: str) -> frozenset[str]:
     """The columns of `table` (validated as an identifier by the spec), lower case, without reading a row.
 
     Raises SourceError when the table cannot be read (missing, no access)."""
-    return frozenset(str(column).lower() for column in warehouse.query(f"select * from {table} limit 0").columns)
+    return frozenset(str(column).lower() for column in warehouse.query(columns_sql(table)).columns)
+
+
+def columns_sql(table: str) -> str:
+    """A query of no rows whose columns are the table's (`table` validated as an identifier by the spec)."""
+    return f"select * from {table} limit 0"
 
 
 def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
@@ -467,19 +474,56 @@ def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
 
 # ----- the target event ----------------------------------------------------------------------------
 
-# event_counts.sql returns at most this many names; with a full list an absent name may just be rarer.
+# event_counts.sql returns at most this many identities; with a full list an absent name may just be rarer.
 EVENT_NAMES_SHOWN = 200
 
 
-def event_counts_sql(spec: TrainingSpec, dialect: DialectName) -> RenderedSQL:
-    """The query behind `event_counts`, for callers that run it their own way (the app caches it)."""
-    return render_template("event_counts.sql", spec, dialect, context={"names_shown": EVENT_NAMES_SHOWN})
+def event_counts_sql(spec: TrainingSpec, dialect: DialectName, columns: frozenset[str] | None = None) -> RenderedSQL:
+    """The query behind `event_identity_counts`, for callers that run it their own way (the app caches
+    it), for an events table with `columns` (`events_table_columns`; None: every atomic column)."""
+    return render_template("event_counts.sql", spec, dialect, columns=columns,
+                           context={"names_shown": EVENT_NAMES_SHOWN})
+
+
+def event_identity_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
+    """Events per identity (event_vendor, event_name, event_version; vendor and version NULL where the
+    source lacks them) in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
+    columns = events_table_columns(warehouse, spec.events_table)
+    rendered = event_counts_sql(spec, warehouse.dialect, columns)
+    return warehouse.query(rendered.text, rendered.params)
+
+
+def counts_by_name(identity_counts: pd.DataFrame) -> pd.DataFrame:
+    """`event_name`, `events`: the identities' counts summed by name, most frequent first."""
+    by_name = identity_counts.groupby("event_name", sort=False, as_index=False)["events"].sum()
+    return by_name.sort_values(["events", "event_name"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def event_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
-    """Events per name in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
-    rendered = event_counts_sql(spec, warehouse.dialect)
-    return warehouse.query(rendered.text, rendered.params)
+    """Events per name in the spec's lookback scan, most frequent first."""
+    return counts_by_name(event_identity_counts(warehouse, spec))
+
+
+def event_identities(identity_counts: pd.DataFrame) -> dict[str, tuple[EventRef, ...]]:
+    """Per event name, the identities the source gives it, most frequent first; none for a name whose
+    events have no vendor (a source without event_vendor and event_version)."""
+    identities: dict[str, tuple[EventRef, ...]] = {}
+    for row in identity_counts.itertuples(index=False):
+        known = isinstance(row.event_vendor, str) and isinstance(row.event_version, str)
+        refs = identities.setdefault(str(row.event_name), ())
+        if known:
+            identities[str(row.event_name)] = refs + (EventRef(str(row.event_name), row.event_vendor, row.event_version),)
+    return identities
+
+
+def with_event_identities(attribute: Attribute, identities: Mapping[str, tuple[EventRef, ...]]) -> Attribute:
+    """`attribute` with each event it names alone replaced by the identities the source gives that name
+    (one EventRef each, so the SQL and Signals read the same events); a name the source gives no
+    identity, and an event given with its own vendor or version, stay as they are."""
+    events = tuple(ref for event in attribute.events
+                   for ref in (identities.get(event.name) or (event,) if event.vendor is None and event.version is None
+                               else (event,)))
+    return dataclasses.replace(attribute, events=events)
 
 
 def missing_event_notice(event: str, names: list[str]) -> str | None:

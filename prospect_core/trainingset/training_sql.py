@@ -50,8 +50,8 @@ from typing import Any, Collection, Literal, Mapping
 import jinja2
 
 from prospect_core.infra.paths import REPO_ROOT
-from prospect_core.trainingset.atomic import COLUMN_TYPES, OPTIONAL_COLUMNS, PRUNING_COLUMN
-from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion
+from prospect_core.trainingset.atomic import COLUMN_TYPES, IDENTITY_COLUMNS, OPTIONAL_COLUMNS, PRUNING_COLUMN
+from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion, EventRef
 from prospect_core.trainingset.features import Feature, column_aliases, spec_attributes, spec_features
 from prospect_core.trainingset.spec import TrainingSpec
 
@@ -305,7 +305,9 @@ def _environment() -> jinja2.Environment:
 def template_values(spec: TrainingSpec) -> dict[str, Any]:
     """Values the templates may bind: user text and constants, never inlined into SQL text.
 
-    Each attribute's event names and criteria values are `<name>_events` and `<name>_where_<i>`."""
+    Each attribute's event names and criteria values are `<name>_events` (the events named alone) and
+    `<name>_where_<i>`; an event given with a vendor or version is `<name>_event_<i>` with
+    `<name>_event_<i>_vendor` and `<name>_event_<i>_version` (`identified_events`)."""
     values: dict[str, Any] = {
         "target_event": spec.target_event,
         "app_ids": list(spec.app_ids),
@@ -313,12 +315,27 @@ def template_values(spec: TrainingSpec) -> dict[str, Any]:
         "included_events": list(spec.included_events),
     }
     for attribute in spec_attributes(spec):
-        if attribute.events:
-            values[f"{attribute.name}_events"] = list(attribute.event_names)
+        named, identified = named_events(attribute), identified_events(attribute)
+        if named:
+            values[f"{attribute.name}_events"] = [event.name for event in named]
+        for index, event in identified:
+            key = f"{attribute.name}_event_{index}"
+            values.update({key: event.name, f"{key}_vendor": event.vendor, f"{key}_version": event.version})
         for index, criterion in enumerate(attribute.where):
             value = criterion.value
             values[f"{attribute.name}_where_{index}"] = list(value) if isinstance(value, tuple) else value
     return values
+
+
+def named_events(attribute: Attribute) -> list[EventRef]:
+    """The attribute's events given by name alone: matched on event_name only."""
+    return [event for event in attribute.events if event.vendor is None and event.version is None]
+
+
+def identified_events(attribute: Attribute) -> list[tuple[int, EventRef]]:
+    """(position, event) for the attribute's events given with a vendor or version."""
+    return [(index, event) for index, event in enumerate(attribute.events)
+            if event.vendor is not None or event.version is not None]
 
 
 _COMPARISONS = {"eq": "=", "neq": "<>", "like": "like", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -336,7 +353,8 @@ class FeaturePlan:
     - `timing`: the spec's feature_timing. `scan_days`: how far back before the as-of date the scan
       reads (None: the whole table); `extra_history`: whether attributes read events that are not
       rows (`history` in training_events.sql holds more than `events`).
-    - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order.
+    - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order
+      (`event_vendor` and `event_version` last, when an attribute's events give them).
     - `fallbacks`: in signals timing, per event feature (by key) the lifetime `last` feature that
       stands in when the scored event has no value (Signals' `last` skips NULLs); computed with
       `values`, never a column of its own unless the spec asks for it.
@@ -363,6 +381,11 @@ class FeaturePlan:
     def _in_span(self, attributes: tuple[Attribute, ...], span: str) -> list[Attribute]:
         names = {f.name for f in self.history_features if self.span_of[f.key] == span}
         return [a for a in attributes if a.name in names]
+
+    def matched_in_scan(self, attribute: Attribute) -> bool:
+        """Whether a narrow scan computes the counter's `matches_<name>`: it has criteria, or events
+        with an identity, whose columns (URLs, contexts, vendor and version) then stay in the scan."""
+        return bool(attribute.where or identified_events(attribute))
 
     def counters_in(self, span: str) -> list[Attribute]:
         return self._in_span(self.counters, span)
@@ -461,6 +484,8 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
     # in the order of PROPERTIES, which is the table's column order
     sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
     layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
+    if any(identified_events(attribute) for attribute in attributes):
+        layout += IDENTITY_COLUMNS
     windowed = [f for f in features if f.window != "event"] + list(read_values)
     span_of = {f.key: f.span(spec) for f in windowed}
     spans = tuple(dict.fromkeys(span_of.values()))
@@ -672,12 +697,28 @@ class _AttributeSQL:
 
     def match(self, attribute: Attribute, prefix: str = "") -> str:
         """The condition an event must meet to count, or '' when every event counts."""
-        parts = []
-        if attribute.events:
-            names = self.bind_list(f"{attribute.name}_events")
-            parts.append(f"{prefix}event_name = {names}" if len(attribute.events) == 1 else f"{prefix}event_name in ({names})")
+        parts = [self.events_match(attribute, prefix)] if attribute.events else []
         parts += [self.criterion(attribute, i, c, prefix) for i, c in enumerate(attribute.where)]
         return " and ".join(parts)
+
+    def events_match(self, attribute: Attribute, prefix: str) -> str:
+        """Whether the event is one of the attribute's: by name, and by vendor and version where given.
+
+        An event whose vendor or version is NULL (a source without those columns reads them as NULL)
+        matches on its name: identity by name is the fallback, as the Signals definitions' notes say."""
+        named, identified = named_events(attribute), identified_events(attribute)
+        either = []
+        if named:
+            names = self.bind_list(f"{attribute.name}_events")
+            either.append(f"{prefix}event_name = {names}" if len(named) == 1 else f"{prefix}event_name in ({names})")
+        for index, event in identified:
+            key = f"{attribute.name}_event_{index}"
+            conditions = [f"{prefix}event_name = {self.bind(key)}"]
+            conditions += [f"coalesce({prefix}{column} = {self.bind(f'{key}_{part}')}, true)"
+                           for part, column in (("vendor", "event_vendor"), ("version", "event_version"))
+                           if getattr(event, part) is not None]
+            either.append("(" + " and ".join(conditions) + ")")
+        return either[0] if len(either) == 1 else "(" + " or ".join(either) + ")"
 
     def value_expr(self, attribute: Attribute, prefix: str = "") -> str:
         """The attribute's property on a matching event, NULL on any other."""

@@ -20,6 +20,7 @@ SPEC = TrainingSpec(as_of=AS_OF)
 SNOWPLOW_TABLE = frozenset({*COLUMN_NAMES, PRUNING_COLUMN})
 WITHOUT_CONTEXTS = frozenset(SNOWPLOW_TABLE - {"contexts_nl_basjes_yauaa_context_1",
                                                "contexts_com_snowplowanalytics_snowplow_media_player_2"})
+WITHOUT_IDENTITY = frozenset(SNOWPLOW_TABLE - {"event_vendor", "event_version"})
 
 # (CTE, column): the expression as we mean Snowflake to run it. The scan computes values and matches
 # (narrow scan); `final` turns the window passes into each feature.
@@ -41,13 +42,13 @@ GOLDEN = {
     ("final", "latest_device_class"): "coalesce(edges.value_latest_device_class, '')",
     # count: running totals at the window's two ends
     ("final", "num_page_views_l7d"):
-        "cast(coalesce(earlier.num_page_views_total, 0) - coalesce(before_short.num_page_views_total, 0) as bigint)",
+        "cast(coalesce(earlier.num_page_views_total, 0) - coalesce(before_d7.num_page_views_total, 0) as bigint)",
     # any: the same count, compared with 0
     ("final", "had_conversions_l30d"):
-        "cast(coalesce(earlier.had_conversions_total, 0) - coalesce(before_long.had_conversions_total, 0) as bigint) > 0",
+        "cast(coalesce(earlier.had_conversions_total, 0) - coalesce(before_d30.had_conversions_total, 0) as bigint) > 0",
     # count_distinct: value islands started minus ended
-    ("final", "num_sessions_l30d"): ("cast(coalesce(earlier.num_sessions_islands_started_long, 0)"
-                                     " - coalesce(before_long.num_sessions_islands_ended_long, 0) as bigint)"),
+    ("final", "num_sessions_l30d"): ("cast(coalesce(earlier.num_sessions_islands_started_d30, 0)"
+                                     " - coalesce(before_d30.num_sessions_islands_ended_d30, 0) as bigint)"),
     # first: the value at the window's first position with a value
     ("final", "first_refr_medium_l30d"): "coalesce(value_first_refr_medium_long.first_refr_medium_long, '')",
     # the target
@@ -106,8 +107,8 @@ def statements() -> list[tuple[str, str]]:
             found.append((f"preflight, {spec_name}, {columns_name}",
                           render_template("preflight.sql", spec, "snowflake", inline=True, columns=columns).text))
         found.append((f"target explorer, {spec_name}", render_target_explorer_sql(spec, "snowflake", inline=True).text))
-        rendered = event_counts_sql(spec, "snowflake")
-        found.append((f"event counts, {spec_name}", rendered.text))
+        for columns_name, columns in (("Snowplow table", SNOWPLOW_TABLE), ("no vendor or version", WITHOUT_IDENTITY)):
+            found.append((f"event counts, {spec_name}, {columns_name}", event_counts_sql(spec, "snowflake", columns).text))
     return found
 
 
