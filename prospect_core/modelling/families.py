@@ -29,6 +29,7 @@ from prospect_core.infra.errors import UserError
 FamilyName = Literal["xgboost", "logistic_regression"]
 Calibration = Literal["sigmoid", "isotonic"]
 CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
+CALIBRATION_LABELS = {None: "Off (prior correction)", "sigmoid": "Sigmoid (Platt)", "isotonic": "Isotonic"}
 CALIBRATED_CLASS = ("sklearn.calibration", "CalibratedClassifierCV")
 # What a calibrated classifier adds to a pickle, whatever its family: the wrapper, one
 # (fold classifier, calibrator) pair per fold, and the calibrator of either method.
