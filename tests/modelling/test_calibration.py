@@ -172,5 +172,5 @@ def test_cli_refuses_an_unknown_calibration(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--calibration", "platt", "--no-track"])
     assert exit_.value.code == 2
-    error = capsys.readouterr().err.replace("'", "")  # Python 3.12.8 stopped quoting the choices
+    error = capsys.readouterr().err.replace("'", "")  # argparse quotes the choices in some Python versions, not others
     assert "argument --calibration: invalid choice: platt (choose from sigmoid, isotonic)" in error
