@@ -5,8 +5,8 @@ import streamlit as st
 from prospect_core import studio
 from prospect_core.infra.errors import UserError
 from prospect_core.modelling.figures import roc_figure
-from prospect_core.modelling.families import FAMILIES
-from prospect_core.modelling.model import MAX_SEED, STUDIO_DEFAULTS, ModelParams
+from prospect_core.modelling.families import CALIBRATION_LABELS, FAMILIES
+from prospect_core.modelling.model import MAX_SEED, N_FOLDS, STUDIO_DEFAULTS, ModelParams
 from prospect_core.trainingset.wording import target_wording
 
 DEFAULTS = STUDIO_DEFAULTS
@@ -77,6 +77,14 @@ with st.form("train_form"):
         "balances the classes (scores are corrected back to probabilities).",
     )
     seed = right.number_input("Random seed", 0, MAX_SEED, DEFAULTS.seed, key="seed", persist_state="session")
+    calibration = right.selectbox(
+        "Calibration", list(CALIBRATION_LABELS), format_func=CALIBRATION_LABELS.get, key="calibration",
+        persist_state="session",
+        help=f"Sigmoid or isotonic: scikit-learn's CalibratedClassifierCV over {N_FOLDS} folds of whole training "
+        f"prospects, each fold calibrated on prospects its model did not see ({N_FOLDS} fits instead of 1). "
+        "Explanations then show the "
+        "score before calibration. Off: scores are corrected back to the population's rate.",
+    )
     st.caption(
         f"Starts from a regularised model ({DEFAULTS.n_estimators} trees of depth {DEFAULTS.max_depth}, learning rate "
         f"{DEFAULTS.learning_rate}, row subsample {DEFAULTS.subsample}); the tutorial used XGBoost's defaults "
@@ -90,6 +98,7 @@ try:
         n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
         subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed), family=family,
         train_negatives_per_positive=int(negatives) or None, early_stopping_rounds=int(stopping) or None,
+        calibration=calibration,
     )
 except UserError as error:
     st.error(studio.plain(error), icon=":material/error:")

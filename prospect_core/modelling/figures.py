@@ -324,7 +324,8 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
     if rest:
         labels.append(f"{len(rest)} other features")
         steps.append(float(contributions[rest].sum()))
-    labels.append("prediction")
+    # a calibrated model's explanation ends at its score before calibration: say so, not the calibrated score
+    labels.append("prediction before calibration" if explanation.calibrated else "prediction")
     steps.append(explanation.margin)
     measures = ["absolute"] + ["relative"] * (len(steps) - 2) + ["total"]
     texts = [f"{steps[0]:+.3f}"] + [f"{step:+.3f}" for step in steps[1:-1]] + [f"{explanation.margin:+.3f} ({explanation.score:.1%})"]
@@ -343,7 +344,8 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
     figure.update_yaxes(autorange="reversed")  # plotly accumulates in trace order; read it top to bottom
     return _layout(
         figure,
-        title=title or f"Why this prospect scores {explanation.score:.1%} (log-odds {explanation.margin:+.2f})",
+        title=title or f"Why this prospect scores {explanation.score:.1%}{' before calibration' if explanation.calibrated else ''} "
+        f"(log-odds {explanation.margin:+.2f})",
         x_title="Log-odds (base value + contributions = prediction)", y_title="", height=max(360, 30 * len(labels) + 140),
     )
 

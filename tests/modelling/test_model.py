@@ -86,7 +86,7 @@ def test_model_params_defaults_are_xgboosts() -> None:
     assert ModelParams().to_dict() == {
         "n_estimators": 100, "max_depth": 6, "learning_rate": 0.3, "subsample": 1.0,
         "scale_pos_weight": 1.0, "seed": 0, "family": "xgboost", "train_negatives_per_positive": None,
-        "early_stopping_rounds": None,
+        "early_stopping_rounds": None, "calibration": None,
     }
 
 
