@@ -35,6 +35,7 @@ timeline as (
         domain_sessionid,
         app_id,
         derived_tstamp,
+        event_name,
 {%- for expression, alias in row_values(plan) %}
         {{ expression }}{{ (" as " ~ alias) if expression != alias }},
 {%- endfor %}
@@ -84,6 +85,7 @@ window_edges as (
         event_id,
         domain_userid,
         derived_tstamp,
+        event_name,
         second_number,
         app_id,
 {%- for expression, alias in row_values(plan) %}
@@ -139,6 +141,7 @@ final as (
         edges.event_id,
         edges.domain_userid,
         edges.derived_tstamp,
+        edges.event_name,
 {% for feature in plan.event %}
         coalesce({{ value_ref(feature.attribute, "edges.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}

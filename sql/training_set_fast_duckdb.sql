@@ -59,6 +59,7 @@ per_event as (
         event_id,
         user_number,
         derived_tstamp,
+        event_name,
         domain_sessionid,
         app_id,
 {%- for expression, alias in row_values(plan) %}
@@ -117,6 +118,7 @@ window_totals as (
         event_id,
         user_number,
         derived_tstamp,
+        event_name,
         app_id,
 {%- for expression, alias in row_values(plan) if alias in event_columns %}
         {{ alias }},
@@ -148,6 +150,7 @@ final as (
         event_id,
         eligible_users.domain_userid,
         derived_tstamp,
+        event_name,
 {%- for feature in plan.event %}
         coalesce({{ value_ref(feature.attribute) }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
