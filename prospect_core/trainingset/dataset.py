@@ -146,14 +146,26 @@ def recompute_target(frame: pd.DataFrame, built: TrainingSpec, spec: TrainingSpe
     row, so the set's prospect, time and event name are all it reads. Counted with two binary searches
     per row over the target events sorted by (prospect, time), in O(n log n) with no query.
     """
-    users = pd.factorize(frame["domain_userid"])[0].astype(np.int64)
+    users, prospects = pd.factorize(frame["domain_userid"])
     micros = frame["derived_tstamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
     window_end = (micros // 1_000_000 + spec.target_window_minutes * 60 + 1) * 1_000_000  # first instant past it
     is_target = (frame[EVENT_NAME_COLUMN] == spec.target_event).to_numpy(dtype=bool, na_value=False)
-    # (prospect, instant) as one sortable integer: instants as ranks among all instants used here
-    instants, ranks = np.unique(np.concatenate([micros, window_end]), return_inverse=True)
-    span = len(instants)
-    now, end = users * span + ranks[: len(frame)], users * span + ranks[len(frame):]
+    now, end, span = _instants(micros, window_end, len(prospects))
+    now, end = users.astype(np.int64) * span + now, users.astype(np.int64) * span + end  # (prospect, instant) as one key
     targets = np.sort(now[is_target])
     ahead = np.searchsorted(targets, end, side="left") - np.searchsorted(targets, now, side="right")
-    return frame.drop(columns=[built.target_column]).assign(**{spec.target_column: ahead >= spec.target_min_count})
+    # A new frame of the same columns, not a copy of them (drop + assign copied 0.3 s of 0.4 at 1M events).
+    columns = {column: frame[column] for column in frame.columns if column != built.target_column}
+    return pd.DataFrame({**columns, spec.target_column: ahead >= spec.target_min_count}, copy=False)
+
+
+def _instants(micros: np.ndarray, window_end: np.ndarray, prospects: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Row instants and window ends as non-negative integers below `span`, so that prospect * span +
+    instant orders by prospect, then time: microseconds from the earliest row while that fits in 62
+    bits, else ranks among all the instants (a sort more)."""
+    base = int(micros.min()) if len(micros) else 0
+    span = int(window_end.max()) - base + 1 if len(micros) else 1
+    if prospects * span < 2**62:
+        return micros - base, window_end - base, span
+    instants, ranks = np.unique(np.concatenate([micros, window_end]), return_inverse=True)
+    return ranks[: len(micros)], ranks[len(micros):], len(instants)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -129,3 +130,18 @@ def test_the_build_path_reuses_the_features(demo):
 
     capped = build_training_set(demo, wanted, max_rows=10**7, earlier=EarlierSet(first.spec, first.frame, capped=True))
     assert capped.notes == () and capped.preflight is not None  # a sample of the rows: queried again
+
+
+def test_instants_order_the_same_as_microseconds_or_as_ranks():
+    from prospect_core.trainingset.dataset import _instants
+
+    rng = np.random.default_rng(0)
+    micros = rng.integers(0, 10**9, 500)
+    users = rng.integers(0, 7, 500)
+    window_end = micros + rng.integers(1, 10**6, 500)
+    keys = []
+    for prospects in (7, 2**61):  # fits in 62 bits as microseconds; does not, so ranks
+        now, end, span = _instants(micros, window_end, prospects)
+        assert np.all(now < span) and np.all(end < span) and np.all(now >= 0)
+        keys.append(np.concatenate([users * span + now, users * span + end]))
+    assert np.array_equal(np.argsort(keys[0], kind="stable"), np.argsort(keys[1], kind="stable"))
