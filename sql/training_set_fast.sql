@@ -60,6 +60,7 @@ timeline as (
         app_id,
         derived_tstamp,
         is_row,
+        event_name,
 {%- for expression, alias in row_values(plan) %}
         {{ alias }},
 {%- endfor %}
@@ -119,6 +120,7 @@ window_edges as (
         event_id,
         domain_userid,
         derived_tstamp,
+        event_name,
         second_number,
         app_id,
         is_row,
@@ -172,6 +174,7 @@ final as (
         edges.event_id,
         edges.domain_userid,
         edges.derived_tstamp,
+        edges.event_name,
 {% for feature in plan.event %}
 {%- set fallback = plan.fallbacks.get(feature.key) %}
         coalesce({{ value_ref(feature.attribute, "edges.") }}, {{ ("value_" ~ fallback.key ~ "." ~ fallback.key ~ ", ") if fallback }}{{ default_literal(feature) }}) as {{ col[feature.key] }},

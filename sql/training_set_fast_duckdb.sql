@@ -69,6 +69,7 @@ per_event as (
         event_id,
         user_number,
         derived_tstamp,
+        event_name,
         domain_sessionid,
         app_id,
         is_row,
@@ -132,6 +133,7 @@ window_totals as (
         event_id,
         user_number,
         derived_tstamp,
+        event_name,
         app_id,
         is_row,
 {%- for expression, alias in row_values(plan) if alias in event_columns %}
@@ -173,6 +175,7 @@ final as (
         event_id,
         eligible_users.domain_userid,
         derived_tstamp,
+        event_name,
 {%- for feature in plan.event %}
 {%- set fallback = plan.fallbacks.get(feature.key) %}
         coalesce({{ value_ref(feature.attribute) }}, {{ (fallback.key ~ ", ") if fallback }}{{ default_literal(feature) }}) as {{ col[feature.key] }},

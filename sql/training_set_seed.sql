@@ -37,6 +37,7 @@ agg_as_of_event as (
         er.event_id,
         er.domain_userid,
         er.derived_tstamp,
+        er.event_name,
 
 {%- for feature in plan.event %}
 {%- set own = value_expr(feature.attribute, "er.") %}

@@ -85,6 +85,9 @@ FEATURE_TIMINGS: tuple[str, ...] = ("tutorial", "signals")
 
 # The columns every training set has besides its features and target: which event, whose, when.
 IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
+# Kept beside them, never a model input: with the prospect and the time, a new target event, count
+# or window is recomputed from the set alone (dataset.recompute_target), no query.
+EVENT_NAME_COLUMN = "event_name"
 
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
 # piece of user text that must become SQL text, so it is validated instead of escaped.
@@ -444,7 +447,7 @@ def _check_columns(spec: TrainingSpec) -> None:
     """Custom attributes' columns must not collide with any other column of the training set."""
     if not spec.all_attributes:
         raise SpecError("preset 'none' with no attributes leaves the model no input; add attributes or pick a preset")
-    taken = {*IDENTIFIER_COLUMNS, spec.target_column}
+    taken = {*IDENTIFIER_COLUMNS, EVENT_NAME_COLUMN, spec.target_column}
     taken |= {spec.window_column(a.name, w, a.period_days) for a in spec.preset_attributes for w in a.windows}
     for index, attribute in enumerate(spec.attributes):
         for window in attribute.windows:

@@ -50,6 +50,7 @@ def synthetic_training_set(
             "event_id": [f"e{i:06d}" for i in range(n)],
             "domain_userid": users,
             "derived_tstamp": start + pd.to_timedelta(np.sort(offsets), unit="s"),
+            "event_name": rng.choice(["page_view", "page_ping", "submit_form"], size=n),
         }
     )
     for feature in features.FEATURES:

@@ -26,7 +26,9 @@ CUSTOMERS = "num_customers_views"
 def fill_attribute(at, *, name=CUSTOMERS, events="page_view", prop="page_url", operator="like",
                    value="%customers%", windows=("short", "long")):
     """Fill the Attributes form (a new attribute) and press its button."""
-    suffix = f"New attribute_{at.session_state['attribute_form_round'] if 'attribute_form_round' in at.session_state else 0}"
+    # the form's keys end in its round and the window titles it shows: read them off the drawn Name box
+    suffix = next(box.key for box in at.text_input if (box.key or "").startswith("attr_name_New attribute_"))
+    suffix = suffix.removeprefix("attr_name_")
     at.text_input(key=f"attr_name_{suffix}").input(name)
     at.selectbox(key=f"attr_aggregation_{suffix}").set_value("count")
     at.text_input(key=f"attr_events_{suffix}").input(events)
