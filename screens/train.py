@@ -11,71 +11,79 @@ from prospect_core.trainingset.wording import target_wording
 DEFAULTS = STUDIO_DEFAULTS
 TUTORIAL = ModelParams()
 
+
+def train_form(built) -> tuple[str, dict | None]:
+    """The set's caption, the split and the model's parameters: the split, and the parameters when
+    **Train model** was pressed (else None)."""
+    st.caption(
+        f"Training set: {built.summary.rows:,} prediction points from {built.summary.users:,} prospects, "
+        f"{built.summary.positive_rate:.2%} positive (prospects who {studio.plain(target_wording(built.spec))}) from "
+        f"{studio.plain(studio.source_label(built.source))}."
+    )
+    studio.show_build_notes(built)
+
+    # Outside the form: a form does not rerun on a change, so its caption would describe the previous choice.
+    split = st.radio(
+        "Split", list(studio.SPLITS), format_func=studio.split_name, key="split",
+        persist_state="session", horizontal=True, help="\n\n".join(map(studio.split_description, studio.SPLITS)),
+    )
+    st.caption(studio.split_description(split))
+    with st.form("train_form"):
+        left, middle, right = st.columns(3)
+        n_estimators = left.number_input(
+            "Trees (n_estimators)", 1, 5000, DEFAULTS.n_estimators, key="n_estimators", persist_state="session",
+            help="More trees fit finer patterns and take longer.",
+        )
+        max_depth = left.number_input(
+            "Max depth", 1, 20, DEFAULTS.max_depth, key="max_depth", persist_state="session",
+            help="Deeper trees capture interactions; too deep overfits.",
+        )
+        learning_rate = middle.number_input(
+            "Learning rate", 0.001, 1.0, DEFAULTS.learning_rate, step=0.05, format="%.3f", key="learning_rate",
+            persist_state="session", help="Smaller steps need more trees but generalise better.",
+        )
+        subsample = middle.number_input(
+            "Row subsample", 0.1, 1.0, DEFAULTS.subsample, step=0.1, key="subsample", persist_state="session",
+            help="Share of rows each tree sees; below 1 adds randomness against overfitting.",
+        )
+        scale_pos_weight = right.number_input(
+            "Positive class weight (scale_pos_weight)", 0.01, 10_000.0, DEFAULTS.scale_pos_weight, key="scale_pos_weight",
+            persist_state="session",
+            help=f"1 = as the tutorial. About negatives/positives ≈ {built.summary.negatives / max(built.summary.positives, 1):.0f} "
+            "balances the classes (scores then stop being probabilities).",
+        )
+        seed = right.number_input("Random seed", 0, MAX_SEED, DEFAULTS.seed, key="seed", persist_state="session")
+        st.caption(
+            f"Starts from a regularised model ({DEFAULTS.n_estimators} trees of depth {DEFAULTS.max_depth}, learning rate "
+            f"{DEFAULTS.learning_rate}, row subsample {DEFAULTS.subsample}); the tutorial used XGBoost's defaults "
+            f"({TUTORIAL.n_estimators} trees of depth {TUTORIAL.max_depth}, learning rate {TUTORIAL.learning_rate}), "
+            "which memorise prospects and score worse on new ones."
+        )
+        submitted = st.form_submit_button("Train model", type="primary")
+    chosen = dict(n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
+                  subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed))
+    return split, chosen if submitted else None
+
+
 st.title("Train")
 built = studio.built_set()
 if built is None:
     st.info("No training set yet. Build one on **Data & target** first.")
     st.page_link("screens/data_and_target.py", label="Go to Data & target", icon=":material/database:")
-    if studio.runs():  # runs restored from the run store: offer their training set back
-        studio.ensure_test_rows(studio.runs()[-1])
-    st.stop()
-st.caption(
-    f"Training set: {built.summary.rows:,} prediction points from {built.summary.users:,} prospects, "
-    f"{built.summary.positive_rate:.2%} positive (prospects who {studio.plain(target_wording(built.spec))}) from "
-    f"{studio.plain(studio.source_label(built.source))}."
-)
-studio.show_build_notes(built)
-
-# Outside the form: a form does not rerun on a change, so its caption would describe the previous choice.
-split = st.radio(
-    "Split", list(studio.SPLITS), format_func=studio.split_name, key="split",
-    persist_state="session", horizontal=True, help="\n\n".join(map(studio.split_description, studio.SPLITS)),
-)
-st.caption(studio.split_description(split))
-with st.form("train_form"):
-    left, middle, right = st.columns(3)
-    n_estimators = left.number_input(
-        "Trees (n_estimators)", 1, 5000, DEFAULTS.n_estimators, key="n_estimators", persist_state="session",
-        help="More trees fit finer patterns and take longer.",
-    )
-    max_depth = left.number_input(
-        "Max depth", 1, 20, DEFAULTS.max_depth, key="max_depth", persist_state="session",
-        help="Deeper trees capture interactions; too deep overfits.",
-    )
-    learning_rate = middle.number_input(
-        "Learning rate", 0.001, 1.0, DEFAULTS.learning_rate, step=0.05, format="%.3f", key="learning_rate",
-        persist_state="session", help="Smaller steps need more trees but generalise better.",
-    )
-    subsample = middle.number_input(
-        "Row subsample", 0.1, 1.0, DEFAULTS.subsample, step=0.1, key="subsample", persist_state="session",
-        help="Share of rows each tree sees; below 1 adds randomness against overfitting.",
-    )
-    scale_pos_weight = right.number_input(
-        "Positive class weight (scale_pos_weight)", 0.01, 10_000.0, DEFAULTS.scale_pos_weight, key="scale_pos_weight",
-        persist_state="session",
-        help=f"1 = as the tutorial. About negatives/positives ≈ {built.summary.negatives / max(built.summary.positives, 1):.0f} "
-        "balances the classes (scores then stop being probabilities).",
-    )
-    seed = right.number_input("Random seed", 0, MAX_SEED, DEFAULTS.seed, key="seed", persist_state="session")
-    st.caption(
-        f"Starts from a regularised model ({DEFAULTS.n_estimators} trees of depth {DEFAULTS.max_depth}, learning rate "
-        f"{DEFAULTS.learning_rate}, row subsample {DEFAULTS.subsample}); the tutorial used XGBoost's defaults "
-        f"({TUTORIAL.n_estimators} trees of depth {TUTORIAL.max_depth}, learning rate {TUTORIAL.learning_rate}), "
-        "which memorise prospects and score worse on new ones."
-    )
-    submitted = st.form_submit_button("Train model", type="primary")
-
+    if not studio.runs():
+        st.stop()
+    # runs restored from the run store: offer their training set back; they are listed below meanwhile
+    studio.ensure_test_rows(studio.runs()[-1])
+    split, chosen = None, None
+else:
+    split, chosen = train_form(built)
 job = studio.pending_job("train")
-if submitted and job is not None:
+if chosen and job is not None:
     st.info("A model is already training in this session; its result appears below when it is done.",
             icon=":material/hourglass_top:")
-elif submitted:
+elif chosen:
     try:
-        params = ModelParams(
-            n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
-            subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed),
-        )
-        job = studio.start_training(built, params, split)
+        job = studio.start_training(built, ModelParams(**chosen), split)
     except UserError as error:
         st.error(studio.plain(error), icon=":material/error:")
 if job is not None:
@@ -92,6 +100,7 @@ if records:
     cols[2].metric("Log loss", f"{latest.log_loss:.3f}")
     cols[3].metric("Best F1", f"{latest.best_f1:.3f}", help=f"at threshold {latest.best_f1_threshold:.2f}")
     cols[4].metric("Test moments", f"{latest.n:,}", help=f"{latest.positives:,} positive")
+    st.caption(studio.plain(studio.base_rate_note(records[-1].run)))
 
     st.subheader("Runs this session")
     st.dataframe(studio.runs_table(records), hide_index=True, width="stretch")

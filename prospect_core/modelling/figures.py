@@ -51,6 +51,26 @@ def _text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+# A category label wraps at this many characters: at 420 px a longer line squeezes the bars to nothing.
+LABEL_WRAP = 32
+LINE_PX = 16
+
+
+def _category_names(columns: Sequence[str], labels: Mapping[str, str] | None) -> list[str]:
+    """Axis labels for feature columns: `labels`' words (up to their first parenthesis) wrapped onto
+    lines, escaped. Plotly draws equal labels as one category, so a repeated one names its column."""
+    words = [(labels or {}).get(column, column).split(" (")[0] for column in columns]
+    repeated = {word for word in words if words.count(word) > 1}
+    return ["<br>".join(_text(line) for line in textwrap.wrap(f"{word} ({column})" if word in repeated else word,
+                                                                LABEL_WRAP, break_long_words=True))
+            for word, column in zip(words, columns)]
+
+
+def _rows_height(names: Sequence[str], *, row_px: int = 28) -> int:
+    """Pixels for horizontal rows of `names`: a wrapped label takes a line each."""
+    return sum(max(row_px, LINE_PX * (name.count("<br>") + 1) + 8) for name in names)
+
+
 def _scatter_class(n_points: int) -> type:
     return go.Scattergl if n_points >= WEBGL_MIN_POINTS else go.Scatter
 
@@ -226,22 +246,25 @@ def importance_figure(
     table: pd.DataFrame, *, value: str = "gain_share", top: int = 20, title: str = "Feature importance (XGBoost gain)",
     x_title: str = "Share of total gain", labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Horizontal bars of `table[value]` by `table['feature']`, the largest at the top.
+    """Horizontal bars of `table[value]` by `table['feature']`, the largest at the top, one bar per column.
 
-    `labels` (column -> human label) names the bars; the column name is then in the tooltip."""
+    `labels` (column -> human label) names the bars, wrapped; the column name is then in the tooltip."""
     shown = table.nlargest(top, value).iloc[::-1]
-    names = [_text((labels or {}).get(column, column)) for column in shown["feature"]]
+    names = _category_names(list(shown["feature"]), labels)
     figure = go.Figure(
         go.Bar(x=shown[value], y=names, customdata=shown["feature"], orientation="h", marker_color=NEGATIVE, name=value,
                hovertemplate="%{y} (%{customdata}): %{x:.4f}<extra></extra>")
     )
-    return _layout(figure, title=title, x_title=x_title, y_title="Feature", height=max(300, 28 * len(shown) + 120))
+    figure.update_yaxes(automargin=True)  # the labels' width, not a fixed margin that clips them
+    return _layout(figure, title=title, x_title=x_title, y_title="", height=max(300, _rows_height(names) + 150))
 
 
-def shap_bar_figure(sample: ShapSample, *, top: int = 20, title: str = "Mean |SHAP| per feature") -> go.Figure:
+def shap_bar_figure(sample: ShapSample, *, top: int = 20, title: str = "Mean |SHAP| per feature",
+                    labels: Mapping[str, str] | None = None) -> go.Figure:
     """Global SHAP importance: mean absolute contribution (log-odds) per feature."""
     return importance_figure(
-        shap_importance(sample), value="mean_abs_shap", top=top, title=title, x_title="Mean |SHAP value| (log-odds)"
+        shap_importance(sample), value="mean_abs_shap", top=top, title=title, x_title="Mean |SHAP value| (log-odds)",
+        labels=labels,
     )
 
 
@@ -266,7 +289,8 @@ def _jitter(shap_values: np.ndarray, rng: np.random.Generator, width: float = 0.
 
 
 def shap_beeswarm_figure(
-    sample: ShapSample, *, top: int = 12, seed: int = 0, title: str = "SHAP values per feature"
+    sample: ShapSample, *, top: int = 12, seed: int = 0, title: str = "SHAP values per feature",
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """One row of points per feature (most important at the top), x = SHAP value, colour = feature value.
 
@@ -282,7 +306,7 @@ def shap_beeswarm_figure(
         xs.append(values)
         ys.append(position + _jitter(values, rng))
         colours.append(_normalised(raw))
-        hover.append([f"{feature} = {value}" for value in raw])
+        hover.append([f"{_text((labels or {}).get(feature, feature))} = {_text(value)}" for value in raw])
     x, y, colour, text = np.concatenate(xs), np.concatenate(ys), np.concatenate(colours), np.concatenate(hover)
     numeric = ~np.isnan(colour)
     scatter = _scatter_class(len(x))
@@ -302,23 +326,27 @@ def shap_beeswarm_figure(
         )
     )
     figure.add_vline(x=0, line=dict(color=NEUTRAL, width=1))
-    figure.update_yaxes(tickvals=list(range(len(order))), ticktext=order, range=[-0.7, len(order) - 0.3])
+    names = _category_names(order, labels) if labels else order
+    figure.update_yaxes(tickvals=list(range(len(order))), ticktext=names, range=[-0.7, len(order) - 0.3], automargin=True)
     figure.update_layout(legend=dict(orientation="h", y=-0.15))
     return _layout(
-        figure, title=title, x_title="SHAP value (log-odds impact on the score)", y_title="Feature",
-        height=max(360, 34 * len(order) + 160),
+        figure, title=title, x_title="SHAP value (log-odds impact on the score)", y_title="",
+        height=max(360, _rows_height(names, row_px=34) + 160),
     )
 
 
-def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: str | None = None) -> go.Figure:
+def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: str | None = None,
+                          labels: Mapping[str, str] | None = None) -> go.Figure:
     """One prospect: from the base value, each feature's contribution, to the prospect's log-odds.
 
     The `top` largest contributions are shown; the rest are summed into one "other features" step.
+    `labels` (column -> words) names the features.
     """
     contributions = explanation.contributions
     order = contributions.abs().sort_values(ascending=False, kind="stable").index
     shown, rest = list(order[:top]), list(order[top:])
-    labels = ["base value"] + [_text(f"{feature} = {explanation.values[feature]}") for feature in shown]
+    named = dict(zip(shown, _category_names(shown, labels)))
+    labels = ["base value"] + [f"{named[feature]} = {_text(explanation.values[feature])}" for feature in shown]
     steps = [explanation.base_value] + [float(contributions[feature]) for feature in shown]
     if rest:
         labels.append(f"{len(rest)} other features")
@@ -339,18 +367,23 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
         )
     )
     figure.update_xaxes(range=[low - pad, high + pad])
-    figure.update_yaxes(autorange="reversed")  # plotly accumulates in trace order; read it top to bottom
+    # plotly accumulates in trace order; read it top to bottom
+    figure.update_yaxes(autorange="reversed", automargin=True)
     return _layout(
         figure,
         title=title or f"Why this prospect scores {explanation.score:.1%} (log-odds {explanation.margin:+.2f})",
-        x_title="Log-odds (base value + contributions = prediction)", y_title="", height=max(360, 30 * len(labels) + 140),
+        x_title="Log-odds (base value + contributions = prediction)", y_title="",
+        height=max(360, _rows_height(labels, row_px=30) + 140),
     )
 
 
 def shap_dependence_figure(
-    sample: ShapSample, feature: str, *, color_by: str | None = None, title: str | None = None
+    sample: ShapSample, feature: str, *, color_by: str | None = None, title: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """SHAP value of `feature` against its value; optionally coloured by another feature's value."""
+    """SHAP value of `feature` against its value; optionally coloured by another feature's value.
+    `labels` (column -> words) names the features."""
+    named = (labels or {}).get(feature, feature)
     values = sample.column(feature)
     raw = sample.data[feature]
     is_numeric = pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)
@@ -370,8 +403,8 @@ def shap_dependence_figure(
         text = labels.map(_text).to_numpy()
     figure = go.Figure(
         _scatter_class(len(values))(
-            x=x, y=values, mode="markers", marker=marker, name=feature, text=text,
-            hovertemplate=f"{feature} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
+            x=x, y=values, mode="markers", marker=marker, name=_text(named), text=text,
+            hovertemplate=f"{_text(named)} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
         )
     )
     # an explicit range with room above the highest point: left to autorange (and the app's theme),
@@ -382,7 +415,8 @@ def shap_dependence_figure(
     if not is_numeric:
         figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=[_text(category) for category in categories])
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
-    return _layout(figure, title=title or f"SHAP dependence: {feature}", x_title=feature, y_title="SHAP value (log-odds)")
+    return _layout(figure, title=title or f"SHAP dependence: {_text(named)}", x_title=_text(named),
+                   y_title="SHAP value (log-odds)")
 
 
 # ----- the spec ------------------------------------------------------------------------------------
