@@ -57,9 +57,9 @@ LINE_PX = 16
 
 
 def _category_names(columns: Sequence[str], labels: Mapping[str, str] | None) -> list[str]:
-    """Axis labels for feature columns: `labels`' words (up to their first parenthesis) wrapped onto
-    lines, escaped. Plotly draws equal labels as one category, so a repeated one names its column."""
-    words = [(labels or {}).get(column, column).split(" (")[0] for column in columns]
+    """Axis labels for feature columns: `labels`' words wrapped onto lines, escaped. Plotly draws equal
+    labels as one category, so a repeated one names its column."""
+    words = [(labels or {}).get(column, column) for column in columns]
     repeated = {word for word in words if words.count(word) > 1}
     return ["<br>".join(_text(line) for line in textwrap.wrap(f"{word} ({column})" if word in repeated else word,
                                                                 LABEL_WRAP, break_long_words=True))

@@ -110,10 +110,10 @@ def day_text(value) -> str:
 
 
 def feature_labels(spec: TrainingSpec) -> dict[str, str]:
-    """Column name -> the registry's label and, for a history window, its length: one label per model
-    column, custom attributes included (`num_sessions_l30d` -> "Distinct sessions with an event in the
+    """Column name -> the registry's label (up to its aside in parentheses) and, for a history window,
+    its length: one label per model column, custom attributes included (`num_sessions_l30d` -> "Distinct sessions with an event in the
     window · last 30 days"). The short and long columns of an attribute share its label, so without the
     window a chart drew them as one bar."""
-    return {feature.column(spec): feature.description + ("" if feature.window == "event" else
-                                                         f" · {window_words(spec, feature.window)}")
+    return {feature.column(spec): feature.description.split(" (")[0]  # the aside stays in the card and the list
+            + ("" if feature.window == "event" else f" · {window_words(spec, feature.window)}")
             for feature in spec_features(spec)}
