@@ -67,8 +67,10 @@ def _category_names(columns: Sequence[str], labels: Mapping[str, str] | None) ->
 
 
 def _rows_height(names: Sequence[str], *, row_px: int = 28) -> int:
-    """Pixels for horizontal rows of `names`: a wrapped label takes a line each."""
-    return sum(max(row_px, LINE_PX * (name.count("<br>") + 1) + 8) for name in names)
+    """Pixels for horizontal rows of `names`: plotly spaces rows evenly, so each gets the height of the
+    label with the most lines (a row of three under a row of two overlapped its neighbours)."""
+    lines = max((name.count("<br>") + 1 for name in names), default=1)
+    return len(names) * max(row_px, LINE_PX * lines + 8)
 
 
 def _scatter_class(n_points: int) -> type:
@@ -346,18 +348,21 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
     order = contributions.abs().sort_values(ascending=False, kind="stable").index
     shown, rest = list(order[:top]), list(order[top:])
     named = dict(zip(shown, _category_names(shown, labels)))
-    labels = ["base value"] + [f"{named[feature]} = {_text(explanation.values[feature])}" for feature in shown]
+    # The base value and the prediction carry their numbers in their labels: written beside their long
+    # bars, the numbers ran into the feature names on a phone's width.
+    labels = [f"base value {explanation.base_value:+.3f}"] + [
+        f"{named[feature]} = {_text(explanation.values[feature])}" for feature in shown]
     steps = [explanation.base_value] + [float(contributions[feature]) for feature in shown]
     if rest:
         labels.append(f"{len(rest)} other features")
         steps.append(float(contributions[rest].sum()))
-    labels.append("prediction")
+    labels.append(f"prediction {explanation.margin:+.3f} ({explanation.score:.1%})")
     steps.append(explanation.margin)
     measures = ["absolute"] + ["relative"] * (len(steps) - 2) + ["total"]
-    texts = [f"{steps[0]:+.3f}"] + [f"{step:+.3f}" for step in steps[1:-1]] + [f"{explanation.margin:+.3f} ({explanation.score:.1%})"]
+    texts = [""] + [f"{step:+.3f}" for step in steps[1:-1]] + [""]
     path = np.cumsum([0.0, *steps[:-1]])
     low, high = min(path.min(), 0.0), max(path.max(), 0.0)
-    pad = 0.18 * (high - low or 1.0)
+    pad = 0.3 * (high - low or 1.0)  # room for a contribution's number beside its bar
     figure = go.Figure(
         go.Waterfall(
             orientation="h", y=labels, x=steps, measure=measures, name="contribution",
@@ -372,7 +377,7 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
     return _layout(
         figure,
         title=title or f"Why this prospect scores {explanation.score:.1%} (log-odds {explanation.margin:+.2f})",
-        x_title="Log-odds (base value + contributions = prediction)", y_title="",
+        x_title="Log-odds (base + contributions)", y_title="",
         height=max(360, _rows_height(labels, row_px=30) + 140),
     )
 
@@ -415,17 +420,19 @@ def shap_dependence_figure(
     if not is_numeric:
         figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=[_text(category) for category in categories])
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
-    return _layout(figure, title=title or f"SHAP dependence: {_text(named)}", x_title=_text(named),
-                   y_title="SHAP value (log-odds)")
+    heading = "<br>".join(textwrap.wrap(f"SHAP dependence: {_text(named)}", 2 * LABEL_WRAP))  # a phone clipped it
+    return _layout(figure, title=title or heading, x_title=_text(named), y_title="SHAP value (log-odds)")
 
 
 # ----- the spec ------------------------------------------------------------------------------------
 
 
-# The timeline's plot area is at least this wide in the page's column, and a 12 px label takes about
-# this much per character: enough to tell whether a label fits inside its bar.
-TIMELINE_PLOT_PX = 480
+# The timeline's plot area is at least this wide (a 420 px phone screen: the page's column less the
+# margins, with no row names beside the axis), and a 12 px label takes about this much per character:
+# enough to tell whether a label fits inside its bar, and how long a line fits beside it.
+TIMELINE_PLOT_PX = 290
 LABEL_PX_PER_CHAR = 7
+TARGET_LINE_CHARS = 28
 
 
 def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") -> go.Figure:
@@ -440,9 +447,10 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     # the target's label sits right of its bar, one part a line; a long event name is shortened to fit
     event = _text(spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026")
     # the window in words ("next 7 days"), not minutes: a long label pushed the axis far right
-    target_label = (f"next {window_text(spec.target_window_minutes)}:<br>'{event}'"
-                    + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
-                    + ("<br>(not to scale)" if target_drawn > target_days else ""))
+    what = f"'{event}'" + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
+    when = f"next {window_text(spec.target_window_minutes)}:"
+    joint = " " if len(when) + len(what) < TARGET_LINE_CHARS else "<br>"  # one line where it fits beside the bars
+    target_label = when + joint + what + ("<br>(not to scale)" if target_drawn > target_days else "")
     rows = [
         ("long history window", -long_days, long_days, NEGATIVE, window_words(spec, "long")),
         ("short history window", -short_days, short_days, "#6baed6", window_words(spec, "short")),
@@ -474,11 +482,13 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
             hovertext=["prediction point: features use only strictly earlier events"] * 2, hoverinfo="text",
         )
     )
-    figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1])
+    # the rows are named by the legend and their labels: names beside the axis took half of a phone's width,
+    # and the bars' labels then overlapped
+    figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1], showticklabels=False)
     figure.update_xaxes(range=x_range, zeroline=False)
     _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=340)
     # a short figure: the shared legend offset would sit on the axis title
-    return figure.update_layout(barmode="overlay", showlegend=True, legend=dict(y=-0.42))
+    return figure.update_layout(barmode="overlay", showlegend=True, legend=dict(y=-0.42), margin=dict(l=20))
 
 
 def class_balance_figure(negatives: int, positives: int, *, title: str = "Class balance") -> go.Figure:
