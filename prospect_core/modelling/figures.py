@@ -70,7 +70,7 @@ def _rows_height(names: Sequence[str], *, row_px: int = 28) -> int:
     """Pixels for horizontal rows of `names`: plotly spaces rows evenly, so each gets the height of the
     label with the most lines (a row of three under a row of two overlapped its neighbours)."""
     lines = max((name.count("<br>") + 1 for name in names), default=1)
-    return len(names) * max(row_px, LINE_PX * lines + 8)
+    return len(names) * max(row_px, LINE_PX * lines + 12)
 
 
 def _scatter_class(n_points: int) -> type:
