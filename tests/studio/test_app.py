@@ -119,7 +119,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert card["target"]["column"] == "target_had_submit_form_next1h"
     assert card["recommended_threshold"]["value"] == recommended["value"]  # chosen on Evaluate, signed in the card
     assert "%(" not in card["sql"]["text"] and "target_had_submit_form_next1h" in card["sql"]["text"]
-    assert metric(app, "Probability of target_had_submit_form_next1h").endswith("%")
+    assert metric(app, "Chance this prospect will submit a form within 1 hour").endswith("%")
 
 
 def test_invalid_window_shows_an_error_and_keeps_the_settings(app):
