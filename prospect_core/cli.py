@@ -10,11 +10,13 @@ prints one line (`error: ...`) and exits with status 2; it never shows a traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -564,6 +566,39 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(builder)
     builder.set_defaults(handler=run_signals_dataset)
     return parser
+
+
+@contextlib.contextmanager
+def native_output_aside() -> Iterator[None]:
+    """Python's stdout stays the command's output; file descriptor 1 goes to stderr, or nowhere when
+    stderr is not a terminal.
+
+    Native libraries write progress to descriptor 1 whatever it is: DuckDB draws its bar there once a
+    query runs 2 s, and cannot be told otherwise on a connection whose settings are locked
+    (events/warehouse.py). tqdm writes to stderr; off too when that is not a terminal.
+    """
+    sys.stdout.flush()
+    results = os.dup(1)
+    aside = os.dup(2) if sys.stderr.isatty() else os.open(os.devnull, os.O_WRONLY)
+    os.dup2(aside, 1)
+    os.close(aside)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")
+    previous, sys.stdout = sys.stdout, open(results, "w", encoding=sys.stdout.encoding, errors=sys.stdout.errors,
+                                            buffering=1 if sys.stdout.line_buffering else -1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(results, 1)
+        sys.stdout.close()
+        sys.stdout = previous
+
+
+def run() -> int:
+    """`python -m prospect_core`: `main` with stdout holding only what the command prints."""
+    with native_output_aside():
+        return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ DataFrame with lower-case column names. Caching belongs to the app layer, not he
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import os
@@ -376,6 +377,8 @@ class Preflight:
     """What the training-set query would scan and return, measured cheaply before running it."""
 
     events_table: str
+    source: str = ""  # the warehouse's label (`events file sample.csv (5,398 events)`), what messages name
+    as_of: dt.date | None = None
     missing_columns: tuple[str, ...] = ()
     events_in_lookback: int = 0
     users_in_lookback: int = 0
@@ -396,7 +399,9 @@ class Preflight:
             return (f"{self.events_table} lacks column(s) {', '.join(self.missing_columns)} that the training-set "
                     "query needs; is it a Snowplow atomic events table?",)
         if not self.events_in_lookback:
-            return (f"{self.events_table} has no events in the lookback window; check the as-of date",)
+            before = f" before the as-of date {self.as_of:%Y-%m-%d}" if self.as_of else ""
+            return (f"{self.source or self.events_table} has no events in the lookback window{before}; check the "
+                    "as-of date",)
         if not self.eligible_users:
             return ("no user was first seen in the cohort window on the chosen apps; widen the cohort or check app_ids",)
         return ()
@@ -461,15 +466,16 @@ def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
     table = spec.events_table
     columns = events_table_columns(warehouse, table)
     missing = tuple(column for column in TRAINING_SQL_COLUMNS if column not in columns)
+    named = dict(events_table=table, source=warehouse.label, as_of=spec.as_of)
     if missing:
-        return Preflight(events_table=table, missing_columns=missing, columns=columns)
+        return Preflight(**named, missing_columns=missing, columns=columns)
     rendered = render_template("preflight.sql", spec, warehouse.dialect, columns=columns)
     row = warehouse.query(rendered.text, rendered.params).iloc[0]
     counts = {name: int(row[name]) for name in (
         "events_in_lookback", "users_in_lookback", "eligible_users", "training_rows", "self_join_pairs",
         "largest_user_events")}
     constant = tuple(features_reading(spec, missing_optional_columns(columns)))
-    return Preflight(events_table=table, columns=columns, constant_features=constant, **counts)
+    return Preflight(**named, columns=columns, constant_features=constant, **counts)
 
 
 # ----- the target event ----------------------------------------------------------------------------

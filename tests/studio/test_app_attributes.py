@@ -88,7 +88,7 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     values = {f"{w.key[len('what_if_'):]}": w.value for w in [*app.number_input, *app.toggle, *app.selectbox]
               if w.key and w.key.startswith("what_if_")}
     assert values["num_customers_views_l30d"] == 5
-    shown_score = metric(app, "Probability of target_had_submit_form_next1h")
+    shown_score = metric(app, "Chance this prospect will submit a form within 1 hour")
     assert shown_score == f"{score_one(run.pipeline, values, run.spec):.2%}"
     assert len(prepare_prospect(values, run.spec).columns) == 22
     assert "num_customers_views_l30d" in " ".join(c.value for c in app.caption)  # the batch CSV caption
