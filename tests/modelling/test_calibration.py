@@ -21,11 +21,9 @@ from prospect_core.modelling.figures import shap_waterfall_figure
 from prospect_core.modelling.model import N_FOLDS, TrainingRun, train_model
 from prospect_core.modelling.scoring import score_one
 from prospect_core.outputs.artifact import (
-    ArtifactError, artifact_bytes, load_artifact_bytes, model_card, model_card_markdown, sha256_hex,
+    ArtifactError, artifact_bytes, load_artifact_bytes, model_card, model_card_markdown,
 )
-from prospect_core.outputs.service_bundle import write_service_folder
-from prospect_core.outputs.signing import sign_card, signing_key
-from tests.modelling.test_families import rare_training_set
+from tests.modelling.test_families import rare_training_set, serve_run
 from tests.modelling.test_model import SPEC, synthetic_training_set
 from tests.outputs.test_service import Service, training_row
 
@@ -126,15 +124,8 @@ def test_explanations_explain_the_folds_before_calibration_and_say_so(calibrated
 
 @pytest.fixture(scope="module")
 def calibrated_service(calibrated_run: TrainingRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, bytes]]:
-    data = artifact_bytes(calibrated_run.pipeline)
-    card = sign_card(model_card(calibrated_run, sql_snowflake="select 1", artifact_sha256=sha256_hex(data)), data, signing_key())
     folder = tmp_path_factory.mktemp(f"bundle_{calibrated_run.params.family}_{calibrated_run.params.calibration}")
-    write_service_folder(folder, data, json.dumps(card).encode(), key=signing_key())
-    running = Service(folder, {})
-    try:
-        yield running.wait_until_up(), data
-    finally:
-        running.stop()
+    yield from serve_run(calibrated_run, folder)
 
 
 def test_a_calibrated_model_scores_alike_through_score_what_if_and_joblib(
