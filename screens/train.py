@@ -93,7 +93,7 @@ def train_form(built) -> tuple[str, ModelParams | None, bool]:
             n_estimators=int(n_estimators), max_depth=int(max_depth), learning_rate=float(learning_rate),
             subsample=float(subsample), scale_pos_weight=float(scale_pos_weight), seed=int(seed), family=family,
             train_negatives_per_positive=int(negatives) or None, early_stopping_rounds=int(stopping) or None,
-            calibration=calibration,
+            calibration=None if calibration == "off" else calibration,
         )
     except UserError as error:
         st.error(studio.plain(error), icon=":material/error:")

@@ -25,7 +25,8 @@ from prospect_core.infra.errors import SourceError
 from prospect_core.infra.limits import cap_rows, check_estimate
 from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.trainingset.atomic import COLUMN_NAMES
-from prospect_core.trainingset.training_sql import DIALECT_BY_NAME, Formulation, RenderedSQL, render_training_sql
+from prospect_core.trainingset.training_sql import (DIALECT_BY_NAME, Formulation, RenderedSQL, events_source,
+                                                   missing_optional_columns, render_training_sql)
 from prospect_core.events.warehouse import Preflight, Warehouse, events_table_columns
 
 Progress = Callable[[str], None]
@@ -154,7 +155,10 @@ def prospect_events(warehouse: Warehouse, spec: TrainingSpec, prospects: list[st
     names = {f"prospect_{index}": prospect for index, prospect in enumerate(prospects)}
     if not names:
         return pd.DataFrame(columns=list(COLUMN_NAMES))
-    sql = (f"select {', '.join(COLUMN_NAMES)} from {spec.events_table} "
+    # an optional column the table lacks (a context never loaded, event_vendor) reads as a typed NULL
+    missing = missing_optional_columns(events_table_columns(warehouse, spec.events_table))
+    source = events_source(spec.events_table, missing, macros)
+    sql = (f"select {', '.join(COLUMN_NAMES)} from {source} "
            f"where derived_tstamp < {macros.days_before(macros.date_literal(spec.as_of), -1)} "
            f"and domain_userid in ({', '.join(macros.placeholder(name) for name in names)})")
     frame = warehouse.query(sql, names)

@@ -29,7 +29,8 @@ from prospect_core.infra.errors import UserError
 FamilyName = Literal["xgboost", "logistic_regression"]
 Calibration = Literal["sigmoid", "isotonic"]
 CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
-CALIBRATION_LABELS = {None: "Off (prior correction)", "sigmoid": "Sigmoid (Platt)", "isotonic": "Isotonic"}
+# The Train form's choices: "off" stands for None (a widget shows None as "no choice made")
+CALIBRATION_LABELS = {"off": "Off (prior correction)", "sigmoid": "Sigmoid (Platt)", "isotonic": "Isotonic"}
 CALIBRATED_CLASS = ("sklearn.calibration", "CalibratedClassifierCV")
 # What a calibrated classifier adds to a pickle, whatever its family: the wrapper, one
 # (fold classifier, calibrator) pair per fold, and the calibrator of either method.

@@ -72,6 +72,21 @@ def test_a_duckdb_table_without_optional_contexts_builds_with_a_notice_and_const
     pd.testing.assert_frame_equal(built.frame, expected)
 
 
+def test_the_parity_replay_reads_a_table_without_optional_columns(events, tmp_path):
+    """The events a parity report replays come from a table without contexts or event identity too
+    (a run's save once failed on "event_vendor not found"), those columns NULL."""
+    from prospect_core.events.build import prospect_events
+    from prospect_core.trainingset.atomic import COLUMN_NAMES
+
+    rows, _ = events
+    dropped = (MEDIA, YAUAA, "event_vendor", "event_version")
+    thin = copy_without(write_events_db(tmp_path / "full.duckdb", rows), tmp_path / "thin.duckdb", dropped)
+    read = prospect_events(DuckDBWarehouse(thin), SPEC, ["u1", "u2"])
+    expected = [row for row in rows if row["domain_userid"] in ("u1", "u2")]
+    assert list(read.columns) == list(COLUMN_NAMES) and len(read) == len(expected) > 5
+    assert read[list(dropped)].isna().all().all()
+
+
 def test_the_preflight_still_refuses_a_table_without_a_core_column(events, tmp_path):
     _, full = events
     thin = copy_without(full, tmp_path / "thin.duckdb", ("domain_sessionid", MEDIA))
