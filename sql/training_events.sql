@@ -115,7 +115,8 @@ eligible_users as (
         and app_id in ({{ bind_list("app_ids") }})
 {%- endif %}
 {%- endmacro %}
-cohort_events as ({{ copies_open() }}
+cohort_events as (
+{{- copies_open() }}
 {%- if numbered_users %}
     select events_in_lookback.*, eligible_users.user_number{{ copy_number() }}
     from events_in_lookback
@@ -137,7 +138,8 @@ cohort_events as ({{ copies_open() }}
 
 -- What attributes read besides the rows, each event once (its earliest copy; an event that is a row
 -- is read as that row): {{ "in signals timing every event of the prospect, as Signals sees it, unfiltered by session, app or event-name lists" if plan.timing == "signals" else "the same filters as the rows, before the lookback (a lifetime window)" }}.
-history_only as ({{ copies_open() }}
+history_only as (
+{{- copies_open() }}
     select events_in_lookback.*{{ ", eligible_users.user_number" if numbered_users }}{{ copy_number() }}
     from events_in_lookback
     inner join eligible_users on events_in_lookback.domain_userid = eligible_users.domain_userid

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
@@ -366,10 +366,16 @@ HEAVY_PROSPECT_MIN_EVENTS = 1_000
 
 
 def missing_columns_notice(where: str, missing: tuple[str, ...], constant_features: list[str] | None = None) -> str:
-    """What to say when an events table or file lacks optional columns: they read as NULL."""
+    """What to say when an events table or file lacks optional columns: they read as NULL. Without
+    event_vendor and event_version no feature is constant: events are matched by name alone."""
+    identity = [name for name in missing if name in atomic.IDENTITY_COLUMNS]
+    others = [name for name in missing if name not in atomic.IDENTITY_COLUMNS]
     which = f": {', '.join(constant_features)}" if constant_features else ""
-    return (f"{where} has no column(s) {', '.join(missing)}; they are read as NULL, so the features built from "
-            f"them are constant{which}")
+    said = [f"{where} has no column(s) {', '.join(others)}; they are read as NULL, so the features built from "
+            f"them are constant{which}"] if others else []
+    if identity:
+        said.append(f"{'it' if others else where} has no {' or '.join(identity)}, so events are matched by name alone")
+    return "; ".join(said)
 
 
 @dataclass(frozen=True)
@@ -377,7 +383,9 @@ class Preflight:
     """What the training-set query would scan and return, measured cheaply before running it."""
 
     events_table: str
-    source: str = ""  # the warehouse's label (`events file sample.csv (5,398 events)`), what messages name
+    # the warehouse's label (`events file sample.csv (5,398 events)`), what messages name: not a measure,
+    # so two sources of the same events have equal preflights
+    source: str = field(default="", compare=False)
     as_of: dt.date | None = None
     missing_columns: tuple[str, ...] = ()
     events_in_lookback: int = 0
