@@ -91,13 +91,9 @@ class LoadedEvents:
 
     @property
     def notices(self) -> tuple[str, ...]:
-        notices = []
-        if self.missing_optional:
-            notices.append(missing_columns_notice(self.source_file.name, self.missing_optional))
-        timestamps = null_timestamp_notice(self.rows, self.null_timestamps, self.source_file.name)
-        if timestamps:
-            notices.append(timestamps)
-        return tuple(notices)
+        notices = (missing_columns_notice(self.source_file.name, self.missing_optional),
+                   null_timestamp_notice(self.rows, self.null_timestamps, self.source_file.name))
+        return tuple(notice for notice in notices if notice)
 
 
 class LoadControl:

@@ -365,17 +365,16 @@ HEAVY_PROSPECT_SHARE = 0.10
 HEAVY_PROSPECT_MIN_EVENTS = 1_000
 
 
-def missing_columns_notice(where: str, missing: tuple[str, ...], constant_features: list[str] | None = None) -> str:
-    """What to say when an events table or file lacks optional columns: they read as NULL. Without
-    event_vendor and event_version no feature is constant: events are matched by name alone."""
-    identity = [name for name in missing if name in atomic.IDENTITY_COLUMNS]
-    others = [name for name in missing if name not in atomic.IDENTITY_COLUMNS]
+def missing_columns_notice(where: str, missing: tuple[str, ...], constant_features: list[str] | None = None) -> str | None:
+    """What to say when an events table or file lacks optional columns: they read as NULL. Nothing for
+    event_vendor and event_version alone: no feature is constant without them (events are matched by
+    name, and the Signals definitions say where they guessed an identity)."""
+    said = [name for name in missing if name not in atomic.IDENTITY_COLUMNS]
+    if not said:
+        return None
     which = f": {', '.join(constant_features)}" if constant_features else ""
-    said = [f"{where} has no column(s) {', '.join(others)}; they are read as NULL, so the features built from "
-            f"them are constant{which}"] if others else []
-    if identity:
-        said.append(f"{'it' if others else where} has no {' or '.join(identity)}, so events are matched by name alone")
-    return "; ".join(said)
+    return (f"{where} has no column(s) {', '.join(said)}; they are read as NULL, so the features built from "
+            f"them are constant{which}")
 
 
 @dataclass(frozen=True)
@@ -426,9 +425,7 @@ class Preflight:
     @property
     def notices(self) -> tuple[str, ...]:
         """What the user should know before the build: missing optional columns, one prospect dominating."""
-        notices = []
-        if self.missing_optional:
-            notices.append(missing_columns_notice(self.events_table, self.missing_optional, list(self.constant_features)))
+        notices = [missing_columns_notice(self.events_table, self.missing_optional, list(self.constant_features))]
         if self.largest_user_share >= HEAVY_PROSPECT_SHARE and self.largest_user_events >= HEAVY_PROSPECT_MIN_EVENTS:
             notices.append(
                 f"one prospect has {self.largest_user_events:,} of the cohort's {self.training_rows:,} events "
@@ -436,7 +433,7 @@ class Preflight:
                 "sets the run time, and it is most likely a bot or a shared device: exclude its app or events, or "
                 "sample prospects"
             )
-        return tuple(notices)
+        return tuple(notice for notice in notices if notice)
 
     @property
     def estimated_megabytes(self) -> float:
