@@ -94,11 +94,13 @@ def export_run(run: TrainingRun, key: bytes, *, source: str, training_frame: pd.
     measured_on = training_frame if training_frame is not None else run.X_test
     parity = parity_report(measured_on, run.spec, events)
     card = model_card(run, sql_snowflake=sql, artifact_sha256=digest)
-    sample = parity_sample(measured_on)
-    card["parity"] = parity_section(
-        parity, rows=len(sample.rows) if events is not None else 0,
-        measured_on=(f"{'training set' if training_frame is not None else 'test rows'}: {sample.description}"
-                     if events is not None else "nothing: the events were not at hand"))
+    if events is None:  # nothing replayed, nothing sampled (a run's test rows hold no prospect ids)
+        card["parity"] = parity_section(parity, rows=0, measured_on="nothing: the events were not at hand")
+    else:
+        sample = parity_sample(measured_on)
+        card["parity"] = parity_section(
+            parity, rows=len(sample.rows),
+            measured_on=f"{'training set' if training_frame is not None else 'test rows'}: {sample.description}")
     if recommended_threshold is not None:
         card["recommended_threshold"] = recommended_threshold
     if run_owner is not None:
