@@ -1,5 +1,5 @@
 import sys
 
-from prospect_core.cli import main
+from prospect_core.cli import run
 
-sys.exit(main())
+sys.exit(run())

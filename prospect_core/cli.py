@@ -10,11 +10,13 @@ prints one line (`error: ...`) and exits with status 2; it never shows a traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -24,8 +26,8 @@ from prospect_core.trainingset.dataset import normalize_training_set
 from prospect_core.events.demo_data import DEFAULT_DEMO_USERS, MAX_DEMO_USERS, write_demo_db
 from prospect_core.infra.errors import DatasetError, SpecError, UserError, shown
 from prospect_core.infra.limits import DEFAULT_MAX_TRAINING_ROWS, TRAINING_ROWS, max_training_rows
-from prospect_core.modelling.families import FAMILIES
-from prospect_core.modelling.model import SPLITS, ModelParams, TrainingRun, check_training_set, train_model
+from prospect_core.modelling.families import CALIBRATIONS, FAMILIES
+from prospect_core.modelling.model import N_FOLDS, SPLITS, ModelParams, TrainingRun, check_training_set, train_model
 from prospect_core.infra.paths import demo_db_path
 from prospect_core.outputs.service_bundle import (BundleError, card_beside, definitions_beside, definitions_path,
                                           model_card_path, write_service_folder)
@@ -248,6 +250,10 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--early-stopping-rounds", type=_whole_number(1, 1000), metavar="N",
                        help="stop adding trees (xgboost) once N rounds bring no gain on a by-prospect validation "
                        "slice of the training side; --n-estimators is then the maximum. Default: off")
+    train.add_argument("--calibration", choices=list(CALIBRATIONS),
+                       help=f"calibrate the scores with scikit-learn's CalibratedClassifierCV over {N_FOLDS} folds of "
+                       "whole training prospects (each fold calibrated on prospects its classifier did not see). "
+                       "Default: off (scores are prior-corrected)")
     add_signals_name_arguments(train)
     track = train.add_mutually_exclusive_group()
     track.add_argument("--tracking-uri", help="MLflow store to log the run to (default: $MLFLOW_TRACKING_URI, else "
@@ -264,7 +270,7 @@ def run_train(args: argparse.Namespace) -> None:
     params = ModelParams(
         **{name: getattr(args, name) for name in (
             "n_estimators", "max_depth", "learning_rate", "subsample", "scale_pos_weight", "seed",
-            "train_negatives_per_positive", "early_stopping_rounds")},
+            "train_negatives_per_positive", "early_stopping_rounds", "calibration")},
         family=args.model,
     )
     spec = spec_from_args(args)
@@ -560,6 +566,39 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(builder)
     builder.set_defaults(handler=run_signals_dataset)
     return parser
+
+
+@contextlib.contextmanager
+def native_output_aside() -> Iterator[None]:
+    """Python's stdout stays the command's output; file descriptor 1 goes to stderr, or nowhere when
+    stderr is not a terminal.
+
+    Native libraries write progress to descriptor 1 whatever it is: DuckDB draws its bar there once a
+    query runs 2 s, and cannot be told otherwise on a connection whose settings are locked
+    (events/warehouse.py). tqdm writes to stderr; off too when that is not a terminal.
+    """
+    sys.stdout.flush()
+    results = os.dup(1)
+    aside = os.dup(2) if sys.stderr.isatty() else os.open(os.devnull, os.O_WRONLY)
+    os.dup2(aside, 1)
+    os.close(aside)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")
+    previous, sys.stdout = sys.stdout, open(results, "w", encoding=sys.stdout.encoding, errors=sys.stdout.errors,
+                                            buffering=1 if sys.stdout.line_buffering else -1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(results, 1)
+        sys.stdout.close()
+        sys.stdout = previous
+
+
+def run() -> int:
+    """`python -m prospect_core`: `main` with stdout holding only what the command prints."""
+    with native_output_aside():
+        return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,6 +42,7 @@ with left:
     form.number_input("cohort_first_seen_from_days", kept)
     form.number_input("cohort_first_seen_to_days", kept)
     form.names_input("app_ids", kept, studio.app_id_options(kept))
+    form.switch_input("count_only_cohort_apps", kept)
     form.number_input("user_sample_percent", kept)
     form.number_input("max_negatives_per_positive", kept)
 # The pickers below count events over the cohort just entered, not the one of the previous run.
@@ -61,8 +62,10 @@ with right:
                             counts)
     form.number_input("target_min_count", kept)
     form.window_input(kept)
+    form.switch_input("exclude_after_first_target", kept)
 
 form.names_input("excluded_events", kept, studio.event_options(event_counts, kept.excluded_events))
+form.names_input("included_events", kept, studio.event_options(event_counts, kept.included_events))
 spec, settings_valid = form.spec_from_widgets(kept, events_table=events_table, attributes=studio.custom_attributes())
 studio.set_spec(spec)
 form.share_spec(spec)

@@ -15,9 +15,9 @@ prospects = parts.positive_prospects
 st.caption(
     f"{run.n_test:,} test moments of {counted(parts.test_prospects, 'prospect')} "
     f"({studio.split_name(run.split).lower()} split): {evaluation.positives:,} positive moments from "
-    f"{counted(prospects, 'prospect')} — base rate {evaluation.base_rate:.2%}. "
-    f"Target: prospects who {studio.plain(target_wording(run.spec))}."
+    f"{counted(prospects, 'prospect')}. Target: prospects who {studio.plain(target_wording(run.spec))}."
 )
+st.caption(studio.plain(studio.base_rate_note(run)))
 studio.show_build_notes(record)  # e.g. the columns an events export lacked: why some features are flat
 if prospects < studio.FEW_TEST_POSITIVE_PROSPECTS:
     st.warning(

@@ -30,15 +30,17 @@ st.caption(
     f"computed in {sample.seconds:.1f} s. One-hot columns are summed back to their feature."
 )
 
+labels = studio.feature_labels(run.spec)
 left, right = st.columns(2)
-left.plotly_chart(shap_bar_figure(sample), key="shap_bar")
-right.plotly_chart(shap_beeswarm_figure(sample), key="shap_beeswarm")
+left.plotly_chart(shap_bar_figure(sample, labels=labels), key="shap_bar")
+right.plotly_chart(shap_beeswarm_figure(sample, labels=labels), key="shap_beeswarm")
 
 st.subheader("One prospect")
 row = studio.pick_moment(run, key=f"explain_{record.number}")
-st.plotly_chart(shap_waterfall_figure(explain_row(run.pipeline, run.X_test, row)), key="waterfall")
+st.plotly_chart(shap_waterfall_figure(explain_row(run.pipeline, run.X_test, row), labels=labels), key="waterfall")
 
 st.subheader("One feature")
-feature = st.selectbox("Feature", sample.features, index=studio.top_feature_index(sample), key="dependence_feature")
-st.plotly_chart(shap_dependence_figure(sample, feature), key="dependence")
+feature = st.selectbox("Feature", sample.features, index=studio.top_feature_index(sample), key="dependence_feature",
+                       format_func=lambda column: labels.get(column, column))
+st.plotly_chart(shap_dependence_figure(sample, feature, labels=labels), key="dependence")
 st.page_link("screens/score_and_export.py", label="Next: score and export", icon=":material/arrow_forward:")

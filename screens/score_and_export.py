@@ -10,6 +10,7 @@ from prospect_core.modelling.explain import explain_row
 from prospect_core.modelling.figures import shap_waterfall_figure
 from prospect_core.modelling.scoring import category_options, csv_bytes, prepare_prospect, score_csv, score_one, typical_prospect
 from prospect_core.outputs.service_bundle import call_examples, service_zip, service_zip_name
+from prospect_core.trainingset.wording import target_wording
 
 st.title("Score & export")
 
@@ -128,9 +129,11 @@ try:
 except UserError as error:
     st.error(studio.plain(error), icon=":material/error:")
 else:
-    st.metric(f"Probability of {spec.target_column}", f"{score_one(run.pipeline, values, spec):.2%}")
+    st.metric(f"Chance this prospect {studio.plain(target_wording(spec, tense='will'))}",
+              f"{score_one(run.pipeline, values, spec):.2%}", help=f"The model's score for {studio.plain(spec.target_column)}")
     explanation = explain_row(run.pipeline, rows, 0)
-    st.plotly_chart(shap_waterfall_figure(explanation, title="Why this score"), key="what_if_waterfall")
+    st.plotly_chart(shap_waterfall_figure(explanation, title="Why this score", labels=studio.feature_labels(spec)),
+                    key="what_if_waterfall")
 
 # ----- batch -------------------------------------------------------------------------------------
 st.subheader("Score a CSV of prospects")

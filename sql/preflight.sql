@@ -1,12 +1,13 @@
 -- Preflight: what the training-set query would scan and return, at the cost of one pass of counts.
 -- The cohort logic is the training set's own (training_events.sql).
+{%- set counts_only = true %}
 with
 
 {% include "training_events.sql" %},
 
 training_events_per_user as (
     select domain_userid, count(*) as events
-    from events
+    from cohort_events
     group by domain_userid
 ),
 

@@ -8,6 +8,7 @@
 -- {{ spec.target_min_count }}-th E event strictly after a row is E event number (E events up to this instant,
 -- ties included) + {{ spec.target_min_count }}. A row is positive for every window at least as long as the
 -- seconds to that event, so each window is one comparison.
+{%- set counts_only = true %}
 with
 
 {% include "training_events.sql" %},
@@ -19,7 +20,7 @@ candidate_events as (
     select event_name, candidate_rank
     from (
         select event_name, row_number() over (order by count(*) desc, event_name) as candidate_rank
-        from events
+        from cohort_events
         where event_name is not null
             and event_name <> {{ bind("target_event") }}
         group by event_name
@@ -30,16 +31,16 @@ candidate_events as (
 -- every row once per candidate, with the candidate's events of its prospect up to this instant
 rows_by_candidate as (
     select
-        events.domain_userid,
+        cohort_events.domain_userid,
         candidate_events.event_name as candidate_event,
         candidate_events.candidate_rank,
-        {{ epoch_second("events.derived_tstamp") }} as second_number,
-        sum(case when events.event_name = candidate_events.event_name then 1 else 0 end) over (
-            partition by candidate_events.event_name, events.domain_userid
-            order by events.derived_tstamp
+        {{ epoch_second("cohort_events.derived_tstamp") }} as second_number,
+        sum(case when cohort_events.event_name = candidate_events.event_name then 1 else 0 end) over (
+            partition by candidate_events.event_name, cohort_events.domain_userid
+            order by cohort_events.derived_tstamp
             range between unbounded preceding and current row
         ) as candidates_so_far
-    from events
+    from cohort_events
     cross join candidate_events
 ),
 
@@ -49,7 +50,7 @@ candidate_occurrences as (
         domain_userid,
         {{ epoch_second("derived_tstamp") }} as second_number,
         row_number() over (partition by event_name, domain_userid order by derived_tstamp, event_id) as occurrence
-    from events
+    from cohort_events
     where event_name in (select event_name from candidate_events)
 ),
 

@@ -44,6 +44,9 @@
 {{ later_second }} - {{ earlier_second }} > {{ seconds }}
 {%- endif -%}
 {%- endmacro %}
+{#- The scan computes each value and criterion match at once, so the JSON contexts and URLs never go
+    through the dedup's shuffle (training_events.sql's narrow_scan). #}
+{%- set narrow_scan = true %}
 with
 
 {%- set with_first_targets = true %}
@@ -57,8 +60,9 @@ timeline as (
         app_id,
         derived_tstamp,
         is_row,
+        event_name,
 {%- for expression, alias in row_values(plan) %}
-        {{ expression }}{{ (" as " ~ alias) if expression != alias }},
+        {{ alias }},
 {%- endfor %}
         {{ epoch_nanosecond("derived_tstamp") }} as tick,
         {{ epoch_second("derived_tstamp") }} as second_number,
@@ -66,7 +70,7 @@ timeline as (
         -- position of the first event at this instant: positions below it are strictly earlier
         rank() over (partition by domain_userid order by derived_tstamp) as first_position_at_instant,
 {%- for attribute in plan.counters %}
-        case when {{ match(attribute) or "true" }} then 1 else 0 end as is_{{ attribute.name }},
+        case when {{ ("matches_" ~ attribute.name) if plan.matched_in_scan(attribute) else (match(attribute) or "true") }} then 1 else 0 end as is_{{ attribute.name }},
 {%- endfor %}
         -- the target counts the rows' events only, as without wider history
         case when is_row and event_name = {{ bind("target_event") }} then 1 else 0 end as is_target
@@ -116,6 +120,7 @@ window_edges as (
         event_id,
         domain_userid,
         derived_tstamp,
+        event_name,
         second_number,
         app_id,
         is_row,
@@ -169,8 +174,10 @@ final as (
         edges.event_id,
         edges.domain_userid,
         edges.derived_tstamp,
+        edges.event_name,
 {% for feature in plan.event %}
-        coalesce({{ value_ref(feature.attribute, "edges.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- set fallback = plan.fallbacks.get(feature.key) %}
+        coalesce({{ value_ref(feature.attribute, "edges.") }}, {{ ("value_" ~ fallback.key ~ "." ~ fallback.key ~ ", ") if fallback }}{{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
 {%- macro in_span(before, total, ended=none) -%}
 cast(coalesce(earlier.{{ total }}, 0) {%- if before %} - coalesce({{ before }}.{{ ended or total }}, 0){% endif %} as bigint)

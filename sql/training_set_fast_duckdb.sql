@@ -69,6 +69,7 @@ per_event as (
         event_id,
         user_number,
         derived_tstamp,
+        event_name,
         domain_sessionid,
         app_id,
         is_row,
@@ -76,7 +77,7 @@ per_event as (
         {{ alias }},
 {%- endfor %}
 {%- for attribute in plan.counters %}
-        {{ "+ " if not loop.first }}(({{ ("matches_" ~ attribute.name) if attribute.where else (match(attribute) or "true") }})::{{ bit_type(kind_bits | length) }} << {{ loop.index0 }})
+        {{ "+ " if not loop.first }}(({{ ("matches_" ~ attribute.name) if plan.matched_in_scan(attribute) else (match(attribute) or "true") }})::{{ bit_type(kind_bits | length) }} << {{ loop.index0 }})
 {%- endfor %}
             -- the target counts the rows' events only, as without wider history
             + ((is_row and event_name = {{ bind("target_event") }})::{{ bit_type(kind_bits | length) }} << {{ kind_bits.index("target") }}) as kinds
@@ -132,6 +133,7 @@ window_totals as (
         event_id,
         user_number,
         derived_tstamp,
+        event_name,
         app_id,
         is_row,
 {%- for expression, alias in row_values(plan) if alias in event_columns %}
@@ -173,8 +175,10 @@ final as (
         event_id,
         eligible_users.domain_userid,
         derived_tstamp,
+        event_name,
 {%- for feature in plan.event %}
-        coalesce({{ value_ref(feature.attribute) }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- set fallback = plan.fallbacks.get(feature.key) %}
+        coalesce({{ value_ref(feature.attribute) }}, {{ (fallback.key ~ ", ") if fallback }}{{ default_literal(feature) }}) as {{ col[feature.key] }},
 {%- endfor %}
 {% for feature in plan.history_features %}
 {%- set attribute = feature.attribute %}

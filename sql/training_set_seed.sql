@@ -11,8 +11,8 @@ targets_as_of_event as (
         er.event_id,
         count(case when ef.event_name = {{ bind("target_event") }} then 1 end)
             >= {{ spec.target_min_count }} as {{ target_column }}
-    from events as er
-    left join events as ef
+    from cohort_events as er
+    left join cohort_events as ef
         on er.domain_userid = ef.domain_userid
         and er.derived_tstamp < ef.derived_tstamp
         and {{ seconds_between("er.derived_tstamp", "ef.derived_tstamp") }} <= {{ target_window_seconds }}
@@ -37,9 +37,17 @@ agg_as_of_event as (
         er.event_id,
         er.domain_userid,
         er.derived_tstamp,
+        er.event_name,
 
 {%- for feature in plan.event %}
-        coalesce({{ value_expr(feature.attribute, "er.") }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- set own = value_expr(feature.attribute, "er.") %}
+{%- if feature.key in plan.fallbacks %}
+{%- set seen = value_expr(feature.attribute, "eh.") %}
+        -- Signals' `last` skips NULLs: the event's own value, else the latest one up to its instant
+        coalesce(max({{ own }}), max_by({{ seen }}, case when {{ seen }} is not null then eh.derived_tstamp end), {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- else %}
+        coalesce({{ own }}, {{ default_literal(feature) }}) as {{ col[feature.key] }},
+{%- endif %}
 {%- endfor %}
 {% for feature in plan.history_features %}
 {%- set seconds = plan.span_seconds[plan.span_of[feature.key]] %}
@@ -61,7 +69,7 @@ agg_as_of_event as (
             as {{ col[feature.key] }}{{ comma }}
 {%- endif %}
 {%- endfor %}
-    from events as er
+    from cohort_events as er
     left join history as eh
         on er.domain_userid = eh.domain_userid
         and eh.derived_tstamp {{ "<=" if signals else "<" }} er.derived_tstamp

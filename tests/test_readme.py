@@ -27,3 +27,14 @@ def test_the_readme_python_example_builds_trains_and_exports(tmp_path):
     assert rows > 1_000 and 0.5 < auc <= 1.0, done.stdout
     assert "Checking the events table and counting the cohort…" in done.stdout  # the build's progress
     assert re.search(r"^prospect_model_[0-9a-f]{8}\.joblib \d+ bytes$", done.stdout, re.M), done.stdout
+
+
+def test_quick_start_is_one_command_per_block_and_ci_runs_the_second():
+    """Pasting a block runs one thing: with both in one block, the app started and the tests never ran."""
+    section = README.read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) == 2 and all(len(block.strip().splitlines()) == 1 for block in blocks), blocks
+    start_app, run_suite = (block.strip() for block in blocks)
+    assert start_app.endswith("streamlit run app.py") and run_suite.endswith("python -m pytest")
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    assert [line for line in ci if line and not line.startswith(("#", "set ", "cd "))] == [run_suite]

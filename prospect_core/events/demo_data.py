@@ -67,6 +67,13 @@ EVENT_NAMES = (
     "link_click",
     "application_error",
 )
+# Each name's Iglu vendor and version, as Snowplow's trackers send them (atomic event_vendor, event_version).
+_SNOWPLOW = "com.snowplowanalytics.snowplow"
+EVENT_IDENTITIES = (
+    (_SNOWPLOW, "1-0-0"), (_SNOWPLOW, "1-0-0"), (_SNOWPLOW, "1-0-0"),
+    (f"{_SNOWPLOW}.media", "1-0-0"), (f"{_SNOWPLOW}.media", "1-0-0"), (f"{_SNOWPLOW}.media", "1-0-0"),
+    (_SNOWPLOW, "1-0-0"), (_SNOWPLOW, "1-0-0"), (_SNOWPLOW, "1-0-0"), (_SNOWPLOW, "1-0-1"), (_SNOWPLOW, "1-0-2"),
+)
 PAGE_VIEW, WEB_VITALS, PAGE_PING, PLAY, PERCENT_PROGRESS, PAUSE = range(6)
 FOCUS_FORM, CHANGE_FORM, SUBMIT_FORM, LINK_CLICK, APPLICATION_ERROR = range(6, 11)
 MEDIA_EVENTS = (PLAY, PERCENT_PROGRESS, PAUSE)
@@ -539,6 +546,8 @@ def _to_table(
         "event_id": _uuids(rng, n),
         "app_id": _take(APPS, sessions.app[session]),
         "event_name": _take(EVENT_NAMES, name),
+        "event_vendor": _take([vendor for vendor, _ in EVENT_IDENTITIES], name),
+        "event_version": _take([version for _, version in EVENT_IDENTITIES], name),
         "derived_tstamp": pa.array(tstamp_ms, pa.timestamp("ms")),
         "domain_userid": pc.take(_uuids(rng, len(users.intent)), pa.array(user, mask=anonymous)),
         "domain_sessionid": pc.take(_uuids(rng, len(sessions.user)), pa.array(session, mask=sessionless)),

@@ -26,6 +26,7 @@ missing one is read as NULL, with a notice listing them (their features are then
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -35,6 +36,7 @@ import shutil
 import tempfile
 import time
 import zlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Literal
@@ -50,7 +52,8 @@ from prospect_core.infra.errors import SourceError, first_line, write_failure
 from prospect_core.infra.limits import EVENTS_FILE_MB, EVENTS_FILE_ROWS, EventsFileLimits, events_file_limits
 from prospect_core.infra.paths import events_cache_dir
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.events.warehouse import DuckDBWarehouse, connect_locked_down, null_timestamp_notice, sql_string
+from prospect_core.events.warehouse import (DuckDBWarehouse, connect_locked_down, missing_columns_notice, null_timestamp_notice,
+                                            sql_string)
 
 FileFormat = Literal["csv", "parquet"]
 FileKind = Literal["csv", "csv.gz", "parquet", "duckdb"]
@@ -76,15 +79,21 @@ class LoadedEvents:
     rows: int
     missing_optional: tuple[str, ...] = ()
     null_timestamps: int = 0  # events without derived_tstamp, which no query can place in time
+    first_event: dt.datetime | None = None  # the earliest and latest derived_tstamp (UTC); None without any
+    last_event: dt.datetime | None = None
+
+    @property
+    def span(self) -> str:
+        """`5,398 events from 2025-04-01 to 2025-05-13 (UTC)`."""
+        if self.first_event is None or self.last_event is None:
+            return f"{self.rows:,} events, none with a time"
+        return f"{self.rows:,} events from {self.first_event:%Y-%m-%d} to {self.last_event:%Y-%m-%d} (UTC)"
 
     @property
     def notices(self) -> tuple[str, ...]:
         notices = []
         if self.missing_optional:
-            notices.append(
-                f"{self.source_file.name} has no column(s) {', '.join(self.missing_optional)}; "
-                "they are read as NULL, so the features built from them are constant"
-            )
+            notices.append(missing_columns_notice(self.source_file.name, self.missing_optional))
         timestamps = null_timestamp_notice(self.rows, self.null_timestamps, self.source_file.name)
         if timestamps:
             notices.append(timestamps)
@@ -193,7 +202,7 @@ def load_events_file(
         loaded = safe_io.write_file(database, build, what=f"the cached copy of {source.name}")
     except (OSError, duckdb.IOException) as error:
         raise SourceError(write_failure(f"the cached copy of {source.name}", "the cache folder", error)) from None
-    return LoadedEvents(source, database, table, loaded.rows, loaded.missing_optional, loaded.null_timestamps)
+    return dataclasses.replace(loaded, source_file=source, database=database)
 
 
 def _readable_copy(source: Path, kind: FileKind, private: Path, limits: EventsFileLimits, control: LoadControl) -> Path:
@@ -294,12 +303,13 @@ def _safe_stem(source: Path) -> str:
 def _read_metadata(database: Path, source: Path) -> LoadedEvents | None:
     try:
         with duckdb.connect(str(database), read_only=True) as connection:
-            table, rows, missing, null_timestamps = connection.execute(
-                "select events_table, rows, missing_optional, null_timestamps from prospect_load_info"
+            table, rows, missing, null_timestamps, first, last = connection.execute(
+                "select events_table, rows, missing_optional, null_timestamps, first_event, last_event "
+                "from prospect_load_info"
             ).fetchall()[0]
     except duckdb.Error:
         return None  # an unreadable cache entry (or one from older code) is rebuilt
-    return LoadedEvents(source, database, table, int(rows), tuple(json.loads(missing)), int(null_timestamps))
+    return LoadedEvents(source, database, table, int(rows), tuple(json.loads(missing)), int(null_timestamps), first, last)
 
 
 def _reader(source: Path, file_format: FileFormat) -> str:
@@ -426,14 +436,16 @@ def _load_into(connection: duckdb.DuckDBPyConnection, source: Path, shown: Path,
     qualified = ".".join(parts[-2:])
     reading(f"create table {qualified} as select {', '.join(selects)} from prospect_raw")
     reading("drop table prospect_raw")
-    [(rows, null_timestamps)] = reading(f"select count(*), count(*) - count(derived_tstamp) from {qualified}")
+    [(rows, null_timestamps, first, last)] = reading(
+        f"select count(*), count(*) - count(derived_tstamp), min(derived_tstamp), max(derived_tstamp) from {qualified}")
     if rows == 0:
         raise SourceError(f"events file {shown.name} has no events (only a header row)")
     reading(
         "create table prospect_load_info as select ? as events_table, ? as rows, ? as missing_optional, "
-        "? as null_timestamps", [table, rows, json.dumps(missing_optional), null_timestamps],
+        "? as null_timestamps, cast(? as timestamp) as first_event, cast(? as timestamp) as last_event",
+        [table, rows, json.dumps(missing_optional), null_timestamps, first, last],
     )
-    return LoadedEvents(shown, Path(), table, int(rows), missing_optional, int(null_timestamps))
+    return LoadedEvents(shown, Path(), table, int(rows), missing_optional, int(null_timestamps), first, last)
 
 
 def _read_failure(shown: Path, source: Path, file_format: FileFormat, error: Exception) -> str:

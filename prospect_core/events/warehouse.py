@@ -6,11 +6,13 @@ DataFrame with lower-case column names. Caching belongs to the app layer, not he
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import os
 import re
 import threading
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol
@@ -22,8 +24,10 @@ import pyarrow as pa
 from prospect_core.trainingset import atomic
 from prospect_core.infra.errors import SourceError, first_line
 from prospect_core.infra.limits import over_memory_message
+from prospect_core.trainingset.attributes import Attribute, EventRef
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.trainingset.training_sql import LANE_LIMIT_MESSAGE, DialectName, RenderedSQL, render_template
+from prospect_core.trainingset.training_sql import (LANE_LIMIT_MESSAGE, DialectName, RenderedSQL, features_reading,
+                                                    missing_optional_columns, render_template)
 
 
 class Warehouse(Protocol):
@@ -351,10 +355,21 @@ def sql_string(text: str) -> str:
 
 # ----- preflight ---------------------------------------------------------------------------------
 
-# Columns the training-set SQL reads; a table without one of them cannot be used.
-TRAINING_SQL_COLUMNS = atomic.COLUMN_NAMES
+# Columns the training-set SQL cannot do without; a missing optional one reads as NULL (with a notice).
+TRAINING_SQL_COLUMNS = atomic.REQUIRED_COLUMNS
 # Rough in-memory size of one training-set row (ids, timestamp, 20 features, target) in pandas.
 BYTES_PER_TRAINING_ROW = 400
+# The window queries sort each prospect's events on one worker: past this share of the cohort's events
+# (and this many events, so a tiny demo cohort says nothing) one prospect's sort is most of the run time.
+HEAVY_PROSPECT_SHARE = 0.10
+HEAVY_PROSPECT_MIN_EVENTS = 1_000
+
+
+def missing_columns_notice(where: str, missing: tuple[str, ...], constant_features: list[str] | None = None) -> str:
+    """What to say when an events table or file lacks optional columns: they read as NULL."""
+    which = f": {', '.join(constant_features)}" if constant_features else ""
+    return (f"{where} has no column(s) {', '.join(missing)}; they are read as NULL, so the features built from "
+            f"them are constant{which}")
 
 
 @dataclass(frozen=True)
@@ -362,6 +377,8 @@ class Preflight:
     """What the training-set query would scan and return, measured cheaply before running it."""
 
     events_table: str
+    source: str = ""  # the warehouse's label (`events file sample.csv (5,398 events)`), what messages name
+    as_of: dt.date | None = None
     missing_columns: tuple[str, ...] = ()
     events_in_lookback: int = 0
     users_in_lookback: int = 0
@@ -369,6 +386,8 @@ class Preflight:
     training_rows: int = 0
     self_join_pairs: int = 0
     largest_user_events: int = 0
+    columns: frozenset[str] | None = None  # the table's, lower case; None when it was not read
+    constant_features: tuple[str, ...] = ()  # built from a missing optional column
 
     @property
     def ok(self) -> bool:
@@ -378,12 +397,38 @@ class Preflight:
     def problems(self) -> tuple[str, ...]:
         if self.missing_columns:
             return (f"{self.events_table} lacks column(s) {', '.join(self.missing_columns)} that the training-set "
-                    "query reads; is it a Snowplow atomic events table?",)
+                    "query needs; is it a Snowplow atomic events table?",)
         if not self.events_in_lookback:
-            return (f"{self.events_table} has no events in the lookback window; check the as-of date",)
+            before = f" before the as-of date {self.as_of:%Y-%m-%d}" if self.as_of else ""
+            return (f"{self.source or self.events_table} has no events in the lookback window{before}; check the "
+                    "as-of date",)
         if not self.eligible_users:
             return ("no user was first seen in the cohort window on the chosen apps; widen the cohort or check app_ids",)
         return ()
+
+    @property
+    def missing_optional(self) -> tuple[str, ...]:
+        return missing_optional_columns(self.columns)
+
+    @property
+    def largest_user_share(self) -> float:
+        """The heaviest prospect's share of the training set's events."""
+        return self.largest_user_events / self.training_rows if self.training_rows else 0.0
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """What the user should know before the build: missing optional columns, one prospect dominating."""
+        notices = []
+        if self.missing_optional:
+            notices.append(missing_columns_notice(self.events_table, self.missing_optional, list(self.constant_features)))
+        if self.largest_user_share >= HEAVY_PROSPECT_SHARE and self.largest_user_events >= HEAVY_PROSPECT_MIN_EVENTS:
+            notices.append(
+                f"one prospect has {self.largest_user_events:,} of the cohort's {self.training_rows:,} events "
+                f"({self.largest_user_share:.0%}); the query sorts each prospect's events on one worker, so this one "
+                "sets the run time, and it is most likely a bot or a shared device: exclude its app or events, or "
+                "sample prospects"
+            )
+        return tuple(notices)
 
     @property
     def estimated_megabytes(self) -> float:
@@ -399,40 +444,92 @@ class Preflight:
         )
 
 
+def events_table_columns(warehouse: Warehouse, table: str) -> frozenset[str]:
+    """The columns of `table` (validated as an identifier by the spec), lower case, without reading a row.
+
+    Raises SourceError when the table cannot be read (missing, no access)."""
+    return frozenset(str(column).lower() for column in warehouse.query(columns_sql(table)).columns)
+
+
+def columns_sql(table: str) -> str:
+    """A query of no rows whose columns are the table's (`table` validated as an identifier by the spec)."""
+    return f"select * from {table} limit 0"
+
+
 def run_preflight(warehouse: Warehouse, spec: TrainingSpec) -> Preflight:
     """Check the events table and count what the spec would select: one cheap pass of counts.
 
-    Raises SourceError when the table cannot be read (missing, no access); reports missing columns
-    in the result instead of running the counts.
+    Raises SourceError when the table cannot be read (missing, no access); reports missing required
+    columns in the result instead of running the counts. The result's `columns` are what the
+    training-set query is then rendered for (`render_training_sql(columns=...)`).
     """
-    table = spec.events_table  # validated as an identifier by the spec
-    columns = {str(column).lower() for column in warehouse.query(f"select * from {table} limit 0").columns}
+    table = spec.events_table
+    columns = events_table_columns(warehouse, table)
     missing = tuple(column for column in TRAINING_SQL_COLUMNS if column not in columns)
+    named = dict(events_table=table, source=warehouse.label, as_of=spec.as_of)
     if missing:
-        return Preflight(events_table=table, missing_columns=missing)
-    rendered = render_template("preflight.sql", spec, warehouse.dialect)
+        return Preflight(**named, missing_columns=missing, columns=columns)
+    rendered = render_template("preflight.sql", spec, warehouse.dialect, columns=columns)
     row = warehouse.query(rendered.text, rendered.params).iloc[0]
     counts = {name: int(row[name]) for name in (
         "events_in_lookback", "users_in_lookback", "eligible_users", "training_rows", "self_join_pairs",
         "largest_user_events")}
-    return Preflight(events_table=table, **counts)
+    constant = tuple(features_reading(spec, missing_optional_columns(columns)))
+    return Preflight(**named, columns=columns, constant_features=constant, **counts)
 
 
 # ----- the target event ----------------------------------------------------------------------------
 
-# event_counts.sql returns at most this many names; with a full list an absent name may just be rarer.
+# event_counts.sql returns at most this many identities; with a full list an absent name may just be rarer.
 EVENT_NAMES_SHOWN = 200
 
 
-def event_counts_sql(spec: TrainingSpec, dialect: DialectName) -> RenderedSQL:
-    """The query behind `event_counts`, for callers that run it their own way (the app caches it)."""
-    return render_template("event_counts.sql", spec, dialect, context={"names_shown": EVENT_NAMES_SHOWN})
+def event_counts_sql(spec: TrainingSpec, dialect: DialectName, columns: frozenset[str] | None = None) -> RenderedSQL:
+    """The query behind `event_identity_counts`, for callers that run it their own way (the app caches
+    it), for an events table with `columns` (`events_table_columns`; None: every atomic column)."""
+    return render_template("event_counts.sql", spec, dialect, columns=columns,
+                           context={"names_shown": EVENT_NAMES_SHOWN})
+
+
+def event_identity_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
+    """Events per identity (event_vendor, event_name, event_version; vendor and version NULL where the
+    source lacks them) in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
+    columns = events_table_columns(warehouse, spec.events_table)
+    rendered = event_counts_sql(spec, warehouse.dialect, columns)
+    return warehouse.query(rendered.text, rendered.params)
+
+
+def counts_by_name(identity_counts: pd.DataFrame) -> pd.DataFrame:
+    """`event_name`, `events`: the identities' counts summed by name, most frequent first."""
+    by_name = identity_counts.groupby("event_name", sort=False, as_index=False)["events"].sum()
+    return by_name.sort_values(["events", "event_name"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def event_counts(warehouse: Warehouse, spec: TrainingSpec) -> pd.DataFrame:
-    """Events per name in the spec's lookback scan, most frequent first (at most EVENT_NAMES_SHOWN)."""
-    rendered = event_counts_sql(spec, warehouse.dialect)
-    return warehouse.query(rendered.text, rendered.params)
+    """Events per name in the spec's lookback scan, most frequent first."""
+    return counts_by_name(event_identity_counts(warehouse, spec))
+
+
+def event_identities(identity_counts: pd.DataFrame) -> dict[str, tuple[EventRef, ...]]:
+    """Per event name, the identities the source gives it, most frequent first; none for a name whose
+    events have no vendor (a source without event_vendor and event_version)."""
+    identities: dict[str, tuple[EventRef, ...]] = {}
+    for row in identity_counts.itertuples(index=False):
+        known = isinstance(row.event_vendor, str) and isinstance(row.event_version, str)
+        refs = identities.setdefault(str(row.event_name), ())
+        if known:
+            identities[str(row.event_name)] = refs + (EventRef(str(row.event_name), row.event_vendor, row.event_version),)
+    return identities
+
+
+def with_event_identities(attribute: Attribute, identities: Mapping[str, tuple[EventRef, ...]]) -> Attribute:
+    """`attribute` with each event it names alone replaced by the identities the source gives that name
+    (one EventRef each, so the SQL and Signals read the same events); a name the source gives no
+    identity, and an event given with its own vendor or version, stay as they are."""
+    events = tuple(ref for event in attribute.events
+                   for ref in (identities.get(event.name) or (event,) if event.vendor is None and event.version is None
+                               else (event,)))
+    return dataclasses.replace(attribute, events=events)
 
 
 def missing_event_notice(event: str, names: list[str]) -> str | None:

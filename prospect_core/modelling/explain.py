@@ -8,7 +8,9 @@ columns are summed, so every explanation speaks in the registry's features (`lat
 not in encoder columns (`cat__latest_device_class_Phone`).
 
 Values are in log-odds (XGBoost's margin): `base_value + sum(contributions)` is the margin, and the
-score is `1 / (1 + exp(-margin))`. The full test set can take a while (the issue measured ~17 s for
+score is `1 / (1 + exp(-margin))`. A calibrated model is explained by its fold classifiers, averaged
+(`families.log_odds_contributions`): the explanation is then of the uncalibrated score, and a
+`RowExplanation` says so (`calibrated`). The full test set can take a while (the issue measured ~17 s for
 34k rows), so global views use a bounded, seeded sample of rows (2,000 by default).
 
 `shap` is imported inside the functions that need it, so importing this module stays cheap.
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from prospect_core.modelling.families import family_of, log_odds_contributions
+from prospect_core.modelling.families import family_of, fold_classifiers, is_calibrated, log_odds_contributions
 from prospect_core.modelling.model import input_columns, transformed_sources
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class RowExplanation:
     base_value: float
     contributions: pd.Series  # feature -> SHAP value, in feature order
     values: pd.Series  # feature -> the prospect's raw value
+    calibrated: bool = False  # the model is calibrated: margin and score are its folds' mean before calibration
 
     @property
     def margin(self) -> float:
@@ -66,7 +69,7 @@ class RowExplanation:
 
     @property
     def score(self) -> float:
-        """Predicted probability of the target, recovered from the SHAP sum."""
+        """Predicted probability of the target, recovered from the SHAP sum (before calibration, if any)."""
         return float(1 / (1 + np.exp(-self.margin)))
 
 
@@ -121,6 +124,7 @@ def explain_row(pipeline: Pipeline, X: pd.DataFrame, row: int) -> RowExplanation
         base_value=base_value,
         contributions=pd.Series(values[0], index=names, name="shap"),
         values=data.iloc[0].rename("value"),
+        calibrated=is_calibrated(pipeline.named_steps["classifier"]),
     )
 
 
@@ -138,18 +142,20 @@ def shap_importance(sample: ShapSample) -> pd.DataFrame:
 
 
 def gain_importance(pipeline: Pipeline) -> pd.DataFrame:
-    """XGBoost total gain per raw feature (one-hot columns summed back), as a share of all gain.
+    """XGBoost total gain per raw feature (one-hot columns summed back), as a share of all gain (of all
+    fold classifiers together, for a calibrated model).
 
     Every input feature is listed, 0 for features the trees never split on. Columns: feature,
     gain_share; sorted by gain_share, largest first.
     """
-    booster = pipeline.named_steps["classifier"].get_booster()
-    gains = booster.get_score(importance_type="total_gain")
     sources = transformed_sources(pipeline)
-    names = booster.feature_names or [f"f{i}" for i in range(len(sources))]
     per_feature = dict.fromkeys(input_columns(pipeline), 0.0)
-    for name, source in zip(names, sources):
-        per_feature[source] += float(gains.get(name, 0.0))
+    for classifier in fold_classifiers(pipeline.named_steps["classifier"]):
+        booster = classifier.get_booster()
+        gains = booster.get_score(importance_type="total_gain")
+        names = booster.feature_names or [f"f{i}" for i in range(len(sources))]
+        for name, source in zip(names, sources):
+            per_feature[source] += float(gains.get(name, 0.0))
     total = sum(per_feature.values())
     table = pd.DataFrame({"feature": list(per_feature), "gain_share": [v / total if total else 0.0 for v in per_feature.values()]})
     return table.sort_values("gain_share", ascending=False, kind="stable").reset_index(drop=True)
@@ -167,12 +173,13 @@ class Importance:
 
 def model_importance(pipeline: Pipeline) -> Importance:
     """XGBoost's gain share, or a logistic regression's |coefficient| share (coefficients of scaled
-    inputs, one-hot columns summed back to their feature)."""
+    inputs, one-hot columns summed back to their feature; a calibrated model's folds' mean coefficients)."""
     classifier = pipeline.named_steps["classifier"]
     if family_of(classifier).explained_by == "SHAP":
         return Importance(gain_importance(pipeline), "gain_share", "Feature importance (XGBoost gain)", "Share of total gain")
+    coefficients = np.mean([fold.coef_[0] for fold in fold_classifiers(classifier)], axis=0)
     per_feature = dict.fromkeys(input_columns(pipeline), 0.0)
-    for source, coefficient in zip(transformed_sources(pipeline), classifier.coef_[0]):
+    for source, coefficient in zip(transformed_sources(pipeline), coefficients):
         per_feature[source] += abs(float(coefficient))
     total = sum(per_feature.values())
     table = pd.DataFrame({"feature": list(per_feature),

@@ -20,13 +20,25 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from prospect_core.infra.errors import UserError
 
 FamilyName = Literal["xgboost", "logistic_regression"]
+Calibration = Literal["sigmoid", "isotonic"]
+CALIBRATIONS: tuple[str, ...] = get_args(Calibration)
+CALIBRATION_LABELS = {None: "Off (prior correction)", "sigmoid": "Sigmoid (Platt)", "isotonic": "Isotonic"}
+CALIBRATED_CLASS = ("sklearn.calibration", "CalibratedClassifierCV")
+# What a calibrated classifier adds to a pickle, whatever its family: the wrapper, one
+# (fold classifier, calibrator) pair per fold, and the calibrator of either method.
+CALIBRATION_PICKLE_CLASSES = frozenset({
+    CALIBRATED_CLASS,
+    ("sklearn.calibration", "_CalibratedClassifier"),
+    ("sklearn.calibration", "_SigmoidCalibration"),
+    ("sklearn.isotonic", "IsotonicRegression"),
+})
 MAX_SEED = 2**32 - 1  # numpy's and XGBoost's seeds are unsigned 32-bit
 
 
@@ -82,7 +94,9 @@ class ModelParams:
     them. `train_negatives_per_positive` keeps every positive of the training side and a seeded sample
     of at most that many negatives per positive (the test side is never sampled); scores are then
     corrected back to the population's prior. `early_stopping_rounds` stops XGBoost once that many
-    rounds bring no gain on a by-prospect validation slice of the training side.
+    rounds bring no gain on a by-prospect validation slice of the training side. `calibration`
+    ('sigmoid' or 'isotonic') wraps the classifier in scikit-learn's CalibratedClassifierCV over folds
+    of whole training prospects (see `model.fit_pipeline` for how it meets the sampling).
     """
 
     n_estimators: int = 100
@@ -94,6 +108,7 @@ class ModelParams:
     family: str = DEFAULT_FAMILY
     train_negatives_per_positive: int | None = None  # None: every negative
     early_stopping_rounds: int | None = None  # None: all n_estimators rounds
+    calibration: str | None = None  # None: the (prior-corrected) classifier's own scores
 
     def __post_init__(self) -> None:
         _check_int("n_estimators", self.n_estimators, 1, 5000)
@@ -108,6 +123,8 @@ class ModelParams:
             _check_int("train_negatives_per_positive", self.train_negatives_per_positive, 1, 10_000)
         if self.early_stopping_rounds is not None:
             _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, 1000)
+        if self.calibration is not None and self.calibration not in CALIBRATIONS:
+            raise ParamsError(f"calibration must be one of {list(CALIBRATIONS)} or none, got {self.calibration!r}")
 
     @property
     def family_spec(self) -> Family:
@@ -124,6 +141,7 @@ class ModelParams:
             "family": self.family,
             "train_negatives_per_positive": self.train_negatives_per_positive,
             "early_stopping_rounds": self.early_stopping_rounds,
+            "calibration": self.calibration,
         }
 
 
@@ -177,8 +195,23 @@ def fit_threads() -> int:
         return os.cpu_count() or 1
 
 
+def is_calibrated(classifier: Any) -> bool:
+    """Whether the pipeline's last step is a CalibratedClassifierCV (by name: sklearn.calibration is not imported)."""
+    return (type(classifier).__module__, type(classifier).__qualname__) == CALIBRATED_CLASS
+
+
+def fold_classifiers(classifier: Any) -> list[Any]:
+    """The family classifiers that score: the classifier itself, or a calibrated one's fitted fold classifiers."""
+    if is_calibrated(classifier):
+        return [pair.estimator for pair in classifier.calibrated_classifiers_]
+    return [classifier]
+
+
 def family_of(classifier: Any) -> Family:
-    """The family of a fitted or unfitted classifier, by its class (a loaded pickle's too)."""
+    """The family of a fitted or unfitted classifier, by its class (a loaded pickle's too); a calibrated
+    classifier is of its fold classifiers' family."""
+    if is_calibrated(classifier):
+        classifier = classifier.estimator
     key = (type(classifier).__module__, type(classifier).__qualname__)
     for family in FAMILIES.values():
         if family.classifier_class == key:
@@ -215,7 +248,18 @@ def shift_log_odds(classifier: Any, offset: float) -> None:
 def log_odds_contributions(classifier: Any, matrix: np.ndarray) -> tuple[np.ndarray, float]:
     """Per transformed column, each row's contribution to the log-odds, and the base value they add
     to: SHAP values for XGBoost, coefficient times value for a logistic regression (its intercept the
-    base). Either way `base + row sum` is the row's log-odds."""
+    base). Either way `base + row sum` is the row's log-odds.
+
+    A calibrated classifier is explained by its fold classifiers, averaged: `base + row sum` is then
+    their mean log-odds before calibration: the explanation is of the uncalibrated score, not of the
+    calibrated probability (each fold's calibrator is a one-dimensional map of that fold's score with
+    no per-feature part to share out), and the views say so.
+    """
+    parts = [_own_contributions(fold, matrix) for fold in fold_classifiers(classifier)]
+    return np.mean([values for values, _ in parts], axis=0), float(np.mean([base for _, base in parts]))
+
+
+def _own_contributions(classifier: Any, matrix: np.ndarray) -> tuple[np.ndarray, float]:
     if family_of(classifier).name == "logistic_regression":
         return np.asarray(matrix, dtype=np.float64) * classifier.coef_[0], float(classifier.intercept_[0])
     import shap  # heavy (numba, seconds to import): loaded on the first explanation, not at app start

@@ -65,6 +65,28 @@ def _text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+# A category label wraps at this many characters: at 420 px a longer line squeezes the bars to nothing.
+LABEL_WRAP = 32
+LINE_PX = 16
+
+
+def _category_names(columns: Sequence[str], labels: Mapping[str, str] | None) -> list[str]:
+    """Axis labels for feature columns: `labels`' words wrapped onto lines, escaped. Plotly draws equal
+    labels as one category, so a repeated one names its column."""
+    words = [(labels or {}).get(column, column) for column in columns]
+    repeated = {word for word in words if words.count(word) > 1}
+    return ["<br>".join(_text(line) for line in textwrap.wrap(f"{word} ({column})" if word in repeated else word,
+                                                                LABEL_WRAP, break_long_words=True))
+            for word, column in zip(words, columns)]
+
+
+def _rows_height(names: Sequence[str], *, row_px: int = 28) -> int:
+    """Pixels for horizontal rows of `names`: plotly spaces rows evenly, so each gets the height of the
+    label with the most lines (a row of three under a row of two overlapped its neighbours)."""
+    lines = max((name.count("<br>") + 1 for name in names), default=1)
+    return len(names) * max(row_px, LINE_PX * lines + 12)
+
+
 def _scatter_class(n_points: int) -> type:
     return go.Scattergl if n_points >= WEBGL_MIN_POINTS else go.Scatter
 
@@ -240,22 +262,25 @@ def importance_figure(
     table: pd.DataFrame, *, value: str = "gain_share", top: int = 20, title: str = "Feature importance (XGBoost gain)",
     x_title: str = "Share of total gain", labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Horizontal bars of `table[value]` by `table['feature']`, the largest at the top.
+    """Horizontal bars of `table[value]` by `table['feature']`, the largest at the top, one bar per column.
 
-    `labels` (column -> human label) names the bars; the column name is then in the tooltip."""
+    `labels` (column -> human label) names the bars, wrapped; the column name is then in the tooltip."""
     shown = table.nlargest(top, value).iloc[::-1]
-    names = [_text((labels or {}).get(column, column)) for column in shown["feature"]]
+    names = _category_names(list(shown["feature"]), labels)
     figure = go.Figure(
         go.Bar(x=shown[value], y=names, customdata=shown["feature"], orientation="h", marker_color=NEGATIVE, name=value,
                hovertemplate="%{y} (%{customdata}): %{x:.4f}<extra></extra>")
     )
-    return _layout(figure, title=title, x_title=x_title, y_title="Feature", height=max(300, 28 * len(shown) + 120))
+    figure.update_yaxes(automargin=True)  # the labels' width, not a fixed margin that clips them
+    return _layout(figure, title=title, x_title=x_title, y_title="", height=max(300, _rows_height(names) + 150))
 
 
-def shap_bar_figure(sample: ShapSample, *, top: int = 20, title: str = "Mean |SHAP| per feature") -> go.Figure:
+def shap_bar_figure(sample: ShapSample, *, top: int = 20, title: str = "Mean |SHAP| per feature",
+                    labels: Mapping[str, str] | None = None) -> go.Figure:
     """Global SHAP importance: mean absolute contribution (log-odds) per feature."""
     return importance_figure(
-        shap_importance(sample), value="mean_abs_shap", top=top, title=title, x_title="Mean |SHAP value| (log-odds)"
+        shap_importance(sample), value="mean_abs_shap", top=top, title=title, x_title="Mean |SHAP value| (log-odds)",
+        labels=labels,
     )
 
 
@@ -280,7 +305,8 @@ def _jitter(shap_values: np.ndarray, rng: np.random.Generator, width: float = 0.
 
 
 def shap_beeswarm_figure(
-    sample: ShapSample, *, top: int = 12, seed: int = 0, title: str = "SHAP values per feature"
+    sample: ShapSample, *, top: int = 12, seed: int = 0, title: str = "SHAP values per feature",
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """One row of points per feature (most important at the top), x = SHAP value, colour = feature value.
 
@@ -296,7 +322,7 @@ def shap_beeswarm_figure(
         xs.append(values)
         ys.append(position + _jitter(values, rng))
         colours.append(_normalised(raw))
-        hover.append([f"{feature} = {value}" for value in raw])
+        hover.append([f"{_text((labels or {}).get(feature, feature))} = {_text(value)}" for value in raw])
     x, y, colour, text = np.concatenate(xs), np.concatenate(ys), np.concatenate(colours), np.concatenate(hover)
     numeric = ~np.isnan(colour)
     scatter = _scatter_class(len(x))
@@ -316,34 +342,43 @@ def shap_beeswarm_figure(
         )
     )
     figure.add_vline(x=0, line=dict(color=NEUTRAL, width=1))
-    figure.update_yaxes(tickvals=list(range(len(order))), ticktext=order, range=[-0.7, len(order) - 0.3])
+    names = _category_names(order, labels) if labels else order
+    figure.update_yaxes(tickvals=list(range(len(order))), ticktext=names, range=[-0.7, len(order) - 0.3], automargin=True)
     figure.update_layout(legend=dict(orientation="h", y=-0.15))
     return _layout(
-        figure, title=title, x_title="SHAP value (log-odds impact on the score)", y_title="Feature",
-        height=max(360, 34 * len(order) + 160),
+        figure, title=title, x_title="SHAP value (log-odds impact on the score)", y_title="",
+        height=max(360, _rows_height(names, row_px=34) + 160),
     )
 
 
-def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: str | None = None) -> go.Figure:
+def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: str | None = None,
+                          labels: Mapping[str, str] | None = None) -> go.Figure:
     """One prospect: from the base value, each feature's contribution, to the prospect's log-odds.
 
     The `top` largest contributions are shown; the rest are summed into one "other features" step.
+    `labels` (column -> words) names the features.
     """
     contributions = explanation.contributions
     order = contributions.abs().sort_values(ascending=False, kind="stable").index
     shown, rest = list(order[:top]), list(order[top:])
-    labels = ["base value"] + [_text(f"{feature} = {explanation.values[feature]}") for feature in shown]
+    named = dict(zip(shown, _category_names(shown, labels)))
+    # The base value and the prediction carry their numbers in their labels: written beside their long
+    # bars, the numbers ran into the feature names on a phone's width.
+    labels = [f"base value {explanation.base_value:+.3f}"] + [
+        f"{named[feature]} = {_text(explanation.values[feature])}" for feature in shown]
     steps = [explanation.base_value] + [float(contributions[feature]) for feature in shown]
     if rest:
         labels.append(f"{len(rest)} other features")
         steps.append(float(contributions[rest].sum()))
-    labels.append("prediction")
+    # a calibrated model's explanation ends at its score before calibration: say so, not the calibrated score
+    ending = "prediction before calibration" if explanation.calibrated else "prediction"
+    labels.append(f"{ending} {explanation.margin:+.3f} ({explanation.score:.1%})")
     steps.append(explanation.margin)
     measures = ["absolute"] + ["relative"] * (len(steps) - 2) + ["total"]
-    texts = [f"{steps[0]:+.3f}"] + [f"{step:+.3f}" for step in steps[1:-1]] + [f"{explanation.margin:+.3f} ({explanation.score:.1%})"]
+    texts = [""] + [f"{step:+.3f}" for step in steps[1:-1]] + [""]
     path = np.cumsum([0.0, *steps[:-1]])
     low, high = min(path.min(), 0.0), max(path.max(), 0.0)
-    pad = 0.18 * (high - low or 1.0)
+    pad = 0.3 * (high - low or 1.0)  # room for a contribution's number beside its bar
     figure = go.Figure(
         go.Waterfall(
             orientation="h", y=labels, x=steps, measure=measures, name="contribution",
@@ -353,18 +388,24 @@ def shap_waterfall_figure(explanation: RowExplanation, *, top: int = 10, title: 
         )
     )
     figure.update_xaxes(range=[low - pad, high + pad])
-    figure.update_yaxes(autorange="reversed")  # plotly accumulates in trace order; read it top to bottom
+    # plotly accumulates in trace order; read it top to bottom
+    figure.update_yaxes(autorange="reversed", automargin=True)
     return _layout(
         figure,
-        title=title or f"Why this prospect scores {explanation.score:.1%} (log-odds {explanation.margin:+.2f})",
-        x_title="Log-odds (base value + contributions = prediction)", y_title="", height=max(360, 30 * len(labels) + 140),
+        title=title or f"Why this prospect scores {explanation.score:.1%}{' before calibration' if explanation.calibrated else ''} "
+        f"(log-odds {explanation.margin:+.2f})",
+        x_title="Log-odds (base + contributions)", y_title="",
+        height=max(360, _rows_height(labels, row_px=30) + 140),
     )
 
 
 def shap_dependence_figure(
-    sample: ShapSample, feature: str, *, color_by: str | None = None, title: str | None = None
+    sample: ShapSample, feature: str, *, color_by: str | None = None, title: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """SHAP value of `feature` against its value; optionally coloured by another feature's value."""
+    """SHAP value of `feature` against its value; optionally coloured by another feature's value.
+    `labels` (column -> words) names the features."""
+    named = (labels or {}).get(feature, feature)
     values = sample.column(feature)
     raw = sample.data[feature]
     is_numeric = pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)
@@ -384,8 +425,8 @@ def shap_dependence_figure(
         text = labels.map(_text).to_numpy()
     figure = go.Figure(
         _scatter_class(len(values))(
-            x=x, y=values, mode="markers", marker=marker, name=feature, text=text,
-            hovertemplate=f"{feature} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
+            x=x, y=values, mode="markers", marker=marker, name=_text(named), text=text,
+            hovertemplate=f"{_text(named)} = %{{text}}<br>SHAP %{{y:.3f}}<extra></extra>",
         )
     )
     # an explicit range with room above the highest point: left to autorange (and the app's theme),
@@ -396,16 +437,19 @@ def shap_dependence_figure(
     if not is_numeric:
         figure.update_xaxes(tickvals=list(range(len(categories))), ticktext=[_text(category) for category in categories])
     figure.add_hline(y=0, line=dict(color=NEUTRAL, width=1))
-    return _layout(figure, title=title or f"SHAP dependence: {feature}", x_title=feature, y_title="SHAP value (log-odds)")
+    heading = "<br>".join(textwrap.wrap(f"SHAP dependence: {_text(named)}", 2 * LABEL_WRAP))  # a phone clipped it
+    return _layout(figure, title=title or heading, x_title=_text(named), y_title="SHAP value (log-odds)")
 
 
 # ----- the spec ------------------------------------------------------------------------------------
 
 
-# The timeline's plot area is at least this wide in the page's column, and a 12 px label takes about
-# this much per character: enough to tell whether a label fits inside its bar.
-TIMELINE_PLOT_PX = 480
+# The timeline's plot area is at least this wide (a 420 px phone screen: the page's column less the
+# margins, with no row names beside the axis), and a 12 px label takes about this much per character:
+# enough to tell whether a label fits inside its bar, and how long a line fits beside it.
+TIMELINE_PLOT_PX = 290
 LABEL_PX_PER_CHAR = 7
+TARGET_LINE_CHARS = 28
 
 
 def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") -> go.Figure:
@@ -420,9 +464,10 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
     # the target's label sits right of its bar, one part a line; a long event name is shortened to fit
     event = _text(spec.target_event if len(spec.target_event) <= 24 else spec.target_event[:23] + "\u2026")
     # the window in words ("next 7 days"), not minutes: a long label pushed the axis far right
-    target_label = (f"next {window_text(spec.target_window_minutes)}:<br>'{event}'"
-                    + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
-                    + ("<br>(not to scale)" if target_drawn > target_days else ""))
+    what = f"'{event}'" + (f" x{spec.target_min_count}" if spec.target_min_count > 1 else "")
+    when = f"next {window_text(spec.target_window_minutes)}:"
+    joint = " " if len(when) + len(what) < TARGET_LINE_CHARS else "<br>"  # one line where it fits beside the bars
+    target_label = when + joint + what + ("<br>(not to scale)" if target_drawn > target_days else "")
     rows = [
         ("long history window", -long_days, long_days, NEGATIVE, window_words(spec, "long")),
         ("short history window", -short_days, short_days, "#6baed6", window_words(spec, "short")),
@@ -454,11 +499,13 @@ def timeline_figure(spec: TrainingSpec, *, title: str = "Prediction structure") 
             hovertext=["prediction point: features use only strictly earlier events"] * 2, hoverinfo="text",
         )
     )
-    figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1])
+    # the rows are named by the legend and their labels: names beside the axis took half of a phone's width,
+    # and the bars' labels then overlapped
+    figure.update_yaxes(categoryorder="array", categoryarray=[row[0] for row in rows][::-1], showticklabels=False)
     figure.update_xaxes(range=x_range, zeroline=False)
     _layout(figure, title=title, x_title="Days relative to the prediction point", y_title="", height=340)
     # a short figure: the shared legend offset would sit on the axis title
-    return figure.update_layout(barmode="overlay", showlegend=True, legend=dict(y=-0.42))
+    return figure.update_layout(barmode="overlay", showlegend=True, legend=dict(y=-0.42), margin=dict(l=20))
 
 
 def class_balance_figure(negatives: int, positives: int, *, title: str = "Class balance") -> go.Figure:

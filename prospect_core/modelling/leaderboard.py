@@ -1,7 +1,8 @@
 """Compare models as a data scientist would defend them: grouped K-fold by prospect, with intervals.
 
-- `grouped_folds`: K folds of whole prospects, stratified by whether a prospect ever hit the target
-  (positives are rare and cluster in few prospects), seeded. No prospect is on two sides of a fold.
+- `grouped_folds` (in `model`, where calibration deals them too): K folds of whole prospects,
+  stratified by whether a prospect ever hit the target (positives are rare and cluster in few
+  prospects), seeded. No prospect is on two sides of a fold.
 - `cross_validate`: one `ModelParams` fitted on each fold's training side (the same `fit_pipeline` as
   Train: sampling, early stopping, prior correction) and scored on its held-out prospects.
 - `compare_models`: the leaderboard of several (families, or a tuning's trials).
@@ -20,13 +21,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from prospect_core.infra.errors import DatasetError, UserError
+from prospect_core.infra.errors import UserError
 from prospect_core.modelling.families import FAMILIES, ModelParams
-from prospect_core.modelling.model import _number_prospects, check_training_set, fit_pipeline  # one numbering of prospects
+from prospect_core.modelling.model import (  # one numbering of prospects, one dealing of folds
+    N_FOLDS, _number_prospects, check_training_set, fit_pipeline, grouped_folds,
+)
 from prospect_core.trainingset import features
 from prospect_core.trainingset.spec import TrainingSpec
 
-N_FOLDS = 5
 METRICS = ("roc_auc", "pr_auc", "log_loss")
 METRIC_NAMES = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "log_loss": "Log loss"}
 BOOTSTRAP_REPLICATES = 200
@@ -36,32 +38,6 @@ Progress = Callable[[str], None]
 
 class Cancelled(UserError):
     """The comparison was stopped between two fits."""
-
-
-def grouped_folds(prospects: Any, y: Any, n_folds: int = N_FOLDS, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`n_folds` pairs of row positions `(train, test)`; each prospect's rows are in exactly one test side.
-
-    Prospects who ever hit the target are dealt round the folds after a seeded shuffle, then those who
-    never did, so each fold holds a fifth of each; numbered in sorted id order, so the same seed deals
-    the same prospects whatever the row order.
-    """
-    users, ids = _number_prospects(prospects)
-    y = np.asarray(y, dtype=bool)
-    ever_positive = np.zeros(len(ids), dtype=bool)
-    ever_positive[users[y]] = True
-    positive, negative = int(ever_positive.sum()), int((~ever_positive).sum())
-    if min(positive, negative) < n_folds:
-        raise DatasetError(
-            f"{n_folds}-fold cross-validation by prospect needs at least {n_folds} prospects who hit the target and "
-            f"{n_folds} who did not, got {positive} and {negative}; build a larger training set"
-        )
-    rng = np.random.default_rng(seed)
-    fold_of = np.empty(len(ids), dtype=np.int64)
-    for stratum in (ever_positive, ~ever_positive):
-        members = rng.permutation(np.flatnonzero(stratum))
-        fold_of[members] = np.arange(len(members)) % n_folds
-    row_fold = fold_of[users]
-    return [(np.flatnonzero(row_fold != fold), np.flatnonzero(row_fold == fold)) for fold in range(n_folds)]
 
 
 def scores(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, float]:

@@ -43,6 +43,7 @@ Split = Literal["random", "by_user", "out_of_time"]
 SPLITS: tuple[str, ...] = get_args(Split)
 TEST_SIZE = 0.2
 MIN_ROWS_PER_CLASS = 2  # in each of train and test
+N_FOLDS = 5  # grouped folds: the leaderboard's, and calibration's
 Progress = Callable[[str], None]
 
 
@@ -153,11 +154,14 @@ class FitRecord:
     """What fitting did to the training side, for the model card."""
 
     family: str
-    fitted_rows: int  # rows the classifier learned from (after sampling, without the validation slice)
+    fitted_rows: int  # rows the classifier learned from (after sampling, without the validation slice; calibrated: a fold classifier's, on average)
     negatives_kept_rate: float  # share of the training side's negatives fitted on (1.0: all)
     prior_correction_log_odds: float  # added to every score's log-odds to undo sampling and class weights
-    early_stopping_round: int | None  # trees kept, when early stopping ran
+    early_stopping_round: int | None  # trees kept, when early stopping ran (calibrated: the folds' mean)
     validation_rows: int  # the by-prospect slice early stopping watched (0: none)
+    calibration: str | None = None  # 'sigmoid' or 'isotonic'
+    calibration_folds: int = 0  # fold classifiers, each calibrated on its held-out prospects
+    calibration_rows: int = 0  # rows the calibrators learned from, all of them unsampled
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +171,9 @@ class FitRecord:
             "prior_correction_log_odds": self.prior_correction_log_odds,
             "early_stopping_round": self.early_stopping_round,
             "validation_rows": self.validation_rows,
+            "calibration": self.calibration,
+            "calibration_folds": self.calibration_folds,
+            "calibration_rows": self.calibration_rows,
         }
 
 
@@ -190,18 +197,18 @@ def fit_pipeline(
     Negatives are sampled first (`train_negatives_per_positive`); early stopping then carves a
     by-prospect validation slice out of what is left. The fitted classifier's log-odds are shifted by
     log(negatives' sampling rate) - log(positive class weight), the standard prior correction, so its
-    scores are the population's probabilities wherever the pipeline is loaded.
+    scores are the population's probabilities wherever the pipeline is loaded. With `calibration`,
+    see `_fit_calibrated`.
     """
+    if params.calibration is not None:
+        return _fit_calibrated(X, np.asarray(y), np.asarray(prospects), spec, params)
     rows, rate = sample_negatives(y, params.train_negatives_per_positive, params.seed)
     X_fit, y_fit, prospects = X.iloc[rows], np.asarray(y)[rows], np.asarray(prospects)[rows]
     pipeline = build_pipeline(spec, params)
     preprocessor, classifier = pipeline.named_steps["preprocessor"], pipeline.named_steps["classifier"]
     best_round, validation_rows = None, 0
-    if params.early_stopping_rounds is not None and params.family_spec.early_stopping:
-        try:
-            fit_part, validation = split_by_prospect(prospects, y_fit, params.seed)
-        except DatasetError as error:
-            raise DatasetError(f"early stopping needs a validation slice of the training side: {error}") from None
+    if _stops_early(params):
+        fit_part, validation = _validation_slice(prospects, y_fit, params)
         matrix = preprocessor.fit_transform(X_fit.iloc[fit_part])
         classifier.set_params(early_stopping_rounds=params.early_stopping_rounds)
         classifier.fit(matrix, y_fit[fit_part], eval_set=[(preprocessor.transform(X_fit.iloc[validation]), y_fit[validation])],
@@ -215,6 +222,69 @@ def fit_pipeline(
     return pipeline, FitRecord(
         family=params.family, fitted_rows=len(y_fit), negatives_kept_rate=rate, prior_correction_log_odds=offset,
         early_stopping_round=best_round, validation_rows=validation_rows,
+    )
+
+
+def _stops_early(params: ModelParams) -> bool:
+    return params.early_stopping_rounds is not None and params.family_spec.early_stopping
+
+
+def _validation_slice(prospects: np.ndarray, y: np.ndarray, params: ModelParams) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return split_by_prospect(prospects, y, params.seed)
+    except DatasetError as error:
+        raise DatasetError(f"early stopping needs a validation slice of the training side: {error}") from None
+
+
+def _fit_calibrated(
+    X: pd.DataFrame, y: np.ndarray, prospects: np.ndarray, spec: TrainingSpec, params: ModelParams
+) -> tuple[Pipeline, FitRecord]:
+    """The pipeline ending in `CalibratedClassifierCV(family classifier, method, cv=grouped folds)`.
+
+    How it meets the negative sampling: the training side is dealt into N_FOLDS folds of whole
+    prospects; each fold's classifier fits on the other folds' rows with their negatives sampled, and
+    its calibrator learns on every row of the fold's own prospects, unsampled. So no prospect
+    calibrates its own scores, and the calibrators map the sampled fits' scores straight to the
+    population's probabilities: they take the place of the prior correction, which is not applied (a
+    shift of the inputs would only move what they learn). Scores are the mean of the folds' calibrated
+    probabilities (`ensemble=True`). Early stopping watches one by-prospect slice held out of all folds.
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+
+    pipeline = build_pipeline(spec, params)
+    preprocessor, classifier = pipeline.named_steps["preprocessor"], pipeline.named_steps["classifier"]
+    fit_params: dict[str, Any] = {}
+    validation_rows = 0
+    rest = np.arange(len(y))
+    if _stops_early(params):
+        rest, validation = _validation_slice(prospects, y, params)
+        kept, _ = sample_negatives(y[validation], params.train_negatives_per_positive, params.seed)
+        validation = validation[kept]  # like the rows it judges: sampled
+        validation_rows = len(validation)
+        classifier.set_params(early_stopping_rounds=params.early_stopping_rounds)
+    try:
+        folds = grouped_folds(prospects[rest], y[rest], N_FOLDS, params.seed)
+    except DatasetError as error:
+        raise DatasetError(f"calibration needs {N_FOLDS} folds of the training side: {error}") from None
+    sampled = [sample_negatives(y[rest][fit], params.train_negatives_per_positive, params.seed + fold)
+               for fold, (fit, _) in enumerate(folds)]
+    cv = [(fit[kept], calibrate) for (fit, calibrate), (kept, _) in zip(folds, sampled)]
+    matrix = preprocessor.fit_transform(X.iloc[rest])
+    if validation_rows:
+        fit_params = {"eval_set": [(preprocessor.transform(X.iloc[validation]), y[validation])], "verbose": False}
+    calibrated = CalibratedClassifierCV(classifier, method=params.calibration, cv=cv, ensemble=True)
+    calibrated.fit(matrix, y[rest], **fit_params)
+    best_rounds = []
+    if validation_rows:
+        best_rounds = [_keep_best_rounds(pair.estimator) for pair in calibrated.calibrated_classifiers_]
+        classifier.set_params(early_stopping_rounds=None)  # the unfitted template too: a refit has no eval_set
+    calibrated.cv = N_FOLDS  # the folds' row positions are not part of the model (and were most of its pickle)
+    pipeline.steps[-1] = ("classifier", calibrated)
+    return pipeline, FitRecord(
+        family=params.family, fitted_rows=round(np.mean([len(fit) for fit, _ in cv])),
+        negatives_kept_rate=float(np.mean([rate for _, rate in sampled])), prior_correction_log_odds=0.0,
+        early_stopping_round=round(np.mean(best_rounds)) if best_rounds else None, validation_rows=validation_rows,
+        calibration=params.calibration, calibration_folds=len(cv), calibration_rows=len(rest),
     )
 
 
@@ -324,6 +394,32 @@ def split_by_prospect(prospects: pd.Series | np.ndarray, y: np.ndarray, seed: in
         in_test[rng.permutation(members)[: _test_count(len(members))]] = True
     test_rows = in_test[users]
     return np.flatnonzero(~test_rows), np.flatnonzero(test_rows)
+
+
+def grouped_folds(prospects: Any, y: Any, n_folds: int = N_FOLDS, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`n_folds` pairs of row positions `(train, test)`; each prospect's rows are in exactly one test side.
+
+    Prospects who ever hit the target are dealt round the folds after a seeded shuffle, then those who
+    never did, so each fold holds a fifth of each; numbered in sorted id order, so the same seed deals
+    the same prospects whatever the row order.
+    """
+    users, ids = _number_prospects(prospects)
+    y = np.asarray(y, dtype=bool)
+    ever_positive = np.zeros(len(ids), dtype=bool)
+    ever_positive[users[y]] = True
+    positive, negative = int(ever_positive.sum()), int((~ever_positive).sum())
+    if min(positive, negative) < n_folds:
+        raise DatasetError(
+            f"{n_folds}-fold cross-validation by prospect needs at least {n_folds} prospects who hit the target and "
+            f"{n_folds} who did not, got {positive} and {negative}; build a larger training set"
+        )
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(ids), dtype=np.int64)
+    for stratum in (ever_positive, ~ever_positive):
+        members = rng.permutation(np.flatnonzero(stratum))
+        fold_of[members] = np.arange(len(members)) % n_folds
+    row_fold = fold_of[users]
+    return [(np.flatnonzero(row_fold != fold), np.flatnonzero(row_fold == fold)) for fold in range(n_folds)]
 
 
 def _number_prospects(prospects: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

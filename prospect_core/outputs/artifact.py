@@ -32,7 +32,9 @@ from prospect_core.trainingset import features
 
 from prospect_core.infra import safe_io
 from prospect_core.infra.errors import UserError, shown
-from prospect_core.modelling.families import DEFAULT_FAMILY, FAMILIES
+from prospect_core.modelling.families import (
+    CALIBRATED_CLASS, CALIBRATION_PICKLE_CLASSES, CALIBRATIONS, DEFAULT_FAMILY, FAMILIES,
+)
 from prospect_core.trainingset.wording import plain
 
 if TYPE_CHECKING:
@@ -109,6 +111,8 @@ CLASS_GLOBALS = frozenset({
     ("sklearn.impute._base", "SimpleImputer"),  # missing values filled as the studio does
     # each model family's classifier (for XGBoost, its Booster too)
     *(name for family in FAMILIES.values() for name in family.pickle_classes),
+    # optional calibration around it: CalibratedClassifierCV, its fold pairs, a sigmoid or isotonic calibrator
+    *CALIBRATION_PICKLE_CLASSES,
 })
 # These may only be named, never called while loading: the fill step's `FunctionTransformer(np.asarray)`.
 REFERENCED_FUNCTIONS = frozenset({
@@ -214,7 +218,8 @@ def _check_studio_pipeline(pipeline: Any) -> None:
     if not _is_studio_pipeline(pipeline):
         raise ArtifactError(
             f"the joblib file holds a {type(pipeline).__name__} that is not a studio pipeline (a preprocessor "
-            f"ColumnTransformer, then a classifier of a model family: {', '.join(FAMILIES)}; no custom functions), "
+            f"ColumnTransformer, then a classifier of a model family: {', '.join(FAMILIES)}, optionally calibrated; "
+            "no custom functions), "
             "so it was not loaded"
         )
 
@@ -233,11 +238,32 @@ def _is_studio_pipeline(pipeline: Any) -> bool:
         return (
             (first, second) == ("preprocessor", "classifier") and pipeline.memory is None
             and type(preprocessor) is ColumnTransformer
-            and (type(classifier).__module__, type(classifier).__qualname__) in classifiers
+            and (_class_of(classifier) in classifiers or _studio_calibration(classifier, classifiers))
             and all(_studio_step(transformer) for transformer in transformers)
         )
     except (AttributeError, TypeError, ValueError):
         return False
+
+
+def _class_of(value: Any) -> tuple[str, str]:
+    return type(value).__module__, type(value).__qualname__
+
+
+def _studio_calibration(classifier: Any, classifiers: set[tuple[str, str]]) -> bool:
+    """A CalibratedClassifierCV as `model.fit_pipeline` makes it: of a family's classifier, each fold
+    pair a family classifier and its one sigmoid or isotonic calibrator (its `predict_proba` calls them)."""
+    calibrators = {("sigmoid", ("sklearn.calibration", "_SigmoidCalibration")), ("isotonic", ("sklearn.isotonic", "IsotonicRegression"))}
+    pairs = classifier.calibrated_classifiers_
+    return (
+        _class_of(classifier) == CALIBRATED_CLASS and classifier.method in CALIBRATIONS
+        and _class_of(classifier.estimator) in classifiers and type(pairs) is list and len(pairs) > 0
+        and all(
+            _class_of(pair) == ("sklearn.calibration", "_CalibratedClassifier") and pair.method == classifier.method
+            and _class_of(pair.estimator) in classifiers and type(pair.calibrators) is list and len(pair.calibrators) == 1
+            and (pair.method, _class_of(pair.calibrators[0])) in calibrators
+            for pair in pairs
+        )
+    )
 
 
 def _studio_step(step: Any) -> bool:
@@ -344,9 +370,25 @@ def fitting_section(run: TrainingRun) -> dict[str, Any]:
     record = run.fitting
     section = {"family": run.params.family, **(record.to_dict() if record is not None else {})}
     section["train_negatives_per_positive"] = run.params.train_negatives_per_positive
+    if run.params.calibration is None:
+        section["prior_correction"] = (
+            "every score's log-odds shifted by prior_correction_log_odds = log(negatives_kept_rate) - "
+            "log(positive class weight), so scores are probabilities at the population's positive rate"
+        )
+        return section
     section["prior_correction"] = (
-        "every score's log-odds shifted by prior_correction_log_odds = log(negatives_kept_rate) - "
-        "log(positive class weight), so scores are probabilities at the population's positive rate"
+        "none: the calibrators, fitted on the unsampled rows of held-out training prospects, map the sampled "
+        "fits' scores to probabilities at the population's positive rate"
+    )
+    section["calibration_method"] = (
+        f"scikit-learn CalibratedClassifierCV(method='{run.params.calibration}', ensemble=True) over "
+        f"{section.get('calibration_folds', 0)} folds of whole training prospects: each fold's classifier fits on the "
+        "other folds (negatives sampled) and is calibrated on its own fold's prospects (every row); the score is "
+        "the mean of the folds' calibrated probabilities"
+    )
+    section["explanations"] = (
+        "explanations (SHAP or coefficients) are of the fold classifiers' mean log-odds before calibration, "
+        "not of the calibrated probability"
     )
     return section
 
@@ -419,9 +461,15 @@ def _fitting_lines(card: dict[str, Any]) -> list[str]:
         kept = "all training negatives" if rate >= 1 else (
             f"{rate:.2%} of the training negatives ({fitting['train_negatives_per_positive']} per positive, seeded; "
             "the test side is not sampled)")
-        lines += [f"- Fitted on {fitting['fitted_rows']:,} rows: {kept}",
-                  f"- Prior correction: log-odds {fitting['prior_correction_log_odds']:+.4f}, so scores are "
-                  "probabilities at the population's rate"]
+        lines.append(f"- Fitted on {fitting['fitted_rows']:,} rows{' per fold' if fitting.get('calibration') else ''}: {kept}")
+        if fitting.get("calibration"):
+            lines += [f"- Calibration: {plain(str(fitting['calibration']))}, {fitting['calibration_folds']} folds of "
+                      f"whole prospects, calibrated on {fitting['calibration_rows']:,} unsampled rows of held-out "
+                      "prospects; this replaces the prior correction",
+                      "- Explanations are of the uncalibrated score (the folds' mean log-odds before calibration)"]
+        else:
+            lines.append(f"- Prior correction: log-odds {fitting['prior_correction_log_odds']:+.4f}, so scores are "
+                         "probabilities at the population's rate")
         if fitting.get("early_stopping_round") is not None:
             lines.append(f"- Early stopping: {fitting['early_stopping_round']} trees kept, watched on "
                          f"{fitting['validation_rows']:,} rows of held-out training prospects")

@@ -19,7 +19,8 @@ point as Signals computes its attributes:
 `Semantics` switches the differences between the training SQL's tutorial timing and Signals one at a
 time, so the same code replays both and the parity report can say which difference moves a value:
 `TUTORIAL` (strictly earlier events, a window of at most N second boundaries back as `datediff`
-counts them, the SQL's own event filters, no cap), `SIGNALS` (the list above) and the steps between.
+counts them, the SQL's own event filters: session, excluded and included events, the cohort's apps
+when the spec says so; no cap), `SIGNALS` (the list above) and the steps between.
 Events are de-duplicated on `event_id` (its earliest copy): Snowplow delivers at least once.
 """
 
@@ -51,7 +52,7 @@ class Semantics:
 
     includes_current: bool  # events at the prediction instant count (Signals) or only strictly earlier ones
     exact_period: bool  # a period keeps events later than instant - period, or at most N second boundaries back
-    sql_filters: bool  # history is the rows' events only: with a session id, none of the excluded events
+    sql_filters: bool  # history is the rows' events only: with a session id, by the spec's event name and app filters
     lookback_only: bool  # a window with a period reads only the lookback scan (a lifetime window reads all)
     event_fallback: bool  # an event-level value missing on the event falls back to the latest earlier one
     capped: bool  # a unique_list keeps at most UNIQUE_LIST_LIMIT values
@@ -65,9 +66,8 @@ SIGNALS = Semantics(includes_current=True, exact_period=True, sql_filters=False,
 
 def training_semantics(spec: TrainingSpec) -> Semantics:
     """The rules the training SQL counts by under the spec's feature timing: in `signals` timing all of
-    Signals' but the unique_list cap, which no SQL aggregate keeps, and the event-level fallback: the
-    SQL takes the scored event's own value (its default when the event has none)."""
-    return TUTORIAL if spec.feature_timing == "tutorial" else replace(SIGNALS, capped=False, event_fallback=False)
+    Signals' but the unique_list cap, which no SQL aggregate keeps."""
+    return TUTORIAL if spec.feature_timing == "tutorial" else replace(SIGNALS, capped=False)
 
 
 def replay(events: pd.DataFrame, points: pd.DataFrame, spec: TrainingSpec,
@@ -128,7 +128,12 @@ def _history(events: pd.DataFrame, spec: TrainingSpec, semantics: Semantics) -> 
     frame = frame.assign(derived_tstamp=pd.to_datetime(frame["derived_tstamp"]))
     frame = frame[frame["derived_tstamp"] < pd.Timestamp(spec.as_of) + pd.Timedelta(days=1)]
     if semantics.sql_filters:
-        frame = frame[frame["domain_sessionid"].notna() & ~frame["event_name"].isin(spec.excluded_events)]
+        kept = frame["domain_sessionid"].notna() & ~frame["event_name"].isin(spec.excluded_events)
+        if spec.included_events:
+            kept &= frame["event_name"].isin(spec.included_events)
+        if spec.count_only_cohort_apps:
+            kept &= frame["app_id"].isin(spec.app_ids)
+        frame = frame[kept]
     # the earliest copy of an event delivered twice (ties broken by user, session and name, as the SQL does)
     frame = frame.sort_values(["derived_tstamp", "domain_userid", "domain_sessionid", "event_name"],
                               kind="stable", na_position="last")
@@ -269,8 +274,8 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
                          "(and any other event at the same instant)", ATTRIBUTE_DOCS),
     "exact_period": ("training's window counts second boundaries back (datediff); Signals' period keeps events "
                      "later than the instant minus the period", TRAINING_SQL),
-    "sql_filters": ("training leaves out events without a session id and the excluded events; those filters are "
-                    "not in the attribute's criteria, so Signals counts them", TRAINING_SQL),
+    "sql_filters": ("training leaves out events without a session id and those the spec's event and app filters "
+                    "leave out; those filters are not in the attribute's criteria, so Signals counts them", TRAINING_SQL),
     "lookback_only": ("training's windows read only the lookback scan; Signals' period reaches back in full",
                       TRAINING_SQL),
     "event_fallback": ("an event without the value: training takes the default; Signals' last keeps the latest "

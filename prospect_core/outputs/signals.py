@@ -54,6 +54,8 @@ from prospect_core.trainingset.spec import TrainingSpec
 SNOWPLOW_VENDOR = "com.snowplowanalytics.snowplow"
 EVENT_VERSION = "1-0-0"
 MATERIAL_SHARE = 0.01
+# Snowplow's own events the built-in attributes read: their identity is the guess, so no note says so.
+_SNOWPLOW_EVENTS = frozenset({"page_view", "page_ping", "focus_form", "change_form", "submit_form"})
 
 
 class SignalsError(UserError):
@@ -90,6 +92,16 @@ def _events(attribute: Attribute) -> list[Any]:
     source has them); Snowplow's own vendor and 1-0-0 only where it gives none."""
     return [sp.Event(vendor=event.vendor or SNOWPLOW_VENDOR, name=event.name, version=event.version or EVENT_VERSION)
             for event in attribute.events]
+
+
+def _guessed_identity(attribute: Attribute) -> str:
+    """The note's words for events named alone, whose vendor and version the definitions guess."""
+    named = [event.name for event in attribute.events
+             if event.vendor is None and event.version is None and event.name not in _SNOWPLOW_EVENTS]
+    if not named:
+        return ""
+    return (f"; vendor and version of {', '.join(named)} guessed ({SNOWPLOW_VENDOR}, {EVENT_VERSION}): the attribute "
+            "names the event alone, as when the events source has no event_vendor and event_version columns")
 
 
 def _period(feature: Feature, spec: TrainingSpec) -> dt.timedelta | None:
@@ -143,7 +155,8 @@ def _translate(feature: Feature, spec: TrainingSpec) -> tuple[Any | None, dict[s
     notes = {"value": timing, "greater_than_zero": f"counter > 0; {timing}",
              "length": f"len(unique_list); Signals keeps at most {UNIQUE_LIST_LIMIT} values; {timing}"}
     parity = "exact" if spec.feature_timing == "signals" and transform != "length" else "approximate"
-    return definition, _model_input(feature, spec, column, transform, parity, notes[transform])
+    return definition, _model_input(feature, spec, column, transform, parity,
+                                     notes[transform] + _guessed_identity(attribute))
 
 
 def _sdk_model(build: Any, fields: dict[str, str], values: dict[str, Any]) -> Any:

@@ -58,6 +58,7 @@ _PUBLIC = {
     "built_set": "prospect_core.studio.state",
     "by_prospect_view": "prospect_core.studio.run_views",
     "choose_source": "prospect_core.studio.widgets",
+    "base_rate_note": "prospect_core.studio.labels",
     "counted": "prospect_core.trainingset.wording",
     "current_identity": "prospect_core.studio.identity",
     "current_source": "prospect_core.studio.state",
@@ -187,6 +188,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from prospect_core.studio.jobs import start_job
     from prospect_core.studio.labels import SOURCE_KINDS
     from prospect_core.studio.labels import SPLITS
+    from prospect_core.studio.labels import base_rate_note
     from prospect_core.studio.labels import feature_labels
     from prospect_core.studio.labels import run_label
     from prospect_core.studio.labels import source_description

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from prospect_core.modelling import model
-from prospect_core.events.build import build_training_set
+from prospect_core.events.build import EarlierSet, build_training_set
 from prospect_core.modelling.explain import ShapSample, explain_sample
 from prospect_core.infra.errors import UserError
 from prospect_core.infra.limits import over_time_message
@@ -43,10 +43,16 @@ def start_build(source: str, spec: TrainingSpec) -> Job:
     loaded = loaded_events(path, spec.events_table) if kind == "events" else None
     file_notes = loaded.notices if loaded is not None else ()
 
+    # This session's set from the same source: a new target alone is recomputed from it, not queried.
+    held = built_set()
+    earlier = EarlierSet(held.spec, held.frame, capped=held.capped) if held is not None and held.source == source else None
+
     def work(report: Callable[[str], None]) -> BuiltSet:
-        built = build_training_set(warehouse, spec, max_rows=limit, load=shared_training_set(source), progress=report)
+        built = build_training_set(warehouse, spec, max_rows=limit, load=shared_training_set(source), progress=report,
+                                   earlier=earlier)
         return_freed_memory()  # the query's Arrow result and the raw frame: gone, but glibc keeps their pages
-        return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=(*file_notes, *built.notes))
+        return BuiltSet(source, spec, built.frame, built.summary, built.seconds, notes=(*file_notes, *built.notes),
+                        capped=built.capped)
 
     title = f"Building the training set from {source_label(source)}"
     return start_job("build", title, work, cancel=warehouse.cancel, deliver=set_built,

@@ -10,6 +10,7 @@ invalid attribute is refused with the field named in the form's words, and the l
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Any
 
 import pandas as pd
@@ -87,9 +88,13 @@ def _attribute_form(spec: TrainingSpec) -> None:
                           help="Pick a custom attribute to change or remove it, or add a new one.")
     editing = next((a for a in custom_attributes() if a.name == choice), None)
     draft = editing or Attribute("", "count", events=("page_view",))
-    suffix = f"{choice}_{st.session_state.get(keys.ATTRIBUTE_FORM_ROUND, 0)}"  # fresh widgets per attribute
     criterion = draft.where[0] if draft.where else None
     windows = {window: window_title(spec, window) for window in WINDOWS}
+    # Fresh widgets per attribute, per save, and per set of window titles: Streamlit keeps a multiselect's
+    # chosen labels, and titles that change with the windows ("Last 30 days" -> "Last 45 days") no longer
+    # fit the kept ones (a TypeError from the Windows box on the second window edit).
+    shown_windows = zlib.crc32("|".join(windows.values()).encode())
+    suffix = f"{choice}_{st.session_state.get(keys.ATTRIBUTE_FORM_ROUND, 0)}_{shown_windows:x}"
     with st.form(f"attribute_form_{suffix}", border=True):
         left, middle, right = st.columns(3)
         left.text_input("Name", draft.name, key=f"attr_name_{suffix}", placeholder="num_customers_views",

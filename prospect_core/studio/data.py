@@ -30,7 +30,8 @@ from prospect_core.studio import keys
 from prospect_core.studio.config import databricks_config, query_limits, secrets, snowflake_config
 from prospect_core.studio.jobs import background_result, follow_job, pending_job, start_job
 from prospect_core.studio.uploads import own_upload
-from prospect_core.events.warehouse import Warehouse, event_counts_sql, missing_event_notice, null_timestamp_notices
+from prospect_core.events.warehouse import (Warehouse, columns_sql, counts_by_name, event_counts_sql, missing_event_notice,
+                                            null_timestamp_notices)
 from prospect_core.trainingset.wording import plain
 
 
@@ -231,22 +232,35 @@ def default_events_table(kind: str, spec: TrainingSpec) -> str:
     return (config.events_table if config is not None and config.events_table else None) or spec.events_table
 
 
-def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
-    """Events per name in the spec's lookback scan, most frequent first; None if the source can't be read.
+def event_identity_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
+    """Events per identity (vendor, name, version) in the spec's lookback scan, most frequent first;
+    None while they are counted, or if the source can't be read.
 
     The picker then falls back to free text. For a file the reason is shown at once (a file this
     server refuses to read says why); Snowflake reports its errors on Test connection and on build.
+    The table's columns are read first (a query of no rows): a source without event_vendor and
+    event_version is counted by name alone.
     """
-    rendered = event_counts_sql(spec, dialect_of(source))
     try:
         warehouse = open_warehouse(source, spec, automatic=True)
     except UserError as error:
         if source not in WAREHOUSES:
             st.error(plain(error), icon=":material/error:")
         return None
+    table = run_query(source, warehouse, columns_sql(spec.events_table), {}, kind="columns",
+                      title="Reading the events table's columns", show_errors=source != "snowflake")
+    if table is None:
+        return None
+    rendered = event_counts_sql(spec, dialect_of(source), frozenset(str(c).lower() for c in table.columns))
     frame = run_query(source, warehouse, rendered.text, rendered.params, kind="counts", title="Counting events",
                       show_errors=source not in WAREHOUSES)
     return None if frame is None else frame.astype({"event_name": str, "events": "int64"})
+
+
+def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
+    """Events per name in the spec's lookback scan, most frequent first; None as `event_identity_counts`."""
+    counts = event_identity_counts(source, spec)
+    return None if counts is None else counts_by_name(counts)
 
 
 def source_notices(source: str, spec: TrainingSpec, counts: pd.DataFrame | None) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ EVENTS_UPLOAD_ID = "events_upload_id"  # the upload already saved, so a rerun do
 EVENTS_PATH = "events_path"  # where that upload was saved
 EVENTS_LOADED = "events_loaded"  # the LoadedEvents of this session's events file
 EVENTS_LOADING = "events_loading"  # (path, events table) of the load running in the background
+EVENTS_AS_OF = "events_as_of"  # the events file whose last event day the as-of date was set to
 EVENTS_LOAD_FAILED = "events_load_failed"  # ((path, events table), message) of the last failed load
 LOADED_MODEL = "loaded_model"  # a LoadedModel uploaded on Score & export
 CUSTOM_ATTRIBUTES = "custom_attributes"  # the custom Attributes of Data & target's form, validated

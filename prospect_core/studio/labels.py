@@ -8,12 +8,16 @@ may import state.py's types without state.py importing it back.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prospect_core.events.sources import parse_source
 from prospect_core.studio.state import StudioRun
-from prospect_core.trainingset.features import FEATURES
+from prospect_core.trainingset.features import spec_features
 from prospect_core.trainingset.spec import TrainingSpec
-from prospect_core.trainingset.wording import day_name, window_label
+from prospect_core.trainingset.wording import day_name, window_label, window_words
+
+if TYPE_CHECKING:
+    from prospect_core.modelling.model import TrainingRun
 
 # source kind -> (its name, what it is): the source picker shows both, labels of runs and sets the name
 SOURCE_KINDS = {
@@ -53,6 +57,28 @@ def source_label(source: str) -> str:
     return name + (f" · {Path(argument).name}" if argument else "")
 
 
+# split -> why its test side's share of positive moments differs from the whole set's
+_BASE_RATE_REASONS = {
+    "by_user": "the split puts each prospect's moments all on one side, so each side has its own prospects' rate, "
+               "and a few prospects with many positive moments move it",
+    "out_of_time": "the test side is the latest fifth of the moments, and how often moments reach the target changes "
+                   "over time",
+    "random": "the random split draws rows evenly from both classes, so both sides keep close to it",
+}
+
+
+def base_rate_note(run: TrainingRun) -> str:
+    """The test side's base rate against the training set's positive rate, and why they differ."""
+    set_rate = (run.positives_train + run.positives_test) / max(run.n_train + run.n_test, 1)
+    note = (f"Base rate {run.evaluation.base_rate:.2%} on the test side, against {set_rate:.2%} positive in the "
+            f"whole training set ({run.base_rate_train:.2%} on the train side): "
+            f"{_BASE_RATE_REASONS.get(run.split, 'the split decides which moments are tested')}.")
+    if run.spec.max_negatives_per_positive is not None:
+        note += (f" All three are above the events' own rate: the set keeps at most "
+                 f"{run.spec.max_negatives_per_positive} negative moments per positive one.")
+    return note
+
+
 def split_name(split: str) -> str:
     return SPLITS[split][0] if split in SPLITS else split
 
@@ -86,5 +112,10 @@ def day_text(value) -> str:
 
 
 def feature_labels(spec: TrainingSpec) -> dict[str, str]:
-    """Column name -> the registry's human label (`num_pricing_views_l30d` -> "Pricing page views, ...")."""
-    return {feature.column(spec): feature.description for feature in FEATURES}
+    """Column name -> the registry's label (up to its aside in parentheses) and, for a history window,
+    its length: one label per model column, custom attributes included (`num_sessions_l30d` -> "Distinct sessions with an event in the
+    window · last 30 days"). The short and long columns of an attribute share its label, so without the
+    window a chart drew them as one bar."""
+    return {feature.column(spec): feature.description.split(" (")[0]  # the aside stays in the card and the list
+            + ("" if feature.window == "event" else f" · {window_words(spec, feature.window)}")
+            for feature in spec_features(spec)}

@@ -40,7 +40,7 @@ def pick_moment(run: TrainingRun, key: str) -> int:
     spec, ids = run.spec, run.test_ids  # test_ids is built anew on every read
     prospects = evaluation.prospect_choices(
         y_true=run.y_test, y_score=run.y_score, prospect_ids=ids["domain_userid"],
-        reached=target_wording(spec), not_reached=f"never {target_wording(spec, reached=False).removeprefix('did not ')}",
+        reached=target_wording(spec), not_reached=target_wording(spec, tense="never"),
     ).head(500)
     labels = dict(zip(prospects["domain_userid"], prospects["label"]))
     prospect = st.selectbox("Prospect (highest best score first)", list(labels), format_func=labels.get,

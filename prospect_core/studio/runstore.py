@@ -109,7 +109,17 @@ def open_workspace() -> None:
             with contextlib.suppress(UserError):  # a bad tracking URI is said when a run is saved
                 run_store()
         return
-    st.session_state[keys.RESTORED] = workspace
+    _restore_runs(workspace)
+    # Marked done only once done. Streamlit stops a run for a click at its next session-state access or
+    # element; on a cold server the first restore waits seconds for mlflow's imports, and a click on
+    # another page then (issue 25: Evaluate at 4 s) stopped it after the mark and before the runs, which
+    # never came back in that session. A stopped restore is done again by the next run; runs it already
+    # holds are not loaded twice.
+    st.session_state[keys.RESTORED] = st.session_state[keys.WORKSPACE]  # a foreign link's: the new one
+
+
+def _restore_runs(workspace: str) -> None:
+    """The workspace's saved runs into this session (a foreign link: a new workspace), or why not."""
     identity = current_identity()
     try:
         store = _warmed(run_store())

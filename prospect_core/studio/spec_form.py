@@ -16,7 +16,7 @@ import streamlit as st
 
 from prospect_core.infra.errors import UserError
 from prospect_core.studio import keys
-from prospect_core.studio.state import set_spec
+from prospect_core.studio.state import current_spec, set_spec
 from prospect_core.trainingset.spec import TrainingSpec, spec_from_json as parse_spec_json
 from prospect_core.trainingset.spec_fields import (FIELDS, OTHER_EVENT, OTHER_EVENT_KEY, WINDOW_UNIT_KEY, WINDOW_UNITS,
                                                    spec_values, widget_values, window_amount, window_minutes)
@@ -50,6 +50,12 @@ def names_input(name: str, spec: TrainingSpec, options: Sequence[str]) -> list[s
     field = FIELDS[name]
     return st.multiselect(field.widget_label, options, default=list(getattr(spec, name)), accept_new_options=True,
                           key=field.key, persist_state="session", help=field.help)
+
+
+def switch_input(name: str, spec: TrainingSpec) -> bool:
+    field = FIELDS[name]
+    return st.checkbox(field.widget_label, value=getattr(spec, name), key=field.key, persist_state="session",
+                       help=field.help)
 
 
 def events_table_input(kind: str, default: str) -> str:
@@ -147,6 +153,21 @@ def apply_picked_target(spec: TrainingSpec) -> TrainingSpec:
         return spec
     _show_in_widgets(spec, TARGET_FIELDS)
     return spec
+
+
+def start_at_last_event(last_event: dt.datetime | None, file_id: str) -> None:
+    """A newly loaded events file: the as-of date starts at its last event's day, where today's would
+    leave its events out of the cohort. Once per file, before the date widget draws; a date the user
+    then picks stays."""
+    if last_event is None or st.session_state.get(keys.EVENTS_AS_OF) == file_id:
+        return
+    st.session_state[keys.EVENTS_AS_OF] = file_id
+    try:
+        spec = current_spec().replace(as_of=min(last_event.date(), dt.date.today()))
+    except UserError:  # a file from before 2000: the date box says what it takes
+        return
+    set_spec(spec)
+    _show_in_widgets(spec, ["as_of"])
 
 
 # ----- settings to share and undo ----------------------------------------------------------------

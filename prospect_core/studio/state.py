@@ -49,6 +49,7 @@ class BuiltSet:
     summary: DatasetSummary
     seconds: float
     notes: tuple[str, ...] = ()  # what the user should know about it, e.g. that it was sampled to the row limit
+    capped: bool = False  # sampled down to the row limit: a new target needs the query again
 
 
 @dataclass

@@ -27,6 +27,7 @@ from prospect_core.studio.jobs import Job
 from prospect_core.modelling.families import FAMILIES
 from prospect_core.studio.labels import run_label, source_label, split_name
 from prospect_core.studio.runstore import pick_run
+from prospect_core.studio.spec_form import start_at_last_event
 from prospect_core.studio.state import BuiltSet, StudioRun, built_set, current_source, current_spec, init_state, runs
 from prospect_core.studio.uploads import display_name, save_upload, upload_folder
 
@@ -98,6 +99,8 @@ def choose_source(kind: str) -> str | None:
         loaded = load_events(path, current_spec().events_table)
         if loaded is None:
             return None
+        start_at_last_event(loaded.last_event, str(path))
+        st.caption(f"{plain(path.name)}: {loaded.span}. The as-of date starts at its last event's day.")
         for notice in loaded.notices:
             st.info(plain(notice), icon=":material/info:")
         return f"events:{path}"

@@ -24,6 +24,9 @@ EVENTS_COLUMNS: tuple[AtomicColumn, ...] = (
     AtomicColumn("domain_sessionid", "varchar", True),
     AtomicColumn("event_name", "varchar", True),
     AtomicColumn("app_id", "varchar", True),
+    # an event's Iglu identity beside its name: attributes that give a vendor or version match on them
+    AtomicColumn("event_vendor", "varchar", False),
+    AtomicColumn("event_version", "varchar", False),
     AtomicColumn("page_url", "varchar", False),
     AtomicColumn("refr_medium", "varchar", False),
     AtomicColumn("mkt_medium", "varchar", False),
@@ -37,4 +40,9 @@ COLUMN_TYPES = {column.name: column.sql_type for column in EVENTS_COLUMNS}
 REQUIRED_COLUMNS = tuple(column.name for column in EVENTS_COLUMNS if column.required)
 OPTIONAL_COLUMNS = tuple(column.name for column in EVENTS_COLUMNS if not column.required)
 JSON_COLUMNS = tuple(column.name for column in EVENTS_COLUMNS if column.sql_type == "json")
+IDENTITY_COLUMNS = ("event_vendor", "event_version")  # with event_name, an event's Iglu identity
+
+# Not a feature's column: when the table has it, the scan also filters on it, because Snowplow's table
+# has no clustering key and is loaded in collector_tstamp order, so only this column prunes reliably.
+PRUNING_COLUMN = "collector_tstamp"
 DEFAULT_EVENTS_TABLE = "atomic.events"

@@ -9,6 +9,7 @@ training set (CLI, app, a saved Parquet file) gives the same rows for the same s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from prospect_core.infra.errors import DatasetError
 from prospect_core.trainingset.features import spec_features, training_columns
-from prospect_core.trainingset.spec import TrainingSpec
+from prospect_core.trainingset.spec import EVENT_NAME_COLUMN, TrainingSpec
 
 
 # Text columns are Arrow-backed: one buffer per column instead of a Python object per value, so a
@@ -32,7 +33,7 @@ def normalize_training_set(frame: pd.DataFrame, spec: TrainingSpec) -> pd.DataFr
     missing = [column for column in expected if column not in named]
     if missing:
         raise DatasetError(f"the training-set query returned no column(s) {missing}; expected {expected}")
-    dtypes = {"event_id": "text", "domain_userid": "text", "derived_tstamp": "datetime",
+    dtypes = {"event_id": "text", "domain_userid": "text", "derived_tstamp": "datetime", EVENT_NAME_COLUMN: "text",
               **{feature.column(spec): feature.dtype for feature in spec_features(spec)}, spec.target_column: "bool"}
     # Built column by column into a new frame that copies nothing a column already has in its dtype:
     # no renamed copy of the query result, no re-indexed copy of a column, no consolidated copy of the
@@ -114,3 +115,57 @@ def summarize(frame: pd.DataFrame, spec: TrainingSpec) -> DatasetSummary:
         positive_users=int(frame.loc[frame[spec.target_column].astype(bool), "domain_userid"].nunique()),
     )
 
+
+
+TARGET_FIELDS = ("target_event", "target_min_count", "target_window_minutes")
+
+
+def target_only_change(built: TrainingSpec, wanted: TrainingSpec) -> bool:
+    """Whether a set built for `built` becomes `wanted`'s by recomputing its target alone (`recompute_target`).
+
+    Only the target fields may differ. And the set must hold every event the target counts: rows cut
+    at the first target event, or negatives sampled against the positives, depend on the target
+    itself, so those sets are rebuilt. (A set capped to the row limit is a sample too: callers say so.)
+    """
+    if built.exclude_after_first_target or built.max_negatives_per_positive is not None:
+        return False
+    return built != wanted and all(
+        getattr(built, name) == getattr(wanted, name)
+        for name in (f.name for f in dataclasses.fields(TrainingSpec)) if name not in TARGET_FIELDS
+    )
+
+
+def recompute_target(frame: pd.DataFrame, built: TrainingSpec, spec: TrainingSpec) -> pd.DataFrame:
+    """`frame`, built for `built`, with its target replaced by `spec`'s, exactly as the training-set
+    query computes it (`target_only_change(built, spec)` says when that is the whole difference).
+
+    The query's target: at least `target_min_count` events named `target_event` of the same prospect,
+    strictly later than the row's event, and at most `target_window_minutes` * 60 second boundaries
+    after it (`datediff('second', ...)`: an event is in the window while it is before the start of the
+    second `window + 1` seconds after the row's own second). Every event of a cohort prospect is a
+    row, so the set's prospect, time and event name are all it reads. Counted with two binary searches
+    per row over the target events sorted by (prospect, time), in O(n log n) with no query.
+    """
+    users, prospects = pd.factorize(frame["domain_userid"])
+    micros = frame["derived_tstamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    window_end = (micros // 1_000_000 + spec.target_window_minutes * 60 + 1) * 1_000_000  # first instant past it
+    is_target = (frame[EVENT_NAME_COLUMN] == spec.target_event).to_numpy(dtype=bool, na_value=False)
+    now, end, span = _instants(micros, window_end, len(prospects))
+    now, end = users.astype(np.int64) * span + now, users.astype(np.int64) * span + end  # (prospect, instant) as one key
+    targets = np.sort(now[is_target])
+    ahead = np.searchsorted(targets, end, side="left") - np.searchsorted(targets, now, side="right")
+    # A new frame of the same columns, not a copy of them (drop + assign copied 0.3 s of 0.4 at 1M events).
+    columns = {column: frame[column] for column in frame.columns if column != built.target_column}
+    return pd.DataFrame({**columns, spec.target_column: ahead >= spec.target_min_count}, copy=False)
+
+
+def _instants(micros: np.ndarray, window_end: np.ndarray, prospects: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Row instants and window ends as non-negative integers below `span`, so that prospect * span +
+    instant orders by prospect, then time: microseconds from the earliest row while that fits in 62
+    bits, else ranks among all the instants (a sort more)."""
+    base = int(micros.min()) if len(micros) else 0
+    span = int(window_end.max()) - base + 1 if len(micros) else 1
+    if prospects * span < 2**62:
+        return micros - base, window_end - base, span
+    instants, ranks = np.unique(np.concatenate([micros, window_end]), return_inverse=True)
+    return ranks[: len(micros)], ranks[len(micros):], len(instants)

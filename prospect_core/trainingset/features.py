@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prospect_core.trainingset.attributes import BUILT_IN_ATTRIBUTES, PROPERTIES, Attribute, Dtype, Kind, Property, Window
-from prospect_core.trainingset.spec import IDENTIFIER_COLUMNS, TrainingSpec
+from prospect_core.trainingset.spec import EVENT_NAME_COLUMN, IDENTIFIER_COLUMNS, TrainingSpec
 from prospect_core.trainingset.wording import window_words
 
 _WINDOW_ORDER = {"event": 0, "short": 1, "long": 2, "period": 3, "lifetime": 4}
@@ -126,5 +126,5 @@ def column_aliases(spec: TrainingSpec) -> dict[str, str]:
 
 
 def training_columns(spec: TrainingSpec) -> list[str]:
-    """Every column of the training set, in order: identifiers, features, target."""
-    return [*IDENTIFIER_COLUMNS, *feature_columns(spec), spec.target_column]
+    """Every column of the training set, in order: identifiers, the event's name, features, target."""
+    return [*IDENTIFIER_COLUMNS, EVENT_NAME_COLUMN, *feature_columns(spec), spec.target_column]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -40,6 +41,7 @@ from typing import Any, Mapping
 
 from prospect_core.trainingset.attributes import DEFAULT_PRESET, PRESETS, Attribute, Window, validate_attributes
 from prospect_core.infra.errors import SpecError
+from prospect_core.infra.paths import REPO_ROOT
 
 MAX_DAYS = 3650
 MAX_TARGET_WINDOW_MINUTES = 60 * 24 * 90
@@ -76,12 +78,16 @@ FIELD_BOUNDS = {
     "target_min_count": Bounds(1, MAX_TARGET_MIN_COUNT, "events"),
     "user_sample_percent": Bounds(1, 100, "percent"),
     "max_negatives_per_positive": Bounds(1, MAX_NEGATIVES_PER_POSITIVE, "negative rows"),
+    "collector_tstamp_margin_days": Bounds(0, MAX_DAYS, "days"),
 }
 
 FEATURE_TIMINGS: tuple[str, ...] = ("tutorial", "signals")
 
 # The columns every training set has besides its features and target: which event, whose, when.
 IDENTIFIER_COLUMNS = ("event_id", "domain_userid", "derived_tstamp")
+# Kept beside them, never a model input: with the prospect and the time, a new target event, count
+# or window is recomputed from the set alone (dataset.recompute_target), no query.
+EVENT_NAME_COLUMN = "event_name"
 
 # `schema.table` or `database.schema.table`, unquoted identifiers only: the table name is the one
 # piece of user text that must become SQL text, so it is validated instead of escaped.
@@ -119,6 +125,16 @@ class TrainingSpec:
     # Snowplow's current notebook: leave out prediction points at or after the prospect's first
     # target event (what a converted prospect does next is not what the model is for). Off: the seed's rows.
     exclude_after_first_target: bool = False
+    # How much earlier than the lookback's first day the scan reads by collector_tstamp, for tables that
+    # have it: an event is kept unless its derived_tstamp is more than this after its collector_tstamp,
+    # which a device clock never skews that far (training_events.sql says why).
+    collector_tstamp_margin_days: int = 1
+    # Snowplow's current notebook filters the events it reads by name and by app. Empty: every event
+    # not excluded. In tutorial timing these filters shape the rows and the history both; in signals
+    # timing the rows only (Signals counts what each attribute's own criteria say).
+    included_events: tuple[str, ...] = ()
+    # The cohort's app ids also filter the events counted (off: the cohort's prospects on any app).
+    count_only_cohort_apps: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.preset, str) or self.preset not in PRESETS:
@@ -127,7 +143,7 @@ class TrainingSpec:
             raise SpecError(f"feature_timing must be one of {list(FEATURE_TIMINGS)}, got {_show(self.feature_timing)}")
         object.__setattr__(self, "attributes", validate_attributes(self.attributes, self.preset))
         # Accept any iterable of strings for the list fields, store tuples so the spec stays hashable.
-        for name in ("app_ids", "excluded_events"):
+        for name in ("app_ids", "excluded_events", "included_events"):
             value = getattr(self, name)
             if isinstance(value, str):
                 value = [value]
@@ -226,6 +242,7 @@ class TrainingSpec:
         data["as_of"] = self.as_of.isoformat()
         data["app_ids"] = list(self.app_ids)
         data["excluded_events"] = list(self.excluded_events)
+        data["included_events"] = list(self.included_events)
         data["attributes"] = [attribute.to_dict() for attribute in self.attributes]
         return data
 
@@ -372,9 +389,18 @@ def _validate(spec: TrainingSpec) -> None:
             "positive; remove it from excluded_events or pick another target event"
         )
 
-    if not isinstance(spec.exclude_after_first_target, bool):
-        raise SpecError(f"exclude_after_first_target must be true or false, got {_show(spec.exclude_after_first_target)}")
+    for event in spec.included_events:
+        _check_text("included_events", event)
+    if spec.included_events and spec.target_event not in spec.included_events:
+        raise SpecError(
+            f"target_event {spec.target_event!r} is not in included_events, so no row could ever be "
+            "positive; add it to included_events or leave included_events empty to count every event"
+        )
+    for name in ("exclude_after_first_target", "count_only_cohort_apps"):
+        if not isinstance(getattr(spec, name), bool):
+            raise SpecError(f"{name} must be true or false, got {_show(getattr(spec, name))}")
     _check_whole_number(spec, "user_sample_percent")
+    _check_whole_number(spec, "collector_tstamp_margin_days")
     if spec.max_negatives_per_positive is not None:
         _check_whole_number(spec, "max_negatives_per_positive", or_else=", or None to keep every negative")
 
@@ -383,14 +409,45 @@ def _validate(spec: TrainingSpec) -> None:
             "events_table must be a table name like atomic.events or database.schema.events "
             f"(letters, digits, _ and $), got {_show(spec.events_table)}"
         )
+    step = query_step_named(spec.events_table)
+    if step is not None:
+        raise SpecError(
+            f"events_table {spec.events_table!r} has the name of a step of the training-set query ({step}), "
+            "which Snowflake would read instead of the table; write the table with its schema, e.g. "
+            f"atomic.{spec.events_table} (main.{spec.events_table} in a DuckDB file)"
+        )
     _check_columns(spec)  # last: it reads the target column, so the target's fields must be valid
+
+
+# A CTE's definition in sql/*.sql: a name (parts of it may be Jinja, like `{{ attribute.name }}_edges`)
+# at the start of a line, then `as (`.
+_CTE_DEFINITION = re.compile(r"^((?:\w|\{\{[^}]*\}\})+) as (?:\{\{ cte_hint \}\})?\(\s*$", re.M)
+
+
+@functools.lru_cache(maxsize=1)
+def _query_steps() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Every CTE name the templates can render, read from the templates themselves, as (name, pattern)."""
+    names = {match.group(1) for path in sorted((REPO_ROOT / "sql").glob("*.sql"))
+             for match in _CTE_DEFINITION.finditer(path.read_text(encoding="utf-8"))}
+    return tuple((name, re.compile("".join(".+" if part.startswith("{{") else re.escape(part)
+                                           for part in re.split(r"(\{\{[^}]*\}\})", name) if part), re.I))
+                 for name in sorted(names))
+
+
+def query_step_named(table: str) -> str | None:
+    """The CTE of our queries that an unqualified table name would resolve to (in Snowflake a CTE
+    shadows a table of the same name), or None. A qualified name never resolves to a CTE."""
+    if "." in table:
+        return None
+    name = next((name for name, pattern in _query_steps() if pattern.fullmatch(table)), None)
+    return None if name is None else re.sub(r"\{\{[^}]*\}\}", "*", name)
 
 
 def _check_columns(spec: TrainingSpec) -> None:
     """Custom attributes' columns must not collide with any other column of the training set."""
     if not spec.all_attributes:
         raise SpecError("preset 'none' with no attributes leaves the model no input; add attributes or pick a preset")
-    taken = {*IDENTIFIER_COLUMNS, spec.target_column}
+    taken = {*IDENTIFIER_COLUMNS, EVENT_NAME_COLUMN, spec.target_column}
     taken |= {spec.window_column(a.name, w, a.period_days) for a in spec.preset_attributes for w in a.windows}
     for index, attribute in enumerate(spec.attributes):
         for window in attribute.windows:

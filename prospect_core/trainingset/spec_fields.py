@@ -73,6 +73,10 @@ SPEC_FIELDS = (
     SpecField("cohort_first_seen_to_days", "First seen until", "number", "cohort_to", unit="days before as-of",
               help="Newest first visit; leave prospects time to reach the target."),
     SpecField("app_ids", "Apps that define the cohort", "names", "app_ids"),
+    SpecField("count_only_cohort_apps", "Count only events on these apps", "switch", "count_only_cohort_apps",
+              help="Off: a cohort prospect's events on every app count. On: only those on the apps above, as "
+              "Snowplow's notebook reads them (in signals timing only the moments are chosen so: Signals counts "
+              "every app)."),
     SpecField("user_sample_percent", "Sample prospects (%)", "number", "user_sample_percent",
               help="For large cohorts: keep this share of prospects, chosen by a hash of domain_userid "
               "(the same prospects every time, in Snowflake and DuckDB). 100 = all."),
@@ -92,8 +96,17 @@ SPEC_FIELDS = (
               help="Dropped before anything is counted, and so never a target event."),
     SpecField("events_table", "Events table", "text", "events_table", from_spec=False,
               help="The Snowplow atomic events table: schema.table or database.schema.table."),
-    SpecField("exclude_after_first_target", "Leave out moments after the first target", "switch", None,
-              help="Leave out prediction points at or after each prospect's first target event."),
+    SpecField("collector_tstamp_margin_days", "collector_tstamp margin", "number", None, unit="days",
+              help="Tables with collector_tstamp are also filtered on it (it prunes on Snowflake): from this many "
+              "days before the lookback's start. An event is kept unless its derived_tstamp is more than this "
+              "after its collector_tstamp."),
+    SpecField("included_events", "Only these events", "names", "included", unit="empty = all",
+              help="Every other event is dropped before anything is counted, as excluded ones are; the target event "
+              "must be one of them (in signals timing only the moments are chosen so: Signals counts every event)."),
+    SpecField("exclude_after_first_target", "Leave out moments after the first target", "switch",
+              "after_first_target",
+              help="A prospect who already reached the target is not who the model is for: its moments at or after "
+              "its first target event are not rows."),
     SpecField("preset", "Attributes preset", "choice", None, choices=tuple(PRESETS),
               help="The attributes the model starts from: " + "; ".join(
                   f"{name} = {preset.description}" for name, preset in PRESETS.items())
@@ -158,6 +171,8 @@ def spec_values(widgets: Mapping[str, Any], names: Iterable[str] | None = None) 
             value = widgets.get(OTHER_EVENT_KEY, "")
         elif field.kind == "window":
             value = window_minutes(value, widgets.get(WINDOW_UNIT_KEY, "minutes"))
+        elif field.kind == "switch":
+            value = bool(value)
         values[field.name] = value
     return values
 

@@ -16,7 +16,7 @@ the as-of cut-off, lookback scan, cohort and filters:
 We do not transpile with sqlglot: it turns `col[0]:deviceClass::string` into DuckDB SQL that silently returns NULL, and a macro layer keeps
 every difference visible in one class.
 
-User text (target event, app ids, excluded events) never becomes SQL text. It is bound as a
+User text (target event, app ids, excluded and included events) never becomes SQL text. It is bound as a
 parameter (`bind`) or, for the SQL a user copies into their own worksheet (`inline=True`), written
 as a literal escaped for the dialect. Numbers come from the validated spec; the table name is
 validated as an identifier by the spec.
@@ -45,12 +45,13 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Collection, Literal, Mapping
 
 import jinja2
 
 from prospect_core.infra.paths import REPO_ROOT
-from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion
+from prospect_core.trainingset.atomic import COLUMN_TYPES, IDENTITY_COLUMNS, OPTIONAL_COLUMNS, PRUNING_COLUMN
+from prospect_core.trainingset.attributes import BASE_COLUMNS, PROPERTIES, Attribute, Criterion, EventRef
 from prospect_core.trainingset.features import Feature, column_aliases, spec_attributes, spec_features
 from prospect_core.trainingset.spec import TrainingSpec
 
@@ -110,8 +111,15 @@ class Dialect:
     def string_literal(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
+    # The type a context column has in this warehouse, for the NULL standing in for a missing one.
+    json_type: str = "json"
+
     def date_literal(self, value: dt.date) -> str:
         return f"'{value.isoformat()}'::date"
+
+    def typed_null(self, sql_type: str) -> str:
+        """NULL of an atomic column's type (`atomic.COLUMN_TYPES`): what a missing optional column reads as."""
+        return f"cast(null as {self.json_type if sql_type == 'json' else sql_type})"
 
     def days_before(self, date_sql: str, days: int) -> str:
         raise NotImplementedError
@@ -156,6 +164,11 @@ class Dialect:
 
 class SnowflakeDialect(Dialect):
     name = "snowflake"
+    json_type = "variant"
+
+    def date_literal(self, value: dt.date) -> str:
+        # With its format spelled out: `'...'::date` depends on the account's DATE_INPUT_FORMAT being AUTO.
+        return f"to_date('{value.isoformat()}', 'YYYY-MM-DD')"
 
     def placeholder(self, name: str) -> str:
         # The connector's default paramstyle (pyformat): values are escaped by the connector.
@@ -174,7 +187,8 @@ class SnowflakeDialect(Dialect):
     def seconds_before(self, timestamp: str, seconds: int) -> str:
         return f"dateadd('second', {-seconds}, {timestamp})"
 
-    epoch_literal = "'1970-01-01 00:00:00'::timestamp_ntz"
+    # Format spelled out, for the same reason as date_literal (TIMESTAMP_INPUT_FORMAT).
+    epoch_literal = "to_timestamp_ntz('1970-01-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')"
 
     def epoch_nanosecond(self, timestamp: str) -> str:
         return f"date_part(epoch_nanosecond, {timestamp})"
@@ -239,6 +253,11 @@ class DatabricksDialect(Dialect):
     def date_literal(self, value: dt.date) -> str:
         return f"date '{value.isoformat()}'"
 
+    def typed_null(self, sql_type: str) -> str:
+        # A context is an array of structs; the only field the studio reads from one is device_class
+        kind = {"json": "array<struct<device_class:string>>", "varchar": "string"}.get(sql_type, sql_type)
+        return f"cast(null as {kind})"
+
     def days_before(self, date_sql: str, days: int) -> str:
         # a date, compared with timestamps as midnight (UTC: the session time zone the source sets)
         return f"date_add({date_sql}, {-days})"
@@ -286,19 +305,37 @@ def _environment() -> jinja2.Environment:
 def template_values(spec: TrainingSpec) -> dict[str, Any]:
     """Values the templates may bind: user text and constants, never inlined into SQL text.
 
-    Each attribute's event names and criteria values are `<name>_events` and `<name>_where_<i>`."""
+    Each attribute's event names and criteria values are `<name>_events` (the events named alone) and
+    `<name>_where_<i>`; an event given with a vendor or version is `<name>_event_<i>` with
+    `<name>_event_<i>_vendor` and `<name>_event_<i>_version` (`identified_events`)."""
     values: dict[str, Any] = {
         "target_event": spec.target_event,
         "app_ids": list(spec.app_ids),
         "excluded_events": list(spec.excluded_events),
+        "included_events": list(spec.included_events),
     }
     for attribute in spec_attributes(spec):
-        if attribute.events:
-            values[f"{attribute.name}_events"] = list(attribute.event_names)
+        named, identified = named_events(attribute), identified_events(attribute)
+        if named:
+            values[f"{attribute.name}_events"] = [event.name for event in named]
+        for index, event in identified:
+            key = f"{attribute.name}_event_{index}"
+            values.update({key: event.name, f"{key}_vendor": event.vendor, f"{key}_version": event.version})
         for index, criterion in enumerate(attribute.where):
             value = criterion.value
             values[f"{attribute.name}_where_{index}"] = list(value) if isinstance(value, tuple) else value
     return values
+
+
+def named_events(attribute: Attribute) -> list[EventRef]:
+    """The attribute's events given by name alone: matched on event_name only."""
+    return [event for event in attribute.events if event.vendor is None and event.version is None]
+
+
+def identified_events(attribute: Attribute) -> list[tuple[int, EventRef]]:
+    """(position, event) for the attribute's events given with a vendor or version."""
+    return [(index, event) for index, event in enumerate(attribute.events)
+            if event.vendor is not None or event.version is not None]
 
 
 _COMPARISONS = {"eq": "=", "neq": "<>", "like": "like", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -316,7 +353,11 @@ class FeaturePlan:
     - `timing`: the spec's feature_timing. `scan_days`: how far back before the as-of date the scan
       reads (None: the whole table); `extra_history`: whether attributes read events that are not
       rows (`history` in training_events.sql holds more than `events`).
-    - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order.
+    - `raw_columns`: atomic columns the attributes read beyond `BASE_COLUMNS`, in layout order
+      (`event_vendor` and `event_version` last, when an attribute's events give them).
+    - `fallbacks`: in signals timing, per event feature (by key) the lifetime `last` feature that
+      stands in when the scored event has no value (Signals' `last` skips NULLs); computed with
+      `values`, never a column of its own unless the spec asks for it.
     """
 
     features: tuple[Feature, ...]
@@ -331,6 +372,7 @@ class FeaturePlan:
     timing: str = "tutorial"
     scan_days: int | None = 0
     extra_history: bool = False
+    fallbacks: Mapping[str, Feature] = field(default_factory=dict)
 
     @property
     def history_features(self) -> tuple[Feature, ...]:
@@ -339,6 +381,11 @@ class FeaturePlan:
     def _in_span(self, attributes: tuple[Attribute, ...], span: str) -> list[Attribute]:
         names = {f.name for f in self.history_features if self.span_of[f.key] == span}
         return [a for a in attributes if a.name in names]
+
+    def matched_in_scan(self, attribute: Attribute) -> bool:
+        """Whether a narrow scan computes the counter's `matches_<name>`: it has criteria, or events
+        with an identity, whose columns (URLs, contexts, vendor and version) then stay in the scan."""
+        return bool(attribute.where or identified_events(attribute))
 
     def counters_in(self, span: str) -> list[Attribute]:
         return self._in_span(self.counters, span)
@@ -404,20 +451,45 @@ class FeaturePlan:
                 for index, flag in enumerate(flags)}
 
 
+def columns_read(attribute: Attribute) -> set[str]:
+    """The atomic columns an attribute's value and criteria come from."""
+    read = {PROPERTIES[criterion.property].source for criterion in attribute.where}
+    if attribute.property:
+        read.add(PROPERTIES[attribute.property].source)
+    return read
+
+
+def features_reading(spec: TrainingSpec, columns: Collection[str]) -> list[str]:
+    """The spec's feature columns computed from any of `columns`: constant when those are all NULL."""
+    return [feature.column(spec) for feature in spec_features(spec) if columns_read(feature.attribute) & set(columns)]
+
+
+def _event_fallbacks(spec: TrainingSpec, features: tuple[Feature, ...]) -> dict[str, Feature]:
+    """Signals serves an event-level input as `last` over the prospect's whole history, which skips
+    NULLs: the scored event's own value, else the latest earlier one. The day of week never is NULL."""
+    if spec.feature_timing != "signals":
+        return {}
+    return {f.key: Feature(f.attribute, "lifetime") for f in features
+            if f.window == "event" and f.attribute.property != "day_of_week"}
+
+
 def feature_plan(spec: TrainingSpec) -> FeaturePlan:
     features = spec_features(spec)
     attributes = spec_attributes(spec)
-    read: set[str] = set()
-    for attribute in attributes:
-        if attribute.property:
-            read.add(PROPERTIES[attribute.property].source)
-        read.update(PROPERTIES[criterion.property].source for criterion in attribute.where)
+    fallbacks = _event_fallbacks(spec, features)
+    # the lifetime `last` of each fallback, computed like any value feature (once, if the spec has it)
+    read_values = tuple(f for f in features if f.window != "event" and f.attribute.aggregation in ("first", "last"))
+    read_values += tuple(dict.fromkeys(f for f in fallbacks.values() if f not in read_values))
+    read = set().union(*(columns_read(attribute) for attribute in attributes))
     # in the order of PROPERTIES, which is the table's column order
     sources = dict.fromkeys(prop.source for prop in PROPERTIES.values())
     layout = [name for name in sources if name in read and name not in BASE_COLUMNS]
-    span_of = {f.key: f.span(spec) for f in features if f.window != "event"}
+    if any(identified_events(attribute) for attribute in attributes):
+        layout += IDENTITY_COLUMNS
+    windowed = [f for f in features if f.window != "event"] + list(read_values)
+    span_of = {f.key: f.span(spec) for f in windowed}
     spans = tuple(dict.fromkeys(span_of.values()))
-    span_days = {f.span(spec): f.days(spec) for f in features if f.window != "event"}
+    span_days = {f.span(spec): f.days(spec) for f in windowed}
     lifetime = "lifetime" in spans
     signals = spec.feature_timing == "signals"
     # Lifetime history has no lower bound but the source's start: the scan reads all of it (for the
@@ -434,7 +506,7 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
         event=tuple(f for f in features if f.window == "event"),
         counters=tuple(a for a in attributes if a.aggregation in ("count", "any")),
         distinct=tuple(a for a in attributes if a.aggregation == "count_distinct"),
-        values=tuple(f for f in features if f.window != "event" and f.attribute.aggregation in ("first", "last")),
+        values=read_values,
         raw_columns=tuple(layout),
         spans=spans,
         span_seconds={span: None if days is None else days * 86_400 for span, days in span_days.items()},
@@ -442,6 +514,7 @@ def feature_plan(spec: TrainingSpec) -> FeaturePlan:
         timing=spec.feature_timing,
         scan_days=scan_days,
         extra_history=signals or lifetime,
+        fallbacks=fallbacks,
     )
 
 
@@ -452,6 +525,7 @@ def render_training_sql(
     formulation: Formulation | None = None,
     inline: bool = False,
     events_table: str | None = None,
+    columns: Collection[str] | None = None,
 ) -> RenderedSQL:
     """The training-set query for `spec`.
 
@@ -461,6 +535,7 @@ def render_training_sql(
     `formulation` picks the template (`TEMPLATES`): `fast` (the default: the dialect's quickest exact
     window formulation), `portable` (running totals, what Snowflake's `fast` is, runnable on both)
     or `seed` (the tutorial's self-join, kept for comparison); all give the same rows.
+    `columns`: see `render_template`.
     """
     if dialect not in DIALECT_BY_NAME:
         raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
@@ -468,7 +543,7 @@ def render_training_sql(
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
     return render_template(
-        TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table
+        TEMPLATES[formulation, dialect], spec, dialect, inline=inline, events_table=events_table, columns=columns
     )
 
 
@@ -479,10 +554,15 @@ def render_template(
     *,
     inline: bool = False,
     events_table: str | None = None,
+    columns: Collection[str] | None = None,
     context: Mapping[str, Any] | None = None,
 ) -> RenderedSQL:
     """Render any template in `sql/` for `spec` with the dialect's macros.
 
+    `columns` are the events table's columns (lower case) when the caller has looked (the preflight
+    does): an optional atomic column it lacks reads as NULL, and when it has `collector_tstamp` the
+    scan prunes on it too. None, for SQL written for no table in particular: every atomic column is
+    read as it is and nothing filters on collector_tstamp.
     `context` adds template variables of the caller's own (numbers and names it has validated;
     user text still goes through `bind`).
     """
@@ -515,13 +595,26 @@ def render_template(
         # `x not in ()` is not valid SQL; an empty exclusion list excludes nothing.
         return f"{column} not in ({bind_list(name)})" if values[name] else "true"
 
+    def in_list_or_all(column: str, name: str) -> str:
+        # an empty include-list includes everything
+        return f"{column} in ({bind_list(name)})" if values[name] else "true"
+
     sql = _AttributeSQL(macros, bind, bind_list)
     as_of = macros.date_literal(spec.as_of)
+    table = events_table or spec.events_table
+    plan = feature_plan(spec)
+    # the scan's lower bound less the margin; a lifetime window's scan has no lower bound to prune to
+    prune = columns is not None and PRUNING_COLUMN in columns and plan.scan_days is not None
     text = _environment().get_template(name).render(
         spec=spec,
         col=column_aliases(spec),
         target_column=spec.target_column,
-        events_table=events_table or spec.events_table,
+        events_table=table,
+        events_source=events_source(table, missing_optional_columns(columns), macros),
+        # Snowplow's table is loaded in collector_tstamp order, with no clustering key: this filter prunes
+        # where derived_tstamp cannot. See training_events.sql for why it keeps every row.
+        collector_tstamp_from=(macros.days_before(as_of, plan.scan_days + spec.collector_tstamp_margin_days)
+                               if prune else None),
         short_window_seconds=spec.short_window_days * 86_400,
         long_window_seconds=spec.long_window_days * 86_400,
         target_window_seconds=spec.target_window_minutes * 60,
@@ -530,6 +623,7 @@ def render_template(
         bind=bind,
         bind_list=bind_list,
         not_in=not_in,
+        in_list_or_all=in_list_or_all,
         seconds_between=macros.seconds_between,
         seconds_before=macros.seconds_before,
         iso_day_of_week=macros.iso_day_of_week,
@@ -543,7 +637,7 @@ def render_template(
         lane_bits=LANE_BITS,
         lanes_per_sum=LANES_PER_SUM,
         lane_limit_message=LANE_LIMIT_MESSAGE,
-        plan=feature_plan(spec),
+        plan=plan,
         prop=sql.prop,
         match=sql.match,
         value_expr=sql.value_expr,
@@ -555,6 +649,20 @@ def render_template(
         **(context or {}),
     )
     return RenderedSQL(text=text, params=params, dialect=dialect)
+
+
+def missing_optional_columns(columns: Collection[str] | None) -> tuple[str, ...]:
+    """The optional atomic columns a table with `columns` lacks (none when its columns are unknown)."""
+    return () if columns is None else tuple(name for name in OPTIONAL_COLUMNS if name not in columns)
+
+
+def events_source(table: str, missing: tuple[str, ...], macros: Dialect) -> str:
+    """What the scan reads from: the table itself, or the table with a typed NULL for each missing
+    optional column (Snowplow's loaders add a context column only once that entity was loaded)."""
+    if not missing:
+        return table
+    nulls = ", ".join(f"{macros.typed_null(COLUMN_TYPES[name])} as {name}" for name in missing)
+    return f"(select *, {nulls} from {table}) as atomic_events"
 
 
 def _bit_type(bits: int) -> str:
@@ -589,12 +697,28 @@ class _AttributeSQL:
 
     def match(self, attribute: Attribute, prefix: str = "") -> str:
         """The condition an event must meet to count, or '' when every event counts."""
-        parts = []
-        if attribute.events:
-            names = self.bind_list(f"{attribute.name}_events")
-            parts.append(f"{prefix}event_name = {names}" if len(attribute.events) == 1 else f"{prefix}event_name in ({names})")
+        parts = [self.events_match(attribute, prefix)] if attribute.events else []
         parts += [self.criterion(attribute, i, c, prefix) for i, c in enumerate(attribute.where)]
         return " and ".join(parts)
+
+    def events_match(self, attribute: Attribute, prefix: str) -> str:
+        """Whether the event is one of the attribute's: by name, and by vendor and version where given.
+
+        An event whose vendor or version is NULL (a source without those columns reads them as NULL)
+        matches on its name: identity by name is the fallback, as the Signals definitions' notes say."""
+        named, identified = named_events(attribute), identified_events(attribute)
+        either = []
+        if named:
+            names = self.bind_list(f"{attribute.name}_events")
+            either.append(f"{prefix}event_name = {names}" if len(named) == 1 else f"{prefix}event_name in ({names})")
+        for index, event in identified:
+            key = f"{attribute.name}_event_{index}"
+            conditions = [f"{prefix}event_name = {self.bind(key)}"]
+            conditions += [f"coalesce({prefix}{column} = {self.bind(f'{key}_{part}')}, true)"
+                           for part, column in (("vendor", "event_vendor"), ("version", "event_version"))
+                           if getattr(event, part) is not None]
+            either.append("(" + " and ".join(conditions) + ")")
+        return either[0] if len(either) == 1 else "(" + " or ".join(either) + ")"
 
     def value_expr(self, attribute: Attribute, prefix: str = "") -> str:
         """The attribute's property on a matching event, NULL on any other."""

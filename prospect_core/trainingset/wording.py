@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from prospect_core.trainingset.attributes import Window
@@ -97,19 +97,27 @@ def window_title(spec: TrainingSpec, window: Window, period_days: int | None = N
     return words[0].upper() + words[1:]
 
 
-def target_phrase(event: str, min_count: int, window_minutes: int, *, reached: bool = True) -> str:
-    """`submitted a form within 1 hour`, `reached 3 page views within 90 minutes`, and their
-    negations (`did not submit a form within 1 hour`) with `reached=False`."""
+Tense = Literal["reached", "not reached", "never", "will"]
+_VERBS: dict[str, str] = {"reached": "{past}", "not reached": "did not {base}", "never": "never {past}",
+                          "will": "will {base}"}
+
+
+def target_phrase(event: str, min_count: int, window_minutes: int, *, reached: bool = True,
+                  tense: Tense | None = None) -> str:
+    """`submitted a form within 1 hour`, `reached 3 page views within 90 minutes`; with `reached=False`
+    `did not submit a form within 1 hour`; `tense` "never" (`never started a form ...`) or "will"
+    (`will submit a form ...`)."""
     singular, plural = _EVENT_WORDS.get(event, _OTHER_EVENT)
     past, base, thing = singular if min_count == 1 else plural
     thing = thing.format(n=f"{min_count:,}", event=event)
-    verb = past if reached else f"did not {base}"
+    verb = _VERBS[tense or ("reached" if reached else "not reached")].format(past=past, base=base)
     return f"{verb} {thing} within {window_text(window_minutes)}"
 
 
-def target_wording(spec: TrainingSpec, *, reached: bool = True) -> str:
-    """The spec's target in words: what a positive row's prospect did next."""
-    return target_phrase(spec.target_event, spec.target_min_count, spec.target_window_minutes, reached=reached)
+def target_wording(spec: TrainingSpec, *, reached: bool = True, tense: Tense | None = None) -> str:
+    """The spec's target in words: what a positive row's prospect did next (or `tense`, see target_phrase)."""
+    return target_phrase(spec.target_event, spec.target_min_count, spec.target_window_minutes, reached=reached,
+                         tense=tense)
 
 
 def day_name(iso_day: int) -> str:

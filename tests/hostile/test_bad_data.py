@@ -53,7 +53,9 @@ def test_an_empty_events_table_gives_no_rows_and_clear_messages(tmp_path):
     warehouse = warehouse_of(tmp_path, [])
     frame = assert_all_equal(every_formulation(warehouse))
     assert frame.empty and list(frame.columns)[:3] == ["event_id", "domain_userid", "derived_tstamp"]
-    assert warehouse.preflight(SPEC).problems == ("atomic.events has no events in the lookback window; check the as-of date",)
+    assert warehouse.preflight(SPEC).problems == (  # the source as the page and the CLI name it, not its table
+        f"{warehouse.label} has no events in the lookback window before the as-of date {SPEC.as_of:%Y-%m-%d}; "
+        "check the as-of date",)
     with pytest.raises(DatasetError, match="the training set has no rows"):
         check_training_set(frame, SPEC)
 

@@ -131,7 +131,8 @@ def test_dataset_with_a_hostile_target_that_happened_has_positives(capsys, tmp_p
 DATASET_CASES = [
     ("missing table", ["--events-table", "atomic.nowhere"], r"the query refers to something missing in hostile\.duckdb"),
     # the preflight, as in the app, says why before the training-set query runs
-    ("cohort with no users", ["--as-of", "2001-01-01"], "atomic.events has no events in the lookback window"),
+    ("cohort with no users", ["--as-of", "2001-01-01"],
+     r"DuckDB file hostile\.duckdb has no events in the lookback window before the as-of date 2001-01-01"),
     ("app id nobody uses", ["--app-ids", "'; drop table atomic.events; --"], "no user was first seen in the cohort window"),
 ]
 

@@ -158,17 +158,21 @@ def test_the_restricted_loader_refuses_a_foreign_class_in_each_family(family_run
         load_artifact_bytes(buffer.getvalue())
 
 
-@pytest.fixture(scope="module")
-def family_service(family_run: TrainingRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, bytes]]:
-    data = artifact_bytes(family_run.pipeline)
-    card = sign_card(model_card(family_run, sql_snowflake="select 1", artifact_sha256=sha256_hex(data)), data, signing_key())
-    folder = tmp_path_factory.mktemp(f"bundle_{family_run.params.family}")
+def serve_run(run: TrainingRun, folder: Path) -> Iterator[tuple[Service, bytes]]:
+    """The run's signed bundle served by a real uvicorn from `folder`: (the service, the joblib's bytes)."""
+    data = artifact_bytes(run.pipeline)
+    card = sign_card(model_card(run, sql_snowflake="select 1", artifact_sha256=sha256_hex(data)), data, signing_key())
     write_service_folder(folder, data, json.dumps(card).encode(), key=signing_key())
     running = Service(folder, {})
     try:
         yield running.wait_until_up(), data
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def family_service(family_run: TrainingRun, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, bytes]]:
+    yield from serve_run(family_run, tmp_path_factory.mktemp(f"bundle_{family_run.params.family}"))
 
 
 @pytest.mark.parametrize("i", range(4))

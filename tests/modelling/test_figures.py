@@ -174,6 +174,9 @@ def test_waterfall_steps_add_up_to_the_prospects_margin(run: TrainingRun) -> Non
     assert_allclose(steps[0], explanation.base_value)
     assert_allclose(sum(steps[:-1]), explanation.margin, atol=1e-6)
     assert list(waterfall.y)[-2] == "15 other features"
+    # the long first and last bars' numbers in their labels, not beside them over the feature names
+    assert waterfall.y[0] == f"base value {explanation.base_value:+.3f}" and waterfall.text[0] == waterfall.text[-1] == ""
+    assert waterfall.y[-1] == f"prediction {explanation.margin:+.3f} ({explanation.score:.1%})"
     assert figure.layout.yaxis.autorange == "reversed"  # base value on top, prediction at the bottom
     assert f"{explanation.score:.1%}" in figure.layout.title.text
     _check_common(figure)
@@ -187,7 +190,7 @@ def test_timeline_figure_draws_the_specs_windows() -> None:
     assert (by_name["long history window"].base[0], by_name["long history window"].x[0]) == (-14, 14)
     assert (by_name["short history window"].base[0], by_name["short history window"].x[0]) == (-3, 3)
     assert by_name["target window"].base[0] == 0
-    assert by_name["target window"].text[0] == "next 2 hours:<br>'submit_form'<br>(not to scale)"
+    assert by_name["target window"].text[0] == "next 2 hours: 'submit_form'<br>(not to scale)"
     assert "last 14 days" in by_name["long history window"].text[0]
     (marker,) = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
     assert list(marker.x) == [0, 0]

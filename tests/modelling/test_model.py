@@ -50,6 +50,7 @@ def synthetic_training_set(
             "event_id": [f"e{i:06d}" for i in range(n)],
             "domain_userid": users,
             "derived_tstamp": start + pd.to_timedelta(np.sort(offsets), unit="s"),
+            "event_name": rng.choice(["page_view", "page_ping", "submit_form"], size=n),
         }
     )
     for feature in features.FEATURES:
@@ -86,7 +87,7 @@ def test_model_params_defaults_are_xgboosts() -> None:
     assert ModelParams().to_dict() == {
         "n_estimators": 100, "max_depth": 6, "learning_rate": 0.3, "subsample": 1.0,
         "scale_pos_weight": 1.0, "seed": 0, "family": "xgboost", "train_negatives_per_positive": None,
-        "early_stopping_rounds": None,
+        "early_stopping_rounds": None, "calibration": None,
     }
 
 

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from prospect_core.events.demo_data import write_demo_db
 from prospect_core.modelling.evaluation import evaluate_by_prospect
+from prospect_core.studio import keys
 from prospect_core.studio.labels import run_label
 
 PAGES = ["screens/data_and_target.py", "screens/train.py", "screens/evaluate.py", "screens/explain.py",
@@ -144,7 +145,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert card["recommended_threshold"]["value"] == chosen.threshold == 0.3  # chosen on Evaluate, signed in the card
     assert card["recommended_threshold"]["inputs"]["value_per_conversion"] == 500.0
     assert "%(" not in card["sql"]["text"] and "target_had_submit_form_next1h" in card["sql"]["text"]
-    assert metric(app, "Probability of target_had_submit_form_next1h").endswith("%")
+    assert metric(app, "Chance this prospect will submit a form within 1 hour").endswith("%")
 
 
 def test_invalid_window_shows_an_error_and_keeps_the_settings(app):
@@ -271,7 +272,7 @@ def test_a_link_with_every_field_changed_fills_every_widget_and_round_trips(smal
     changed = CHANGED.replace(events_table="atomic.events")  # the demo database's table
     opened = fresh_app({"spec": json.dumps(changed.to_dict())})
     assert not opened.error, messages(opened)
-    assert opened.session_state["spec"] == changed  # the switch the page does not draw is kept too
+    assert opened.session_state["spec"] == changed  # the fields the page does not draw are kept too
     shown = {key: opened.session_state[key] for key in widget_values(changed)}
     assert shown == widget_values(changed) and shown["window_amount"] == 90 and shown["window_unit"] == "minutes"
 
@@ -359,5 +360,25 @@ def test_importance_bars_carry_the_registry_labels_and_the_column_in_the_tooltip
     labels = feature_labels(spec)
     columns = [feature.column(spec) for feature in FEATURES[:3]]
     bar = importance_figure(pd.DataFrame({"feature": columns, "gain_share": [0.5, 0.3, 0.2]}), labels=labels).data[0]
-    assert list(bar.y) == [labels[c] for c in reversed(columns)] and list(bar.customdata) == list(reversed(columns))
+    wrapped = [label.replace("<br>", " ") for label in bar.y]  # long labels wrap onto lines
+    assert wrapped == [labels[c] for c in reversed(columns)] and list(bar.customdata) == list(reversed(columns))
     assert all(label != column for column, label in zip(columns, bar.y[::-1]))
+
+
+def test_the_notebook_s_event_filters_are_set_on_the_page(app):
+    """Issue 25, section 5: leaving out moments after the first target, an include-list of events and
+    the cohort's apps as a filter on the events counted, from the field table's widgets."""
+    app.checkbox(key="after_first_target").check().run()
+    app.checkbox(key="count_only_cohort_apps").check().run()
+    app.multiselect(key="included").set_value(["page_view"]).run()  # without the target event
+    assert not app.exception
+    expected = "“Target event” 'submit_form' is not in “Only these events”"
+    assert any(expected in text for text in messages(app)), messages(app)
+    assert app.button(key="build").disabled and app.session_state["spec"].included_events == ()
+    app.multiselect(key="included").set_value(["page_view", "submit_form"]).run()
+    spec = app.session_state["spec"]
+    assert (spec.included_events, spec.count_only_cohort_apps, spec.exclude_after_first_target) == (
+        ("page_view", "submit_form"), True, True)
+    build(app)
+    built = app.session_state[keys.BUILT]
+    assert built.spec == spec and metric(app, "Rows (prediction points)") == f"{len(built.frame):,}"

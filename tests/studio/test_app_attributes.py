@@ -26,7 +26,9 @@ CUSTOMERS = "num_customers_views"
 def fill_attribute(at, *, name=CUSTOMERS, events="page_view", prop="page_url", operator="like",
                    value="%customers%", windows=("short", "long")):
     """Fill the Attributes form (a new attribute) and press its button."""
-    suffix = f"New attribute_{at.session_state['attribute_form_round'] if 'attribute_form_round' in at.session_state else 0}"
+    # the form's keys end in its round and the window titles it shows: read them off the drawn Name box
+    suffix = next(box.key for box in at.text_input if (box.key or "").startswith("attr_name_New attribute_"))
+    suffix = suffix.removeprefix("attr_name_")
     at.text_input(key=f"attr_name_{suffix}").input(name)
     at.selectbox(key=f"attr_aggregation_{suffix}").set_value("count")
     at.text_input(key=f"attr_events_{suffix}").input(events)
@@ -86,7 +88,7 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     values = {f"{w.key[len('what_if_'):]}": w.value for w in [*app.number_input, *app.toggle, *app.selectbox]
               if w.key and w.key.startswith("what_if_")}
     assert values["num_customers_views_l30d"] == 5
-    shown_score = metric(app, "Probability of target_had_submit_form_next1h")
+    shown_score = metric(app, "Chance this prospect will submit a form within 1 hour")
     assert shown_score == f"{score_one(run.pipeline, values, run.spec):.2%}"
     assert len(prepare_prospect(values, run.spec).columns) == 22
     assert "num_customers_views_l30d" in " ".join(c.value for c in app.caption)  # the batch CSV caption
@@ -155,7 +157,7 @@ def test_an_unknown_property_is_named_in_the_form_words():
     [
         (dict(value="x'); drop table events; --" + "a" * 600), "Criterion value must be at most 512 characters"),
         (dict(prop="page_url", operator="gt", value="3"), "Criterion operator 'gt' compares numbers"),
-        (dict(name="num_page_views"), "Name 'num_page_views' is a built-in feature"),
+        (dict(name="num_page_views"), "Name 'num_page_views' is an attribute of the 'tutorial' preset"),
         (dict(name="Robert'); DROP"), "Name must be a plain identifier"),
         (dict(windows=()), "Windows must list some of"),
     ],

@@ -167,3 +167,25 @@ def test_two_runs_come_back_after_a_reload_and_after_a_server_restart(server, br
     open_page(page, "Score & export")
     page.get_by_role("button", name="Download model (.joblib)").wait_for()
     shot(page, "score_and_export")
+
+
+def test_a_click_to_another_page_while_a_cold_server_restores_the_workspace_keeps_its_runs(server, browser, tmp_path):
+    """Issue 25: `/train?workspace=…` on a server that has not imported mlflow yet, Evaluate clicked after
+    4 s, while the restore waits for those imports: the click stopped the restore after it was marked
+    done, and Evaluate said "No model yet" for the rest of the session."""
+    workspace = "earlyclick01"
+    trained = subprocess.run(  # a run in the store from the CLI: the server has opened no session yet
+        [sys.executable, "-m", "prospect_core", "train", "--source", "demo", "--split", "by_user",
+         "--workspace", workspace, "--out", str(tmp_path / "model.joblib")],
+        cwd=ROOT, env={**server.env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )
+    assert trained.returncode == 0, trained.stderr
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.goto(f"{server.url}/train?workspace={workspace}")
+    page.wait_for_timeout(4000)
+    page.get_by_role("link", name="Evaluate", exact=True).click()
+    page.get_by_role("heading", name="Evaluate", exact=True).wait_for()
+    page.locator(".js-plotly-plot").nth(CHARTS_ON_EVALUATE - 1).wait_for(timeout=90_000)
+    assert sidebar_runs(page) == ["1"] and page.get_by_text("No model yet").count() == 0
+    assert f"workspace={workspace}" in page.url

@@ -100,3 +100,38 @@ def test_duckdb_rows_are_the_hand_checked_ones(events_warehouse, formulation, ti
 @pytest.mark.parametrize(("timing", "expected"), [("signals", SIGNALS), ("tutorial", TUTORIAL)])
 def test_snowflake_rows_are_the_hand_checked_ones(formulation, timing, expected):
     assert table(snowflake_training_set(ROWS, spec(timing), formulation)) == expected
+
+
+def device(name: str | None) -> dict:
+    return {"contexts_nl_basjes_yauaa_context_1": None if name is None else f'[{{"deviceClass": "{name}"}}]'}
+
+
+# Signals' `last` skips NULLs: f2 has no device class (nor app id) right after f1's 'Phone', so signals
+# timing serves 'Phone' (and f1's app); f3's own 'Tablet' wins over the past. Tutorial timing takes
+# each event's own value, '' when it has none.
+DEVICES = [
+    event("f0", at("2025-04-01 10:00:00"), app_id=None, **device(None)),
+    event("f1", at("2025-04-01 10:05:00"), app_id="website", **device("Phone")),
+    event("f2", at("2025-04-01 10:06:00"), app_id=None, **device(None)),
+    event("f3", at("2025-04-01 10:07:00"), app_id="docs", **device("Tablet")),
+    event("f4", at("2025-04-01 10:08:00"), app_id=None, **device(None)),
+]
+LATEST = {
+    "signals": {"f0": ["", ""], "f1": ["Phone", "website"], "f2": ["Phone", "website"],
+                "f3": ["Tablet", "docs"], "f4": ["Tablet", "docs"]},
+    "tutorial": {"f0": ["", ""], "f1": ["Phone", "website"], "f2": ["", ""],
+                 "f3": ["Tablet", "docs"], "f4": ["", ""]},
+}
+
+
+def latest(frame) -> dict[str, list]:
+    frame = frame.set_index("event_id")
+    return {event_id: frame.loc[event_id, ["latest_device_class", "latest_app_id"]].tolist() for event_id in frame.index}
+
+
+@pytest.mark.parametrize("formulation", FORMULATIONS)
+@pytest.mark.parametrize("timing", ["signals", "tutorial"])
+def test_an_event_without_a_device_class_is_served_the_latest_one_in_signals_timing(events_warehouse, formulation, timing):
+    spec = TrainingSpec(as_of=AS_OF, feature_timing=timing, app_ids=("website", "docs"))
+    assert latest(query_training_set(events_warehouse(DEVICES), spec, formulation=formulation)) == LATEST[timing]
+    assert latest(snowflake_training_set(DEVICES, spec, "fast" if formulation == "portable" else formulation)) == LATEST[timing]

@@ -26,6 +26,8 @@ CHANGED = TrainingSpec(
     long_window_days=45, target_event="page_view", target_min_count=3, target_window_minutes=90,
     app_ids=("shop",), excluded_events=("ping",), events_table="db.atomic.events", user_sample_percent=50,
     max_negatives_per_positive=4, exclude_after_first_target=True, preset="notebook", feature_timing="signals",
+    collector_tstamp_margin_days=3,
+    included_events=("page_view", "view_item"), count_only_cohort_apps=True,
 )
 
 
@@ -90,7 +92,8 @@ def test_the_cli_s_flags_build_the_changed_spec():
              "--target-min-count", "3", "--target-window-minutes", "90", "--app-ids", "shop", "--excluded-events",
              "ping", "--events-table", "db.atomic.events", "--user-sample-percent", "50",
              "--max-negatives-per-positive", "4", "--exclude-after-first-target", "--preset", "notebook",
-             "--feature-timing", "signals"]
+             "--feature-timing", "signals", "--collector-tstamp-margin-days", "3", "--included-events",
+             "page_view,view_item", "--count-only-cohort-apps"]
     assert spec_from_args(build_parser().parse_args(["sql", *flags])) == CHANGED
 
 

@@ -220,6 +220,10 @@ class Scorer:
     """Scores one row and explains it: with XGBoost's own SHAP values (`pred_contribs`, no `shap`
     needed), or a logistic regression's coefficients times the row's transformed values.
 
+    A calibrated model (scikit-learn's CalibratedClassifierCV) scores with its own `predict_proba`,
+    the calibrated probability the joblib gives; it is explained by its fold classifiers' contributions
+    averaged, which add up to their mean log-odds before calibration (the card says so).
+
     The fitted preprocessor is also compiled into plain numpy steps (scaling and one-hot lookups read
     from the fitted transformers), because scikit-learn's per-call checks cost ~3 ms a row, which 8
     concurrent clients turn into a p95 beyond 20 ms. The compiled form is used only after it gave
@@ -229,13 +233,16 @@ class Scorer:
     def __init__(self, pipeline: Any, table: list[ModelInput]) -> None:
         self.preprocessor = pipeline.named_steps["preprocessor"]
         self.classifier = pipeline.named_steps["classifier"]
-        self.booster = None
-        if hasattr(self.classifier, "get_booster"):  # XGBoost; a logistic regression has coef_ instead
+        self.calibrated = hasattr(self.classifier, "calibrated_classifiers_")
+        self.folds = [pair.estimator for pair in self.classifier.calibrated_classifiers_] if self.calibrated else [self.classifier]
+        self.boosters = []
+        if hasattr(self.folds[0], "get_booster"):  # XGBoost; a logistic regression has coef_ instead
             import xgboost
 
             self._xgboost = xgboost
-            self.booster = self.classifier.get_booster()
-            self.booster.set_param({"nthread": 1})  # one row at a time: threads only add overhead
+            self.boosters = [fold.get_booster() for fold in self.folds]
+            for booster in self.boosters:
+                booster.set_param({"nthread": 1})  # one row at a time: threads only add overhead
         self.table = table
         self.columns = [column for name, _, columns in self.preprocessor.transformers_ if name != "remainder" for column in columns]
         if sorted(self.columns) != sorted(item.name for item in table):
@@ -280,17 +287,19 @@ class Scorer:
 
     def score(self, row: dict[str, Any], explain: bool = True) -> tuple[float, dict[str, float] | None]:
         matrix = self.matrix(row)
-        if self.booster is not None:
-            score = float(self.booster.inplace_predict(matrix)[0])  # what pipeline.predict_proba(...)[:, 1] gives
+        if self.boosters and not self.calibrated:
+            score = float(self.boosters[0].inplace_predict(matrix)[0])  # what pipeline.predict_proba(...)[:, 1] gives
         else:
             score = float(self.classifier.predict_proba(matrix)[0, 1])
         if not explain:
             return score, None
-        if self.booster is not None:
-            contributions = self.booster.predict(self._xgboost.DMatrix(matrix, nthread=1), pred_contribs=True)[0]
+        if self.boosters:
+            rows = self._xgboost.DMatrix(matrix, nthread=1)
+            contributions = np.mean([booster.predict(rows, pred_contribs=True)[0] for booster in self.boosters], axis=0)
             per_column, base_value = contributions[:-1], float(contributions[-1])
         else:
-            per_column, base_value = matrix[0] * self.classifier.coef_[0], float(self.classifier.intercept_[0])
+            per_column = matrix[0] * np.mean([fold.coef_[0] for fold in self.folds], axis=0)
+            base_value = float(np.mean([fold.intercept_[0] for fold in self.folds]))
         per_input = np.bincount(self.sources, weights=per_column, minlength=len(self.table))
         return score, explanations(per_input, [item.name for item in self.table], base_value)
 
