@@ -21,7 +21,7 @@ modules a later page needs (the export and its Signals library, the model, SHAP)
 | signals_panel.py | Score & export's Signals definitions, parity report and what-if inputs |
 | spec_form.py | Data & target's spec widgets, drawn from the field table both ways; spec links, files and errors |
 | leaderboard_panel.py | Train's Compare models and Tune, the leaderboard, the headline metrics' intervals |
-| run_views.py | a run's views for a marketer: scores first, Explain's picker, by prospect, the one threshold and its profit |
+| run_views.py | a run's views for a marketer: scores first, Explain's picker, Evaluate's parts kept per run, by prospect, the one threshold and its profit |
 | target_explorer.py | Data & target's target explorer |
 | streamlit_private.py | every call into Streamlit's private runtime, each with a contract test |
 """
@@ -70,6 +70,7 @@ _PUBLIC = {
     "ensure_test_rows": "prospect_core.studio.actions",
     "event_counts": "prospect_core.studio.data",
     "event_options": "prospect_core.studio.data",
+    "evaluate_parts": "prospect_core.studio.run_views",
     "export_bundle": "prospect_core.studio.runstore",
     "feature_labels": "prospect_core.studio.labels",
     "follow_job": "prospect_core.studio.jobs",
@@ -196,6 +197,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from prospect_core.studio.labels import split_description
     from prospect_core.studio.labels import split_name
     from prospect_core.studio.run_views import by_prospect_view
+    from prospect_core.studio.run_views import evaluate_parts
     from prospect_core.studio.run_views import pick_moment
     from prospect_core.studio.run_views import scores_first
     from prospect_core.studio.run_views import threshold_view

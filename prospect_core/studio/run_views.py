@@ -1,5 +1,5 @@
-"""A trained run's views for a marketer: scores first, Explain's picker by prospect, the by-prospect view,
-the one threshold with its profit in prospects.
+"""A trained run's views for a marketer: scores first, Explain's picker by prospect, Evaluate's parts computed
+once per run, the by-prospect view, the one threshold with its profit in prospects.
 
 The numbers come from prospect_core.modelling.evaluation, the words from prospect_core.trainingset.wording.
 """
@@ -10,10 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from prospect_core.modelling import evaluation
+from prospect_core.modelling.explain import model_importance
 from prospect_core.modelling.model import TrainingRun
 from prospect_core.modelling.scoring import SCORE_COLUMN
 from prospect_core.studio.runstore import choose_threshold, current_threshold, default_threshold, outcomes, threshold_saving
-from prospect_core.studio.state import StudioRun
+from prospect_core.studio.labels import feature_labels
+from prospect_core.studio.state import EvaluateParts, StudioRun
 from prospect_core.trainingset.wording import counted, format_metric, plain, target_wording
 
 FLAG_COLUMN = "flagged"
@@ -54,18 +56,41 @@ def pick_moment(run: TrainingRun, key: str) -> int:
                         index=options.index(highest), format_func=by_position.get, key=f"{key}_moment_{prospect}")
 
 
-def by_prospect_view(run: TrainingRun) -> None:
-    """Each prospect's highest test score against whether they ever reached the target."""
-    result = evaluation.evaluate_by_prospect(y_true=run.y_test, y_score=run.y_score,
-                                             prospect_ids=run.test_ids["domain_userid"])
-    st.subheader("By prospect")
-    st.caption(
-        f"Each of the {result.prospects:,} test prospects by their highest score, against whether they ever "
-        f"{plain(target_wording(run.spec).split(' within ')[0])} ({counted(result.converted_prospects, 'prospect')} did)."
+def evaluate_parts(record: StudioRun) -> EvaluateParts:
+    """Evaluate's figures and counts that do not move with the threshold, computed on the first visit and
+    kept with the run. At 1M events they cost ~1.5 s of work over the test rows and of plotly's, which
+    every threshold move would pay again: AppTest, and a browser after any other widget, rerun the page."""
+    if record.evaluate_parts is None:
+        record.evaluate_parts = _evaluate_parts(record)
+    return record.evaluate_parts
+
+
+def _evaluate_parts(record: StudioRun) -> EvaluateParts:
+    from prospect_core.modelling import figures  # plotly: only when a run is drawn
+
+    run, result = record.run, record.run.evaluation
+    y_true, y_score = run.y_test, run.y_score
+    by_prospect = evaluation.evaluate_by_prospect(y_true=y_true, y_score=y_score, prospect_ids=run.test_ids["domain_userid"])
+    lift = evaluation.lift_table(y_true=y_true, y_score=y_score)
+    calibration = evaluation.calibration_bins(y_true=y_true, y_score=y_score, strategy="quantile")
+    importance = model_importance(run.pipeline)
+    short_label = f"Run {record.number}"  # the full label is in the picker above; a legend clips it
+    return EvaluateParts(
+        test_prospects=by_prospect.prospects, positive_prospects=by_prospect.converted_prospects,
+        prospect_roc_auc=by_prospect.roc_auc, caught=_caught_table(by_prospect),
+        figures={
+            "roc": figures.roc_figure({short_label: result}),
+            "pr": figures.pr_figure({short_label: result}, base_rate=result.base_rate),
+            "lift": figures.lift_figure(lift),
+            "gains": figures.gains_figure(lift),
+            "calibration": figures.calibration_figure(calibration),
+            "importance": figures.importance_figure(importance.table, value=importance.value, title=importance.title,
+                                                    x_title=importance.x_title, labels=feature_labels(run.spec)),
+        },
     )
-    left, right = st.columns([1, 2])
-    left.metric("ROC AUC by prospect", format_metric(result.roc_auc),
-                help="How well prospects' best scores rank those who reached the target above those who did not")
+
+
+def _caught_table(result: evaluation.ProspectEvaluation) -> pd.DataFrame:
     caught = result.caught.assign(
         top=lambda t: (t["top_share"] * 100).map(lambda share: f"top {share:g} %"),
         caught=lambda t: (t["caught_share"] * 100).map(lambda share: f"{share:.0f} %"),
@@ -73,7 +98,22 @@ def by_prospect_view(run: TrainingRun) -> None:
         "top": "prospects flagged (by best score)", "prospects_flagged": "prospects",
         "converted_caught": "reaching the target", "caught": "share of those caught", "lift": "lift",
     })
-    right.dataframe(caught.round(2), hide_index=True)
+    return caught.round(2)
+
+
+def by_prospect_view(record: StudioRun) -> None:
+    """Each prospect's highest test score against whether they ever reached the target."""
+    parts = evaluate_parts(record)
+    st.subheader("By prospect")
+    st.caption(
+        f"Each of the {parts.test_prospects:,} test prospects by their highest score, against whether they ever "
+        f"{plain(target_wording(record.run.spec).split(' within ')[0])} "
+        f"({counted(parts.positive_prospects, 'prospect')} did)."
+    )
+    left, right = st.columns([1, 2])
+    left.metric("ROC AUC by prospect", format_metric(parts.prospect_roc_auc),
+                help="How well prospects' best scores rank those who reached the target above those who did not")
+    right.dataframe(parts.caught, hide_index=True)
 
 
 def _threshold_keys(record: StudioRun) -> dict[str, str]:

@@ -31,7 +31,9 @@ from prospect_core.trainingset.spec import TrainingSpec
 from prospect_core.studio import keys, streamlit_private
 from prospect_core.studio.config import secrets
 
-if TYPE_CHECKING:  # the export pulls Signals' library: loaded where a run is exported, not with the first page
+if TYPE_CHECKING:  # the export pulls Signals' library, figures plotly: loaded where they are used, not with the first page
+    import plotly.graph_objects as go
+
     from prospect_core.outputs.export import ExportBundle
 
 MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
@@ -61,6 +63,20 @@ class SaveStatus:
     restored: bool = False  # loaded back from the store, not trained in this session
 
 
+@dataclass(frozen=True)
+class EvaluateParts:
+    """What Evaluate shows of a run that does not move with its threshold, computed once
+    (run_views.evaluate_parts): a rerun draws these from here instead of from the run's test rows."""
+
+    test_prospects: int
+    positive_prospects: int  # test prospects with a positive moment: the by-prospect view's converted ones
+    prospect_roc_auc: float  # of each prospect's highest score against whether they ever reached the target
+    caught: pd.DataFrame  # the by-prospect table as shown, one row per top share
+    # Figures, not their JSON: st.plotly_chart copies a Figure (~2 ms) but validates a dict or JSON into
+    # one again (~18 ms, most of it the template). Each holds at most figures.MAX_CURVE_POINTS points a trace.
+    figures: dict[str, go.Figure]
+
+
 @dataclass
 class StudioRun:
     """One training run as the app keeps it: the core's run plus what the app adds lazily."""
@@ -74,6 +90,7 @@ class StudioRun:
     threshold: ThresholdSettings | None = None  # the one threshold (with value and cost), in the card and the store
     outcomes: ProspectOutcomes | None = None  # each test prospect's flag and catch scores, computed once for Evaluate
     intervals: dict[str, Interval] | None = None  # the headline metrics' intervals (leaderboard_panel.metric_intervals)
+    evaluate_parts: EvaluateParts | None = None  # Evaluate's figures and counts, computed on its first visit
     export: ExportBundle | None = None  # built by runstore.export_bundle, the one owner of when it is built again
     notes: tuple[str, ...] = ()  # the built set's notes (e.g. what an events export lacked), kept with the run
 

@@ -32,7 +32,10 @@ def _check_common(figure: go.Figure) -> None:
     layout = figure.layout
     assert layout.title.text
     assert layout.height and 250 <= layout.height <= 1200
-    assert layout.template.to_plotly_json() == pio.templates["plotly_white"].to_plotly_json()
+    white, template = pio.templates["plotly_white"].to_plotly_json(), layout.template.to_plotly_json()
+    assert template["layout"] == white["layout"]  # plotly_white, with the defaults of the figure's own trace types only
+    assert template.get("data", {}) == {kind: white["data"][kind] for kind in {trace.type for trace in figure.data}
+                                        if kind in white["data"]}
     assert layout.xaxis.title.text is not None
 
 

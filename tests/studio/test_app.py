@@ -14,6 +14,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from prospect_core.events.demo_data import write_demo_db
+from prospect_core.modelling.evaluation import evaluate_by_prospect
 from prospect_core.studio import keys
 from prospect_core.studio.labels import run_label
 
@@ -91,6 +92,12 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     by_prospect = next(m for m in app.metric if m.label == "ROC AUC by prospect")
     assert 0.5 < float(by_prospect.value) <= 1
     record = app.session_state["runs"][0]
+    parts = record.evaluate_parts  # what does not move with the threshold, computed on this first visit
+    assert (parts.test_prospects, parts.positive_prospects) == (run.test_ids["domain_userid"].nunique(), prospects)
+    assert parts.prospect_roc_auc == evaluate_by_prospect(y_true=run.y_test, y_score=run.y_score,
+                                                          prospect_ids=run.test_ids["domain_userid"]).roc_auc
+    assert float(by_prospect.value) == pytest.approx(parts.prospect_roc_auc, abs=5e-4)
+    assert len(app.get("plotly_chart")) == 8
     started = record.threshold.threshold  # the one threshold starts at best F1
     assert started == run.evaluation.best_f1_threshold
     assert app.slider(key="threshold_1").value == pytest.approx(started)
@@ -113,6 +120,7 @@ def test_full_flow_build_train_evaluate_explain_export(app):
     assert app.session_state["runs"][0].threshold.threshold == started
     app.slider(key="threshold_1").set_value(0.3).run()
     chosen = app.session_state["runs"][0].threshold
+    assert app.session_state["runs"][0].evaluate_parts is parts  # threshold moves redrew it, never recomputed it
 
     # another page and back: the run's settings, not the widgets' defaults
     app.switch_page("screens/train.py").run()
