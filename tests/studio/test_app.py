@@ -7,6 +7,7 @@ session and the app is pointed at it with PROSPECT_DEMO_DB.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from pathlib import Path
@@ -374,3 +375,26 @@ def test_the_notebook_s_event_filters_are_set_on_the_page(app):
     build(app)
     built = app.session_state[keys.BUILT]
     assert built.spec == spec and metric(app, "Rows (prediction points)") == f"{len(built.frame):,}"
+
+
+def test_target_explorer_shows_how_predictable_each_target_is_once_a_set_is_built(app):
+    app.button(key="explore_button").click().run()
+    assert "Predictable" not in app.dataframe[0].value.columns
+    assert any("Build the training set below" in caption.value for caption in app.caption)
+    build(app)
+    for _ in range(60):  # the estimate runs in the background; each run looks again
+        table = app.dataframe[0].value
+        if "Predictable" in table.columns and table["Predictable"].notna().any():
+            break
+        time.sleep(1)
+        app.run()
+    assert not app.exception and not app.error, messages(app)
+    own = table[(table["Event"] == "submit_form") & (table["Within"] == "1 h")].iloc[0]
+    assert 0.6 < own["Predictable"] < 1.0
+    low, high = map(float, own["AUC range"].split("–"))
+    assert low <= own["Predictable"] <= high
+    # a pick keeps the features, so the estimates stay (the same job's answer, no new estimate)
+    app.session_state["picked_target"] = ("pause", 15)
+    app.run()
+    again = app.dataframe[0].value
+    assert again["Predictable"].notna().any() and not app.exception
