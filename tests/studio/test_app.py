@@ -382,19 +382,26 @@ def test_target_explorer_shows_how_predictable_each_target_is_once_a_set_is_buil
     assert "Predictable" not in app.dataframe[0].value.columns
     assert any("Build the training set below" in caption.value for caption in app.caption)
     build(app)
-    for _ in range(60):  # the estimate runs in the background; each run looks again
-        table = app.dataframe[0].value
-        if "Predictable" in table.columns and table["Predictable"].notna().any():
-            break
-        time.sleep(1)
-        app.run()
-    assert not app.exception and not app.error, messages(app)
+    table = explorer_estimates(app)
     own = table[(table["Event"] == "submit_form") & (table["Within"] == "1 h")].iloc[0]
     assert 0.6 < own["Predictable"] < 1.0
     low, high = map(float, own["AUC range"].split("–"))
     assert low <= own["Predictable"] <= high
-    # a pick keeps the features, so the estimates stay (the same job's answer, no new estimate)
+    # a picked target is estimated from the same set's features: the same numbers for the same target
     app.session_state["picked_target"] = ("pause", 15)
     app.run()
-    again = app.dataframe[0].value
-    assert again["Predictable"].notna().any() and not app.exception
+    again = explorer_estimates(app)
+    before = table[(table["Event"] == "pause") & (table["Within"] == "15 min")]["Predictable"].iloc[0]
+    assert again[(again["Event"] == "pause") & (again["Within"] == "15 min")]["Predictable"].iloc[0] == before
+
+
+def explorer_estimates(at: AppTest):
+    """The explorer's table once its background estimate is in (each run looks again)."""
+    for _ in range(60):
+        table = at.dataframe[0].value
+        if "Predictable" in table.columns and table["Predictable"].notna().any():
+            assert not at.exception and not at.error, messages(at)
+            return table
+        time.sleep(1)
+        at.run()
+    raise AssertionError(f"no learnability estimate after a minute: {messages(at)}")
