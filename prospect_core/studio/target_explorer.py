@@ -22,7 +22,8 @@ from prospect_core.trainingset.wording import plain
 
 LEARNABILITY_TITLE = "Estimating how predictable each target is"
 CAPPED = "How predictable each target is needs the whole training set; this one was sampled down to the row limit."
-SHOWN = ["Event", "Within", "Positive moments", "Positive prospects", "Rate", "Predictable", "AUC range"]
+# Rate and the estimate right after the target, so a phone's width shows them before the counts.
+SHOWN = ["Event", "Within", "Rate", "Predictable", "AUC range", "Positive prospects", "Positive moments"]
 
 
 def target_explorer_section(source: str, spec: TrainingSpec) -> None:
@@ -60,12 +61,14 @@ def target_explorer_section(source: str, spec: TrainingSpec) -> None:
         table, hide_index=True, height=320, on_select="rerun", selection_mode="single-row", key="explorer_table",
         column_order=[column for column in SHOWN if column in table.columns],
         column_config={
-            "Event": st.column_config.TextColumn(width="medium"),
+            "Event": st.column_config.TextColumn(width="small"),
             "Within": st.column_config.TextColumn(width="small"),
             "Rate": st.column_config.NumberColumn(format="percent", help="Share of moments that reach the target"),
             "Predictable": st.column_config.ProgressColumn(
                 "Predictable (ROC AUC)", min_value=0.5, max_value=1.0, format="%.2f",
                 help="Mean ROC AUC of a quick model over folds of whole prospects: 0.5 is a coin toss, 1 is perfect"),
+            "Positive prospects": st.column_config.NumberColumn(format="localized"),
+            "Positive moments": st.column_config.NumberColumn(format="localized"),
             "AUC range": st.column_config.TextColumn(help="Lowest and highest ROC AUC over the folds: a wide range is an unsure estimate"),
         },
     )
