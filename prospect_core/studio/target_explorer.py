@@ -61,7 +61,6 @@ def target_explorer_section(source: str, spec: TrainingSpec) -> None:
         table, hide_index=True, height=320, on_select="rerun", selection_mode="single-row", key="explorer_table",
         column_order=[column for column in SHOWN if column in table.columns],
         column_config={
-            "Event": st.column_config.TextColumn(width="small"),
             "Within": st.column_config.TextColumn(width="small"),
             "Rate": st.column_config.NumberColumn(format="percent", help="Share of moments that reach the target"),
             "Predictable": st.column_config.ProgressColumn(
