@@ -86,10 +86,14 @@ class TargetLadder:
         """The spec's own target: its positive points equal the training set's positive rows."""
         return self.row(self.spec.target_event, self.spec.target_window_minutes)
 
-    def display_table(self) -> pd.DataFrame:
-        """The table a marketer reads: the target in words, then counts; exact names kept alongside."""
+    def display_table(self, learnability: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The table a marketer reads: the target in words, then counts; exact names kept alongside.
+
+        With `learnability` (`modelling.learnability.COLUMNS`: one row per event and window), how
+        predictable each target is: its ROC AUC's mean ("Predictable") and fold range ("AUC range").
+        """
         table = self.table
-        return pd.DataFrame({
+        shown = pd.DataFrame({
             "Target": [target_phrase(event, self.spec.target_min_count, minutes)
                        for event, minutes in zip(table["event_name"], table["target_window_minutes"])],
             "Event": table["event_name"],
@@ -99,6 +103,14 @@ class TargetLadder:
             "Rate": table["positive_rate"],
             "target_window_minutes": table["target_window_minutes"],
         })
+        if learnability is None:
+            return shown
+        estimates = learnability.set_index(["event_name", "target_window_minutes"]).reindex(
+            pd.MultiIndex.from_arrays([table["event_name"], table["target_window_minutes"]]))
+        shown["Predictable"] = estimates["roc_auc"].to_numpy()
+        shown["AUC range"] = [f"{low:.2f}–{high:.2f}" if low == low else "too few to tell"  # NaN: too few prospects
+                              for low, high in zip(estimates["roc_auc_low"], estimates["roc_auc_high"])]
+        return shown
 
 
 def normalize_ladder(frame: pd.DataFrame, spec: TrainingSpec) -> TargetLadder:

@@ -38,7 +38,7 @@ LEADERBOARD = "leaderboard"  # (the built set's id, Leaderboard) of Train's Comp
 ALL_RUNS = "all_runs_listed"  # (monotonic time, RunSummary list) of the store's runs, for the all-runs picker
 
 
-JOBS = ("build", "train", "load", "compare", "counts", "notices", "explore")  # the last three: Data & target's own queries
+JOBS = ("build", "train", "load", "compare", "counts", "notices", "explore", "learnability")  # the last four: Data & target's
 
 
 def job(kind: str) -> str:

@@ -120,6 +120,12 @@ def summarize(frame: pd.DataFrame, spec: TrainingSpec) -> DatasetSummary:
 TARGET_FIELDS = ("target_event", "target_min_count", "target_window_minutes")
 
 
+def keeps_every_event(built: TrainingSpec) -> bool:
+    """Whether a set built for `built` has a row for every event of its prospects, so that any target
+    can be recomputed from it: not cut at the first target event, nor its negatives sampled."""
+    return not built.exclude_after_first_target and built.max_negatives_per_positive is None
+
+
 def target_only_change(built: TrainingSpec, wanted: TrainingSpec) -> bool:
     """Whether a set built for `built` becomes `wanted`'s by recomputing its target alone (`recompute_target`).
 
@@ -127,9 +133,7 @@ def target_only_change(built: TrainingSpec, wanted: TrainingSpec) -> bool:
     at the first target event, or negatives sampled against the positives, depend on the target
     itself, so those sets are rebuilt. (A set capped to the row limit is a sample too: callers say so.)
     """
-    if built.exclude_after_first_target or built.max_negatives_per_positive is not None:
-        return False
-    return built != wanted and all(
+    return keeps_every_event(built) and built != wanted and all(
         getattr(built, name) == getattr(wanted, name)
         for name in (f.name for f in dataclasses.fields(TrainingSpec)) if name not in TARGET_FIELDS
     )

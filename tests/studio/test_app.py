@@ -7,6 +7,7 @@ session and the app is pointed at it with PROSPECT_DEMO_DB.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from pathlib import Path
@@ -382,3 +383,33 @@ def test_the_notebook_s_event_filters_are_set_on_the_page(app):
     build(app)
     built = app.session_state[keys.BUILT]
     assert built.spec == spec and metric(app, "Rows (prediction points)") == f"{len(built.frame):,}"
+
+
+def test_target_explorer_shows_how_predictable_each_target_is_once_a_set_is_built(app):
+    app.button(key="explore_button").click().run()
+    assert "Predictable" not in app.dataframe[0].value.columns
+    assert any("Build the training set below" in caption.value for caption in app.caption)
+    build(app)
+    table = explorer_estimates(app)
+    own = table[(table["Event"] == "submit_form") & (table["Within"] == "1 h")].iloc[0]
+    assert 0.6 < own["Predictable"] < 1.0
+    low, high = map(float, own["AUC range"].split("–"))
+    assert low <= own["Predictable"] <= high
+    # a picked target is estimated from the same set's features: the same numbers for the same target
+    app.session_state["picked_target"] = ("pause", 15)
+    app.run()
+    again = explorer_estimates(app)
+    before = table[(table["Event"] == "pause") & (table["Within"] == "15 min")]["Predictable"].iloc[0]
+    assert again[(again["Event"] == "pause") & (again["Within"] == "15 min")]["Predictable"].iloc[0] == before
+
+
+def explorer_estimates(at: AppTest):
+    """The explorer's table once its background estimate is in (each run looks again)."""
+    for _ in range(60):
+        table = at.dataframe[0].value
+        if "Predictable" in table.columns and table["Predictable"].notna().any():
+            assert not at.exception and not at.error, messages(at)
+            return table
+        time.sleep(1)
+        at.run()
+    raise AssertionError(f"no learnability estimate after a minute: {messages(at)}")
