@@ -117,6 +117,10 @@ class Dialect:
     def date_literal(self, value: dt.date) -> str:
         return f"'{value.isoformat()}'::date"
 
+    def table_name(self, table: str) -> str:
+        """The events table as this dialect reads it (validated by the spec as plain identifiers)."""
+        return table
+
     def typed_null(self, sql_type: str) -> str:
         """NULL of an atomic column's type (`atomic.COLUMN_TYPES`): what a missing optional column reads as."""
         return f"cast(null as {self.json_type if sql_type == 'json' else sql_type})"
@@ -252,6 +256,10 @@ class DatabricksDialect(Dialect):
 
     def date_literal(self, value: dt.date) -> str:
         return f"date '{value.isoformat()}'"
+
+    def table_name(self, table: str) -> str:
+        # Spark's unquoted identifiers are letters, digits and _: a part with `$` (Snowflake allows it) is quoted
+        return ".".join(f"`{part}`" if "$" in part else part for part in table.split("."))
 
     def typed_null(self, sql_type: str) -> str:
         # A context is an array of structs; the only field the studio reads from one is device_class
@@ -601,7 +609,7 @@ def render_template(
 
     sql = _AttributeSQL(macros, bind, bind_list)
     as_of = macros.date_literal(spec.as_of)
-    table = events_table or spec.events_table
+    table = macros.table_name(events_table or spec.events_table)
     plan = feature_plan(spec)
     # the scan's lower bound less the margin; a lifetime window's scan has no lower bound to prune to
     prune = columns is not None and PRUNING_COLUMN in columns and plan.scan_days is not None
