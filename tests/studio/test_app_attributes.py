@@ -24,15 +24,17 @@ CUSTOMERS = "num_customers_views"
 
 
 def fill_attribute(at, *, name=CUSTOMERS, events="page_view", prop="page_url", operator="like",
-                   value="%customers%", windows=("short", "long")):
+                   value="%customers%", windows=("short", "long"), period_days=None):
     """Fill the Attributes form (a new attribute) and press its button."""
     # the form's keys end in its round and the window titles it shows: read them off the drawn Name box
     suffix = next(box.key for box in at.text_input if (box.key or "").startswith("attr_name_New attribute_"))
     suffix = suffix.removeprefix("attr_name_")
     at.text_input(key=f"attr_name_{suffix}").input(name)
     at.selectbox(key=f"attr_aggregation_{suffix}").set_value("count")
-    at.text_input(key=f"attr_events_{suffix}").input(events)
+    at.multiselect(key=f"attr_events_{suffix}").set_value([e.strip() for e in events.split(",") if e.strip()])
     at.multiselect(key=f"attr_windows_{suffix}").set_value(list(windows))
+    if period_days is not None:
+        at.number_input(key=f"attr_period_days_{suffix}").set_value(period_days)
     at.selectbox(key=f"attr_where_property_{suffix}").set_value(prop)
     at.selectbox(key=f"attr_where_operator_{suffix}").set_value(operator)
     at.text_input(key=f"attr_where_value_{suffix}").input(value)
