@@ -62,8 +62,10 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     shown = " ".join(m.value for m in app.markdown)
     assert "`num_customers_views_l7d`" in shown and "`num_customers_views_l30d`" in shown
     assert "as num_customers_views_l7d" in sql_text(app) and "as num_customers_views_l30d" in sql_text(app)
-    fragment = next(code.value for code in app.code if code.value.startswith("coalesce(event_name = 'page_view'"))
-    assert "page_url like '%customers%'" in fragment
+    # "How each attribute becomes SQL" shows every attribute's lines, the tutorial's 14 and this one
+    fragments = [code.value for code in app.code if code.language == "sql" and "target_had_submit_form" not in code.value]
+    assert len(fragments) == 15
+    assert "page_url like '%customers%'" in fragments[-1] and "as num_customers_views_l30d" in fragments[-1]
     inputs = table(app, "meaning")
     assert inputs.loc[inputs["input"] == "num_customers_views_l30d", "attribute"].item() == "custom"
     assert len(inputs) == 22
@@ -98,10 +100,11 @@ def test_the_issue_attribute_through_the_form_trains_and_reaches_score_and_expor
     parity = table(app, "rows matching")
     assert len(parity) == 22
     row = parity[parity["input"] == "num_customers_views_l30d"].iloc[0]
-    assert row["parity"] == "approximate" and row["rows matching"].endswith("%")
+    # a new session's signals timing: each input is what Signals serves right after the moment
+    assert row["parity"] == "exact" and row["rows matching"] == "100.00%", parity.to_dict("records")
     assert parity.loc[parity["input"] == "day_of_week", "parity"].item() == "derived"
     pings = parity[parity["input"] == "num_page_pings_l7d"].iloc[0]
-    assert "strictly earlier events" in pings["why they differ"]  # tutorial timing: one event late
+    assert pings["rows matching"] == "100.00%", pings
     export = app.session_state["runs"][0].export
     assert export.card["parity"]["measured_on"].startswith("training set: ") and 0 < export.card["parity"]["rows"] <= len(frame)
 
