@@ -253,7 +253,9 @@ def test_the_spec_is_shared_by_url_and_reset_to_defaults(app):
     assert next(code.value for code in opened.code) == sql
 
     opened.button(key="reset_spec").click().run()
-    assert opened.session_state["spec"] == TrainingSpec() and opened.number_input(key="long_days").value == 30
+    # a new workspace's settings: the spec's defaults in signals timing
+    assert opened.session_state["spec"] == TrainingSpec(feature_timing="signals")
+    assert opened.number_input(key="long_days").value == 30 and opened.radio(key="feature_timing").value == "signals"
 
 
 def test_a_link_with_every_field_changed_fills_every_widget_and_round_trips(small_demo_db, monkeypatch):
