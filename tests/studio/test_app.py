@@ -290,7 +290,7 @@ def test_a_bad_spec_in_the_url_falls_back_to_defaults_with_a_notice(small_demo_d
 
     monkeypatch.setenv("PROSPECT_DEMO_DB", str(small_demo_db))
     opened = fresh_app({"spec": query})
-    assert opened.session_state["spec"] == TrainingSpec()
+    assert opened.session_state["spec"] == TrainingSpec(feature_timing="signals")  # a new workspace's settings
     assert any("Starting from the default settings" in w.value for w in opened.warning), messages(opened)
     assert not opened.error, messages(opened)
 
