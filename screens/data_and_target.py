@@ -47,11 +47,12 @@ with left:
     form.number_input("max_negatives_per_positive", kept)
 # The pickers below count events over the cohort just entered, not the one of the previous run.
 counted_spec = form.with_widgets(kept, ["as_of", "cohort_first_seen_from_days", "cohort_first_seen_to_days", "app_ids"])
-event_counts = studio.event_counts(source, counted_spec)
+event_counts, event_identities = studio.counted_events(source, counted_spec)
 with middle:
     st.markdown("**History windows**")
     form.number_input("short_window_days", kept)
     form.number_input("long_window_days", kept)
+    form.choice_input("feature_timing", kept)
 with right:
     st.markdown("**Target**")
     # Excluded events are dropped before anything is counted: they cannot be a target. (Their box is
@@ -78,6 +79,8 @@ if target_notice:
 st.plotly_chart(timeline_figure(spec), key="timeline")
 studio.target_explorer_section(source, spec)
 
+studio.attributes_section(spec, studio.event_options(event_counts, []), event_identities)
+
 # ----- SQL ---------------------------------------------------------------------------------------
 st.subheader("3 · Training-set SQL")
 source_dialect = studio.dialect_of(source)
@@ -88,7 +91,7 @@ dialect = st.segmented_control(  # keyed by the source's dialect, so a new sourc
 )
 with st.expander(f"SQL for {spec.target_column} ({dialect})", expanded=False):
     st.code(render_training_sql(spec, dialect, inline=True).text, language="sql")
-studio.attributes_section(spec, dialect)
+studio.attribute_sql_section(spec, dialect)
 
 # ----- build -------------------------------------------------------------------------------------
 job = studio.pending_job("build")

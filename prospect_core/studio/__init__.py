@@ -69,6 +69,8 @@ _PUBLIC = {
     "ensure_demo_database": "prospect_core.studio.widgets",
     "ensure_test_rows": "prospect_core.studio.actions",
     "event_counts": "prospect_core.studio.data",
+    "counted_events": "prospect_core.studio.data",
+    "attribute_sql_section": "prospect_core.studio.attributes_panel",
     "event_options": "prospect_core.studio.data",
     "evaluate_parts": "prospect_core.studio.run_views",
     "export_bundle": "prospect_core.studio.runstore",

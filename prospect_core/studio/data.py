@@ -30,8 +30,9 @@ from prospect_core.studio import keys
 from prospect_core.studio.config import databricks_config, query_limits, secrets, snowflake_config
 from prospect_core.studio.jobs import background_result, follow_job, pending_job, start_job
 from prospect_core.studio.uploads import own_upload
-from prospect_core.events.warehouse import (Warehouse, columns_sql, counts_by_name, event_counts_sql, missing_event_notice,
-                                            null_timestamp_notices)
+from prospect_core.events.warehouse import (Warehouse, columns_sql, counts_by_name, event_counts_sql, event_identities,
+                                            missing_event_notice, null_timestamp_notices)
+from prospect_core.trainingset.attributes import EventRef
 from prospect_core.trainingset.wording import plain
 
 
@@ -259,8 +260,14 @@ def event_identity_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | Non
 
 def event_counts(source: str, spec: TrainingSpec) -> pd.DataFrame | None:
     """Events per name in the spec's lookback scan, most frequent first; None as `event_identity_counts`."""
+    return counted_events(source, spec)[0]
+
+
+def counted_events(source: str, spec: TrainingSpec) -> tuple[pd.DataFrame | None, dict[str, tuple[EventRef, ...]]]:
+    """`event_counts`, and per event name the vendor and version the source gives it (none where it has
+    no event_vendor), from one count."""
     counts = event_identity_counts(source, spec)
-    return None if counts is None else counts_by_name(counts)
+    return (None, {}) if counts is None else (counts_by_name(counts), event_identities(counts))
 
 
 def source_notices(source: str, spec: TrainingSpec, counts: pd.DataFrame | None) -> tuple[str, ...]:

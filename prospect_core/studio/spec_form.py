@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import streamlit as st
 
 from prospect_core.infra.errors import UserError
 from prospect_core.studio import keys
-from prospect_core.studio.state import current_spec, set_spec
+from prospect_core.studio.state import NEW_WORKSPACE_SPEC, current_spec, set_spec
 from prospect_core.trainingset.spec import TrainingSpec, spec_from_json as parse_spec_json
 from prospect_core.trainingset.spec_fields import (FIELDS, OTHER_EVENT, OTHER_EVENT_KEY, WINDOW_UNIT_KEY, WINDOW_UNITS,
                                                    spec_values, widget_values, window_amount, window_minutes)
@@ -56,6 +56,16 @@ def switch_input(name: str, spec: TrainingSpec) -> bool:
     field = FIELDS[name]
     return st.checkbox(field.widget_label, value=getattr(spec, name), key=field.key, persist_state="session",
                        help=field.help)
+
+
+def choice_input(name: str, spec: TrainingSpec, *, captions: Sequence[str] | None = None,
+                 on_change: Callable[[], None] | None = None) -> str:
+    """One of the field's choices, each shown in its words."""
+    field = FIELDS[name]
+    choices = list(field.choices)
+    return st.radio(field.widget_label, choices, index=choices.index(getattr(spec, name)),
+                    format_func=field.choice_words.get, captions=captions, key=field.key, persist_state="session",
+                    help=field.help, on_change=on_change)
 
 
 def events_table_input(kind: str, default: str) -> str:
@@ -200,7 +210,7 @@ def spec_from_url() -> None:
     try:
         _start_from(spec_from_json(text, "The spec in this link"))
     except UserError as error:
-        _start_from(TrainingSpec())
+        _start_from(NEW_WORKSPACE_SPEC)
         st.warning(f"{plain(error)}. Starting from the default settings instead.", icon=":material/link_off:")
 
 
@@ -210,7 +220,7 @@ def share_spec(spec: TrainingSpec) -> None:
         st.query_params[SPEC_PARAM] = spec_json(spec)
     reset, download, load = st.columns([1, 1, 2])
     reset.button("Reset to defaults", icon=":material/restart_alt:", key="reset_spec",
-                 on_click=_start_from, args=(TrainingSpec(),),
+                 on_click=_start_from, args=(NEW_WORKSPACE_SPEC,),
                  help="Every setting on this page back to its default (the data source stays).")
     download.download_button("Download spec", json.dumps(spec.to_dict(), indent=2) + "\n", file_name="spec.json",
                              mime="application/json", icon=":material/download:", key="download_spec",

@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # the export pulls Signals' library, figures plotly: loaded w
 
     from prospect_core.outputs.export import ExportBundle
 
+# A new session starts with each moment's inputs as Signals serves them, so the model learns the numbers it
+# is fed once deployed; the spec's and CLI's default stays the tutorial's, exact to its seed query.
+NEW_WORKSPACE_SPEC = TrainingSpec(feature_timing="signals")
 MAX_RUNS = 6  # runs kept per session; each holds a fitted model and its test rows
 
 
@@ -100,7 +103,7 @@ def init_state() -> None:
     sidebar does before each page runs, so pages need not."""
     state = st.session_state
     state.setdefault(keys.SOURCE, DEFAULT_SOURCE)
-    state.setdefault(keys.SPEC, TrainingSpec())
+    state.setdefault(keys.SPEC, NEW_WORKSPACE_SPEC)
     state.setdefault(keys.BUILT, None)
     state.setdefault(keys.RUNS, [])
     state.setdefault(keys.RUN_COUNTER, 0)

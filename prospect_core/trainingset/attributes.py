@@ -171,6 +171,9 @@ class Attribute:
             object.__setattr__(self, "events", tuple(
                 event if isinstance(event, EventRef) else EventRef(event) for event in self.events))
         implied = _IMPLIED.get(self.aggregation) if isinstance(self.aggregation, str) else None
+        prop = PROPERTIES.get(self.property) if isinstance(self.property, str) else None
+        if self.aggregation in ("first", "last") and prop is not None and prop.type == "number":
+            implied = _NUMBER_VALUE  # a number's value is a category stored as a number (day_of_week)
         implied_kind, implied_dtype, implied_default = implied or (None, None, None)
         if self.kind is None:
             object.__setattr__(self, "kind", implied_kind)
@@ -212,6 +215,7 @@ _IMPLIED: dict[str, tuple[Kind, Dtype, Any]] = {
     "first": ("categorical", "str", ""),
     "last": ("categorical", "str", ""),
 }
+_NUMBER_VALUE: tuple[Kind, Dtype, Any] = ("categorical", "int64", 0)
 
 _PAGE_VIEW = ("page_view",)
 _PRICING = (Criterion("page_url", "like", "%pricing%"),)
@@ -265,15 +269,17 @@ class Preset:
     name: str
     attributes: tuple[Attribute, ...]
     description: str
+    title: str  # its name in a picker, in plain words
 
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
-        Preset("tutorial", BUILT_IN_ATTRIBUTES, "the tutorial's 20 features"),
+        Preset("tutorial", BUILT_IN_ATTRIBUTES, "the tutorial's 20 features", "Tutorial's 20"),
         Preset("notebook", NOTEBOOK_ATTRIBUTES,
-               "Snowplow's current notebook: num_page_views, num_pricing_views and num_customers_views, lifetime"),
-        Preset("none", (), "no attributes: only the spec's own"),
+               "Snowplow's current notebook: num_page_views, num_pricing_views and num_customers_views, lifetime",
+               "Snowplow notebook's three lifetime counters"),
+        Preset("none", (), "no attributes: only the spec's own", "None"),
     )
 }
 DEFAULT_PRESET = "tutorial"
@@ -396,9 +402,11 @@ def _validate_one(attribute: Attribute, where: str) -> None:
     needs_property = attribute.aggregation in ("count_distinct", "first", "last")
     if needs_property:
         prop = PROPERTIES.get(attribute.property) if isinstance(attribute.property, str) else None
-        if prop is None or prop.type != "text":
+        # first and last also take a number's value (the tutorial's day_of_week, kept when a preset becomes a list)
+        types = ("text",) if attribute.aggregation == "count_distinct" else ("text", "number")
+        if prop is None or prop.type not in types:
             raise SpecError(
-                f"{where}.property must be one of {sorted(n for n, p in PROPERTIES.items() if p.type == 'text')} "
+                f"{where}.property must be one of {sorted(n for n, p in PROPERTIES.items() if p.type in types)} "
                 f"for aggregation {attribute.aggregation!r}, got {_show(attribute.property)}"
             )
     elif attribute.property is not None:

@@ -10,7 +10,7 @@ plain data both ways (no streamlit here).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from prospect_core.trainingset.attributes import PRESETS
@@ -31,8 +31,8 @@ class SpecField:
 
     `kind` says how it is shown: `date`, `number` (a whole number within the spec's bounds), `text`,
     `names` (a list of names), `switch` (true/false), `event` (a picker of events, or any typed name)
-    `window` (a number in minutes or hours) and `choice` (one of `choices`). `zero_is_none` marks a
-    number whose 0 means None.
+    `window` (a number in minutes or hours) and `choice` (one of `choices`, shown as its
+    `choice_words`). `zero_is_none` marks a number whose 0 means None.
     `key` is None for a field the page does not draw (yet); `from_spec` is False for a widget a loaded
     spec leaves alone (the events table belongs to the data source).
     """
@@ -46,6 +46,7 @@ class SpecField:
     zero_is_none: bool = False
     from_spec: bool = True
     choices: tuple[str, ...] = ()
+    choice_words: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def bounds(self) -> Bounds | None:
@@ -107,11 +108,14 @@ SPEC_FIELDS = (
               "after_first_target",
               help="A prospect who already reached the target is not who the model is for: its moments at or after "
               "its first target event are not rows."),
-    SpecField("preset", "Attributes preset", "choice", None, choices=tuple(PRESETS),
+    SpecField("preset", "Attributes preset", "choice", "preset", choices=tuple(PRESETS),
+              choice_words={name: preset.title for name, preset in PRESETS.items()},
               help="The attributes the model starts from: " + "; ".join(
                   f"{name} = {preset.description}" for name, preset in PRESETS.items())
               + ". The spec's own attributes are added to them."),
-    SpecField("feature_timing", "Feature timing", "choice", None, choices=FEATURE_TIMINGS,
+    SpecField("feature_timing", "Each moment's inputs", "choice", "feature_timing", choices=FEATURE_TIMINGS,
+              choice_words={"tutorial": "What the prospect had done before this moment",
+                            "signals": "What Signals knows right after this moment"},
               help="tutorial = each moment sees the prospect's earlier events, as the tutorial's query does; "
               "signals = it also sees the event itself and everything at that instant, unfiltered, as Snowplow "
               "Signals serves it right after that event."),

@@ -262,7 +262,9 @@ def test_the_spec_is_shared_by_url_and_reset_to_defaults(app):
     assert next(code.value for code in opened.code) == sql
 
     opened.button(key="reset_spec").click().run()
-    assert opened.session_state["spec"] == TrainingSpec() and opened.number_input(key="long_days").value == 30
+    # a new workspace's settings: the spec's defaults in signals timing
+    assert opened.session_state["spec"] == TrainingSpec(feature_timing="signals")
+    assert opened.number_input(key="long_days").value == 30 and opened.radio(key="feature_timing").value == "signals"
 
 
 def test_a_link_with_every_field_changed_fills_every_widget_and_round_trips(small_demo_db, monkeypatch):
@@ -297,7 +299,7 @@ def test_a_bad_spec_in_the_url_falls_back_to_defaults_with_a_notice(small_demo_d
 
     monkeypatch.setenv("PROSPECT_DEMO_DB", str(small_demo_db))
     opened = fresh_app({"spec": query})
-    assert opened.session_state["spec"] == TrainingSpec()
+    assert opened.session_state["spec"] == TrainingSpec(feature_timing="signals")  # a new workspace's settings
     assert any("Starting from the default settings" in w.value for w in opened.warning), messages(opened)
     assert not opened.error, messages(opened)
 
