@@ -10,7 +10,8 @@ plain data both ways (no streamlit here).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from prospect_core.trainingset.attributes import PRESETS
@@ -46,7 +47,7 @@ class SpecField:
     zero_is_none: bool = False
     from_spec: bool = True
     choices: tuple[str, ...] = ()
-    choice_words: Mapping[str, str] = field(default_factory=dict)
+    choice_words: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def bounds(self) -> Bounds | None:
