@@ -303,7 +303,7 @@ def input_schema(spec: Any) -> list[dict[str, str]]:
 
 def library_versions(family: str = DEFAULT_FAMILY) -> dict[str, str]:
     """What a model of `family` needs to load: Python, scikit-learn, the family's own library, pandas, numpy."""
-    from importlib import metadata
+    import importlib
 
     import numpy
     import pandas
@@ -313,7 +313,8 @@ def library_versions(family: str = DEFAULT_FAMILY) -> dict[str, str]:
     return {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
-        **({library: metadata.version(library)} if library else {}),
+        # the module's own version: the installed distribution may be named otherwise (xgboost-cpu)
+        **({library: importlib.import_module(library).__version__} if library else {}),
         "pandas": pandas.__version__,
         "numpy": numpy.__version__,
     }
