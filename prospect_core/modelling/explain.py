@@ -173,14 +173,15 @@ class Importance:
 
 def model_importance(pipeline: Pipeline) -> Importance:
     """XGBoost's gain share, or a logistic regression's |coefficient| share (coefficients of scaled
-    inputs, one-hot columns summed back to their feature; a calibrated model's folds' mean coefficients)."""
+    inputs; a category's strongest one-hot level stands for it, since summing its levels would rank a
+    7-level category above a count that moves the score more; a calibrated model's folds' mean)."""
     classifier = pipeline.named_steps["classifier"]
     if family_of(classifier).explained_by == "SHAP":
         return Importance(gain_importance(pipeline), "gain_share", "Feature importance (XGBoost gain)", "Share of total gain")
     coefficients = np.mean([fold.coef_[0] for fold in fold_classifiers(classifier)], axis=0)
     per_feature = dict.fromkeys(input_columns(pipeline), 0.0)
     for source, coefficient in zip(transformed_sources(pipeline), coefficients):
-        per_feature[source] += abs(float(coefficient))
+        per_feature[source] = max(per_feature[source], abs(float(coefficient)))
     total = sum(per_feature.values())
     table = pd.DataFrame({"feature": list(per_feature),
                           "coefficient_share": [v / total if total else 0.0 for v in per_feature.values()]})

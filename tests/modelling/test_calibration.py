@@ -116,7 +116,7 @@ def test_explanations_explain_the_folds_before_calibration_and_say_so(calibrated
     assert explanation.calibrated
     assert explanation.margin == pytest.approx(fold_log_odds(calibrated_run, calibrated_run.X_test.iloc[[3]])[0], abs=1e-4)
     figure = shap_waterfall_figure(explanation)
-    assert "before calibration" in figure.layout.title.text and figure.data[0].y[-1] == "prediction before calibration"
+    assert "before calibration" in figure.layout.title.text and figure.data[0].y[-1].startswith("prediction before calibration ")
     importance = model_importance(calibrated_run.pipeline)
     assert importance.table[importance.value].sum() == pytest.approx(1.0)
     assert "num_pricing_views_l7d" in importance.table["feature"].head(3).tolist()

@@ -134,7 +134,7 @@ def test_explanations_add_up_to_the_score(family_run: TrainingRun) -> None:
     assert explanation.score == pytest.approx(family_run.y_score[3], abs=1e-5)
     importance = model_importance(family_run.pipeline)
     assert importance.table[importance.value].sum() == pytest.approx(1.0)
-    # the feature the target leans on (a category's one-hot coefficients add up: day_of_week's 7 can outweigh it)
+    # the feature the target leans on
     assert "num_pricing_views_l7d" in importance.table["feature"].head(3).tolist()
 
 

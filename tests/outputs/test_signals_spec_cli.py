@@ -31,7 +31,8 @@ def test_dataset_has_exactly_the_three_inputs_and_counts_reach_the_whole_history
     out = tmp_path / "set.parquet"
     assert main(["dataset", "--source", f"duckdb:{demo}", "--spec", str(SPEC_FILE), "--out", str(out)]) == 0
     frame = pd.read_parquet(out)
-    assert list(frame.columns) == ["event_id", "domain_userid", "derived_tstamp", *INPUTS, "target_had_submit_form_next1h"]
+    assert list(frame.columns) == ["event_id", "domain_userid", "derived_tstamp", "event_name", *INPUTS,
+                                   "target_had_submit_form_next1h"]
     assert (frame["num_pricing_views"] <= frame["num_page_views"]).all()
     # lifetime counters never fall along a prospect's timeline
     ordered = frame.sort_values(["domain_userid", "derived_tstamp", "event_id"])
