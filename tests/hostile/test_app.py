@@ -153,7 +153,7 @@ HUGE_NUMBER = "1" * 4_401
 
 
 def test_a_4401_digit_number_in_a_link_is_one_warning(tiny_demo_db, monkeypatch):
-    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.studio.state import NEW_WORKSPACE_SPEC
 
     monkeypatch.setenv("PROSPECT_DEMO_DB", str(tiny_demo_db))
     at = AppTest.from_file(str(APP), default_timeout=120)
@@ -163,7 +163,7 @@ def test_a_4401_digit_number_in_a_link_is_one_warning(tiny_demo_db, monkeypatch)
     assert [w.value for w in at.warning if "digits" in w.value] == [
         "The spec in this link holds a number 4,401 digits long; expected numbers of at most 30 digits. "
         "Starting from the default settings instead."]
-    assert at.session_state["spec"] == TrainingSpec()
+    assert at.session_state["spec"] == NEW_WORKSPACE_SPEC  # a new workspace's, in signals timing
 
 
 @pytest.mark.parametrize("text, message", [

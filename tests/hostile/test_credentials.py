@@ -157,7 +157,8 @@ def rendered_text(at: AppTest) -> str:
 @pytest.mark.parametrize("outcome", ["failing", "succeeding"])
 def test_the_data_page_with_snowflake_secrets_shows_no_secret(monkeypatch, tiny_demo_db, outcome):
     identity = ("ANALYST", "ANALYST", "WH", "DB", "ATOMIC")
-    result = pa.table({"event_name": ["page_view"], "events": [3]})
+    result = pa.table({"event_vendor": ["com.snowplowanalytics.snowplow"], "event_name": ["page_view"],
+                       "event_version": ["1-0-0"], "events": [3]})  # event_counts.sql's columns
 
     def connect(**kwargs):
         if outcome == "failing":
