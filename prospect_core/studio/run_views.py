@@ -198,6 +198,18 @@ def threshold_view(record: StudioRun) -> None:
         return
     st.plotly_chart(profit_figure(curve, chosen=threshold), key=f"profit_{record.number}_profit")
     st.markdown(evaluation.threshold_sentence(curve.at(threshold)))  # numbers and fixed words only
-    st.caption(f"{plain(evaluation.best_profit_sentence(curve))} Traffic: {plain(curve.traffic_source)}. "
-               + ("Saving the threshold with the run…" if threshold_saving(record) else
-                  "The model card and the run store keep this threshold with its value and cost."))
+    told = f"{plain(evaluation.best_profit_sentence(curve))} Traffic: {plain(curve.traffic_source)}. "
+    if threshold_saving(record):
+        _saving_note(record, told)
+    else:
+        st.caption(told + KEPT_NOTE)
+
+
+KEPT_NOTE = "The model card and the run store keep this threshold with its value and cost."
+
+
+@st.fragment(run_every=1.0)
+def _saving_note(record: StudioRun, told: str) -> None:
+    """While the run is re-saved in the background, a note that looks again every second, so it never
+    says "Saving…" after the save is done (drawn only while saving, so it stops polling then)."""
+    st.caption(told + ("Saving the threshold with the run…" if threshold_saving(record) else KEPT_NOTE))
