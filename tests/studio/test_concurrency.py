@@ -48,10 +48,10 @@ def single_user_auc(db, hours: int) -> float:
     """What one user alone gets for this spec: the core's build and training, no app involved."""
     from prospect_core.events.build import query_training_set
     from prospect_core.modelling.model import STUDIO_DEFAULTS, train_model
-    from prospect_core.trainingset.spec import TrainingSpec
+    from prospect_core.studio.state import NEW_WORKSPACE_SPEC
     from prospect_core.events.warehouse import DuckDBWarehouse
 
-    spec = TrainingSpec(target_window_minutes=hours * 60)
+    spec = NEW_WORKSPACE_SPEC.replace(target_window_minutes=hours * 60)  # what a new session starts from
     frame = query_training_set(DuckDBWarehouse(db), spec)
     return train_model(frame, spec, STUDIO_DEFAULTS, split="by_user").evaluation.roc_auc
 
