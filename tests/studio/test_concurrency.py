@@ -16,6 +16,8 @@ import urllib.request
 
 import pytest
 
+from prospect_core.studio.state import NEW_WORKSPACE_SPEC
+from prospect_core.trainingset.wording import target_wording
 from tests.studio.test_browser import ARTIFACTS, STEP_TIMEOUT_MS, browser, new_session, open_page, server  # noqa: F401  (fixtures)
 
 SESSIONS = 5
@@ -48,7 +50,6 @@ def single_user_auc(db, hours: int) -> float:
     """What one user alone gets for this spec: the core's build and training, no app involved."""
     from prospect_core.events.build import query_training_set
     from prospect_core.modelling.model import STUDIO_DEFAULTS, train_model
-    from prospect_core.studio.state import NEW_WORKSPACE_SPEC
     from prospect_core.events.warehouse import DuckDBWarehouse
 
     spec = NEW_WORKSPACE_SPEC.replace(target_window_minutes=hours * 60)  # what a new session starts from
@@ -108,7 +109,8 @@ def test_five_sessions_build_and_train_at_once(server, browser, tmp_path_factory
     for hour, page in zip(hours, pages):  # each session's model scores for its own target
         open_page(page, "Score & export")
     for hour, page in zip(hours, pages):
-        page.get_by_text(f"Probability of {target_column(hour)}", exact=True).wait_for()
+        wording = target_wording(NEW_WORKSPACE_SPEC.replace(target_window_minutes=hour * 60), tense="will")
+        page.get_by_text(f"Chance this prospect {wording}", exact=True).wait_for()  # the what-if, its own target
         page.get_by_role("button", name="Download model (.joblib)").wait_for()
 
     assert urllib.request.urlopen(f"{url}/_stcore/health", timeout=5).read() == b"ok"
