@@ -23,8 +23,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from prospect_core.events.snowflake import arrow_to_frame
-from prospect_core.events.warehouse import Preflight, run_preflight
+from prospect_core.events.warehouse import Preflight, arrow_to_frame, run_preflight
 from prospect_core.infra.errors import SourceError, first_line
 from prospect_core.trainingset.spec import TABLE_NAME, TrainingSpec
 from prospect_core.trainingset.training_sql import DialectName

@@ -34,13 +34,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from prospect_core.infra.errors import SourceError, first_line
 from prospect_core.trainingset.spec import TABLE_NAME, TrainingSpec
 from prospect_core.trainingset.training_sql import DialectName
-from prospect_core.events.warehouse import Preflight, run_preflight
+from prospect_core.events.warehouse import Preflight, arrow_to_frame, run_preflight
 
 LOGGER = logging.getLogger(__name__)
 
@@ -605,23 +603,6 @@ class SnowflakeWarehouse:
 
     def __repr__(self) -> str:
         return f"SnowflakeWarehouse({self.config!r})"
-
-
-def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
-    """Lower-case columns; whole-number DECIMALs (NUMBER(38,0)) become int64, others float; timestamps in microseconds."""
-    columns = []
-    for name, column in zip(table.column_names, table.columns):
-        if pa.types.is_decimal(column.type):
-            if column.type.scale == 0 and column.null_count == 0:
-                column = pc.cast(column, pa.int64())
-            else:
-                column = pc.cast(column, pa.float64())
-        elif pa.types.is_timestamp(column.type) and column.type.unit == "ns":
-            # Snowplow timestamps are milliseconds; microseconds is what the DuckDB path returns too.
-            column = pc.cast(column, pa.timestamp("us", column.type.tz), safe=False)
-        columns.append(column)
-    frame = pa.table(columns, names=[name.lower() for name in table.column_names]).to_pandas()
-    return frame
 
 
 def _table_in(sql: str) -> str | None:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from prospect_core.trainingset import atomic
 from prospect_core.infra.errors import SourceError, first_line
@@ -54,6 +55,23 @@ class Warehouse(Protocol):
 
 
 _ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """Lower-case columns; whole-number DECIMALs (NUMBER(38,0)) become int64, others float; timestamps in microseconds."""
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_decimal(column.type):
+            if column.type.scale == 0 and column.null_count == 0:
+                column = pc.cast(column, pa.int64())
+            else:
+                column = pc.cast(column, pa.float64())
+        elif pa.types.is_timestamp(column.type) and column.type.unit == "ns":
+            # Snowplow timestamps are milliseconds; microseconds is what the DuckDB path returns too.
+            column = pc.cast(column, pa.timestamp("us", column.type.tz), safe=False)
+        columns.append(column)
+    frame = pa.table(columns, names=[name.lower() for name in table.column_names]).to_pandas()
+    return frame
 
 
 class DuckDBWarehouse:
